@@ -1,0 +1,143 @@
+// The configuration model (conf/hotline.yaml and its includes) and its loader.
+// Every value keeps the mark where it was written, so later checks (plugins, cross
+// references) can name file:line:column.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/duration.hpp"
+#include "core/mark.hpp"
+#include "core/result.hpp"
+#include "rules/route.hpp"
+
+namespace hotline::core {
+
+using namespace std::chrono_literals;
+
+struct server_config {
+    std::string listen_address{"127.0.0.1"};
+    std::uint16_t port{8080};              // 0 = any free port (tests); the bound port is logged
+    std::size_t body_limit{64 * 1024};     // bytes; larger bodies get 413
+    duration read_timeout{10s};            // per request head+body
+    duration idle_timeout{60s};            // keep-alive idle
+    std::size_t max_connections{1024};     // past this, new connections are closed at once
+    mark at;
+};
+
+struct storage_config {
+    std::string path{"var/hotline.db"};    // resolved against the main config file's folder
+    std::size_t max_batch{512};            // group commit: most operations per transaction
+    mark at;
+};
+
+struct logging_config {
+    std::string format{"text"};            // text | json
+    std::string level{"info"};             // trace debug info warn error
+    mark at;
+};
+
+// A named secret read from a file (`*_file:` key). The value never reaches a log.
+struct secret {
+    std::string value;
+    std::string file;  // resolved path, for messages
+};
+
+struct source_config {
+    std::string name;
+    std::string kind{"webhook"};           // only webhook for now
+    std::vector<secret> tokens;            // bearer tokens (token_file or token_files)
+    mark at;
+};
+
+struct retry_policy {
+    int max_attempts{8};
+    duration initial_backoff{1s};
+    duration max_backoff{5min};
+    duration max_age{1h};                  // give up on an address after this long
+};
+
+struct channel_option {
+    std::string key;                       // for `*_file` keys: the key without `_file`
+    std::string value;                     // for secrets: the file contents (trailing newline cut)
+    bool is_secret{false};
+    mark at;
+};
+
+struct channel_config {
+    std::string name;                      // instance name used by contacts
+    std::string type;                      // plugin type: webhook, smtp, ...
+    std::vector<channel_option> options;   // everything not a host key, passed to the plugin
+    std::size_t concurrency{16};           // transfers in flight on this channel
+    duration timeout{10s};                 // per attempt
+    retry_policy retry;
+    mark at;
+};
+
+struct contact {
+    std::string channel;                   // channel instance name
+    std::string address;                   // URL, email address, phone; never logged
+    mark at;
+};
+
+// Responders, partners and admins share this shape.
+struct person {
+    std::string id;
+    std::string name;
+    std::string language{"en"};            // en | ru: picks the template
+    std::string timezone{"UTC"};
+    std::vector<contact> contacts;         // tried in order when one fails for good
+    // Partners only: report fields the partner may see (need-to-know). Ids, severity and
+    // route labels are always sent; of subject, text, sender, labels only those listed.
+    std::set<std::string> sees;
+    mark at;
+};
+
+struct message_template {
+    std::string subject;                   // mustache
+    std::string body;                      // mustache
+    mark at;
+};
+
+struct config {
+    std::string file;                      // main file as given
+    std::string base_dir;                  // folder of the main file
+    std::string secrets_dir;
+    std::string plugin_dir;                // where channel modules are loaded from
+    std::string public_url;                // base URL shown in messages (ack hints); may be empty
+    server_config server;
+    storage_config storage;
+    logging_config logging;
+    std::vector<source_config> sources;
+    std::vector<channel_config> channels;
+    std::vector<person> responders;
+    std::vector<person> partners;
+    std::vector<person> admins;
+    rules::route_node route;
+    // templates[channel type][language]; shipped defaults filled in for webhook, smtp
+    // and any type without its own, in en and ru.
+    std::map<std::string, std::map<std::string, message_template>> templates;
+
+    [[nodiscard]] const channel_config* find_channel(const std::string& name) const;
+    [[nodiscard]] const source_config* find_source(const std::string& name) const;
+    [[nodiscard]] const person* find_responder(const std::string& id) const;
+    [[nodiscard]] const person* find_partner(const std::string& id) const;
+};
+
+// Loads and validates the main file and its includes. Either a config, or every error
+// found (each "file:line:column: key.path: message"), never both.
+struct load_result {
+    std::shared_ptr<const config> cfg;
+    std::vector<error> errors;
+};
+[[nodiscard]] load_result load_config(const std::string& path);
+
+// The built-in templates for a channel type and language ("en" when unknown).
+[[nodiscard]] const message_template& default_template(const std::string& channel_type,
+                                                       const std::string& language);
+
+}  // namespace hotline::core

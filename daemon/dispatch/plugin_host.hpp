@@ -1,0 +1,70 @@
+// Loads channel modules (dlopen) and creates one plugin instance per configured channel.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/result.hpp"
+#include "hotline/channel.h"
+
+namespace hotline::dispatch {
+
+// One loaded module (a .so exporting the ABI). Unloaded (dlclose) when the last user goes.
+class plugin_module;
+
+// A live plugin instance for one `channels:` entry.
+class channel_instance {
+public:
+    channel_instance(std::shared_ptr<plugin_module> module, hotline_channel* handle,
+                     const hotline_channel_v1* vtable, core::channel_config cfg);
+    ~channel_instance();
+    channel_instance(const channel_instance&) = delete;
+    channel_instance& operator=(const channel_instance&) = delete;
+
+    [[nodiscard]] const core::channel_config& config() const { return cfg_; }
+    [[nodiscard]] const std::string& type() const { return cfg_.type; }
+
+    [[nodiscard]] core::status validate_address(const std::string& address) const;
+
+    // RAII for a built request: free_request is called when this goes.
+    class request {
+    public:
+        request(const channel_instance* owner) : owner_(owner) {}
+        ~request();
+        request(const request&) = delete;
+        request& operator=(const request&) = delete;
+        hotline_request raw{};
+    private:
+        const channel_instance* owner_;
+    };
+    [[nodiscard]] core::result<std::unique_ptr<request>> build(const hotline_alert& alert) const;
+    [[nodiscard]] hotline_outcome classify(const hotline_reply& reply) const;
+
+private:
+    std::shared_ptr<plugin_module> module_;
+    hotline_channel* handle_;
+    const hotline_channel_v1* vtable_;
+    core::channel_config cfg_;
+};
+
+class plugin_host {
+public:
+    // plugin_dir: where `<type>.so` (or `libhotline_<type>.so`) modules live.
+    explicit plugin_host(std::string plugin_dir);
+
+    // Creates instances for every channel in the config and validates every contact
+    // address against its channel. Errors name file:line:column of the offending entry
+    // (an unknown type, a module with the wrong ABI, a bad option, a bad address).
+    [[nodiscard]] core::result<std::map<std::string, std::shared_ptr<channel_instance>>>
+    instantiate(const core::config& cfg, std::vector<core::error>* errors);
+
+    [[nodiscard]] core::result<std::shared_ptr<plugin_module>> load(const std::string& type);
+
+private:
+    std::string dir_;
+    std::map<std::string, std::weak_ptr<plugin_module>> loaded_;
+};
+
+}  // namespace hotline::dispatch

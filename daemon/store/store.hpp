@@ -1,0 +1,140 @@
+// The durable store (SQLite, WAL, synchronous=FULL) behind one writer thread with
+// group commit: operations queued by any thread are run in batches, one transaction
+// and one fsync per batch, and each operation's completion runs only after its batch
+// is durable. Completions run on the writer thread: callers post them where they belong.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/report.hpp"
+#include "core/result.hpp"
+
+namespace hotline::core {
+class metrics;
+}
+
+namespace hotline::store {
+
+enum class notification_status { pending, delivered, failed, dead };
+[[nodiscard]] const char* to_string(notification_status s);
+
+// An outbox job: one message to one address through one channel instance.
+struct notification {
+    std::int64_t id{};
+    std::int64_t report_id{};
+    std::int64_t case_id{};
+    std::string channel;          // channel instance name
+    std::string address;
+    std::string target;           // "responder:alice", "partner:ngo", "admin:ops"
+    int contact_index{0};         // which of the target's contacts this is
+    std::string language;         // template language for this recipient
+    nlohmann::json payload;       // alert context, already redacted for this recipient
+    std::string idempotency_key;  // stable across retries
+    int attempts{0};
+    std::int64_t next_attempt_at{};  // unix ms
+    std::int64_t created_at{};       // unix ms
+    std::string last_error;
+    notification_status status{notification_status::pending};
+    std::string provider_id;
+};
+
+// What the planner decides to send for a new report; ids are filled in by the store.
+struct planned_notification {
+    std::string channel;
+    std::string address;
+    std::string target;
+    int contact_index{0};
+    std::string language;
+    nlohmann::json payload;  // the store sets payload["report_id"], ["case_id"], ["notification_id"]
+};
+
+// Case attributes decided by routing.
+struct case_info {
+    std::string severity;               // critical | high | normal | low
+    std::string route;                  // matched path(s), e.g. "root/detention"
+    nlohmann::json labels = nlohmann::json::object();
+};
+
+struct ingest_result {
+    core::report_ids ids;
+    std::vector<notification> notifications;  // as stored; empty for a duplicate
+};
+
+// Result of one delivery attempt, as the dispatcher saw it.
+struct attempt_result {
+    enum class kind { delivered, retry, failed };  // failed = permanent or retries exhausted
+    kind outcome{kind::retry};
+    std::string detail;                 // short, no contents
+    std::string provider_id;
+    std::int64_t next_attempt_at{};     // for retry
+    // For failed: what to enqueue instead (the target's next contact, or the admins'
+    // dead-letter alerts). Empty with dead_letter=false means just "failed".
+    std::vector<planned_notification> follow_ups;
+    bool dead_letter{false};            // mark this one "dead" (all contacts exhausted)
+};
+
+struct attempt_record {
+    std::vector<notification> follow_ups;  // as stored, to hand to the dispatcher
+};
+
+struct stats {
+    std::int64_t reports{};
+    std::int64_t cases{};
+    std::int64_t pending{};
+    std::int64_t delivered{};
+    std::int64_t failed{};
+    std::int64_t dead{};
+    std::int64_t oldest_due_at{};  // unix ms of the oldest pending due job, 0 if none
+};
+
+struct options {
+    std::string path;
+    std::size_t max_batch{512};
+    core::metrics* metrics{nullptr};  // commit batch size and latency; may be null
+};
+
+class store {
+public:
+    // Opens (creating if needed) and migrates the database. Runs on the caller's thread.
+    [[nodiscard]] static core::result<std::unique_ptr<store>> open(const options& opts);
+    virtual ~store() = default;
+
+    // Stores a report, its case (one per report for now), the planned notifications and an
+    // audit event in one transaction. A report whose (source, external_id) exists is a
+    // duplicate: nothing is written and the existing ids come back with duplicate=true.
+    virtual void ingest(core::report r, case_info c, std::vector<planned_notification> planned,
+                        std::function<void(core::result<ingest_result>)> done) = 0;
+
+    // Records an attempt's outcome (and its follow-ups) in one transaction.
+    virtual void record_attempt(std::int64_t notification_id, attempt_result outcome,
+                                std::function<void(core::result<attempt_record>)> done) = 0;
+
+    // Pending jobs due at or before `now_ms`, oldest first, skipping `exclude` ids (in flight).
+    virtual void due(std::int64_t now_ms, std::size_t limit, std::vector<std::int64_t> exclude,
+                     std::function<void(core::result<std::vector<notification>>)> done) = 0;
+
+    // Earliest next_attempt_at among pending jobs, if any.
+    virtual void next_due(std::function<void(core::result<std::optional<std::int64_t>>)> done) = 0;
+
+    virtual void get_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) = 0;
+
+    // Reads for tools and tests (synchronous; not for the io thread).
+    [[nodiscard]] virtual core::result<std::vector<notification>> notifications_for_report(
+        std::int64_t report_id) = 0;
+    [[nodiscard]] virtual core::result<std::optional<core::report>> load_report(
+        std::int64_t report_id) = 0;
+
+    // True when a write transaction succeeded recently (for /readyz).
+    [[nodiscard]] virtual bool writable() const = 0;
+
+    // Finishes queued operations, then stops the writer thread. Idempotent.
+    virtual void close() = 0;
+};
+
+}  // namespace hotline::store

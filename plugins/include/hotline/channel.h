@@ -1,0 +1,150 @@
+/*
+ * hotline channel plugin ABI, version 1.
+ *
+ * A channel module turns an alert into one transport request (HTTP or SMTP) and
+ * classifies the transport's answer. The host (hotlined) owns all I/O, timers,
+ * retries and storage; a module does no I/O of its own and keeps no global state.
+ *
+ * A module exports two symbols:
+ *   uint32_t hotline_channel_abi(const uint32_t* offered, size_t n);
+ *       The host lists the ABI versions it speaks; return the one chosen, or 0.
+ *   const hotline_channel_v1* hotline_channel_entry_v1(void);
+ *       The vtable for version 1 (only called when 1 was chosen).
+ *
+ * Rules:
+ *   - Pure C. Nothing may throw across this boundary.
+ *   - Whoever allocates frees: strings the host passes stay valid for the call only;
+ *     what a module puts into a hotline_request it frees in free_request.
+ *   - Structs start with struct_size and only grow by appending; check struct_size
+ *     before reading a field that a later minor revision added.
+ *   - Strings are UTF-8 and NUL-terminated unless a length is given.
+ */
+#ifndef HOTLINE_CHANNEL_H
+#define HOTLINE_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define HOTLINE_EXPORT __attribute__((visibility("default")))
+#else
+#define HOTLINE_EXPORT
+#endif
+
+#define HOTLINE_CHANNEL_ABI_V1 1u
+
+typedef struct hotline_channel hotline_channel; /* opaque, module-owned */
+
+typedef struct {
+    const char* key;
+    const char* value;
+} hotline_kv;
+
+/* Filled by the module on failure. `key` names the offending option (or is empty),
+ * so the host can point at its file:line:column. */
+typedef struct {
+    uint32_t struct_size;
+    char key[64];
+    char message[448];
+} hotline_error;
+
+/* One message to one address. All pointers are owned by the host. */
+typedef struct {
+    uint32_t struct_size;
+    const char* notification_id;  /* decimal */
+    const char* idempotency_key;  /* stable across retries of this notification */
+    const char* address;          /* contact address: URL, email address, phone */
+    const char* subject;          /* rendered template, UTF-8 */
+    const char* body;             /* rendered template, UTF-8 */
+    const char* payload_json;     /* alert as JSON, already redacted for this recipient */
+    const char* severity;         /* critical | high | normal | low */
+    const char* language;         /* en | ru */
+    int64_t now_unix;             /* seconds, for signatures */
+    uint32_t attempt;             /* 1 for the first attempt */
+    void* reserved[8];
+} hotline_alert;
+
+enum hotline_transport {
+    HOTLINE_TRANSPORT_HTTP = 1,
+    HOTLINE_TRANSPORT_SMTP = 2
+};
+
+/* What the module asks the host to send. Filled by build(); freed by free_request(). */
+typedef struct {
+    uint32_t struct_size;
+    int transport;               /* enum hotline_transport */
+    char* url;                   /* http(s)://… or smtp(s)://host:port */
+    char* method;                /* HTTP only: "POST", "PUT"; NULL = POST */
+    hotline_kv* headers;         /* HTTP only: extra headers */
+    size_t n_headers;
+    char* mail_from;             /* SMTP only: envelope sender */
+    char** rcpt;                 /* SMTP only: envelope recipients */
+    size_t n_rcpt;
+    char* body;                  /* HTTP body or the whole RFC 5322 message */
+    size_t body_len;
+    char* username;              /* optional transport auth (HTTP basic, SMTP AUTH) */
+    char* password;
+    int use_tls;                 /* SMTP: 0 none, 1 STARTTLS required, 2 implicit TLS (smtps) */
+    int insecure_skip_verify;    /* 1 = do not verify the peer certificate (tests only) */
+    void* reserved[8];
+} hotline_request;
+
+/* What the transport answered. Owned by the host. */
+typedef struct {
+    uint32_t struct_size;
+    int transport;
+    int transport_error;         /* 0, or the transport's error code (libcurl CURLcode) */
+    const char* error_text;      /* human-readable transport error, or "" */
+    long status;                 /* HTTP status, or the last SMTP reply code */
+    const char* body;            /* HTTP response body (may be truncated), or "" */
+    size_t body_len;
+    const hotline_kv* headers;   /* HTTP response headers */
+    size_t n_headers;
+    void* reserved[8];
+} hotline_reply;
+
+enum hotline_outcome_kind {
+    HOTLINE_DELIVERED = 1,       /* accepted; provider_id may name the provider's id */
+    HOTLINE_RETRY = 2,           /* try again later (5xx, 429, timeout, connection refused) */
+    HOTLINE_PERMANENT = 3        /* this address will never work (4xx, bad recipient) */
+};
+
+typedef struct {
+    uint32_t struct_size;
+    int kind;                    /* enum hotline_outcome_kind */
+    char provider_id[128];
+    char detail[256];            /* short reason, no message contents */
+    int64_t retry_after_ms;      /* a hint from the provider (Retry-After), 0 = none */
+} hotline_outcome;
+
+typedef struct {
+    uint32_t struct_size;
+    const char* type;            /* the channel type this module implements, e.g. "webhook" */
+    /* Validates options and creates an instance; NULL and *err filled on bad options.
+     * Unknown keys are errors. Secret options arrive with their file contents. */
+    hotline_channel* (*create)(const hotline_kv* options, size_t n_options, hotline_error* err);
+    /* Checks that an address is usable by this channel (URL, email, phone). 0 = ok. */
+    int (*validate_address)(hotline_channel* ch, const char* address, hotline_error* err);
+    /* Builds the transport request for one attempt. 0 = ok; nonzero = permanent failure
+     * described in *err (the host does not retry). */
+    int (*build)(hotline_channel* ch, const hotline_alert* alert, hotline_request* out,
+                 hotline_error* err);
+    void (*free_request)(hotline_channel* ch, hotline_request* req);
+    /* Classifies the transport's answer. Always fills *out. */
+    void (*classify)(hotline_channel* ch, const hotline_reply* reply, hotline_outcome* out);
+    void (*destroy)(hotline_channel* ch);
+    void* reserved[8];
+} hotline_channel_v1;
+
+typedef uint32_t (*hotline_channel_abi_fn)(const uint32_t* offered, size_t n);
+typedef const hotline_channel_v1* (*hotline_channel_entry_v1_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOTLINE_CHANNEL_H */
