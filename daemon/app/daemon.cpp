@@ -1,0 +1,234 @@
+#include "app/daemon.hpp"
+
+#include <cstdio>
+#include <memory>
+
+#include <systemd/sd-daemon.h>
+
+#include "app/validate.hpp"
+#include "core/asio.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/work_pool.hpp"
+#include "dispatch/dispatcher.hpp"
+#include "dispatch/planner.hpp"
+#include "dispatch/transport.hpp"
+#include "http/server.hpp"
+#include "rules/route.hpp"
+#include "store/store.hpp"
+
+namespace hotline::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr core::duration http_grace = 10s;
+constexpr core::duration dispatch_grace = 5s;
+
+class daemon final : public http::application {
+public:
+    daemon(std::string path, loaded_config initial)
+        : path_(std::move(path)),
+          cfg_(std::move(initial.cfg)),
+          initial_channels_(std::move(initial.channels)),
+          signals_(io_, SIGHUP, SIGTERM, SIGINT),
+          watchdog_(io_) {}
+
+    int run() {
+        core::init_logging(cfg_->logging.format, cfg_->logging.level);
+        auto db = store::store::open({cfg_->storage.path, cfg_->storage.max_batch, &metrics_});
+        if (!db) {
+            spdlog::critical("cannot open the store: {}", db.err().describe());
+            return 1;
+        }
+        db_ = std::move(*db);
+        net_ = std::make_unique<dispatch::transport>(io_);
+        disp_ = std::make_unique<dispatch::dispatcher>(io_, *db_, *net_, metrics_, clock_);
+        disp_->set_config(cfg_, std::move(initial_channels_));
+        http_ = std::make_unique<http::server>(io_, *this, metrics_);
+        const auto port = http_->start(cfg_->server);
+        if (!port) {
+            spdlog::critical("cannot listen: {}", port.err().describe());
+            db_->close();
+            return 1;
+        }
+        bound_address_ = cfg_->server.listen_address;
+        bound_port_ = cfg_->server.port;
+        disp_->start();
+        wait_for_signal();
+        start_watchdog();
+        spdlog::info("hotlined {} ready: {}", HOTLINE_VERSION, summary(*cfg_));
+        sd_notify(0, "READY=1\nSTATUS=serving");
+
+        io_.run();
+
+        net_->cancel_all();
+        db_->close();
+        spdlog::info("hotlined stopped");
+        return 0;
+    }
+
+    [[nodiscard]] std::shared_ptr<const core::config> current_config() const override {
+        return cfg_;
+    }
+
+    void submit_report(core::report r,
+                       std::function<void(core::result<core::report_ids>)> done) override {
+        const auto cfg = cfg_;
+        const auto decision = rules::evaluate(cfg->route, r);
+        auto planned = dispatch::plan_report(*cfg, r, decision);
+        auto info = dispatch::case_for(decision);
+        const auto source = r.source;
+        db_->ingest(std::move(r), std::move(info), std::move(planned),
+                    [this, done = std::move(done), source,
+                     severity = decision.severity](core::result<store::ingest_result> res) {
+                        asio::post(io_, [this, done, res = std::move(res), source, severity]() mutable {
+                            if (!res) {
+                                spdlog::error("store failed for a report from source={}: {}",
+                                              source, res.err().describe());
+                                done(res.err());
+                                return;
+                            }
+                            done(res->ids);
+                            if (res->ids.duplicate) {
+                                spdlog::info("duplicate report={} source={}", res->ids.report_id,
+                                             source);
+                                return;
+                            }
+                            spdlog::info("stored report={} case={} source={} severity={} "
+                                         "notifications={}",
+                                         res->ids.report_id, res->ids.case_id, source, severity,
+                                         res->notifications.size());
+                            disp_->enqueue(std::move(res->notifications));
+                        });
+                    });
+    }
+
+    [[nodiscard]] bool ready() const override {
+        return cfg_ != nullptr && db_ != nullptr && db_->writable() && !stopping_;
+    }
+
+private:
+    void wait_for_signal() {
+        signals_.async_wait([this](const error_code& ec, int signo) {
+            if (ec) {
+                return;
+            }
+            if (signo == SIGHUP) {
+                reload();
+                wait_for_signal();
+            } else {
+                shutdown(signo);
+            }
+        });
+    }
+
+    void reload() {
+        if (reloading_ || stopping_) {
+            return;
+        }
+        reloading_ = true;
+        sd_notify(0, "RELOADING=1\nSTATUS=reloading");
+        spdlog::info("reloading config file={}", path_);
+        // Parsing YAML and compiling regexes is CPU work: off the io thread.
+        asio::post(pool_.executor(), [this] {
+            auto loaded = std::make_shared<loaded_config>(load_and_validate(path_));
+            asio::post(io_, [this, loaded] { apply(std::move(*loaded)); });
+        });
+    }
+
+    void apply(loaded_config loaded) {
+        reloading_ = false;
+        sd_notify(0, "READY=1\nSTATUS=serving");
+        if (!loaded.errors.empty()) {
+            spdlog::error("reload failed, keeping the running config ({} errors):",
+                          loaded.errors.size());
+            for (const auto& e : loaded.errors) {
+                spdlog::error("  {}", e.describe());
+            }
+            return;
+        }
+        if (loaded.cfg->server.listen_address != bound_address_ ||
+            loaded.cfg->server.port != bound_port_ || loaded.cfg->storage.path != cfg_->storage.path) {
+            spdlog::warn("server address/port and storage path changes take effect on restart");
+        }
+        if (!core::init_logging(loaded.cfg->logging.format, loaded.cfg->logging.level)) {
+            spdlog::warn("could not apply the new logging settings");
+        }
+        cfg_ = std::move(loaded.cfg);
+        disp_->set_config(cfg_, std::move(loaded.channels));
+        spdlog::info("reloaded: {}", summary(*cfg_));
+    }
+
+    void shutdown(int signo) {
+        if (stopping_) {
+            return;
+        }
+        stopping_ = true;
+        sd_notify(0, "STOPPING=1\nSTATUS=draining");
+        spdlog::info("signal={}: draining", signo);
+        signals_.cancel();
+        watchdog_.cancel();
+        http_->shutdown(http_grace, [this] {
+            disp_->shutdown(dispatch_grace, [this] {
+                spdlog::info("drained");
+                io_.stop();
+            });
+        });
+    }
+
+    void start_watchdog() {
+        std::uint64_t usec = 0;
+        if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) {
+            return;
+        }
+        watchdog_interval_ = std::chrono::microseconds(usec / 2);
+        kick_watchdog();
+    }
+
+    void kick_watchdog() {
+        // Fired from the io thread, so a stuck loop stops the kicks and systemd restarts us.
+        sd_notify(0, "WATCHDOG=1");
+        watchdog_.expires_after(watchdog_interval_);
+        watchdog_.async_wait([this](const error_code& ec) {
+            if (!ec) {
+                kick_watchdog();
+            }
+        });
+    }
+
+    std::string path_;
+    asio::io_context io_{1};
+    core::metrics metrics_;
+    core::system_clock clock_;
+    core::work_pool pool_{1};
+    std::shared_ptr<const core::config> cfg_;
+    dispatch::channel_map initial_channels_;
+    std::unique_ptr<store::store> db_;
+    std::unique_ptr<dispatch::transport> net_;
+    std::unique_ptr<dispatch::dispatcher> disp_;
+    std::unique_ptr<http::server> http_;
+    asio::signal_set signals_;
+    asio::steady_timer watchdog_;
+    std::chrono::microseconds watchdog_interval_{0};
+    std::string bound_address_;
+    std::uint16_t bound_port_{0};
+    bool reloading_{false};
+    bool stopping_{false};
+};
+
+}  // namespace
+
+int run_daemon(const std::string& config_path) {
+    auto loaded = load_and_validate(config_path);
+    if (!loaded.errors.empty()) {
+        std::fprintf(stderr, "hotlined: invalid configuration (%zu errors):\n%s",
+                     loaded.errors.size(), format_errors(loaded.errors).c_str());
+        return 1;
+    }
+    daemon d(config_path, std::move(loaded));
+    return d.run();
+}
+
+}  // namespace hotline::app

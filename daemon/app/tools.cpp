@@ -1,0 +1,169 @@
+#include "app/tools.hpp"
+
+#include <sodium.h>
+
+#include "core/asio.hpp"
+#include "core/clock.hpp"
+#include "dispatch/classify.hpp"
+#include "dispatch/planner.hpp"
+#include "dispatch/transport.hpp"
+#include "ingest/json_report.hpp"
+#include "rules/route.hpp"
+
+namespace hotline::app {
+namespace {
+
+nlohmann::json describe_target(const core::config& cfg, const dispatch::channel_map& channels,
+                               const rules::target& t) {
+    const bool partner = t.type == rules::target::kind::partner;
+    const core::person* who = partner ? cfg.find_partner(t.id) : cfg.find_responder(t.id);
+    nlohmann::json out{{"target", t.str()}};
+    if (who == nullptr) {
+        out["error"] = "unknown";
+        return out;
+    }
+    out["name"] = who->name;
+    out["language"] = who->language;
+    if (partner) {
+        out["sees"] = who->sees;
+    }
+    auto contacts = nlohmann::json::array();
+    for (const auto& c : who->contacts) {
+        const auto ch = channels.find(c.channel);
+        contacts.push_back({{"channel", c.channel},
+                            {"type", ch != channels.end() ? ch->second->type() : ""},
+                            {"address", c.address}});
+    }
+    out["contacts"] = std::move(contacts);
+    return out;
+}
+
+std::string random_hex(std::size_t bytes) {
+    std::string raw(bytes, '\0');
+    randombytes_buf(raw.data(), raw.size());
+    std::string hex(bytes * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                   raw.size());
+    hex.pop_back();
+    return hex;
+}
+
+}  // namespace
+
+core::result<nlohmann::json> explain_route(const loaded_config& loaded,
+                                           const std::string& report_json) {
+    const auto& cfg = *loaded.cfg;
+    auto doc = nlohmann::json::parse(report_json, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        return core::make_error("bad_json", "the report must be a JSON object");
+    }
+    std::string source = cfg.sources.empty() ? "" : cfg.sources.front().name;
+    std::string kind = cfg.sources.empty() ? "webhook" : cfg.sources.front().kind;
+    for (const auto* key : {"source", "source_kind"}) {
+        if (const auto it = doc.find(key); it != doc.end()) {
+            if (!it->is_string()) {
+                return core::make_error("bad_field", std::string(key) + " must be a string");
+            }
+            (std::string(key) == "source" ? source : kind) = it->get<std::string>();
+            doc.erase(key);
+        }
+    }
+    core::system_clock clock;
+    auto r = ingest::parse_report_json(doc.dump(), source, "", clock.now_ms());
+    if (!r) {
+        return r.err();
+    }
+    r->source_kind = kind;
+    const auto d = rules::evaluate(cfg.route, *r);
+    auto targets = nlohmann::json::array();
+    for (const auto& t : d.targets) {
+        targets.push_back(describe_target(cfg, loaded.channels, t));
+    }
+    return nlohmann::json{{"source", r->source},
+                          {"source_kind", r->source_kind},
+                          {"language", r->language},
+                          {"matched", d.paths},
+                          {"severity", d.severity},
+                          {"labels", d.labels},
+                          {"targets", std::move(targets)},
+                          {"trace", d.trace}};
+}
+
+core::result<send_test_outcome> send_test(const loaded_config& loaded, const std::string& channel,
+                                          const std::string& address,
+                                          const std::string& language) {
+    const auto it = loaded.channels.find(channel);
+    if (it == loaded.channels.end()) {
+        std::string known;
+        for (const auto& [name, _] : loaded.channels) {
+            known += (known.empty() ? "" : ", ") + name;
+        }
+        return core::make_error("usage", "no channel named \"" + channel + "\" (configured: " +
+                                             known + ")");
+    }
+    const auto& instance = *it->second;
+    if (auto ok = instance.validate_address(address); !ok) {
+        return ok.err();
+    }
+    const bool ru = language == "ru";
+    const std::string subject = ru ? "[hotline] Проверка канала " + channel
+                                   : "[hotline] Test message via channel " + channel;
+    const std::string body =
+        ru ? "Это проверочное сообщение hotline (hotlinectl send-test) через канал " + channel +
+                 ". Отвечать не нужно.\n"
+           : "This is a hotline test message (hotlinectl send-test) through channel " + channel +
+                 ". No action is needed.\n";
+    core::system_clock clock;
+    const nlohmann::json payload{{"kind", "test"},
+                                 {"report_id", 0},
+                                 {"case_id", 0},
+                                 {"notification_id", 0},
+                                 {"severity", "low"},
+                                 {"labels", nlohmann::json::object()},
+                                 {"route", "send-test"},
+                                 {"source", "hotlinectl"},
+                                 {"received_at", dispatch::iso8601_utc(clock.now_ms())},
+                                 {"subject", subject},
+                                 {"text", body},
+                                 {"language", ru ? "ru" : "en"}};
+    const auto payload_json = payload.dump();
+    const auto key = "test-" + random_hex(16);
+    hotline_alert alert{};
+    alert.struct_size = sizeof alert;
+    alert.notification_id = "0";
+    alert.idempotency_key = key.c_str();
+    alert.address = address.c_str();
+    alert.subject = subject.c_str();
+    alert.body = body.c_str();
+    alert.payload_json = payload_json.c_str();
+    alert.severity = "low";
+    alert.language = ru ? "ru" : "en";
+    alert.now_unix = clock.now_ms() / 1000;
+    alert.attempt = 1;
+    auto request = instance.build(alert);
+    if (!request) {
+        return send_test_outcome{false, "permanent failure: " + request.err().message};
+    }
+    asio::io_context io;
+    dispatch::transport net(io);
+    send_test_outcome out;
+    net.perform((*request)->raw, instance.config().timeout, [&](dispatch::transport_reply reply) {
+        const auto c = dispatch::classify_reply(instance, reply);
+        const auto& detail = c.detail;
+        switch (c.outcome.kind) {
+            case HOTLINE_DELIVERED:
+                out.delivered = true;
+                out.text = "delivered";
+                if (!c.provider_id.empty()) {
+                    out.text += " (provider id " + c.provider_id + ")";
+                }
+                break;
+            case HOTLINE_RETRY: out.text = "retry later: " + detail; break;
+            default: out.text = "permanent failure: " + detail; break;
+        }
+    });
+    io.run();
+    return out;
+}
+
+}  // namespace hotline::app

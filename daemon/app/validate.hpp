@@ -1,0 +1,28 @@
+// Loading a config the way hotlined and hotlinectl both need it: parse and validate the
+// YAML, then instantiate every channel plugin and check every contact address and template.
+// Used at startup, on SIGHUP and by `hotlinectl check`, so all three give the same verdict.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "dispatch/dispatcher.hpp"
+
+namespace hotline::app {
+
+struct loaded_config {
+    std::shared_ptr<const core::config> cfg;
+    dispatch::channel_map channels;
+    std::vector<core::error> errors;  // empty when cfg is usable
+};
+
+[[nodiscard]] loaded_config load_and_validate(const std::string& path);
+
+// "config OK: 1 sources, 2 channels, 2 responders, 1 partners, 1 admins, 5 routes"
+[[nodiscard]] std::string summary(const core::config& cfg);
+
+// One error per line, "file:line:column: message".
+[[nodiscard]] std::string format_errors(const std::vector<core::error>& errors);
+
+}  // namespace hotline::app

@@ -1,0 +1,67 @@
+// Shipped message templates, English and Russian. Plain text (no HTML escaping): the
+// context is filled by dispatch/templates.cpp. Admins override any of them under
+// `templates.<channel type>.<language>` (and `templates.dead_letter.<language>`).
+#include "core/config.hpp"
+
+namespace hotline::core {
+namespace {
+
+const message_template alert_en{
+    "[hotline] Case #{{case_id}} ({{severity}}){{#subject}}: {{subject}}{{/subject}}",
+    "New report for case #{{case_id}}, severity {{severity}}.\n"
+    "Route: {{route}}\n"
+    "Source: {{source}}, received {{received_at}}\n"
+    "{{#sender}}From: {{sender}}\n{{/sender}}"
+    "{{#labels_text}}Labels: {{labels_text}}\n{{/labels_text}}"
+    "{{#subject}}\nSubject: {{subject}}\n{{/subject}}"
+    "{{#text}}\n{{text}}\n{{/text}}"
+    "\nTo acknowledge, reply {{ack_hint}}\n"
+    "{{#public_url}}Hotline: {{public_url}}\n{{/public_url}}",
+    {}};
+
+const message_template alert_ru{
+    "[hotline] Дело #{{case_id}} ({{severity_ru}}){{#subject}}: {{subject}}{{/subject}}",
+    "Новое сообщение по делу #{{case_id}}, срочность: {{severity_ru}}.\n"
+    "Маршрут: {{route}}\n"
+    "Источник: {{source}}, получено {{received_at}}\n"
+    "{{#sender}}Отправитель: {{sender}}\n{{/sender}}"
+    "{{#labels_text}}Метки: {{labels_text}}\n{{/labels_text}}"
+    "{{#subject}}\nТема: {{subject}}\n{{/subject}}"
+    "{{#text}}\n{{text}}\n{{/text}}"
+    "\nЧтобы подтвердить, ответьте {{ack_hint}}\n"
+    "{{#public_url}}Hotline: {{public_url}}\n{{/public_url}}",
+    {}};
+
+// Short forms for channels that carry little text (SMS, chat) use the same context.
+const message_template dead_letter_en{
+    "[hotline] DEAD LETTER: notification #{{failed_notification_id}} for case #{{case_id}} failed",
+    "Every contact method failed for {{target}} (case #{{case_id}}, report #{{report_id}}, "
+    "severity {{severity}}).\n"
+    "Last channel: {{channel}}\n"
+    "Last error: {{last_error}}\n\n"
+    "Nobody on that path has been told about this case. Check the channel and the "
+    "responder's contacts, then notify them by hand.\n",
+    {}};
+
+const message_template dead_letter_ru{
+    "[hotline] НЕ ДОСТАВЛЕНО: уведомление #{{failed_notification_id}} по делу #{{case_id}}",
+    "Все способы связи не сработали для {{target}} (дело #{{case_id}}, сообщение "
+    "#{{report_id}}, срочность: {{severity_ru}}).\n"
+    "Последний канал: {{channel}}\n"
+    "Последняя ошибка: {{last_error}}\n\n"
+    "Этот адресат ничего не знает о деле. Проверьте канал и контакты, затем сообщите "
+    "вручную.\n",
+    {}};
+
+}  // namespace
+
+const message_template& default_template(const std::string& channel_type,
+                                         const std::string& language) {
+    const bool ru = language == "ru";
+    if (channel_type == "dead_letter") {
+        return ru ? dead_letter_ru : dead_letter_en;
+    }
+    return ru ? alert_ru : alert_en;
+}
+
+}  // namespace hotline::core

@@ -1,0 +1,87 @@
+// Runs outbox jobs on the io thread: renders the message, lets the channel plugin build the
+// transport request, sends it through the curl-multi transport, has the plugin classify the
+// answer, and records the outcome (with retries, fall-through and dead letters) in the store.
+// Jobs come from fresh commits (enqueue) and from a timer-driven scan of due rows, so retries
+// and jobs left over from a crash are picked up after a restart.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/asio.hpp"
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "core/metrics.hpp"
+#include "dispatch/plugin_host.hpp"
+#include "dispatch/transport.hpp"
+#include "store/store.hpp"
+
+namespace hotline::dispatch {
+
+using channel_map = std::map<std::string, std::shared_ptr<channel_instance>>;
+
+class dispatcher {
+public:
+    dispatcher(asio::io_context& io, store::store& db, transport& net, core::metrics& metrics,
+               const core::clock& clock);
+    ~dispatcher();
+    dispatcher(const dispatcher&) = delete;
+    dispatcher& operator=(const dispatcher&) = delete;
+
+    // The config and channel instances in force; called at start and on every reload.
+    void set_config(std::shared_ptr<const core::config> cfg, channel_map channels);
+
+    // Starts the due-job scan (which also picks up what a crash left pending).
+    void start();
+
+    // Jobs just committed; all due now. Called on the io thread.
+    void enqueue(std::vector<store::notification> jobs);
+
+    // Stops taking new work; `done` runs once every started attempt is recorded, or after
+    // `grace` (then transfers are aborted; their jobs stay pending for the next start).
+    void shutdown(core::duration grace, std::function<void()> done);
+
+    [[nodiscard]] std::size_t in_flight() const { return known_.size(); }
+
+private:
+    struct channel_queue {
+        std::deque<store::notification> waiting;
+        std::size_t active{0};
+    };
+
+    void pump(const std::string& channel);
+    void attempt(store::notification job);
+    void finish(const store::notification& job, hotline_outcome outcome, std::string detail);
+    void fail(const store::notification& job, const std::string& detail);
+    void record(const store::notification& job, store::attempt_result result);
+    void recorded(const store::notification& job, core::result<store::attempt_record> r);
+    void schedule_scan(std::int64_t at_ms);
+    void scan();
+    void refresh_stats();
+    void maybe_finish_shutdown();
+
+    asio::io_context& io_;
+    store::store& db_;
+    transport& net_;
+    core::metrics& metrics_;
+    const core::clock& clock_;
+    std::shared_ptr<const core::config> cfg_;
+    channel_map channels_;
+    std::map<std::string, channel_queue> queues_;
+    std::set<std::int64_t> known_;  // queued or in flight: never scanned in twice
+    asio::steady_timer scan_timer_;
+    asio::steady_timer stats_timer_;
+    std::int64_t scan_at_ms_{0};
+    bool scanning_{false};
+    bool rescan_{false};
+    bool stopping_{false};
+    std::function<void()> on_stopped_;
+    std::shared_ptr<bool> alive_;
+};
+
+}  // namespace hotline::dispatch

@@ -1,0 +1,149 @@
+#include "dispatch/planner.hpp"
+
+#include <ctime>
+
+namespace hotline::dispatch {
+namespace {
+
+std::string route_text(const rules::decision& d) {
+    std::string out;
+    for (const auto& path : d.paths) {
+        std::string p;
+        for (const auto& node : path) {
+            p += (p.empty() ? "" : "/") + node;
+        }
+        out += (out.empty() ? "" : ", ") + p;
+    }
+    return out.empty() ? "root" : out;
+}
+
+const core::person* find_person(const core::config& cfg, const std::string& target,
+                                bool* is_partner, bool* is_admin) {
+    const auto colon = target.find(':');
+    if (colon == std::string::npos) {
+        return nullptr;
+    }
+    const auto kind = target.substr(0, colon);
+    const auto id = target.substr(colon + 1);
+    *is_partner = kind == "partner";
+    *is_admin = kind == "admin";
+    if (kind == "responder") {
+        return cfg.find_responder(id);
+    }
+    if (kind == "partner") {
+        return cfg.find_partner(id);
+    }
+    if (kind == "admin") {
+        for (const auto& a : cfg.admins) {
+            if (a.id == id) {
+                return &a;
+            }
+        }
+    }
+    return nullptr;
+}
+
+store::planned_notification job_for(const core::person& who, const std::string& target,
+                                    int contact_index, nlohmann::json payload) {
+    const auto& c = who.contacts.at(static_cast<std::size_t>(contact_index));
+    return store::planned_notification{c.channel,     c.address,   target, contact_index,
+                                       who.language, std::move(payload)};
+}
+
+}  // namespace
+
+std::string iso8601_utc(std::int64_t unix_ms) {
+    const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+nlohmann::json alert_payload(const core::report& r, const rules::decision& d,
+                             const std::string& target, const core::person& who,
+                             bool is_partner) {
+    nlohmann::json p{
+        {"kind", "alert"},
+        {"severity", d.severity},
+        {"labels", d.labels},
+        {"route", route_text(d)},
+        {"source", r.source},
+        {"received_at", iso8601_utc(r.received_at)},
+        {"language", who.language},
+        {"target", target},
+    };
+    const auto sees = [&](const char* field) { return !is_partner || who.sees.count(field) > 0; };
+    if (sees("subject") && !r.subject.empty()) {
+        p["subject"] = r.subject;
+    }
+    if (sees("text")) {
+        p["text"] = r.text;
+    }
+    if (sees("sender")) {
+        p["sender"] = r.sender;
+    }
+    if (sees("labels")) {
+        p["report_labels"] = r.labels;
+    }
+    return p;
+}
+
+store::case_info case_for(const rules::decision& d) {
+    return store::case_info{d.severity, route_text(d), d.labels};
+}
+
+std::vector<store::planned_notification> plan_report(const core::config& cfg,
+                                                     const core::report& r,
+                                                     const rules::decision& d) {
+    std::vector<store::planned_notification> jobs;
+    for (const auto& t : d.targets) {
+        const bool partner = t.type == rules::target::kind::partner;
+        const core::person* who = partner ? cfg.find_partner(t.id) : cfg.find_responder(t.id);
+        if (who == nullptr || who->contacts.empty()) {
+            continue;  // cross-references are checked at load; nothing to reach
+        }
+        jobs.push_back(job_for(*who, t.str(), 0, alert_payload(r, d, t.str(), *who, partner)));
+    }
+    return jobs;
+}
+
+failure_plan plan_failure(const core::config& cfg, const store::notification& failed,
+                          const std::string& error) {
+    failure_plan plan;
+    bool is_partner = false;
+    bool is_admin = false;
+    const core::person* who = find_person(cfg, failed.target, &is_partner, &is_admin);
+    const int next = failed.contact_index + 1;
+    if (who != nullptr && next < static_cast<int>(who->contacts.size())) {
+        auto payload = failed.payload;
+        payload["language"] = who->language;
+        plan.follow_ups.push_back(job_for(*who, failed.target, next, std::move(payload)));
+        return plan;
+    }
+    plan.dead_letter = true;
+    if (is_admin || failed.payload.value("kind", std::string{}) == "dead_letter") {
+        return plan;  // an admin's own alert failed: logged by the caller, never looped
+    }
+    for (const auto& admin : cfg.admins) {
+        if (admin.contacts.empty()) {
+            continue;
+        }
+        nlohmann::json payload{
+            {"kind", "dead_letter"},
+            {"failed_notification_id", failed.id},
+            {"report_id", failed.report_id},
+            {"case_id", failed.case_id},
+            {"target", failed.target},
+            {"channel", failed.channel},
+            {"last_error", error},
+            {"severity", failed.payload.value("severity", std::string{"normal"})},
+            {"language", admin.language},
+        };
+        plan.follow_ups.push_back(job_for(admin, "admin:" + admin.id, 0, std::move(payload)));
+    }
+    return plan;
+}
+
+}  // namespace hotline::dispatch

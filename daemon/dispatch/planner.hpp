@@ -1,0 +1,43 @@
+// Turns a routing decision into outbox jobs, and a failed job into what comes next:
+// the target's next contact method, or a dead letter that alerts the admins.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.hpp"
+#include "core/report.hpp"
+#include "rules/route.hpp"
+#include "store/store.hpp"
+
+namespace hotline::dispatch {
+
+// The alert as one recipient may see it. Responders see the whole report; a partner sees
+// ids, severity, route and route labels, plus only the report fields listed in `sees`.
+[[nodiscard]] nlohmann::json alert_payload(const core::report& r, const rules::decision& d,
+                                           const std::string& target, const core::person& who,
+                                           bool is_partner);
+
+// One job per target: its first contact method.
+[[nodiscard]] std::vector<store::planned_notification> plan_report(const core::config& cfg,
+                                                                   const core::report& r,
+                                                                   const rules::decision& d);
+
+[[nodiscard]] store::case_info case_for(const rules::decision& d);
+
+struct failure_plan {
+    std::vector<store::planned_notification> follow_ups;
+    bool dead_letter{false};  // every contact of the target is exhausted
+};
+
+// After `failed` failed for good with `error`: its target's next contact if there is one;
+// otherwise a dead letter, which notifies every admin's first contact (unless the failed
+// job was itself for an admin: that is only logged, so dead letters never loop).
+[[nodiscard]] failure_plan plan_failure(const core::config& cfg, const store::notification& failed,
+                                        const std::string& error);
+
+// "2026-11-25T09:00:00Z"
+[[nodiscard]] std::string iso8601_utc(std::int64_t unix_ms);
+
+}  // namespace hotline::dispatch

@@ -1,0 +1,122 @@
+#include "dispatch/templates.hpp"
+
+#include <kainjow/mustache.hpp>
+
+namespace hotline::dispatch {
+namespace {
+
+using kainjow::mustache::data;
+using kainjow::mustache::mustache;
+
+// Messages are plain text (email text/plain, SMS, JSON strings): no HTML escaping.
+std::string no_escape(const std::string& s) { return s; }
+
+std::string scalar_text(const nlohmann::json& v) {
+    if (v.is_string()) {
+        return v.get<std::string>();
+    }
+    if (v.is_null()) {
+        return {};
+    }
+    return v.dump();
+}
+
+data make_context(const nlohmann::json& payload, const std::string& public_url) {
+    data ctx{data::type::object};
+    for (const auto& [key, value] : payload.items()) {
+        if (!value.is_object() && !value.is_array()) {
+            const auto text = scalar_text(value);
+            if (!text.empty()) {
+                ctx.set(key, text);
+            }
+        }
+    }
+    const auto severity = payload.value("severity", std::string{"normal"});
+    ctx.set("severity", severity);
+    ctx.set("severity_ru", severity_ru(severity));
+    std::string labels_text;
+    if (const auto it = payload.find("labels"); it != payload.end() && it->is_object()) {
+        for (const auto& [k, v] : it->items()) {
+            labels_text += (labels_text.empty() ? "" : ", ") + k + "=" + scalar_text(v);
+        }
+    }
+    if (!labels_text.empty()) {
+        ctx.set("labels_text", labels_text);
+    }
+    if (!public_url.empty()) {
+        ctx.set("public_url", public_url);
+    }
+    return ctx;
+}
+
+const core::message_template& pick(const core::config& cfg, const std::string& kind,
+                                   const std::string& language) {
+    if (const auto t = cfg.templates.find(kind); t != cfg.templates.end()) {
+        if (const auto l = t->second.find(language); l != t->second.end()) {
+            return l->second;
+        }
+        if (const auto en = t->second.find("en"); en != t->second.end()) {
+            return en->second;
+        }
+    }
+    return core::default_template(kind, language);
+}
+
+std::string render_one(const std::string& text, const data& ctx) {
+    mustache tmpl{text};
+    tmpl.set_custom_escape(no_escape);
+    if (!tmpl.is_valid()) {
+        return text;  // validated at load; never reached with a checked config
+    }
+    return tmpl.render(ctx);
+}
+
+}  // namespace
+
+std::string severity_ru(const std::string& severity) {
+    if (severity == "critical") {
+        return "критическая";
+    }
+    if (severity == "high") {
+        return "высокая";
+    }
+    if (severity == "low") {
+        return "низкая";
+    }
+    return "обычная";
+}
+
+rendered render(const core::config& cfg, const std::string& channel_type,
+                const std::string& language, const nlohmann::json& payload) {
+    const bool dead_letter = payload.value("kind", std::string{}) == "dead_letter";
+    const auto& tmpl = pick(cfg, dead_letter ? "dead_letter" : channel_type, language);
+    const auto ctx = make_context(payload, cfg.public_url);
+    rendered out{render_one(tmpl.subject, ctx), render_one(tmpl.body, ctx)};
+    // A subject is one line: a report subject with a line break must not split it.
+    for (char& c : out.subject) {
+        if (c == '\r' || c == '\n') {
+            c = ' ';
+        }
+    }
+    return out;
+}
+
+std::vector<core::error> validate_templates(const core::config& cfg) {
+    std::vector<core::error> errors;
+    for (const auto& [type, by_language] : cfg.templates) {
+        for (const auto& [language, tmpl] : by_language) {
+            for (const auto* part : {&tmpl.subject, &tmpl.body}) {
+                mustache m{*part};
+                if (!m.is_valid()) {
+                    errors.push_back(core::make_error(
+                        "config",
+                        "templates." + type + "." + language + ": " + m.error_message(),
+                        tmpl.at.str()));
+                }
+            }
+        }
+    }
+    return errors;
+}
+
+}  // namespace hotline::dispatch
