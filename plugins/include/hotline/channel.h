@@ -99,13 +99,25 @@ typedef struct {
     int transport;
     int transport_error;         /* 0, or the transport's error code (libcurl CURLcode) */
     const char* error_text;      /* human-readable transport error, or "" */
-    long status;                 /* HTTP status, or the last SMTP reply code */
-    const char* body;            /* HTTP response body (may be truncated), or "" */
+    long status;                 /* HTTP status, or the last SMTP reply code (0 = none) */
+    /* HTTP: the response body (truncated at 64 KiB). SMTP: the server's last reply
+     * line, e.g. "250 2.0.0 Ok: queued as 4XyZ" (or ""). */
+    const char* body;
     size_t body_len;
     const hotline_kv* headers;   /* HTTP response headers */
     size_t n_headers;
     void* reserved[8];
 } hotline_reply;
+
+/* transport_error values a classifier commonly needs. They are libcurl's CURLcode
+ * numbers (stable across libcurl versions), named here so a module needs no curl.h. */
+#define HOTLINE_TERR_UNSUPPORTED_PROTOCOL 1
+#define HOTLINE_TERR_URL_MALFORMAT 3
+#define HOTLINE_TERR_COULDNT_RESOLVE_HOST 6
+#define HOTLINE_TERR_COULDNT_CONNECT 7
+#define HOTLINE_TERR_OPERATION_TIMEDOUT 28
+#define HOTLINE_TERR_ABORTED 42 /* cancelled by the host (shutdown) */
+#define HOTLINE_TERR_LOGIN_DENIED 67
 
 enum hotline_outcome_kind {
     HOTLINE_DELIVERED = 1,       /* accepted; provider_id may name the provider's id */
@@ -133,6 +145,8 @@ typedef struct {
      * described in *err (the host does not retry). */
     int (*build)(hotline_channel* ch, const hotline_alert* alert, hotline_request* out,
                  hotline_error* err);
+    /* Called once after every build(), also a failed one: it must accept a zeroed or
+     * partly filled request (NULL pointers). */
     void (*free_request)(hotline_channel* ch, hotline_request* req);
     /* Classifies the transport's answer. Always fills *out. */
     void (*classify)(hotline_channel* ch, const hotline_reply* reply, hotline_outcome* out);
