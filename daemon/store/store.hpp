@@ -16,6 +16,7 @@
 #include "core/result.hpp"
 
 namespace hotline::core {
+class clock;
 class metrics;
 }
 
@@ -97,6 +98,9 @@ struct options {
     std::string path;
     std::size_t max_batch{512};
     core::metrics* metrics{nullptr};  // commit batch size and latency; may be null
+    // Time for created_at/updated_at/audit stamps; null = the system clock. Must outlive
+    // the store.
+    const core::clock* clock{nullptr};
 };
 
 class store {

@@ -1,0 +1,138 @@
+#include "store/schema.hpp"
+
+#include <array>
+#include <string>
+
+namespace hotline::store {
+namespace {
+
+// Append only: a released step is never edited, a change is a new step.
+// JSON columns hold text produced by nlohmann::json::dump(). Optional text (last_error,
+// provider_id) is NULL when absent. Times are unix milliseconds.
+constexpr std::array migrations{
+    // 1: the initial schema.
+    R"sql(
+CREATE TABLE reports(
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  source_kind TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  text TEXT NOT NULL,
+  labels TEXT NOT NULL DEFAULT '{}',
+  language TEXT NOT NULL DEFAULT '',
+  received_at INTEGER NOT NULL,
+  UNIQUE(source, external_id)
+);
+CREATE TABLE cases(
+  id INTEGER PRIMARY KEY,
+  report_id INTEGER NOT NULL REFERENCES reports(id),
+  state TEXT NOT NULL DEFAULT 'open' CHECK(state IN ('open', 'acknowledged', 'resolved')),
+  severity TEXT NOT NULL,
+  route TEXT NOT NULL,
+  labels TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX cases_by_report ON cases(report_id);
+CREATE TABLE notifications(
+  id INTEGER PRIMARY KEY,
+  report_id INTEGER NOT NULL REFERENCES reports(id),
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  channel TEXT NOT NULL CHECK(length(channel) > 0),
+  address TEXT NOT NULL CHECK(length(address) > 0),
+  target TEXT NOT NULL,
+  contact_index INTEGER NOT NULL DEFAULT 0,
+  language TEXT NOT NULL DEFAULT '',
+  payload TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_error TEXT,
+  status TEXT NOT NULL DEFAULT 'pending'
+    CHECK(status IN ('pending', 'delivered', 'failed', 'dead')),
+  provider_id TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
+CREATE INDEX notifications_by_report ON notifications(report_id);
+CREATE TABLE audit_events(
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  case_id INTEGER,
+  report_id INTEGER,
+  notification_id INTEGER,
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_events_by_case ON audit_events(case_id);
+)sql",
+};
+
+core::result<int> user_version(sqlite::connection& db) {
+    auto q = db.prepare("PRAGMA user_version");
+    if (!q) {
+        return q.err();
+    }
+    auto row = q->step();
+    if (!row) {
+        return row.err();
+    }
+    return *row ? static_cast<int>(q->int64(0)) : 0;
+}
+
+core::status apply(sqlite::connection& db, int version) {
+    if (auto begin = db.exec("BEGIN IMMEDIATE"); !begin) {
+        return begin;
+    }
+    // Another process may have migrated while we waited for the write lock.
+    auto now = user_version(db);
+    core::status step = now ? core::ok() : core::status(now.err());
+    if (step && *now < version) {
+        step = db.exec(migrations[static_cast<std::size_t>(version - 1)]);
+        if (step) {
+            step = db.exec(("PRAGMA user_version = " + std::to_string(version)).c_str());
+        }
+    }
+    if (step) {
+        step = db.exec("COMMIT");
+    }
+    if (!step) {
+        if (db.in_transaction()) {
+            (void)db.exec("ROLLBACK");
+        }
+        auto err = step.err();
+        err.message = "migration to schema version " + std::to_string(version) +
+                      " failed: " + err.message;
+        return err;
+    }
+    return core::ok();
+}
+
+}  // namespace
+
+int current_schema_version() { return static_cast<int>(migrations.size()); }
+
+core::status migrate(sqlite::connection& db) {
+    auto version = user_version(db);
+    if (!version) {
+        return version.err();
+    }
+    if (*version > current_schema_version()) {
+        return core::make_error("schema_too_new",
+                                "database schema version " + std::to_string(*version) +
+                                    " is newer than this hotline supports (" +
+                                    std::to_string(current_schema_version()) +
+                                    "); upgrade hotline or restore a matching database");
+    }
+    for (int v = *version + 1; v <= current_schema_version(); ++v) {
+        if (auto applied = apply(db, v); !applied) {
+            return applied;
+        }
+    }
+    return core::ok();
+}
+
+}  // namespace hotline::store

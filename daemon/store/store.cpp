@@ -1,0 +1,994 @@
+// The SQLite store: one writer thread, group commit, one savepoint per operation.
+//
+// Audit events written (actor, kind, detail):
+//   source:<name>  report_received          {"source","severity","route","notification_ids":[..]}
+//   dispatcher     notification_delivered   {"attempts","provider_id"}
+//   dispatcher     notification_retry       {"attempts","next_attempt_at","error"}
+//   dispatcher     notification_failed      {"attempts","error","follow_up_ids":[..]}
+//   dispatcher     notification_dead        {"attempts","error","follow_up_ids":[..]}
+// Queued notifications are listed in the event that created them (report_received or the
+// failure that produced follow-ups) rather than one event each: ingest stays one audit row.
+#include "store/store.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+
+namespace hotline::store {
+
+const char* to_string(notification_status s) {
+    switch (s) {
+    case notification_status::pending:
+        return "pending";
+    case notification_status::delivered:
+        return "delivered";
+    case notification_status::failed:
+        return "failed";
+    case notification_status::dead:
+        return "dead";
+    }
+    return "pending";
+}
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int busy_timeout_ms = 5000;
+constexpr std::size_t max_error_length = 500;
+constexpr const char* batch_size_metric = "hotline_commit_batch_size";
+constexpr const char* batch_latency_metric = "hotline_commit_latency_seconds";
+
+notification_status status_from(const std::string& s) {
+    if (s == "delivered") {
+        return notification_status::delivered;
+    }
+    if (s == "failed") {
+        return notification_status::failed;
+    }
+    if (s == "dead") {
+        return notification_status::dead;
+    }
+    return notification_status::pending;
+}
+
+// Stable per notification, unguessable (the webhook receiver may use it as a dedup key).
+std::string new_idempotency_key() {
+    unsigned char bytes[16];
+    randombytes_buf(bytes, sizeof bytes);
+    char hex[sizeof bytes * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+    return std::string("hl-") + hex;
+}
+
+std::string clip(std::string s) {
+    if (s.size() > max_error_length) {
+        s.resize(max_error_length);
+        // Do not leave half a UTF-8 sequence at the cut.
+        while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) {
+            s.pop_back();
+        }
+        if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80) != 0) {
+            s.pop_back();
+        }
+    }
+    return s;
+}
+
+json labels_json(const std::map<std::string, std::string>& labels) {
+    json j = json::object();
+    for (const auto& [k, v] : labels) {
+        j[k] = v;
+    }
+    return j;
+}
+
+std::string dump(const json& j) {
+    // Replace invalid UTF-8 instead of throwing: the store must not fail on it.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+core::error closed_error() {
+    return core::make_error("closed", "the store is closed");
+}
+
+// Columns of a notification row, in the order read_notification expects.
+#define HOTLINE_NOTIFICATION_COLUMNS                                                           \
+    "id, report_id, case_id, channel, address, target, contact_index, language, payload, "     \
+    "idempotency_key, attempts, next_attempt_at, created_at, last_error, status, provider_id"
+
+notification read_notification(const sqlite::query& q) {
+    notification n;
+    n.id = q.int64(0);
+    n.report_id = q.int64(1);
+    n.case_id = q.int64(2);
+    n.channel = q.text(3);
+    n.address = q.text(4);
+    n.target = q.text(5);
+    n.contact_index = static_cast<int>(q.int64(6));
+    n.language = q.text(7);
+    n.payload = json::parse(q.text(8), nullptr, false);
+    if (n.payload.is_discarded()) {
+        // Only a hand-edited row gets here; keep the job moving rather than block the outbox.
+        spdlog::warn("store: notification payload is not valid JSON notification_id={}", n.id);
+        n.payload = json::object();
+    }
+    n.idempotency_key = q.text(9);
+    n.attempts = static_cast<int>(q.int64(10));
+    n.next_attempt_at = q.int64(11);
+    n.created_at = q.int64(12);
+    n.last_error = q.text(13);
+    n.status = status_from(q.text(14));
+    n.provider_id = q.text(15);
+    return n;
+}
+
+// One queued operation. execute() runs on the writer thread inside the operation's
+// savepoint; finish() or fail() runs once, after the batch's COMMIT (or its failure).
+class operation {
+public:
+    virtual ~operation() = default;
+    [[nodiscard]] virtual bool execute() noexcept = 0;  // false: roll back this op alone
+    virtual void finish() noexcept = 0;
+    virtual void fail(core::error e) noexcept = 0;
+};
+
+template <class T>
+class typed_operation final : public operation {
+public:
+    typed_operation(std::function<core::result<T>()> body,
+                    std::function<void(core::result<T>)> done)
+        : body_(std::move(body)), done_(std::move(done)) {}
+
+    bool execute() noexcept override {
+        try {
+            outcome_.emplace(body_());
+        } catch (const std::exception& e) {
+            outcome_.emplace(core::make_error("internal", e.what()));
+        } catch (...) {
+            outcome_.emplace(core::make_error("internal", "unknown exception"));
+        }
+        return outcome_->ok();
+    }
+
+    void finish() noexcept override {
+        if (outcome_) {
+            deliver(std::move(*outcome_));
+        } else {
+            deliver(core::make_error("internal", "operation did not run"));
+        }
+    }
+
+    void fail(core::error e) noexcept override { deliver(std::move(e)); }
+
+private:
+    void deliver(core::result<T> r) noexcept {
+        if (!done_) {
+            return;
+        }
+        try {
+            done_(std::move(r));
+        } catch (const std::exception& e) {
+            spdlog::error("store: completion threw: {}", e.what());
+        } catch (...) {
+            spdlog::error("store: completion threw an unknown exception");
+        }
+    }
+
+    std::function<core::result<T>()> body_;
+    std::function<void(core::result<T>)> done_;
+    std::optional<core::result<T>> outcome_;
+};
+
+class sqlite_store final : public store {
+public:
+    sqlite_store(const options& opts, sqlite::connection writer, sqlite::connection reader)
+        : opts_(opts), db_(std::move(writer)), reader_(std::move(reader)) {
+        if (opts_.max_batch == 0) {
+            opts_.max_batch = 1;
+        }
+        if (opts_.metrics != nullptr) {
+            std::vector<double> sizes;
+            for (double b = 1; b <= 1024; b *= 2) {
+                sizes.push_back(b);
+            }
+            opts_.metrics->describe_histogram(batch_size_metric,
+                                              "Operations per store transaction", sizes);
+            opts_.metrics->describe_histogram(
+                batch_latency_metric, "Store transaction time from BEGIN to durable COMMIT",
+                {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+        }
+        writer_ = std::thread([this] { run(); });
+    }
+
+    sqlite_store(const sqlite_store&) = delete;
+    sqlite_store& operator=(const sqlite_store&) = delete;
+
+    ~sqlite_store() override { close(); }
+
+    void ingest(core::report r, case_info c, std::vector<planned_notification> planned,
+                std::function<void(core::result<ingest_result>)> done) override {
+        enqueue<ingest_result>(
+            [this, r = std::move(r), c = std::move(c), planned = std::move(planned)]() mutable {
+                return do_ingest(r, c, planned);
+            },
+            std::move(done));
+    }
+
+    void record_attempt(std::int64_t notification_id, attempt_result outcome,
+                        std::function<void(core::result<attempt_record>)> done) override {
+        enqueue<attempt_record>(
+            [this, notification_id, outcome = std::move(outcome)]() mutable {
+                return do_record_attempt(notification_id, outcome);
+            },
+            std::move(done));
+    }
+
+    void due(std::int64_t now_ms, std::size_t limit, std::vector<std::int64_t> exclude,
+             std::function<void(core::result<std::vector<notification>>)> done) override {
+        enqueue<std::vector<notification>>(
+            [this, now_ms, limit, exclude = std::move(exclude)] {
+                return do_due(now_ms, limit, exclude);
+            },
+            std::move(done));
+    }
+
+    void next_due(
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) override {
+        enqueue<std::optional<std::int64_t>>([this] { return do_next_due(); }, std::move(done));
+    }
+
+    void get_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override {
+        enqueue<stats>([this, now_ms] { return do_stats(now_ms); }, std::move(done));
+    }
+
+    core::result<std::vector<notification>> notifications_for_report(
+        std::int64_t report_id) override {
+        const std::lock_guard lock(read_mu_);
+        auto q = reader_.prepare("SELECT " HOTLINE_NOTIFICATION_COLUMNS
+                                 " FROM notifications WHERE report_id = ? ORDER BY id");
+        if (!q) {
+            return q.err();
+        }
+        q->bind(1, report_id);
+        std::vector<notification> out;
+        for (;;) {
+            auto row = q->step();
+            if (!row) {
+                return row.err();
+            }
+            if (!*row) {
+                return out;
+            }
+            out.push_back(read_notification(*q));
+        }
+    }
+
+    core::result<std::optional<core::report>> load_report(std::int64_t report_id) override {
+        const std::lock_guard lock(read_mu_);
+        auto q = reader_.prepare(
+            "SELECT source, source_kind, external_id, sender, subject, text, labels, language, "
+            "received_at FROM reports WHERE id = ?");
+        if (!q) {
+            return q.err();
+        }
+        q->bind(1, report_id);
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        if (!*row) {
+            return std::optional<core::report>{};
+        }
+        core::report r;
+        r.source = q->text(0);
+        r.source_kind = q->text(1);
+        r.external_id = q->text(2);
+        r.sender = q->text(3);
+        r.subject = q->text(4);
+        r.text = q->text(5);
+        const auto labels = json::parse(q->text(6), nullptr, false);
+        if (labels.is_object()) {
+            for (const auto& [k, v] : labels.items()) {
+                r.labels[k] = v.is_string() ? v.get<std::string>() : v.dump();
+            }
+        }
+        r.language = q->text(7);
+        r.received_at = q->int64(8);
+        return std::optional<core::report>(std::move(r));
+    }
+
+    bool writable() const override { return writable_.load(); }
+
+    void close() override {
+        {
+            const std::lock_guard lock(mu_);
+            closing_ = true;
+        }
+        cv_.notify_all();
+        // A completion may call close() on the writer thread: it cannot join itself; the
+        // destructor (on another thread) joins later.
+        const std::lock_guard join_lock(join_mu_);
+        if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) {
+            writer_.join();
+        }
+    }
+
+private:
+    template <class T, class Body>
+    void enqueue(Body body, std::function<void(core::result<T>)> done) {
+        auto op = std::make_unique<typed_operation<T>>(std::move(body), std::move(done));
+        {
+            const std::lock_guard lock(mu_);
+            if (!closing_) {
+                queue_.push_back(std::move(op));
+            }
+        }
+        if (op) {
+            op->fail(closed_error());
+            return;
+        }
+        cv_.notify_one();
+    }
+
+    [[nodiscard]] std::int64_t now_ms() const {
+        if (opts_.clock != nullptr) {
+            return opts_.clock->now_ms();
+        }
+        return core::system_clock{}.now_ms();
+    }
+
+    // ---- the writer thread ----
+
+    void run() {
+        std::vector<std::unique_ptr<operation>> batch;
+        for (;;) {
+            {
+                std::unique_lock lock(mu_);
+                cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+                if (queue_.empty()) {
+                    return;  // closing, and everything queued before close() has run
+                }
+                // No waiting for a batch to fill: while one fsync runs, the next batch
+                // accumulates by itself.
+                const auto n = std::min(queue_.size(), opts_.max_batch);
+                for (std::size_t i = 0; i < n; ++i) {
+                    batch.push_back(std::move(queue_.front()));
+                    queue_.pop_front();
+                }
+            }
+            run_batch(batch);
+            batch.clear();
+        }
+    }
+
+    core::status exec_cached(const char* sql) {
+        auto q = db_.prepare(sql);
+        if (!q) {
+            return q.err();
+        }
+        return q->run();
+    }
+
+    void fail_batch(std::vector<std::unique_ptr<operation>>& batch, const core::error& e) {
+        writable_.store(false);
+        if (db_.in_transaction()) {
+            (void)exec_cached("ROLLBACK");
+        }
+        spdlog::error("store: transaction failed, {} operations rejected code={} {}",
+                      batch.size(), e.code, e.message);
+        for (auto& op : batch) {
+            op->fail(e);
+        }
+    }
+
+    void run_batch(std::vector<std::unique_ptr<operation>>& batch) {
+        const auto started = std::chrono::steady_clock::now();
+        if (auto begin = exec_cached("BEGIN IMMEDIATE"); !begin) {
+            fail_batch(batch, begin.err());
+            return;
+        }
+        for (auto& op : batch) {
+            if (auto sp = exec_cached("SAVEPOINT op"); !sp) {
+                fail_batch(batch, sp.err());
+                return;
+            }
+            if (!op->execute()) {
+                // The op reports its own error after the commit; the others are unaffected.
+                if (db_.in_transaction()) {
+                    (void)exec_cached("ROLLBACK TO op");
+                }
+            }
+            // I/O errors, a full disk or running out of memory can make SQLite roll back
+            // the whole transaction: then the earlier ops are gone too.
+            if (!db_.in_transaction()) {
+                fail_batch(batch, core::make_error("io_error",
+                                                   "the transaction was rolled back by SQLite"));
+                return;
+            }
+            if (auto rel = exec_cached("RELEASE op"); !rel) {
+                fail_batch(batch, rel.err());
+                return;
+            }
+        }
+        if (auto commit = exec_cached("COMMIT"); !commit) {
+            fail_batch(batch, commit.err());
+            return;
+        }
+        // synchronous=FULL: the batch is on disk now, so completions may acknowledge.
+        writable_.store(true);
+        if (opts_.metrics != nullptr) {
+            const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+            opts_.metrics->observe(batch_size_metric, {}, static_cast<double>(batch.size()));
+            opts_.metrics->observe(batch_latency_metric, {}, took.count());
+        }
+        for (auto& op : batch) {
+            op->finish();
+        }
+    }
+
+    core::status audit(const char* actor_prefix, const std::string& actor, const char* kind,
+                       std::int64_t case_id, std::int64_t report_id,
+                       std::int64_t notification_id, const json& detail, std::int64_t at) {
+        auto q = db_.prepare(
+            "INSERT INTO audit_events(at, actor, kind, case_id, report_id, notification_id, "
+            "detail) VALUES(?, ?, ?, ?, ?, ?, ?)");
+        if (!q) {
+            return q.err();
+        }
+        q->bind(1, at).bind(2, std::string(actor_prefix) + actor).bind(3, std::string_view(kind));
+        const auto bind_id = [&](int index, std::int64_t id) {
+            if (id > 0) {
+                q->bind(index, id);
+            } else {
+                q->bind_null(index);
+            }
+        };
+        bind_id(4, case_id);
+        bind_id(5, report_id);
+        bind_id(6, notification_id);
+        q->bind(7, dump(detail));
+        return q->run();
+    }
+
+    // Inserts planned notifications for one report/case. Ids are allocated up front (we
+    // hold the write lock) so the payload can carry its own notification_id in one INSERT.
+    core::result<std::vector<notification>> insert_notifications(
+        std::int64_t report_id, std::int64_t case_id, std::vector<planned_notification>& planned,
+        std::int64_t next_attempt_at, std::int64_t now) {
+        std::vector<notification> stored;
+        if (planned.empty()) {
+            return stored;
+        }
+        std::int64_t next_id = 0;
+        {
+            auto q = db_.prepare("SELECT IFNULL(MAX(id), 0) FROM notifications");
+            if (!q) {
+                return q.err();
+            }
+            auto row = q->step();
+            if (!row) {
+                return row.err();
+            }
+            next_id = q->int64(0) + 1;
+        }
+        stored.reserve(planned.size());
+        for (auto& p : planned) {
+            notification n;
+            n.id = next_id++;
+            n.report_id = report_id;
+            n.case_id = case_id;
+            n.channel = std::move(p.channel);
+            n.address = std::move(p.address);
+            n.target = std::move(p.target);
+            n.contact_index = p.contact_index;
+            n.language = std::move(p.language);
+            n.payload = p.payload.is_null() ? json::object() : std::move(p.payload);
+            if (!n.payload.is_object()) {
+                return core::make_error("bad_payload", "notification payload must be an object");
+            }
+            n.payload["report_id"] = report_id;
+            n.payload["case_id"] = case_id;
+            n.payload["notification_id"] = n.id;
+            n.idempotency_key = new_idempotency_key();
+            n.next_attempt_at = next_attempt_at;
+            n.created_at = now;
+            auto q = db_.prepare(
+                "INSERT INTO notifications(id, report_id, case_id, channel, address, target, "
+                "contact_index, language, payload, idempotency_key, attempts, next_attempt_at, "
+                "created_at, status, updated_at) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'pending', ?)");
+            if (!q) {
+                return q.err();
+            }
+            q->bind(1, n.id)
+                .bind(2, report_id)
+                .bind(3, case_id)
+                .bind(4, n.channel)
+                .bind(5, n.address)
+                .bind(6, n.target)
+                .bind(7, static_cast<std::int64_t>(n.contact_index))
+                .bind(8, n.language)
+                .bind(9, dump(n.payload))
+                .bind(10, n.idempotency_key)
+                .bind(11, n.next_attempt_at)
+                .bind(12, now)
+                .bind(13, now);
+            if (auto done = q->run(); !done) {
+                return done.err();
+            }
+            stored.push_back(std::move(n));
+        }
+        return stored;
+    }
+
+    core::result<ingest_result> do_ingest(const core::report& r, const case_info& c,
+                                          std::vector<planned_notification>& planned) {
+        const auto now = now_ms();
+        const auto received_at = r.received_at > 0 ? r.received_at : now;
+        ingest_result out;
+        {
+            auto q = db_.prepare(
+                "INSERT INTO reports(source, source_kind, external_id, sender, subject, text, "
+                "labels, language, received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(source, external_id) DO NOTHING RETURNING id");
+            if (!q) {
+                return q.err();
+            }
+            q->bind(1, r.source)
+                .bind(2, r.source_kind)
+                .bind(3, r.external_id)
+                .bind(4, r.sender)
+                .bind(5, r.subject)
+                .bind(6, r.text)
+                .bind(7, dump(labels_json(r.labels)))
+                .bind(8, r.language)
+                .bind(9, received_at);
+            auto row = q->step();
+            if (!row) {
+                return row.err();
+            }
+            if (*row) {
+                out.ids.report_id = q->int64(0);
+                if (auto rest = q->run(); !rest) {
+                    return rest.err();
+                }
+            }
+        }
+        if (out.ids.report_id == 0) {
+            return find_duplicate(r);
+        }
+        {
+            auto q = db_.prepare(
+                "INSERT INTO cases(report_id, state, severity, route, labels, created_at) "
+                "VALUES(?, 'open', ?, ?, ?, ?) RETURNING id");
+            if (!q) {
+                return q.err();
+            }
+            q->bind(1, out.ids.report_id)
+                .bind(2, c.severity)
+                .bind(3, c.route)
+                .bind(4, dump(c.labels.is_null() ? json::object() : c.labels))
+                .bind(5, now);
+            auto row = q->step();
+            if (!row) {
+                return row.err();
+            }
+            if (!*row) {
+                return core::make_error("storage", "case insert returned no id");
+            }
+            out.ids.case_id = q->int64(0);
+            if (auto rest = q->run(); !rest) {
+                return rest.err();
+            }
+        }
+        auto stored =
+            insert_notifications(out.ids.report_id, out.ids.case_id, planned, received_at, now);
+        if (!stored) {
+            return stored.err();
+        }
+        out.notifications = std::move(*stored);
+        json ids = json::array();
+        for (const auto& n : out.notifications) {
+            ids.push_back(n.id);
+        }
+        const json detail = {{"source", r.source},
+                             {"severity", c.severity},
+                             {"route", c.route},
+                             {"notification_ids", std::move(ids)}};
+        if (auto a = audit("source:", r.source, "report_received", out.ids.case_id,
+                           out.ids.report_id, 0, detail, now);
+            !a) {
+            return a.err();
+        }
+        return out;
+    }
+
+    core::result<ingest_result> find_duplicate(const core::report& r) {
+        auto q = db_.prepare(
+            "SELECT r.id, IFNULL((SELECT MIN(c.id) FROM cases c WHERE c.report_id = r.id), 0) "
+            "FROM reports r WHERE r.source = ? AND r.external_id = ?");
+        if (!q) {
+            return q.err();
+        }
+        q->bind(1, r.source).bind(2, r.external_id);
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        if (!*row) {
+            return core::make_error("storage", "report conflicted but cannot be found");
+        }
+        ingest_result out;
+        out.ids.report_id = q->int64(0);
+        out.ids.case_id = q->int64(1);
+        out.ids.duplicate = true;
+        return out;
+    }
+
+    core::result<attempt_record> do_record_attempt(std::int64_t id, attempt_result& outcome) {
+        const auto now = now_ms();
+        std::int64_t report_id = 0;
+        std::int64_t case_id = 0;
+        std::int64_t attempts = 0;
+        std::int64_t due_at = 0;
+        {
+            auto q = db_.prepare(
+                "SELECT report_id, case_id, status, attempts, next_attempt_at "
+                "FROM notifications WHERE id = ?");
+            if (!q) {
+                return q.err();
+            }
+            q->bind(1, id);
+            auto row = q->step();
+            if (!row) {
+                return row.err();
+            }
+            if (!*row) {
+                return core::make_error("not_found",
+                                        "no notification with id " + std::to_string(id));
+            }
+            if (q->text(2) != "pending") {
+                // Already settled, e.g. the attempt is replayed after a restart.
+                return attempt_record{};
+            }
+            report_id = q->int64(0);
+            case_id = q->int64(1);
+            attempts = q->int64(3) + 1;
+            due_at = q->int64(4);
+        }
+        const auto error_text = clip(outcome.detail);
+        attempt_record record;
+        switch (outcome.outcome) {
+        case attempt_result::kind::delivered: {
+            auto q = db_.prepare(
+                "UPDATE notifications SET status = 'delivered', attempts = ?, provider_id = ?, "
+                "last_error = NULL, updated_at = ? WHERE id = ?");
+            if (!q) {
+                return q.err();
+            }
+            q->bind(1, attempts).bind_optional(2, outcome.provider_id).bind(3, now).bind(4, id);
+            if (auto done = q->run(); !done) {
+                return done.err();
+            }
+            const json detail = {{"attempts", attempts}, {"provider_id", outcome.provider_id}};
+            if (auto a = audit("", "dispatcher", "notification_delivered", case_id, report_id,
+                               id, detail, now);
+                !a) {
+                return a.err();
+            }
+            break;
+        }
+        case attempt_result::kind::retry: {
+            auto q = db_.prepare(
+                "UPDATE notifications SET attempts = ?, next_attempt_at = ?, last_error = ?, "
+                "updated_at = ? WHERE id = ?");
+            if (!q) {
+                return q.err();
+            }
+            q->bind(1, attempts)
+                .bind(2, outcome.next_attempt_at)
+                .bind_optional(3, error_text)
+                .bind(4, now)
+                .bind(5, id);
+            if (auto done = q->run(); !done) {
+                return done.err();
+            }
+            const json detail = {{"attempts", attempts},
+                                 {"next_attempt_at", outcome.next_attempt_at},
+                                 {"error", error_text}};
+            if (auto a = audit("", "dispatcher", "notification_retry", case_id, report_id, id,
+                               detail, now);
+                !a) {
+                return a.err();
+            }
+            break;
+        }
+        case attempt_result::kind::failed: {
+            auto q = db_.prepare(
+                "UPDATE notifications SET status = ?, attempts = ?, last_error = ?, "
+                "updated_at = ? WHERE id = ?");
+            if (!q) {
+                return q.err();
+            }
+            q->bind(1, std::string_view(outcome.dead_letter ? "dead" : "failed"))
+                .bind(2, attempts)
+                .bind_optional(3, error_text)
+                .bind(4, now)
+                .bind(5, id);
+            if (auto done = q->run(); !done) {
+                return done.err();
+            }
+            // Follow-ups are due at once; the failed job's due time keeps them ahead of
+            // newer work and due even when the caller's clock lags ours (tests).
+            auto stored = insert_notifications(report_id, case_id, outcome.follow_ups,
+                                               std::min(now, due_at), now);
+            if (!stored) {
+                return stored.err();
+            }
+            record.follow_ups = std::move(*stored);
+            json ids = json::array();
+            for (const auto& n : record.follow_ups) {
+                ids.push_back(n.id);
+            }
+            const json detail = {
+                {"attempts", attempts}, {"error", error_text}, {"follow_up_ids", std::move(ids)}};
+            if (auto a = audit("", "dispatcher",
+                               outcome.dead_letter ? "notification_dead" : "notification_failed",
+                               case_id, report_id, id, detail, now);
+                !a) {
+                return a.err();
+            }
+            break;
+        }
+        }
+        return record;
+    }
+
+    core::result<std::vector<notification>> do_due(std::int64_t now, std::size_t limit,
+                                                    const std::vector<std::int64_t>& exclude) {
+        std::vector<notification> out;
+        if (limit == 0) {
+            return out;
+        }
+        const std::unordered_set<std::int64_t> skip(exclude.begin(), exclude.end());
+        // Rows come in index order; excluded ids are skipped here, so at most
+        // limit + exclude.size() rows are read.
+        auto q = db_.prepare("SELECT " HOTLINE_NOTIFICATION_COLUMNS
+                             " FROM notifications WHERE status = 'pending' AND "
+                             "next_attempt_at <= ? ORDER BY next_attempt_at, id");
+        if (!q) {
+            return q.err();
+        }
+        q->bind(1, now);
+        while (out.size() < limit) {
+            auto row = q->step();
+            if (!row) {
+                return row.err();
+            }
+            if (!*row) {
+                break;
+            }
+            if (!skip.contains(q->int64(0))) {
+                out.push_back(read_notification(*q));
+            }
+        }
+        return out;
+    }
+
+    core::result<std::optional<std::int64_t>> do_next_due() {
+        auto q = db_.prepare(
+            "SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'pending'");
+        if (!q) {
+            return q.err();
+        }
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        if (!*row || q->is_null(0)) {
+            return std::optional<std::int64_t>{};
+        }
+        return std::optional<std::int64_t>(q->int64(0));
+    }
+
+    core::result<std::int64_t> count(const char* sql) {
+        auto q = db_.prepare(sql);
+        if (!q) {
+            return q.err();
+        }
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        return *row ? q->int64(0) : 0;
+    }
+
+    core::result<stats> do_stats(std::int64_t now) {
+        stats s;
+        {
+            auto q = db_.prepare("SELECT status, COUNT(*) FROM notifications GROUP BY status");
+            if (!q) {
+                return q.err();
+            }
+            for (;;) {
+                auto row = q->step();
+                if (!row) {
+                    return row.err();
+                }
+                if (!*row) {
+                    break;
+                }
+                const auto n = q->int64(1);
+                switch (status_from(q->text(0))) {
+                case notification_status::pending:
+                    s.pending = n;
+                    break;
+                case notification_status::delivered:
+                    s.delivered = n;
+                    break;
+                case notification_status::failed:
+                    s.failed = n;
+                    break;
+                case notification_status::dead:
+                    s.dead = n;
+                    break;
+                }
+            }
+        }
+        auto reports = count("SELECT COUNT(*) FROM reports");
+        if (!reports) {
+            return reports.err();
+        }
+        s.reports = *reports;
+        auto cases = count("SELECT COUNT(*) FROM cases");
+        if (!cases) {
+            return cases.err();
+        }
+        s.cases = *cases;
+        auto q = db_.prepare(
+            "SELECT IFNULL(MIN(next_attempt_at), 0) FROM notifications "
+            "WHERE status = 'pending' AND next_attempt_at <= ?");
+        if (!q) {
+            return q.err();
+        }
+        q->bind(1, now);
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        s.oldest_due_at = *row ? q->int64(0) : 0;
+        return s;
+    }
+
+    options opts_;
+    sqlite::connection db_;  // writer thread only, once it runs
+
+    std::mutex read_mu_;
+    sqlite::connection reader_;  // read-only, for the synchronous reads
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::unique_ptr<operation>> queue_;
+    bool closing_{false};
+
+    std::atomic<bool> writable_{true};
+    std::mutex join_mu_;
+    std::thread writer_;  // last: starts after everything it uses exists
+};
+
+// Reports are sensitive: the database and its -wal/-shm files are private to the service
+// user. SQLite creates -wal and -shm with the main file's mode, so creating that one 0600
+// covers them; files left by an older run are tightened too.
+core::status make_private(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return core::make_error("readonly", "cannot open database file: " +
+                                                std::string(std::strerror(errno)));
+    }
+    (void)::fchmod(fd, 0600);
+    ::close(fd);
+    for (const char* suffix : {"-wal", "-shm"}) {
+        (void)::chmod((path + suffix).c_str(), 0600);
+    }
+    return core::ok();
+}
+
+core::status configure(sqlite::connection& db, bool writer) {
+    sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+    if (writer) {
+        // The first statement that reads the file: a garbage file fails here.
+        auto q = db.prepare("PRAGMA journal_mode = WAL");
+        if (!q) {
+            return q.err();
+        }
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        if (!*row || q->text(0) != "wal") {
+            return core::make_error("storage", "cannot switch the database to WAL mode");
+        }
+    }
+    if (auto s = db.exec("PRAGMA synchronous = FULL"); !s) {
+        return s;
+    }
+    return db.exec("PRAGMA foreign_keys = ON");
+}
+
+core::error with_path(core::error e, const std::string& path) {
+    e.context = path;
+    if (e.code == "corrupt") {
+        e.message = "not a hotline database, or corrupt: " + e.message;
+    }
+    return e;
+}
+
+}  // namespace
+
+core::result<std::unique_ptr<store>> store::open(const options& opts) {
+    if (opts.path.empty() || opts.path == ":memory:" || opts.path.starts_with("file:")) {
+        return core::make_error("config", "storage.path must name a database file");
+    }
+    if (sodium_init() < 0) {
+        return core::make_error("internal", "libsodium failed to initialise");
+    }
+    const std::filesystem::path path(opts.path);
+    if (path.has_parent_path()) {
+        std::error_code ec;
+        std::filesystem::create_directories(path.parent_path(), ec);
+        if (ec) {
+            return core::make_error("readonly", "cannot create directory: " + ec.message(),
+                                    path.parent_path().string());
+        }
+    }
+    if (auto p = make_private(opts.path); !p) {
+        return with_path(p.err(), opts.path);
+    }
+    auto writer = sqlite::connection::open(
+        opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+    if (!writer) {
+        return with_path(writer.err(), opts.path);
+    }
+    if (auto c = configure(*writer, true); !c) {
+        return with_path(c.err(), opts.path);
+    }
+    if (auto m = migrate(*writer); !m) {
+        return with_path(m.err(), opts.path);
+    }
+    (void)make_private(opts.path);  // -wal/-shm exist now
+    auto reader = sqlite::connection::open(opts.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    if (!reader) {
+        return with_path(reader.err(), opts.path);
+    }
+    if (auto c = configure(*reader, false); !c) {
+        return with_path(c.err(), opts.path);
+    }
+    return std::unique_ptr<store>(
+        std::make_unique<sqlite_store>(opts, std::move(*writer), std::move(*reader)));
+}
+
+}  // namespace hotline::store
