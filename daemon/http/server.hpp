@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/asio.hpp"
+#include "core/clock.hpp"
 #include "core/config.hpp"
 #include "core/metrics.hpp"
 #include "core/report.hpp"
@@ -43,6 +44,9 @@ public:
     void shutdown(core::duration grace, std::function<void()> done);
 
     [[nodiscard]] std::size_t connections() const;
+
+    // Time for report.received_at (default: the system clock). `clock` must outlive the server.
+    void set_clock(const core::clock& clock);
 
 private:
     struct impl;

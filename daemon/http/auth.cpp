@@ -1,0 +1,66 @@
+#include "http/auth.hpp"
+
+#include <cstdint>
+
+#include <sodium.h>
+
+namespace hotline::http {
+namespace {
+
+void hash(std::string_view in, unsigned char* out, std::size_t out_len) {
+    crypto_generichash(out, out_len, reinterpret_cast<const unsigned char*>(in.data()), in.size(),
+                       nullptr, 0);
+}
+
+}  // namespace
+
+token_checker::token_checker() {
+    static const int init = sodium_init();  // idempotent; picks the fastest implementations
+    (void)init;
+}
+
+void token_checker::rebuild(const std::shared_ptr<const core::config>& cfg) {
+    entries_.clear();
+    cfg_ = cfg;
+    if (!cfg_) {
+        return;
+    }
+    for (const auto& source : cfg_->sources) {
+        if (source.kind != "webhook") {
+            continue;
+        }
+        for (const auto& token : source.tokens) {
+            if (token.value.empty()) {
+                continue;  // an empty token file must not let an empty token in
+            }
+            entry e{};
+            hash(token.value, e.hash.data(), e.hash.size());
+            e.source = &source.name;
+            entries_.push_back(e);
+        }
+    }
+}
+
+const std::string* token_checker::authenticate(std::string_view token,
+                                               const std::shared_ptr<const core::config>& cfg) {
+    if (cfg != cfg_) {
+        rebuild(cfg);
+    }
+    digest presented{};
+    hash(token, presented.data(), presented.size());
+    std::size_t found = entries_.size();
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+        // Branch-free select: the loop does the same work whichever entry (if any) matches.
+        const auto equal =
+            static_cast<std::size_t>(sodium_memcmp(presented.data(), entries_[i].hash.data(),
+                                                   presented.size()) == 0);
+        const std::size_t mask = std::size_t{0} - equal;
+        found = (i & mask) | (found & ~mask);
+    }
+    if (token.empty() || found == entries_.size()) {
+        return nullptr;
+    }
+    return entries_[found].source;
+}
+
+}  // namespace hotline::http
