@@ -15,7 +15,7 @@ const message_template alert_en{
     "{{#labels_text}}Labels: {{labels_text}}\n{{/labels_text}}"
     "{{#subject}}\nSubject: {{subject}}\n{{/subject}}"
     "{{#text}}\n{{text}}\n{{/text}}"
-    "\nTo acknowledge, reply {{ack_hint}}\n"
+    "\nTo acknowledge, reply ACK {{case_id}}\n"
     "{{#public_url}}Hotline: {{public_url}}\n{{/public_url}}",
     {}};
 
@@ -28,7 +28,7 @@ const message_template alert_ru{
     "{{#labels_text}}Метки: {{labels_text}}\n{{/labels_text}}"
     "{{#subject}}\nТема: {{subject}}\n{{/subject}}"
     "{{#text}}\n{{text}}\n{{/text}}"
-    "\nЧтобы подтвердить, ответьте {{ack_hint}}\n"
+    "\nЧтобы подтвердить, ответьте ACK {{case_id}}\n"
     "{{#public_url}}Hotline: {{public_url}}\n{{/public_url}}",
     {}};
 

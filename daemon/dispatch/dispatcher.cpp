@@ -105,6 +105,10 @@ void dispatcher::pump(const std::string& channel) {
 
 void dispatcher::attempt(store::notification job) {
     const auto instance = channels_.at(job.channel);
+    if (job.payload.value("kind", std::string{}) == "alert") {
+        // What a responder sends back to acknowledge (SMS/email reply, later issues).
+        job.payload["ack_hint"] = "ACK " + std::to_string(job.case_id);
+    }
     const auto text = render(*cfg_, instance->type(), job.language, job.payload);
     const auto payload_json = job.payload.dump();
     const auto id_text = std::to_string(job.id);
