@@ -1,5 +1,6 @@
 // Loads channel modules (dlopen) and creates one plugin instance per configured channel.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,7 +32,7 @@ public:
     // RAII for a built request: free_request is called when this goes.
     class request {
     public:
-        request(const channel_instance* owner) : owner_(owner) {}
+        explicit request(const channel_instance* owner) : owner_(owner) { raw.struct_size = sizeof raw; }
         ~request();
         request(const request&) = delete;
         request& operator=(const request&) = delete;
@@ -39,7 +40,9 @@ public:
     private:
         const channel_instance* owner_;
     };
+    // A failed build is a permanent failure for this notification (err names why).
     [[nodiscard]] core::result<std::unique_ptr<request>> build(const hotline_alert& alert) const;
+    // Always a valid kind: a module answering nonsense is read as HOTLINE_RETRY.
     [[nodiscard]] hotline_outcome classify(const hotline_reply& reply) const;
 
 private:
@@ -60,7 +63,17 @@ public:
     [[nodiscard]] core::result<std::map<std::string, std::shared_ptr<channel_instance>>>
     instantiate(const core::config& cfg, std::vector<core::error>* errors);
 
+    // Creates one instance; errors carry the mark of the channel or of the bad option.
+    // `path` is the channel's key path for messages, e.g. "channels[2]".
+    [[nodiscard]] core::result<std::shared_ptr<channel_instance>> instantiate_channel(
+        const core::channel_config& channel, const std::string& path = "channel");
+
+    // Loads (or reuses) `<dir>/<type>.so` and negotiates the ABI. Errors: unknown type,
+    // missing directory, not a module, ABI mismatch, a malformed entry table.
     [[nodiscard]] core::result<std::shared_ptr<plugin_module>> load(const std::string& type);
+
+    // The ABI versions this host speaks, in order of preference.
+    static constexpr std::uint32_t offered_abi[] = {HOTLINE_CHANNEL_ABI_V1};
 
 private:
     std::string dir_;

@@ -1,0 +1,447 @@
+// libcurl's multi_socket API driven by Asio: curl tells us which sockets to watch
+// (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION); we watch with
+// stream_descriptor::async_wait and a steady_timer and report back through
+// curl_multi_socket_action. Everything happens on the io thread.
+#include "dispatch/transport.hpp"
+
+#include <curl/curl.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "core/c_handle.hpp"
+
+namespace hotline::dispatch {
+
+namespace {
+
+constexpr std::size_t max_response_body = 64 * 1024;
+constexpr std::size_t max_response_headers = 100;
+
+using easy_handle = core::c_handle<CURL, curl_easy_cleanup>;
+using multi_handle = core::c_handle<CURLM, curl_multi_cleanup>;
+using slist_handle = core::c_handle<curl_slist, curl_slist_free_all>;
+
+// curl_global_init is thread-safe since 7.84 but still must run before any other call.
+void global_init_once() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+slist_handle append(slist_handle list, const std::string& item) {
+    curl_slist* grown = curl_slist_append(list.get(), item.c_str());
+    if (grown == nullptr) {
+        return list;  // out of memory: the transfer goes without this entry
+    }
+    (void)list.release();
+    return slist_handle(grown);
+}
+
+}  // namespace
+
+// One transfer: the copied request and everything curl points into while it runs.
+struct transfer {
+    easy_handle easy;
+    slist_handle headers;
+    slist_handle rcpt;
+    std::string url;
+    std::string method;
+    std::string body;
+    std::size_t upload_offset{0};
+    std::string mail_from;
+    std::string username;
+    std::string password;
+    transport_reply reply;
+    std::function<void(transport_reply)> done;
+    char error_buffer[CURL_ERROR_SIZE]{};
+
+    ~transfer() {
+        // The SMTP password was copied in; do not leave it in freed memory.
+        std::fill(password.begin(), password.end(), '\0');
+    }
+};
+
+// One socket curl asked us to watch. Shared with pending waits, so a wait that completes
+// after curl dropped the socket finds `removed` set instead of freed memory.
+struct watched_socket {
+    explicit watched_socket(asio::io_context& io, curl_socket_t fd) : descriptor(io), fd(fd) {
+        descriptor.assign(fd);
+    }
+    asio::posix::stream_descriptor descriptor;
+    curl_socket_t fd;
+    int interest{CURL_POLL_NONE};
+    bool read_pending{false};
+    bool write_pending{false};
+    bool removed{false};
+};
+
+struct transport::impl {
+    explicit impl(asio::io_context& io) : io_(io), timer_(io) {
+        global_init_once();
+        multi_.reset(curl_multi_init());
+        curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
+        curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
+        curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &impl::on_timer);
+        curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
+    }
+
+    ~impl() {
+        for (auto& [easy, t] : transfers_) {
+            curl_multi_remove_handle(multi_.get(), easy);
+        }
+        transfers_.clear();
+        multi_.reset();  // may still call on_socket (cached connections): sockets_ must exist
+        for (auto& [fd, s] : sockets_) {
+            forget(*s);
+        }
+        sockets_.clear();
+        timer_.cancel();
+    }
+
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+
+    // ------------------------------------------------------------------ curl callbacks
+
+    static int on_socket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp, void* /*socketp*/) {
+        auto* self = static_cast<impl*>(userp);
+        try {
+            self->update_socket(fd, what);
+        } catch (const std::exception& e) {
+            // assign() can fail (e.g. epoll_ctl ENOMEM); curl's own timeout ends the transfer.
+            spdlog::error("transport: cannot watch socket fd={}: {}", fd, e.what());
+        }
+        return 0;
+    }
+
+    static int on_timer(CURLM* /*multi*/, long timeout_ms, void* userp) {
+        auto* self = static_cast<impl*>(userp);
+        if (timeout_ms < 0) {
+            self->timer_.cancel();
+            return 0;
+        }
+        // Never call socket_action from inside a curl callback: let the loop do it.
+        self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+        self->timer_.async_wait([self, alive = std::weak_ptr<int>(self->alive_)](const error_code& ec) {
+            if (ec || alive.expired()) {
+                return;
+            }
+            self->action(CURL_SOCKET_TIMEOUT, 0);
+        });
+        return 0;
+    }
+
+    static size_t on_body(char* data, size_t size, size_t count, void* userp) {
+        auto* t = static_cast<transfer*>(userp);
+        const std::size_t n = size * count;
+        const std::size_t room = max_response_body - std::min(max_response_body, t->reply.body.size());
+        t->reply.body.append(data, std::min(n, room));
+        return n;  // drop the excess instead of failing the transfer
+    }
+
+    static size_t on_header(char* data, size_t size, size_t count, void* userp) {
+        auto* t = static_cast<transfer*>(userp);
+        const std::size_t n = size * count;
+        const std::string_view line = trim(std::string_view(data, n));
+        if (t->reply.transport == HOTLINE_TRANSPORT_SMTP) {
+            // SMTP server replies arrive here; the last one is what a classifier wants.
+            if (!line.empty()) {
+                t->reply.body.assign(line.substr(0, 512));
+            }
+            return n;
+        }
+        if (line.substr(0, 5) == "HTTP/") {
+            t->reply.headers.clear();  // a new response (after 100 Continue): start over
+            return n;
+        }
+        const auto colon = line.find(':');
+        if (colon != std::string_view::npos && t->reply.headers.size() < max_response_headers) {
+            t->reply.headers.emplace_back(std::string(trim(line.substr(0, colon))),
+                                          std::string(trim(line.substr(colon + 1)).substr(0, 1024)));
+        }
+        return n;
+    }
+
+    static size_t on_read(char* buffer, size_t size, size_t count, void* userp) {
+        auto* t = static_cast<transfer*>(userp);
+        const std::size_t n = std::min(size * count, t->body.size() - t->upload_offset);
+        std::memcpy(buffer, t->body.data() + t->upload_offset, n);
+        t->upload_offset += n;
+        return n;
+    }
+
+    // ------------------------------------------------------------------ sockets
+
+    void update_socket(curl_socket_t fd, int what) {
+        if (what == CURL_POLL_REMOVE) {
+            if (const auto it = sockets_.find(fd); it != sockets_.end()) {
+                forget(*it->second);
+                sockets_.erase(it);
+            }
+            return;
+        }
+        auto& slot = sockets_[fd];
+        if (!slot) {
+            slot = std::make_shared<watched_socket>(io_, fd);
+        }
+        slot->interest = what;
+        arm(slot);
+    }
+
+    // Asio must never close curl's fd: cancel our waits, then hand the fd back.
+    static void forget(watched_socket& s) {
+        s.removed = true;
+        error_code ignored;
+        s.descriptor.cancel(ignored);
+        (void)s.descriptor.release();
+    }
+
+    void arm(const std::shared_ptr<watched_socket>& s) {
+        if ((s->interest & CURL_POLL_IN) != 0 && !s->read_pending) {
+            wait(s, asio::posix::stream_descriptor::wait_read);
+        }
+        if ((s->interest & CURL_POLL_OUT) != 0 && !s->write_pending) {
+            wait(s, asio::posix::stream_descriptor::wait_write);
+        }
+    }
+
+    void wait(const std::shared_ptr<watched_socket>& s, asio::posix::stream_descriptor::wait_type type) {
+        const bool reading = type == asio::posix::stream_descriptor::wait_read;
+        (reading ? s->read_pending : s->write_pending) = true;
+        auto handler = [this, s, reading, alive = std::weak_ptr<int>(alive_)](const error_code& ec) {
+            (reading ? s->read_pending : s->write_pending) = false;
+            if (ec == asio::error::operation_aborted || s->removed || alive.expired()) {
+                return;
+            }
+            const int wanted = reading ? CURL_POLL_IN : CURL_POLL_OUT;
+            if ((s->interest & wanted) == 0) {
+                return;  // curl lost interest while we waited
+            }
+            int flags = reading ? CURL_CSELECT_IN : CURL_CSELECT_OUT;
+            if (ec) {
+                flags |= CURL_CSELECT_ERR;
+            }
+            action(s->fd, flags);
+            // curl may have dropped this socket, or dropped it and reopened the same
+            // number: only re-arm the object still registered for this fd.
+            if (const auto it = sockets_.find(s->fd); it != sockets_.end() && it->second == s) {
+                arm(s);
+            }
+        };
+        // Asio's epoll reactor is edge-triggered and forgets readiness that arrived while
+        // no wait was queued; poll first so a socket that is already ready is not missed.
+        pollfd p{s->fd, static_cast<short>(reading ? POLLIN : POLLOUT), 0};
+        if (::poll(&p, 1, 0) > 0) {
+            asio::post(io_, [handler = std::move(handler)]() mutable { handler(error_code{}); });
+            return;
+        }
+        s->descriptor.async_wait(type, std::move(handler));
+    }
+
+    // ------------------------------------------------------------------ driving curl
+
+    void action(curl_socket_t fd, int flags) {
+        int running = 0;
+        curl_multi_socket_action(multi_.get(), fd, flags, &running);
+        collect_finished();
+    }
+
+    void collect_finished() {
+        std::vector<std::unique_ptr<transfer>> finished;
+        int queued = 0;
+        while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &queued)) {
+            if (msg->msg != CURLMSG_DONE) {
+                continue;
+            }
+            CURL* easy = msg->easy_handle;
+            const CURLcode code = msg->data.result;
+            const auto it = transfers_.find(easy);
+            if (it == transfers_.end()) {
+                continue;
+            }
+            auto t = std::move(it->second);
+            transfers_.erase(it);
+            curl_multi_remove_handle(multi_.get(), easy);
+            t->reply.curl_code = static_cast<int>(code);
+            long status = 0;
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+            t->reply.status = status;
+            if (code != CURLE_OK) {
+                t->reply.error_text = t->error_buffer[0] != '\0' ? t->error_buffer : curl_easy_strerror(code);
+            }
+            finished.push_back(std::move(t));
+        }
+        // Completions run after the loop: a `done` may start new transfers.
+        for (auto& t : finished) {
+            complete(*t);
+        }
+    }
+
+    static void complete(transfer& t) {
+        auto done = std::move(t.done);
+        if (done) {
+            try {
+                done(std::move(t.reply));
+            } catch (const std::exception& e) {
+                spdlog::error("transport: completion handler failed: {}", e.what());
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ setup
+
+    static std::unique_ptr<transfer> make_transfer(const hotline_request& req, core::duration timeout) {
+        auto t = std::make_unique<transfer>();
+        t->reply.transport = req.transport;
+        t->url = req.url != nullptr ? req.url : "";
+        t->method = req.method != nullptr && req.method[0] != '\0' ? req.method : "POST";
+        if (req.body != nullptr) {
+            t->body.assign(req.body, req.body_len);
+        }
+        t->username = req.username != nullptr ? req.username : "";
+        t->password = req.password != nullptr ? req.password : "";
+
+        t->easy.reset(curl_easy_init());
+        if (!t->easy) {
+            return nullptr;
+        }
+        CURL* e = t->easy.get();
+        curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+        curl_easy_setopt(e, CURLOPT_URL, t->url.c_str());
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<std::int64_t>(1, timeout.count())));
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_buffer);
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &impl::on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &impl::on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+        if (!t->username.empty()) {
+            curl_easy_setopt(e, CURLOPT_USERNAME, t->username.c_str());
+            curl_easy_setopt(e, CURLOPT_PASSWORD, t->password.c_str());
+        }
+        if (req.insecure_skip_verify != 0) {
+            curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+
+        if (req.transport == HOTLINE_TRANSPORT_SMTP) {
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+            t->mail_from = req.mail_from != nullptr ? req.mail_from : "";
+            curl_easy_setopt(e, CURLOPT_MAIL_FROM, t->mail_from.c_str());
+            for (std::size_t i = 0; i < req.n_rcpt; ++i) {
+                if (req.rcpt[i] != nullptr) {
+                    t->rcpt = append(std::move(t->rcpt), req.rcpt[i]);
+                }
+            }
+            curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t->rcpt.get());
+            curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+            curl_easy_setopt(e, CURLOPT_READFUNCTION, &impl::on_read);
+            curl_easy_setopt(e, CURLOPT_READDATA, t.get());
+            curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+            curl_easy_setopt(e, CURLOPT_USE_SSL, req.use_tls != 0 ? static_cast<long>(CURLUSESSL_ALL)
+                                                                    : static_cast<long>(CURLUSESSL_NONE));
+            // One message per connection: an idle cached SMTP session would only time out.
+            curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+        } else {
+            curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+            for (std::size_t i = 0; i < req.n_headers; ++i) {
+                const hotline_kv& h = req.headers[i];
+                if (h.key != nullptr && h.value != nullptr) {
+                    t->headers = append(std::move(t->headers), std::string(h.key) + ": " + h.value);
+                }
+            }
+            // Without this curl waits up to a second for "100 Continue" on larger bodies.
+            t->headers = append(std::move(t->headers), "Expect:");
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers.get());
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.data());
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+            if (t->method != "POST") {
+                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->method.c_str());
+            }
+            if (!t->username.empty()) {
+                curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+            }
+        }
+        return t;
+    }
+
+    void perform(const hotline_request& req, core::duration timeout,
+                 std::function<void(transport_reply)> done) {
+        auto t = make_transfer(req, timeout);
+        if (!t) {
+            transport_reply reply;
+            reply.transport = req.transport;
+            reply.curl_code = CURLE_OUT_OF_MEMORY;
+            reply.error_text = "cannot create a curl handle";
+            asio::post(io_, [done = std::move(done), reply = std::move(reply)]() mutable {
+                if (done) {
+                    done(std::move(reply));
+                }
+            });
+            return;
+        }
+        t->done = std::move(done);
+        CURL* easy = t->easy.get();
+        const CURLMcode rc = curl_multi_add_handle(multi_.get(), easy);
+        if (rc != CURLM_OK) {
+            t->reply.curl_code = CURLE_FAILED_INIT;
+            t->reply.error_text = curl_multi_strerror(rc);
+            std::shared_ptr<transfer> shared(std::move(t));
+            asio::post(io_, [shared] { complete(*shared); });
+            return;
+        }
+        transfers_.emplace(easy, std::move(t));
+    }
+
+    void cancel_all() {
+        auto pending = std::move(transfers_);
+        transfers_.clear();
+        for (auto& [easy, t] : pending) {
+            curl_multi_remove_handle(multi_.get(), easy);
+            t->reply.curl_code = CURLE_ABORTED_BY_CALLBACK;
+            t->reply.error_text = "cancelled: the transport is shutting down";
+        }
+        for (auto& [easy, t] : pending) {
+            complete(*t);
+        }
+    }
+
+    asio::io_context& io_;
+    asio::steady_timer timer_;
+    std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers hold a weak_ptr
+    std::map<curl_socket_t, std::shared_ptr<watched_socket>> sockets_;
+    std::map<CURL*, std::unique_ptr<transfer>> transfers_;
+    multi_handle multi_;  // last: cleaned up first, while the maps above still exist
+};
+
+transport::transport(asio::io_context& io) : impl_(std::make_unique<impl>(io)) {}
+
+transport::~transport() = default;
+
+void transport::perform(const hotline_request& req, core::duration timeout,
+                        std::function<void(transport_reply)> done) {
+    impl_->perform(req, timeout, std::move(done));
+}
+
+std::size_t transport::in_flight() const { return impl_->transfers_.size(); }
+
+void transport::cancel_all() { impl_->cancel_all(); }
+
+}  // namespace hotline::dispatch
