@@ -1,0 +1,179 @@
+"""End-to-end delivery: report in over HTTP, signed webhook and localized email out."""
+import re
+
+import pytest
+
+import hotline_harness as h
+
+RU_TEXT = "Сегодня утром задержали активиста у здания суда, телефон изъяли."
+RU_SUBJECT = "Задержание у суда"
+
+
+@pytest.fixture(scope="module")
+def env():
+    """One daemon for the module: tests tell their traffic apart by report id."""
+    wd = h.Workdir(prefix="hotline-delivery-")
+    try:
+        http = h.HttpSink(wd)
+        smtp = h.SmtpSink(wd)
+        cfg = h.default_config(http, smtp)
+        cfg["responders"] += [
+            h.person("enmail", "en", [("email", "en-mail@example.org")]),
+            h.person("rumail", "ru", [("email", "ru-mail@example.org")], name="Ирина"),
+        ]
+        cfg["route"]["notify"] = ["responder:en", "responder:enmail"]
+        cfg["route"]["routes"][0]["notify"] = ["responder:ru", "responder:rumail", "partner:ngo"]
+        d = h.Daemon(wd, cfg).start()
+    except BaseException:
+        wd.close(keep=True)
+        raise
+    yield {"wd": wd, "http": http, "smtp": smtp, "d": d}
+    wd.close()
+
+
+def targets_of(d, report_id):
+    return {n["target"] for n in d.notifications(report_id)}
+
+
+def test_report_is_accepted_and_stored(env):
+    d = env["d"]
+    body = h.report(text="A neutral report about a meeting.", subject="Meeting",
+                    labels={"region": "north"})
+    ids = d.submit(body)
+    rows = d.q("SELECT * FROM reports WHERE id = ?", ids["report_id"])
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["source"] == h.SOURCE
+    assert row["source_kind"] == "webhook"
+    assert row["external_id"] == body["external_id"]
+    cases = d.q("SELECT * FROM cases WHERE id = ?", ids["case_id"])
+    assert len(cases) == 1 and cases[0]["report_id"] == ids["report_id"]
+    assert cases[0]["state"] == "open"
+    assert cases[0]["severity"] == "normal"
+
+
+def test_webhook_is_signed_and_carries_the_alert(env):
+    d, http = env["d"], env["http"]
+    body = h.report(text="Neutral: the office printer is broken.", subject="Printer")
+    ids = d.submit(body)
+    rec = http.wait_report("/ok/en", ids["report_id"])[0]
+    assert rec["method"] == "POST"
+    h.check_signature(rec)
+    assert h.header(rec, "Content-Type").startswith("application/json")
+    assert (h.header(rec, "User-Agent") or "").startswith("hotline/")
+    key = h.header(rec, "Idempotency-Key")
+    assert key, "Idempotency-Key header missing"
+    js = rec["json"]
+    assert js["kind"] == "alert"
+    assert js["report_id"] == ids["report_id"]
+    assert js["case_id"] == ids["case_id"]
+    assert js["severity"] == "normal"
+    assert js["target"] == "responder:en"
+    assert js["text"] == body["text"]
+    assert js["sender"] == body["sender"]
+    assert isinstance(js["message"], dict)
+    assert isinstance(js["message"]["subject"], str) and isinstance(js["message"]["body"], str)
+    assert f"Case #{ids['case_id']}" in js["message"]["subject"]
+    assert body["text"] in js["message"]["body"]
+    notes = [n for n in d.notifications(ids["report_id"]) if n["target"] == "responder:en"]
+    assert len(notes) == 1
+    assert js["notification_id"] == notes[0]["id"]
+    assert notes[0]["idempotency_key"] == key
+    d.wait_settled(ids["report_id"])
+    assert [n["status"] for n in d.notifications(ids["report_id"])
+            if n["target"] == "responder:en"] == ["delivered"]
+
+
+def test_email_in_russian_and_english(env):
+    d, smtp = env["d"], env["smtp"]
+    ids = d.submit(h.report(text=RU_TEXT, subject=RU_SUBJECT))
+    case = ids["case_id"]
+    ru = smtp.wait_to("ru-mail@example.org", lambda m: m.header("X-Hotline-Case") == str(case))[0]
+    en = smtp.wait_to("en-mail@example.org", lambda m: m.header("X-Hotline-Case") == str(case))[0]
+
+    # Russian: RFC 2047 encoded subject that decodes to "Дело #N", UTF-8 body with the text.
+    raw_subject = re.search(rb"^Subject:(.*(?:\r?\n[ \t].*)*)", ru.raw, re.M | re.I)
+    assert raw_subject, "no Subject header"
+    raw_subject = raw_subject.group(1)
+    assert raw_subject.isascii(), f"non-ASCII raw Subject header: {raw_subject!r}"
+    assert b"=?" in raw_subject and b"?=" in raw_subject, f"not RFC 2047: {raw_subject!r}"
+    assert f"Дело #{case}" in ru.subject, ru.subject
+    assert "charset=utf-8" in ru.header("Content-Type").lower().replace('"', "")
+    assert RU_TEXT in ru.text
+    assert f"ACK {case}" in ru.text
+    assert ru.rcpt_tos == ["ru-mail@example.org"]
+    assert "hotline@example.org" in ru.header("From")
+    assert ru.header("Date")
+    assert ru.header("MIME-Version") == "1.0"
+
+    # English recipient of the same case: "Case #N", same text.
+    assert f"Case #{case}" in en.subject, en.subject
+    assert RU_TEXT in en.text
+
+    # Message-ID is derived from the notification's idempotency key.
+    keys = {n["address"]: n["idempotency_key"] for n in d.notifications(ids["report_id"])}
+    for m, addr in ((ru, "ru-mail@example.org"), (en, "en-mail@example.org")):
+        assert m.message_id == f"<hotline-{keys[addr]}@example.org>", m.message_id
+
+
+def test_detention_report_takes_the_critical_route(env):
+    d, http = env["d"], env["http"]
+    ids = d.submit(h.report(text="Вчера вечером задержали двоих наблюдателей."))
+    assert targets_of(d, ids["report_id"]) == {
+        "responder:en", "responder:enmail", "responder:ru", "responder:rumail", "partner:ngo"}
+    ru = http.wait_report("/ok/ru", ids["report_id"])[0]
+    assert ru["json"]["severity"] == "critical"
+    assert ru["json"]["labels"].get("kind") == "detention"
+    assert "detention" in ru["json"]["route"]
+    h.check_signature(ru)
+    en = http.wait_report("/ok/en", ids["report_id"])[0]
+    assert en["json"]["severity"] == "critical"
+    assert d.q("SELECT severity FROM cases WHERE id = ?", ids["case_id"])[0]["severity"] == \
+        "critical"
+
+
+def test_regex_match_is_case_insensitive_unicode(env):
+    d = env["d"]
+    ids = d.submit(h.report(text="СЕГОДНЯ ЗАДЕРЖАЛИ ЖУРНАЛИСТА"))
+    assert "responder:ru" in targets_of(d, ids["report_id"])
+    assert d.q("SELECT severity FROM cases WHERE id = ?", ids["case_id"])[0]["severity"] == \
+        "critical"
+
+
+def test_neutral_report_goes_only_to_root_targets(env):
+    d, http = env["d"], env["http"]
+    ids = d.submit(h.report(text="Everything is calm today, just checking in."))
+    assert targets_of(d, ids["report_id"]) == {"responder:en", "responder:enmail"}
+    en = http.wait_report("/ok/en", ids["report_id"])[0]
+    assert en["json"]["severity"] == "normal"
+    d.wait_settled(ids["report_id"], min_count=2)
+    others = [r for r in http.records()
+              if (r["path"].startswith("/ok/ru") or r["path"].startswith("/ok/ngo"))
+              and r["json"] and r["json"].get("report_id") == ids["report_id"]]
+    assert others == []
+
+
+def test_partner_sees_only_what_it_may(env):
+    d, http = env["d"], env["http"]
+    secret_text = "Задержали Петрова на Лубянке, адрес квартиры Тверская 7"
+    secret_sender = "+79161112233"
+    secret_subject = "Срочно Петров"
+    ids = d.submit(h.report(text=secret_text, sender=secret_sender, subject=secret_subject,
+                            labels={"region": "moscow"}))
+    rec = http.wait_report("/ok/ngo", ids["report_id"])[0]
+    h.check_signature(rec)
+    js = rec["json"]
+    assert js["target"] == "partner:ngo"
+    assert js["severity"] == "critical"
+    assert js["case_id"] == ids["case_id"]
+    for field in ("text", "sender", "subject"):
+        assert field not in js, f"partner payload leaks {field}: {js}"
+    assert js.get("report_labels") == {"region": "moscow"}
+    raw = rec["raw"].decode("utf-8")
+    for needle in (secret_text, "Петрова", secret_sender, "79161112233", secret_subject):
+        assert needle not in raw, f"partner request contains {needle!r}"
+    # The stored payload is redacted too (it is what retries resend).
+    stored = [n for n in d.notifications(ids["report_id"]) if n["target"] == "partner:ngo"]
+    assert len(stored) == 1
+    for needle in ("Петрова", "79161112233", secret_subject):
+        assert needle not in stored[0]["payload"]

@@ -1,0 +1,71 @@
+"""/metrics exposes the agreed families, and the counts move."""
+import hotline_harness as h
+
+FAMILIES = [
+    "hotline_reports_received_total", "hotline_reports_duplicate_total",
+    "hotline_reports_rejected_total", "hotline_http_requests_total",
+    "hotline_notifications_sent_total", "hotline_notifications_retried_total",
+    "hotline_notifications_failed_total", "hotline_notifications_dead_total",
+    "hotline_outbox_depth", "hotline_outbox_oldest_due_age_seconds",
+    "hotline_commit_batch_size", "hotline_commit_latency_seconds",
+]
+HISTOGRAMS = ["hotline_commit_batch_size", "hotline_commit_latency_seconds"]
+
+
+def test_health_endpoints(daemon):
+    r = daemon.get("/healthz")
+    assert r.status_code == 200 and r.text.strip() == "ok"
+    assert daemon.get("/readyz").status_code == 200
+
+
+def test_metric_families_are_exposed(daemon):
+    r = daemon.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers.get("Content-Type", "").startswith("text/plain"), r.headers
+    text = r.text
+    for name in FAMILIES:
+        assert name in text, f"{name} missing from /metrics"
+    for name in HISTOGRAMS:
+        assert f"# TYPE {name} histogram" in text, name
+    for name in FAMILIES:
+        if name.endswith("_total"):
+            assert f"# TYPE {name} counter" in text, name
+    assert "# TYPE hotline_outbox_depth gauge" in text
+
+
+def test_counters_move(daemon, http_sink):
+    before = daemon.metrics()
+    ids = [daemon.submit(h.report(text=f"metrics {i}")) for i in range(3)]
+    dup = h.report(text="dup")
+    daemon.submit(dup)
+    assert daemon.post(dup).status_code == 200
+    assert daemon.post({"text": "no sender"}).status_code == 400
+    for i in ids:
+        http_sink.wait_report("/ok/en", i["report_id"])
+
+    def moved():
+        after = daemon.metrics()
+        sent = (h.metric_sum(after, "hotline_notifications_sent_total", channel="ops-webhook")
+                - h.metric_sum(before, "hotline_notifications_sent_total",
+                               channel="ops-webhook"))
+        return after if sent >= 4 else None
+    after = h.wait_until(moved, timeout=10, what="notifications_sent_total to count 4")
+
+    def delta(name, **labels):
+        return h.metric_sum(after, name, **labels) - h.metric_sum(before, name, **labels)
+
+    assert delta("hotline_reports_received_total", source=h.SOURCE) >= 4
+    assert delta("hotline_reports_duplicate_total", source=h.SOURCE) == 1
+    assert delta("hotline_reports_rejected_total", source=h.SOURCE) >= 1 or \
+        delta("hotline_reports_rejected_total") >= 1
+    assert delta("hotline_http_requests_total", code="202") == 4
+    assert delta("hotline_http_requests_total", code="200") >= 1
+    assert delta("hotline_http_requests_total", code="400") == 1
+    assert delta("hotline_commit_batch_size_count") >= 1
+    assert delta("hotline_commit_batch_size_sum") >= 4
+    assert delta("hotline_commit_latency_seconds_count") >= 1
+    assert any(n == "hotline_commit_latency_seconds_bucket" and l.get("le") == "+Inf"
+               for n, l, _ in after)
+    # All delivered: the outbox drains to zero.
+    h.wait_until(lambda: h.metric_sum(daemon.metrics(), "hotline_outbox_depth") == 0,
+                 timeout=10, what="hotline_outbox_depth 0")
