@@ -57,7 +57,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int busy_timeout_ms = 5000;
 constexpr std::size_t max_error_length = 500;
 constexpr const char* batch_size_metric = "hotline_commit_batch_size";
 constexpr const char* batch_latency_metric = "hotline_commit_latency_seconds";
@@ -917,7 +916,7 @@ core::status make_private(const std::string& path) {
     return core::ok();
 }
 
-core::status configure(sqlite::connection& db, bool writer) {
+core::status configure(sqlite::connection& db, bool writer, int busy_timeout_ms) {
     sqlite3_busy_timeout(db.get(), busy_timeout_ms);
     if (writer) {
         // The first statement that reads the file: a garbage file fails here.
@@ -973,7 +972,7 @@ core::result<std::unique_ptr<store>> store::open(const options& opts) {
     if (!writer) {
         return with_path(writer.err(), opts.path);
     }
-    if (auto c = configure(*writer, true); !c) {
+    if (auto c = configure(*writer, true, opts.busy_timeout_ms); !c) {
         return with_path(c.err(), opts.path);
     }
     if (auto m = migrate(*writer); !m) {
@@ -984,7 +983,7 @@ core::result<std::unique_ptr<store>> store::open(const options& opts) {
     if (!reader) {
         return with_path(reader.err(), opts.path);
     }
-    if (auto c = configure(*reader, false); !c) {
+    if (auto c = configure(*reader, false, opts.busy_timeout_ms); !c) {
         return with_path(c.err(), opts.path);
     }
     return std::unique_ptr<store>(

@@ -101,6 +101,9 @@ struct options {
     // Time for created_at/updated_at/audit stamps; null = the system clock. Must outlive
     // the store.
     const core::clock* clock{nullptr};
+    // How long to wait for another process's lock (e.g. a tool reading or writing the
+    // database) before a batch fails with code "busy".
+    int busy_timeout_ms{5000};
 };
 
 class store {
