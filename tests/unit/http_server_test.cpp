@@ -1,0 +1,754 @@
+// The server on 127.0.0.1:0 with a fake application, driven by a plain blocking-socket
+// client from the test thread while the io_context runs on its own thread.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "core/metrics.hpp"
+#include "http/server.hpp"
+
+using namespace std::chrono_literals;
+namespace core = hotline::core;
+namespace http = hotline::http;
+namespace asio = boost::asio;
+
+namespace {
+
+// --- fake application ---------------------------------------------------------------
+
+class fake_app final : public http::application {
+public:
+    explicit fake_app(asio::io_context& io) : io_(io) {
+        auto cfg = std::make_shared<core::config>();
+        core::source_config a;
+        a.name = "src-a";
+        a.tokens.push_back({"token-a", "a.token"});
+        core::source_config b;
+        b.name = "src-b";
+        b.tokens.push_back({"token-b1", "b1.token"});
+        b.tokens.push_back({"token-b2", "b2.token"});
+        core::source_config other;  // not a webhook source: its token must not work
+        other.name = "imap-x";
+        other.kind = "imap";
+        other.tokens.push_back({"token-imap", "imap.token"});
+        cfg->sources = {a, b, other};
+        cfg_ = cfg;
+    }
+
+    [[nodiscard]] std::shared_ptr<const core::config> current_config() const override {
+        return cfg_;
+    }
+
+    void submit_report(core::report r,
+                       std::function<void(core::result<core::report_ids>)> done) override {
+        {
+            const std::lock_guard lock(mu_);
+            reports_.push_back(r);
+        }
+        submissions.fetch_add(1);
+        auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+        timer->async_wait([this, timer, r = std::move(r), done = std::move(done)](auto) {
+            if (fail.load()) {
+                done(core::make_error("store", "disk full"));
+                return;
+            }
+            const auto key = r.source + "/" + r.external_id;
+            const auto it = ids_.find(key);
+            if (it != ids_.end()) {
+                done(core::report_ids{it->second, it->second, true});
+                return;
+            }
+            const std::int64_t id = ++next_id_;
+            ids_[key] = id;
+            done(core::report_ids{id, id, false});
+        });
+    }
+
+    [[nodiscard]] bool ready() const override { return ready_flag.load(); }
+
+    [[nodiscard]] std::vector<core::report> reports() const {
+        const std::lock_guard lock(mu_);
+        return reports_;
+    }
+
+    std::atomic<int> submissions{0};
+    std::atomic<bool> fail{false};
+    std::atomic<bool> ready_flag{true};
+    std::chrono::milliseconds delay{5ms};  // set before requests start
+
+private:
+    asio::io_context& io_;
+    std::shared_ptr<const core::config> cfg_;
+    mutable std::mutex mu_;
+    std::vector<core::report> reports_;
+    std::map<std::string, std::int64_t> ids_;  // io thread only
+    std::int64_t next_id_{0};
+};
+
+// --- fixture ----------------------------------------------------------------------------
+
+core::server_config test_config() {
+    core::server_config cfg;
+    cfg.listen_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.body_limit = 4096;
+    cfg.read_timeout = 2s;
+    cfg.idle_timeout = 5s;
+    cfg.max_connections = 1024;
+    return cfg;
+}
+
+struct fixture {
+    explicit fixture(core::server_config cfg = test_config(),
+                     std::chrono::milliseconds delay = 5ms) {
+        app.delay = delay;
+        srv = std::make_unique<http::server>(io, app, metrics);
+        srv->set_clock(clock);
+        auto bound = srv->start(cfg);
+        REQUIRE(bound.ok());
+        port = *bound;
+        thread = std::thread([this] { io.run(); });
+    }
+    template <class Fn>
+    auto on_io(Fn fn) {
+        std::promise<decltype(fn())> p;
+        asio::post(io, [&] { p.set_value(fn()); });
+        return p.get_future().get();
+    }
+    ~fixture() {
+        on_io([this] {
+            srv.reset();
+            return 0;
+        });
+        guard.reset();
+        io.stop();
+        thread.join();
+    }
+    fixture(const fixture&) = delete;
+    fixture& operator=(const fixture&) = delete;
+
+
+    std::size_t connections() {
+        return on_io([this] { return srv->connections(); });
+    }
+
+    double metric(const std::string& name, const core::labels& l) {
+        (void)metrics.render();  // folds the server's request counters in
+        return metrics.value(name, l);
+    }
+
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    core::metrics metrics;
+    core::manual_clock clock{1'764'061'200'000};
+    fake_app app{io};
+    std::unique_ptr<http::server> srv;
+    std::uint16_t port{};
+    std::thread thread;
+};
+
+// --- a small blocking HTTP/1.1 client ----------------------------------------------------
+
+struct response {
+    int status{0};
+    std::map<std::string, std::string> headers;  // names lower-cased
+    std::string body;
+    [[nodiscard]] std::string header(const std::string& name) const {
+        const auto it = headers.find(name);
+        return it == headers.end() ? std::string{} : it->second;
+    }
+};
+
+class conn {
+public:
+    explicit conn(std::uint16_t port, int timeout_ms = 5000) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(fd_ >= 0);
+        timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        const int one = 1;
+        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    }
+    ~conn() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    conn(const conn&) = delete;
+    conn& operator=(const conn&) = delete;
+
+    // False when the peer has closed (EPIPE/ECONNRESET).
+    bool send(std::string_view data) {
+        while (!data.empty()) {
+            const auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+            if (n <= 0) {
+                return false;
+            }
+            data.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+
+    // The next response; nothing on EOF, reset or timeout.
+    std::optional<response> read(bool head = false) {
+        std::size_t end;
+        while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+            if (!fill()) {
+                return std::nullopt;
+            }
+        }
+        response r;
+        const std::string head_text = buf_.substr(0, end);
+        buf_.erase(0, end + 4);
+        std::size_t line_end = head_text.find("\r\n");
+        const std::string status_line = head_text.substr(0, line_end);
+        REQUIRE(status_line.rfind("HTTP/1.", 0) == 0);
+        r.status = std::stoi(status_line.substr(9, 3));
+        while (line_end != std::string::npos) {
+            const std::size_t start = line_end + 2;
+            line_end = head_text.find("\r\n", start);
+            const std::string line = head_text.substr(start, line_end - start);
+            const auto colon = line.find(':');
+            if (colon == std::string::npos) {
+                continue;
+            }
+            std::string name = line.substr(0, colon);
+            for (auto& c : name) {
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            }
+            std::string value = line.substr(colon + 1);
+            while (!value.empty() && value.front() == ' ') {
+                value.erase(0, 1);
+            }
+            r.headers[name] = value;
+        }
+        if (head || r.status / 100 == 1) {
+            return r;
+        }
+        const auto length = static_cast<std::size_t>(std::stoul(r.header("content-length")));
+        while (buf_.size() < length) {
+            if (!fill()) {
+                return std::nullopt;
+            }
+        }
+        r.body = buf_.substr(0, length);
+        buf_.erase(0, length);
+        return r;
+    }
+
+    // True when the server closes the connection within the receive timeout.
+    bool closed() {
+        char c;
+        const auto n = ::recv(fd_, &c, 1, 0);
+        return n == 0 || (n < 0 && errno == ECONNRESET);
+    }
+
+private:
+    bool fill() {
+        char chunk[8192];
+        const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+        if (n <= 0) {
+            return false;
+        }
+        buf_.append(chunk, static_cast<std::size_t>(n));
+        return true;
+    }
+
+    int fd_{-1};
+    std::string buf_;
+};
+
+std::string post(const std::string& body, const std::string& token = "token-a",
+                 const std::string& extra = {},
+                 const std::string& content_type = "application/json") {
+    std::string req = "POST /v1/reports HTTP/1.1\r\nHost: test\r\n";
+    if (!token.empty()) {
+        req += "Authorization: Bearer " + token + "\r\n";
+    }
+    if (!content_type.empty()) {
+        req += "Content-Type: " + content_type + "\r\n";
+    }
+    req += extra;
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return req;
+}
+
+std::string get(const std::string& target, const std::string& method = "GET",
+                const std::string& extra = {}) {
+    return method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
+}
+
+std::optional<response> roundtrip(std::uint16_t port, const std::string& request,
+                                 bool head = false) {
+    conn c(port);
+    if (!c.send(request)) {
+        return std::nullopt;
+    }
+    return c.read(head);
+}
+
+const std::string good_report = R"({"sender":"+79001234567","text":"Задержан активист"})";
+
+void check_common_headers(const response& r) {
+    CHECK(r.header("server") == "hotline");
+    CHECK(r.header("cache-control") == "no-store");
+}
+
+void check_error(const std::optional<response>& r, int status, const std::string& code) {
+    REQUIRE(r.has_value());
+    CHECK(r->status == status);
+    CHECK(r->header("content-type") == "application/json");
+    CHECK(r->body.find(R"({"error":{"code":")" + code + R"(","message":")") == 0);
+    check_common_headers(*r);
+}
+
+}  // namespace
+
+TEST_CASE("healthz, readyz and metrics") {
+    fixture f;
+    auto r = roundtrip(f.port, get("/healthz"));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "ok\n");
+    CHECK(r->header("content-type").rfind("text/plain", 0) == 0);
+    check_common_headers(*r);
+
+    r = roundtrip(f.port, get("/healthz?verbose=1"));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+
+    r = roundtrip(f.port, get("/readyz"));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "ready\n");
+    f.app.ready_flag = false;
+    r = roundtrip(f.port, get("/readyz"));
+    REQUIRE(r);
+    CHECK(r->status == 503);
+    CHECK(r->body == "not ready\n");
+
+    r = roundtrip(f.port, get("/healthz", "HEAD"), /*head=*/true);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->header("content-length") == "3");
+
+    f.metrics.counter_add("test_marker_total", {});
+    r = roundtrip(f.port, get("/metrics"));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->header("content-type") == "text/plain; version=0.0.4");
+    CHECK(r->body.find("test_marker_total 1") != std::string::npos);
+    CHECK(r->body.find("# TYPE hotline_http_requests_total counter") != std::string::npos);
+    CHECK(r->body.find(R"(hotline_http_requests_total{route="/healthz",code="200"} 3)") !=
+          std::string::npos);
+    CHECK(r->body.find(R"(hotline_http_requests_total{route="/readyz",code="503"} 1)") !=
+          std::string::npos);
+}
+
+TEST_CASE("a report is accepted after commit (202)") {
+    fixture f;
+    auto r = roundtrip(f.port, post(good_report, "token-a", "Idempotency-Key: k-1\r\n"));
+    REQUIRE(r);
+    CHECK(r->status == 202);
+    CHECK(r->header("content-type") == "application/json");
+    CHECK(r->body == R"({"report_id":1,"case_id":1,"duplicate":false})");
+    check_common_headers(*r);
+    REQUIRE(f.app.submissions == 1);
+    const auto rep = f.app.reports().at(0);
+    CHECK(rep.source == "src-a");
+    CHECK(rep.source_kind == "webhook");
+    CHECK(rep.external_id == "k-1");
+    CHECK(rep.sender == "+79001234567");
+    CHECK(rep.language == "ru");
+    CHECK(rep.received_at == 1'764'061'200'000);
+    CHECK(f.metric("hotline_reports_received_total", {{"source", "src-a"}}) == 1);
+    CHECK(f.metric("hotline_http_requests_total", {{"route", "/v1/reports"}, {"code", "202"}}) ==
+          1);
+}
+
+TEST_CASE("a known external id is a duplicate (200)") {
+    fixture f;
+    const auto body = R"({"sender":"s","text":"t","external_id":"same"})";
+    auto first = roundtrip(f.port, post(body));
+    REQUIRE(first);
+    CHECK(first->status == 202);
+    auto second = roundtrip(f.port, post(body));
+    REQUIRE(second);
+    CHECK(second->status == 200);
+    CHECK(second->body == R"({"report_id":1,"case_id":1,"duplicate":true})");
+    // Without any id every POST is new.
+    auto third = roundtrip(f.port, post(R"({"sender":"s","text":"t"})"));
+    auto fourth = roundtrip(f.port, post(R"({"sender":"s","text":"t"})"));
+    REQUIRE(third);
+    REQUIRE(fourth);
+    CHECK(third->status == 202);
+    CHECK(fourth->status == 202);
+    CHECK(f.metric("hotline_reports_duplicate_total", {{"source", "src-a"}}) == 1);
+    CHECK(f.metric("hotline_reports_received_total", {{"source", "src-a"}}) == 3);
+}
+
+TEST_CASE("bearer tokens") {
+    fixture f;
+    auto r = roundtrip(f.port, post(good_report, ""));
+    check_error(r, 401, "unauthorized");
+    CHECK(r->header("www-authenticate") == R"(Bearer realm="hotline")");
+    check_error(roundtrip(f.port, post(good_report, "token-x")), 401, "unauthorized");
+    check_error(roundtrip(f.port, post(good_report, "token-a2")), 401, "unauthorized");
+    check_error(roundtrip(f.port, post(good_report, "token-imap")), 401, "unauthorized");
+    check_error(roundtrip(f.port, post(good_report, "", "Authorization: Basic dG9rZW4tYQ==\r\n")),
+                401, "unauthorized");
+    check_error(roundtrip(f.port, post(good_report, "", "Authorization: Bearer \r\n")), 401,
+                "unauthorized");
+    CHECK(f.app.submissions == 0);
+    // The second token of the second source.
+    r = roundtrip(f.port, post(good_report, "", "Authorization: bearer  token-b2\r\n"));
+    REQUIRE(r);
+    CHECK(r->status == 202);
+    REQUIRE(f.app.submissions == 1);
+    CHECK(f.app.reports().at(0).source == "src-b");
+    CHECK(f.metric("hotline_reports_rejected_total",
+                   {{"source", ""}, {"reason", "unauthorized"}}) == 6);
+}
+
+TEST_CASE("body limit (413)") {
+    fixture f;
+    const std::string big = R"({"sender":"s","text":")" + std::string(5000, 'x') + R"("})";
+    conn c(f.port);
+    c.send(post(big));
+    auto r = c.read();
+    check_error(r, 413, "too_large");
+    CHECK(r->header("connection") == "close");
+    CHECK(c.closed());
+    // Chunked: the limit applies to the decoded body as it arrives.
+    conn d(f.port);
+    std::string chunked =
+        "POST /v1/reports HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer token-a\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 6; ++i) {
+        chunked += "400\r\n" + std::string(1024, 'x') + "\r\n";
+    }
+    chunked += "0\r\n\r\n";
+    d.send(chunked);
+    check_error(d.read(), 413, "too_large");
+    CHECK(f.app.submissions == 0);
+    CHECK(f.metric("hotline_reports_rejected_total",
+                   {{"source", "src-a"}, {"reason", "too_large"}}) == 1);
+}
+
+TEST_CASE("media type (415)") {
+    fixture f;
+    check_error(roundtrip(f.port, post(good_report, "token-a", {}, "text/plain")), 415,
+                "unsupported_media_type");
+    check_error(roundtrip(f.port, post(good_report, "token-a", {}, "")), 415,
+                "unsupported_media_type");
+    check_error(roundtrip(f.port, post(good_report, "token-a", {}, "application/json-seq")), 415,
+                "unsupported_media_type");
+    check_error(roundtrip(f.port, post(good_report, "token-a", {}, "application/json; charset=latin1")),
+                415, "unsupported_media_type");
+    auto r = roundtrip(f.port, post(good_report, "token-a", {}, "Application/JSON; charset=UTF-8"));
+    REQUIRE(r);
+    CHECK(r->status == 202);
+    CHECK(f.metric("hotline_reports_rejected_total",
+                   {{"source", "src-a"}, {"reason", "unsupported_media_type"}}) == 4);
+}
+
+TEST_CASE("bad requests (400)") {
+    fixture f;
+    check_error(roundtrip(f.port, post("{not json")), 400, "bad_json");
+    check_error(roundtrip(f.port, post("[]")), 400, "bad_json");
+    check_error(roundtrip(f.port, post(R"({"sender":"s"})")), 400, "missing_field");
+    check_error(roundtrip(f.port, post(R"({"sender":"s","text":"t","x":1})")), 400, "bad_field");
+    check_error(roundtrip(f.port, post("{\"sender\":\"s\",\"text\":\"\xc0\xaf\"}")), 400,
+                "invalid_utf8");
+    check_error(roundtrip(f.port, post(good_report, "token-a", "Idempotency-Key: " +
+                                                                  std::string(300, 'k') + "\r\n")),
+                400, "bad_field");
+    CHECK(f.app.submissions == 0);
+    CHECK(f.metric("hotline_reports_rejected_total", {{"source", "src-a"}, {"reason", "bad_json"}}) ==
+          2);
+
+    // Broken HTTP: answered 400 and closed.
+    conn g(f.port);
+    g.send("GARBAGE\x01\x02 nonsense\r\n\r\n");
+    check_error(g.read(), 400, "bad_request");
+    CHECK(g.closed());
+    conn h(f.port);
+    h.send("POST /v1/reports HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer token-a\r\n"
+           "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n");
+    check_error(h.read(), 400, "bad_request");
+    CHECK(h.closed());
+    conn i(f.port);
+    i.send("GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n");
+    check_error(i.read(), 400, "bad_request");
+    // A header over 16 KiB.
+    conn j(f.port);
+    j.send("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20000, 'b') + "\r\n\r\n");
+    auto big = j.read();
+    REQUIRE(big);
+    CHECK(big->status == 431);
+}
+
+TEST_CASE("unknown paths and wrong methods") {
+    fixture f;
+    check_error(roundtrip(f.port, get("/nope")), 404, "not_found");
+    check_error(roundtrip(f.port, get("/v1/reports/1")), 404, "not_found");
+    auto r = roundtrip(f.port, get("/healthz", "DELETE"));
+    check_error(r, 405, "method_not_allowed");
+    CHECK(r->header("allow") == "GET, HEAD");
+    r = roundtrip(f.port, get("/v1/reports"));
+    check_error(r, 405, "method_not_allowed");
+    CHECK(r->header("allow") == "POST");
+    r = roundtrip(f.port, get("/metrics", "POST", "Content-Length: 0\r\n"));
+    check_error(r, 405, "method_not_allowed");
+    CHECK(f.metric("hotline_http_requests_total", {{"route", "other"}, {"code", "404"}}) == 2);
+    CHECK(f.metric("hotline_reports_rejected_total",
+                   {{"source", ""}, {"reason", "method_not_allowed"}}) == 1);
+}
+
+TEST_CASE("keep-alive: 100 requests on one connection, and pipelining") {
+    fixture f;
+    conn c(f.port);
+    for (int i = 0; i < 100; ++i) {
+        const bool report = i % 10 == 0;
+        REQUIRE(c.send(report ? post(good_report) : get("/healthz")));
+        auto r = c.read();
+        REQUIRE(r);
+        CHECK(r->status == (report ? 202 : 200));
+        CHECK(r->header("connection") != "close");
+    }
+    CHECK(f.app.submissions == 10);
+    // Two requests in one write: two answers, in order.
+    REQUIRE(c.send(get("/healthz") + post(good_report)));
+    auto a = c.read();
+    auto b = c.read();
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->status == 200);
+    CHECK(b->status == 202);
+    // Connection: close is honoured.
+    REQUIRE(c.send(get("/healthz", "GET", "Connection: close\r\n")));
+    auto last = c.read();
+    REQUIRE(last);
+    CHECK(last->header("connection") == "close");
+    CHECK(c.closed());
+}
+
+TEST_CASE("Expect: 100-continue") {
+    fixture f;
+    conn c(f.port);
+    std::string head = post(good_report, "token-a", "Expect: 100-continue\r\n");
+    head.resize(head.size() - good_report.size());
+    REQUIRE(c.send(head));
+    auto interim = c.read();
+    REQUIRE(interim);
+    CHECK(interim->status == 100);
+    REQUIRE(c.send(good_report));
+    auto r = c.read();
+    REQUIRE(r);
+    CHECK(r->status == 202);
+    // Refused before the body: no 100, the answer, and the connection is closed.
+    conn d(f.port);
+    std::string bad = post(good_report, "wrong", "Expect: 100-continue\r\n");
+    bad.resize(bad.size() - good_report.size());
+    REQUIRE(d.send(bad));
+    auto refused = d.read();
+    check_error(refused, 401, "unauthorized");
+    CHECK(refused->header("connection") == "close");
+}
+
+TEST_CASE("200 concurrent connections") {
+    fixture f(test_config(), 50ms);
+    std::vector<std::unique_ptr<conn>> conns;
+    for (int i = 0; i < 200; ++i) {
+        conns.push_back(std::make_unique<conn>(f.port));
+    }
+    for (auto& c : conns) {
+        REQUIRE(c->send(post(good_report)));
+    }
+    int accepted = 0;
+    for (auto& c : conns) {
+        auto r = c->read();
+        REQUIRE(r);
+        accepted += r->status == 202 ? 1 : 0;
+    }
+    CHECK(accepted == 200);
+    CHECK(f.app.submissions == 200);
+    CHECK(f.connections() == 200);
+    conns.clear();
+    for (int i = 0; i < 100 && f.connections() > 0; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    CHECK(f.connections() == 0);
+}
+
+TEST_CASE("max_connections") {
+    auto cfg = test_config();
+    cfg.max_connections = 3;
+    fixture f(cfg);
+    std::vector<std::unique_ptr<conn>> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(std::make_unique<conn>(f.port));
+        REQUIRE(held.back()->send(get("/healthz")));
+        REQUIRE(held.back()->read());
+    }
+    CHECK(f.connections() == 3);
+    conn extra(f.port);
+    CHECK(extra.closed());
+    CHECK(f.metric("hotline_http_connections_rejected_total", {}) == 1);
+    // The held ones still work; after one goes, a new one is served.
+    REQUIRE(held[0]->send(get("/healthz")));
+    REQUIRE(held[0]->read());
+    held.pop_back();
+    for (int i = 0; i < 100 && f.connections() > 2; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    auto r = roundtrip(f.port, get("/healthz"));
+    REQUIRE(r);
+    CHECK(r->status == 200);
+}
+
+TEST_CASE("slow and idle clients are cut off") {
+    auto cfg = test_config();
+    cfg.read_timeout = 300ms;
+    cfg.idle_timeout = 400ms;
+    fixture f(cfg);
+    conn slow(f.port);
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(slow.send("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: "));
+    CHECK(slow.closed());
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(took >= 250ms);
+    CHECK(took < 3s);
+    // A body that never completes.
+    conn body(f.port);
+    REQUIRE(body.send(post(good_report).substr(0, 150)));
+    CHECK(body.closed());
+    // A connection that never says anything gets read_timeout too.
+    conn silent(f.port);
+    CHECK(silent.closed());
+    // An idle keep-alive connection is closed after idle_timeout.
+    conn idle(f.port);
+    REQUIRE(idle.send(get("/healthz")));
+    REQUIRE(idle.read());
+    const auto idle_start = std::chrono::steady_clock::now();
+    CHECK(idle.closed());
+    CHECK(std::chrono::steady_clock::now() - idle_start >= 350ms);
+    CHECK(f.app.submissions == 0);
+}
+
+TEST_CASE("store failure is 503 with Retry-After") {
+    fixture f;
+    f.app.fail = true;
+    auto r = roundtrip(f.port, post(good_report));
+    check_error(r, 503, "unavailable");
+    CHECK(r->header("retry-after") == "1");
+    CHECK(f.metric("hotline_reports_received_total", {{"source", "src-a"}}) == 0);
+}
+
+TEST_CASE("shutdown drains an in-flight request and closes idle ones") {
+    fixture f(test_config(), 300ms);
+    conn idle(f.port);
+    REQUIRE(idle.send(get("/healthz")));
+    REQUIRE(idle.read());
+    conn busy(f.port);
+    REQUIRE(busy.send(post(good_report)));
+    for (int i = 0; i < 200 && f.app.submissions == 0; ++i) {
+        std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(f.app.submissions == 1);
+    std::promise<void> drained;
+    f.on_io([&] {
+        f.srv->shutdown(5s, [&] { drained.set_value(); });
+        return 0;
+    });
+    CHECK(idle.closed());  // closed at once, not after idle_timeout
+    auto r = busy.read();  // the commit answers after shutdown started
+    REQUIRE(r);
+    CHECK(r->status == 202);
+    CHECK(r->header("connection") == "close");
+    CHECK(drained.get_future().wait_for(3s) == std::future_status::ready);
+    CHECK(f.connections() == 0);
+    // No longer accepting.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(f.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0);
+    ::close(fd);
+}
+
+TEST_CASE("shutdown gives up after the grace period") {
+    fixture f(test_config(), 10s);  // the commit never answers in time
+    conn busy(f.port);
+    REQUIRE(busy.send(post(good_report)));
+    for (int i = 0; i < 200 && f.app.submissions == 0; ++i) {
+        std::this_thread::sleep_for(5ms);
+    }
+    std::promise<void> drained;
+    const auto start = std::chrono::steady_clock::now();
+    f.on_io([&] {
+        f.srv->shutdown(200ms, [&] { drained.set_value(); });
+        return 0;
+    });
+    REQUIRE(drained.get_future().wait_for(3s) == std::future_status::ready);
+    CHECK(std::chrono::steady_clock::now() - start >= 150ms);
+    CHECK(busy.closed());
+    for (int i = 0; i < 100 && f.connections() > 0; ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    CHECK(f.connections() == 0);
+}
+
+TEST_CASE("shutdown with no connections completes at once") {
+    fixture f;
+    std::promise<void> drained;
+    f.on_io([&] {
+        f.srv->shutdown(10s, [&] { drained.set_value(); });
+        return 0;
+    });
+    CHECK(drained.get_future().wait_for(1s) == std::future_status::ready);
+}
+
+TEST_CASE("start fails cleanly on a bad address or a taken port") {
+    asio::io_context io;
+    core::metrics metrics;
+    fake_app app(io);
+    http::server a(io, app, metrics);
+    auto cfg = test_config();
+    cfg.listen_address = "not-an-address";
+    auto bad = a.start(cfg);
+    REQUIRE(!bad.ok());
+    CHECK(bad.err().code == "listen");
+    cfg = test_config();
+    auto port = a.start(cfg);
+    REQUIRE(port.ok());
+    http::server b(io, app, metrics);
+    cfg.port = *port;
+    auto taken = b.start(cfg);
+    REQUIRE(!taken.ok());
+    CHECK(taken.err().code == "listen");
+}
