@@ -23,6 +23,7 @@ namespace hotline::rules {
 struct matcher {
     enum class op { equal, not_equal, regex, not_regex };
     std::string field;
+    std::string label;                 // for labels.<name>: the name, looked up per report
     op kind{op::equal};
     std::string value;                 // literal, or the regex source
     std::shared_ptr<const re2::RE2> regex;  // compiled, case-insensitive, Unicode; null for = and !=

@@ -1,0 +1,443 @@
+#include "rules/route.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string_view>
+#include <utility>
+
+#include <re2/re2.h>
+
+namespace hotline::rules {
+
+namespace {
+
+// RE2 compiles to a program whose size grows with the pattern and with case folding;
+// a pasted dictionary of thousands of words is a mistake, not a rule.
+constexpr int max_program_size = 64 * 1024;
+constexpr std::int64_t max_regex_memory = 32 << 20;
+constexpr std::size_t max_keyword_count = 4096;
+
+const std::array<std::string_view, 6> plain_fields{"source", "source_kind", "sender",
+                                                   "subject", "text",        "language"};
+
+core::error rule_error(const core::mark& at, std::string message) {
+    return core::make_error("config", std::move(message), at.str());
+}
+
+core::mark shifted(core::mark at, std::size_t columns) {
+    at.column += static_cast<int>(columns);
+    return at;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+bool is_label_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+}
+
+RE2::Options regex_options() {
+    RE2::Options options;
+    options.set_encoding(RE2::Options::EncodingUTF8);
+    options.set_case_sensitive(false);
+    options.set_log_errors(false);
+    options.set_never_capture(true);
+    options.set_max_mem(max_regex_memory);
+    return options;
+}
+
+core::result<std::shared_ptr<const re2::RE2>> compile(const std::string& pattern,
+                                                     const core::mark& at) {
+    auto re = std::make_shared<const re2::RE2>(pattern, regex_options());
+    if (!re->ok()) {
+        return rule_error(at, "invalid regex: " + re->error());
+    }
+    if (re->ProgramSize() > max_program_size) {
+        return rule_error(at, "regex too large (program size " +
+                                  std::to_string(re->ProgramSize()) + ", limit " +
+                                  std::to_string(max_program_size) + ")");
+    }
+    return std::shared_ptr<const re2::RE2>(std::move(re));
+}
+
+const std::string& field_value(const matcher& m, const core::report& r) {
+    static const std::string empty;
+    const std::string& field = m.field;
+    if (!m.label.empty()) {
+        const auto it = r.labels.find(m.label);
+        return it == r.labels.end() ? empty : it->second;
+    }
+    if (field == "text") {
+        return r.text;
+    }
+    if (field == "subject") {
+        return r.subject;
+    }
+    if (field == "sender") {
+        return r.sender;
+    }
+    if (field == "source") {
+        return r.source;
+    }
+    if (field == "source_kind") {
+        return r.source_kind;
+    }
+    if (field == "language") {
+        return r.language;
+    }
+    return empty;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) {
+        row[j] = j;
+    }
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string field_hint(std::string_view field) {
+    for (const auto candidate : plain_fields) {
+        if (edit_distance(field, candidate) <= 2) {
+            return "; did you mean \"" + std::string(candidate) + "\"?";
+        }
+    }
+    if (edit_distance(field.substr(0, std::min<std::size_t>(field.size(), 7)), "labels.") <= 2) {
+        return "; did you mean \"labels.<name>\"?";
+    }
+    return {};
+}
+
+}  // namespace
+
+core::result<matcher> parse_matcher(const std::string& spec, const core::mark& at) {
+    matcher m;
+    m.text = spec;
+    m.at = at;
+    std::size_t i = 0;
+    while (i < spec.size() && is_space(spec[i])) {
+        ++i;
+    }
+    const std::size_t field_start = i;
+    while (i < spec.size() && is_label_char(spec[i])) {
+        ++i;
+    }
+    m.field = spec.substr(field_start, i - field_start);
+    if (m.field.empty()) {
+        return rule_error(shifted(at, field_start),
+                          "expected a matcher like text =~ \"arrest\", got \"" + spec + "\"");
+    }
+    const bool is_label = m.field.size() > 7 && m.field.compare(0, 7, "labels.") == 0;
+    if (is_label) {
+        m.label = m.field.substr(7);
+    }
+    if (!is_label && std::find(plain_fields.begin(), plain_fields.end(), m.field) == plain_fields.end()) {
+        return rule_error(shifted(at, field_start),
+                          "unknown field \"" + m.field +
+                              "\" (expected source, source_kind, sender, subject, text, language "
+                              "or labels.<name>)" +
+                              field_hint(m.field));
+    }
+    while (i < spec.size() && is_space(spec[i])) {
+        ++i;
+    }
+    const std::string_view rest = std::string_view(spec).substr(i);
+    const std::size_t op_start = i;
+    if (rest.substr(0, 2) == "=~") {
+        m.kind = matcher::op::regex;
+        i += 2;
+    } else if (rest.substr(0, 2) == "!~") {
+        m.kind = matcher::op::not_regex;
+        i += 2;
+    } else if (rest.substr(0, 2) == "!=") {
+        m.kind = matcher::op::not_equal;
+        i += 2;
+    } else if (rest.substr(0, 2) == "==") {
+        return rule_error(shifted(at, op_start), "unknown operator \"==\" (use =, !=, =~ or !~)");
+    } else if (rest.substr(0, 1) == "=") {
+        m.kind = matcher::op::equal;
+        i += 1;
+    } else {
+        return rule_error(shifted(at, op_start), "expected an operator =, !=, =~ or !~ after \"" +
+                                                     m.field + "\"");
+    }
+    while (i < spec.size() && is_space(spec[i])) {
+        ++i;
+    }
+    const std::size_t value_start = i;
+    if (i < spec.size() && spec[i] == '"') {
+        ++i;
+        bool closed = false;
+        while (i < spec.size()) {
+            const char c = spec[i];
+            if (c == '\\' && i + 1 < spec.size() && (spec[i + 1] == '"' || spec[i + 1] == '\\')) {
+                m.value += spec[i + 1];
+                i += 2;
+                continue;
+            }
+            if (c == '"') {
+                closed = true;
+                ++i;
+                break;
+            }
+            // Any other backslash stays, so "\d+" reaches RE2 as written.
+            m.value += c;
+            ++i;
+        }
+        if (!closed) {
+            return rule_error(shifted(at, value_start), "unterminated quoted value");
+        }
+        while (i < spec.size() && is_space(spec[i])) {
+            ++i;
+        }
+        if (i != spec.size()) {
+            return rule_error(shifted(at, i), "unexpected text after the quoted value: \"" +
+                                                  spec.substr(i) + "\"");
+        }
+    } else {
+        std::size_t end = spec.size();
+        while (end > i && is_space(spec[end - 1])) {
+            --end;
+        }
+        m.value = spec.substr(i, end - i);
+        if (m.value.empty()) {
+            return rule_error(shifted(at, value_start),
+                              "missing value after the operator (write \"\" for an empty value)");
+        }
+    }
+    if (m.kind == matcher::op::regex || m.kind == matcher::op::not_regex) {
+        // Point at the pattern itself: an RE2 message is about its contents.
+        const bool quoted = spec[value_start] == '"';
+        auto re = compile(m.value, shifted(at, value_start + (quoted ? 1 : 0)));
+        if (!re) {
+            return re.err();
+        }
+        m.regex = std::move(re.value());
+    }
+    return m;
+}
+
+bool matches(const matcher& m, const core::report& r) {
+    const std::string& value = field_value(m, r);
+    switch (m.kind) {
+        case matcher::op::equal: return value == m.value;
+        case matcher::op::not_equal: return value != m.value;
+        case matcher::op::regex: return re2::RE2::PartialMatch(value, *m.regex);
+        case matcher::op::not_regex: return !re2::RE2::PartialMatch(value, *m.regex);
+    }
+    return false;
+}
+
+core::result<keyword_set> compile_keywords(const std::vector<std::string>& words,
+                                           const core::mark& at) {
+    if (words.empty()) {
+        return rule_error(at, "empty keyword list");
+    }
+    if (words.size() > max_keyword_count) {
+        return rule_error(at, "too many keywords (" + std::to_string(words.size()) + ", limit " +
+                                  std::to_string(max_keyword_count) + ")");
+    }
+    // RE2's \b only knows ASCII word characters, so Cyrillic needs an explicit boundary:
+    // a keyword must be preceded and followed by start/end of text or a non-word character.
+    static const std::string word_char = R"([\pL\pN\pM_])";
+    static const std::string non_word = R"([^\pL\pN\pM_])";
+    std::string alternation;
+    for (const auto& word : words) {
+        std::string_view w = word;
+        while (!w.empty() && is_space(w.front())) {
+            w.remove_prefix(1);
+        }
+        while (!w.empty() && is_space(w.back())) {
+            w.remove_suffix(1);
+        }
+        bool prefix = false;
+        if (!w.empty() && w.back() == '*') {
+            prefix = true;
+            w.remove_suffix(1);
+        }
+        if (w.empty()) {
+            return rule_error(at, "empty keyword");
+        }
+        // A phrase matches with any run of whitespace between its words.
+        std::string piece;
+        std::size_t pos = 0;
+        while (pos < w.size()) {
+            std::size_t end = pos;
+            while (end < w.size() && !is_space(w[end])) {
+                ++end;
+            }
+            if (!piece.empty()) {
+                piece += R"(\s+)";
+            }
+            piece += re2::RE2::QuoteMeta(re2::StringPiece(w.data() + pos, end - pos));
+            pos = end;
+            while (pos < w.size() && is_space(w[pos])) {
+                ++pos;
+            }
+        }
+        if (prefix) {
+            piece += word_char + "*";
+        }
+        if (!alternation.empty()) {
+            alternation += '|';
+        }
+        alternation += piece;
+    }
+    const std::string pattern = "(?:^|" + non_word + ")(?:" + alternation + ")(?:$|" + non_word + ")";
+    auto re = compile(pattern, at);
+    if (!re) {
+        return re.err();
+    }
+    keyword_set k;
+    k.words = words;
+    k.regex = std::move(re.value());
+    k.at = at;
+    return k;
+}
+
+bool matches(const keyword_set& k, const core::report& r) {
+    // Subject and text separately: a keyword must not be glued together across the two.
+    return re2::RE2::PartialMatch(r.subject, *k.regex) || re2::RE2::PartialMatch(r.text, *k.regex);
+}
+
+core::result<target> parse_target(const std::string& spec, const core::mark& at) {
+    target t;
+    t.at = at;
+    std::string_view id;
+    if (spec.rfind("responder:", 0) == 0) {
+        t.type = target::kind::responder;
+        id = std::string_view(spec).substr(10);
+    } else if (spec.rfind("partner:", 0) == 0) {
+        t.type = target::kind::partner;
+        id = std::string_view(spec).substr(8);
+    } else {
+        return rule_error(at, "expected responder:ID or partner:ID, got \"" + spec + "\"");
+    }
+    if (id.empty()) {
+        return rule_error(at, "missing id after \"" + spec + "\"");
+    }
+    t.id = std::string(id);
+    return t;
+}
+
+namespace {
+
+struct walk_state {
+    const core::report& report;
+    decision& out;
+    std::vector<std::string> path;
+    std::map<std::string, std::string> labels;
+    int best_severity{-1};
+};
+
+int severity_rank(const std::string& severity) {
+    const auto& all = severities();
+    const auto it = std::find(all.begin(), all.end(), severity);
+    return it == all.end() ? static_cast<int>(all.size()) : static_cast<int>(it - all.begin());
+}
+
+void add_targets(const route_node& node, decision& out) {
+    for (const auto& t : node.notify) {
+        if (std::find(out.targets.begin(), out.targets.end(), t) == out.targets.end()) {
+            out.targets.push_back(t);
+        }
+    }
+}
+
+void trace(decision& out, const route_node& node, bool matched, std::string reason) {
+    out.trace.push_back(nlohmann::json{{"node", node.name}, {"matched", matched}, {"reason", std::move(reason)}});
+}
+
+// Returns the reason text; `matched` tells whether every matcher held.
+std::string test_node(const route_node& node, const core::report& r, bool& matched) {
+    for (const auto& m : node.match) {
+        if (!matches(m, r)) {
+            matched = false;
+            return m.text + " did not match";
+        }
+    }
+    if (node.keywords && !matches(*node.keywords, r)) {
+        matched = false;
+        return "no keyword matched";
+    }
+    matched = true;
+    if (node.match.empty() && !node.keywords) {
+        return "no matchers: always matches";
+    }
+    std::string reason;
+    for (const auto& m : node.match) {
+        reason += reason.empty() ? "" : ", ";
+        reason += m.text;
+    }
+    if (node.keywords) {
+        reason += reason.empty() ? "" : ", ";
+        reason += "a keyword";
+    }
+    return reason + " matched";
+}
+
+void enter(const route_node& node, const std::string& severity, walk_state& state) {
+    state.path.push_back(node.name);
+    const std::string& effective = node.severity ? *node.severity : severity;
+    std::map<std::string, std::string> saved_labels = state.labels;
+    for (const auto& [key, value] : node.labels) {
+        state.labels[key] = value;
+    }
+    add_targets(node, state.out);
+
+    bool any_child = false;
+    bool skipping = false;
+    for (const auto& child : node.routes) {
+        if (skipping) {
+            trace(state.out, child, false, "skipped: an earlier sibling matched");
+            continue;
+        }
+        bool matched = false;
+        std::string reason = test_node(child, state.report, matched);
+        trace(state.out, child, matched, std::move(reason));
+        if (!matched) {
+            continue;
+        }
+        any_child = true;
+        enter(child, effective, state);
+        if (!child.continue_matching) {
+            skipping = true;
+        }
+    }
+    if (!any_child) {
+        // The deepest matched node decides.
+        state.out.paths.push_back(state.path);
+        const int rank = severity_rank(effective);
+        if (state.best_severity < 0 || rank < state.best_severity) {
+            state.best_severity = rank;
+            state.out.severity = effective;
+        }
+        for (const auto& [key, value] : state.labels) {
+            state.out.labels.emplace(key, value);  // an earlier leaf keeps its value
+        }
+    }
+    state.labels = std::move(saved_labels);
+    state.path.pop_back();
+}
+
+}  // namespace
+
+decision evaluate(const route_node& root, const core::report& r) {
+    decision out;
+    out.trace = nlohmann::json::array();
+    walk_state state{r, out, {}, {}, -1};
+    trace(out, root, true, "the root always matches");
+    enter(root, "normal", state);
+    return out;
+}
+
+}  // namespace hotline::rules
