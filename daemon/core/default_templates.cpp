@@ -13,8 +13,8 @@ const message_template alert_en{
     "Source: {{source}}, received {{received_at}}\n"
     "{{#sender}}From: {{sender}}\n{{/sender}}"
     "{{#labels_text}}Labels: {{labels_text}}\n{{/labels_text}}"
-    "{{#subject}}\nSubject: {{subject}}\n{{/subject}}"
-    "{{#text}}\n{{text}}\n{{/text}}"
+    "{{#subject}}Subject: {{subject}}\n{{/subject}}"
+    "\n{{text}}\n"
     "\nTo acknowledge, reply ACK {{case_id}}\n"
     "{{#public_url}}Hotline: {{public_url}}\n{{/public_url}}",
     {}};
@@ -26,8 +26,8 @@ const message_template alert_ru{
     "Источник: {{source}}, получено {{received_at}}\n"
     "{{#sender}}Отправитель: {{sender}}\n{{/sender}}"
     "{{#labels_text}}Метки: {{labels_text}}\n{{/labels_text}}"
-    "{{#subject}}\nТема: {{subject}}\n{{/subject}}"
-    "{{#text}}\n{{text}}\n{{/text}}"
+    "{{#subject}}Тема: {{subject}}\n{{/subject}}"
+    "\n{{text}}\n"
     "\nЧтобы подтвердить, ответьте ACK {{case_id}}\n"
     "{{#public_url}}Hotline: {{public_url}}\n{{/public_url}}",
     {}};
