@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -68,6 +69,7 @@ struct transfer {
     std::string username;
     std::string password;
     transport_reply reply;
+    std::vector<std::string> smtp_replies;  // the last few server reply lines
     std::function<void(transport_reply)> done;
     char error_buffer[CURL_ERROR_SIZE]{};
 
@@ -159,13 +161,6 @@ struct transport::impl {
         auto* t = static_cast<transfer*>(userp);
         const std::size_t n = size * count;
         const std::string_view line = trim(std::string_view(data, n));
-        if (t->reply.transport == HOTLINE_TRANSPORT_SMTP) {
-            // SMTP server replies arrive here; the last one is what a classifier wants.
-            if (!line.empty()) {
-                t->reply.body.assign(line.substr(0, 512));
-            }
-            return n;
-        }
         if (line.substr(0, 5) == "HTTP/") {
             t->reply.headers.clear();  // a new response (after 100 Continue): start over
             return n;
@@ -176,6 +171,24 @@ struct transport::impl {
                                           std::string(trim(line.substr(colon + 1)).substr(0, 1024)));
         }
         return n;
+    }
+
+    // libcurl 7.88 hands SMTP server replies only to the debug callback. The reply that
+    // set the response code ("250 2.0.0 Ok: queued as X", "550 5.1.1 ...") is what a
+    // classifier wants, not the "221 Bye" to our QUIT that follows it.
+    static int on_debug(CURL* /*easy*/, curl_infotype type, char* data, size_t size, void* userp) {
+        if (type != CURLINFO_HEADER_IN) {
+            return 0;
+        }
+        auto* t = static_cast<transfer*>(userp);
+        const std::string_view line = trim(std::string_view(data, size));
+        if (!line.empty()) {
+            if (t->smtp_replies.size() == 8) {
+                t->smtp_replies.erase(t->smtp_replies.begin());
+            }
+            t->smtp_replies.emplace_back(line.substr(0, 512));
+        }
+        return 0;
     }
 
     static size_t on_read(char* buffer, size_t size, size_t count, void* userp) {
@@ -282,6 +295,14 @@ struct transport::impl {
             long status = 0;
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
             t->reply.status = status;
+            if (t->reply.transport == HOTLINE_TRANSPORT_SMTP && status != 0) {
+                const std::string code = std::to_string(status);
+                const auto line = std::find_if(t->smtp_replies.rbegin(), t->smtp_replies.rend(),
+                                               [&](const std::string& l) { return l.rfind(code, 0) == 0; });
+                if (line != t->smtp_replies.rend()) {
+                    t->reply.body = *line;
+                }
+            }
             if (code != CURLE_OK) {
                 t->reply.error_text = t->error_buffer[0] != '\0' ? t->error_buffer : curl_easy_strerror(code);
             }
@@ -357,6 +378,9 @@ struct transport::impl {
             curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
             curl_easy_setopt(e, CURLOPT_USE_SSL, req.use_tls != 0 ? static_cast<long>(CURLUSESSL_ALL)
                                                                     : static_cast<long>(CURLUSESSL_NONE));
+            curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &impl::on_debug);
+            curl_easy_setopt(e, CURLOPT_DEBUGDATA, t.get());
+            curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);  // feeds on_debug only, never stderr
             // One message per connection: an idle cached SMTP session would only time out.
             curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
         } else {
