@@ -1,5 +1,6 @@
 """Fixtures for the system tests: a temp dir per test, sinks, the daemon."""
 import os
+import re
 import sys
 
 import pytest
@@ -31,7 +32,8 @@ def _failed(request):
 
 @pytest.fixture
 def wd(request):
-    w = h.Workdir(prefix=f"hotline-{request.node.name[:40]}-")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:40]
+    w = h.Workdir(prefix=f"hotline-{safe}-")
     yield w
     w.close(keep=_failed(request))
 

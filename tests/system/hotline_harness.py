@@ -424,12 +424,23 @@ class Daemon:
         return self.config_path
 
     def start(self, wait_ready=True, port=None):
-        """Starts hotlined on a fresh free port (rewriting the config) and waits for /readyz."""
-        self.port = port or free_port()
+        """Starts hotlined and waits for /readyz. By default on a fresh free port written
+        into the config; with port=0 the daemon picks one and the harness reads it from
+        the log line "listening ... port=N"."""
+        self.port = free_port() if port is None else port
         self.cfg["server"]["port"] = self.port
         self.write_config()
         require(HOTLINED)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.proc = self.wd.spawn([HOTLINED, "--config", self.config_path], "hotlined.log")
+        if self.port == 0:
+            def bound():
+                if not self.proc.alive():
+                    raise AssertionError(f"hotlined exited (rc={self.proc.popen.returncode}):"
+                                         f"\n{self.log_text()[offset:][-6000:]}")
+                m = LISTEN_RE.search(self.log_text()[offset:])
+                return m and int(m.group(1))
+            self.port = wait_until(bound, what="the 'listening ... port=N' log line")
         if wait_ready:
             self.wait_ready()
         return self

@@ -44,6 +44,7 @@ def test_kill_minus_9_loses_nothing_acknowledged(wd, http_sink, smtp_sink):
     acked = dict(load.acked)
     assert len(acked) >= KILL_AFTER
 
+    seen_before_restart = {h.header(r, "Idempotency-Key") for r in http_sink.to("/ok/crash")}
     d.start()  # same DB, same sinks, fresh port
 
     # Every acknowledged report is there, with the id it was acknowledged with.
@@ -82,6 +83,9 @@ def test_kill_minus_9_loses_nothing_acknowledged(wd, http_sink, smtp_sink):
     mail_keys = {n["idempotency_key"] for n in notes if n["channel"] == "email"}
     assert len(hook_keys) == len(acked_ids)
     assert mail_keys, "no email notifications planned; the keyword route did not match"
+    # The outbox must have had work left at the kill, or the restart proves nothing.
+    pending_at_kill = len(hook_keys - seen_before_restart)
+    assert pending_at_kill > 0, "every webhook was out before the kill; slow the channel down"
 
     def delivered():
         seen_hook = {h.header(r, "Idempotency-Key") for r in http_sink.to("/ok/crash")}
@@ -97,7 +101,7 @@ def test_kill_minus_9_loses_nothing_acknowledged(wd, http_sink, smtp_sink):
     except AssertionError as e:
         raise AssertionError(f"{e}; still missing (webhook, email) = {delivered.last}")
     print(f"acked={len(acked)} answered={answered} unanswered={len(unanswered)} "
-          f"webhook={len(hook_keys)} email={len(mail_keys)} "
+          f"webhook={len(hook_keys)} pending_at_kill={pending_at_kill} email={len(mail_keys)} "
           f"drain={time.monotonic() - t0:.1f}s")
 
     # Webhook bodies agree with the stored notification ids.

@@ -177,3 +177,18 @@ def test_partner_sees_only_what_it_may(env):
     assert len(stored) == 1
     for needle in ("Петрова", "79161112233", secret_subject):
         assert needle not in stored[0]["payload"]
+
+
+def test_log_has_ids_but_no_contents(env):
+    d, http, smtp = env["d"], env["http"], env["smtp"]
+    text = "Задержали Сидорову у метро, нужна помощь адвоката"
+    sender = "+79257654321"
+    ids = d.submit(h.report(text=text, sender=sender, subject="Сидорова"))
+    http.wait_report("/ok/ru", ids["report_id"])
+    smtp.wait_to("ru-mail@example.org", lambda m: m.header("X-Hotline-Case") == str(ids["case_id"]))
+    d.wait_settled(ids["report_id"], min_count=5)
+    log = d.log_text()
+    assert f"report={ids['report_id']}" in log or str(ids["report_id"]) in log
+    for needle in ("Сидоров", "79257654321", "7654321", "@example.org", RU_TEXT[:20],
+                   "Петров", "metro"):
+        assert needle not in log, f"log at info level contains {needle!r}"

@@ -266,7 +266,8 @@ def test_many_concurrent_connections_and_idle_sockets(daemon):
     b"POST /v1/reports HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
     b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n",
     b"\r\n" * 5000,
-])
+], ids=["binary", "bad_version", "negative_length", "two_lengths", "bad_chunk", "huge_header",
+        "crlf_flood"])
 def test_garbage_on_raw_socket(daemon, payload):
     got = raw_exchange(daemon.port, payload, half_close=True)
     assert got == b"" or got.startswith(b"HTTP/1.1 4"), got[:200]

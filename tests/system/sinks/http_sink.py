@@ -14,6 +14,7 @@ adding any suffix (/ok/alice, /flaky/3/bob):
   /down...         500
   /gone...         410
   /slow/S...       sleep S seconds (float), then 200
+  /limited/N/S...  first N requests to that exact path 429 with Retry-After: S, then 200
   anything else    200 {"id": ...}
 """
 import base64
@@ -82,6 +83,11 @@ class Handler(BaseHTTPRequestHandler):
             limit = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 1
             if n <= limit:
                 status, extra_headers = 503, {"Retry-After": "0"}
+        elif parts and parts[0] == "limited":
+            limit = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 1
+            after = parts[2] if len(parts) > 2 and parts[2].isdigit() else "1"
+            if n <= limit:
+                status, extra_headers = 429, {"Retry-After": after}
         elif parts and parts[0] == "down":
             status = 500
         elif parts and parts[0] == "gone":
