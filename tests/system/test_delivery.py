@@ -179,6 +179,76 @@ def test_partner_sees_only_what_it_may(env):
         assert needle not in stored[0]["payload"]
 
 
+HOSTILE_TEXT = ('quotes " and \\ backslash, tab\t, emoji \U0001F6A8, '
+                'mustache {{case_id}} {{{text}}} {{#x}}y{{/x}}, html <b>&amp;</b>\n'
+                '.\n'
+                '..starts with dots\n'
+                'last line')
+
+
+def test_hostile_text_survives_json_and_templates(env):
+    d, http, smtp = env["d"], env["http"], env["smtp"]
+    body = h.report(text=HOSTILE_TEXT, subject="{{severity}} \"quoted\"",
+                    labels={"k.e-y_1": "va\\lue \"q\" <x>"})
+    ids = d.submit(body)
+    rec = http.wait_report("/ok/en", ids["report_id"])[0]
+    h.check_signature(rec)
+    js = rec["json"]
+    assert js["text"] == HOSTILE_TEXT
+    assert js["subject"] == body["subject"]
+    assert js["report_labels"] == body["labels"]
+    # User content is data, never template: the mustache in it stays literal.
+    assert "{{case_id}}" in js["message"]["body"]
+    assert "{{{text}}}" in js["message"]["body"]
+    assert "{{severity}}" in js["message"]["subject"]
+    mail = smtp.wait_to("en-mail@example.org",
+                        lambda m: m.header("X-Hotline-Case") == str(ids["case_id"]))[0]
+    text = mail.text.replace("\r\n", "\n")
+    # SMTP dot-stuffing must be undone: the lone "." line and ".." prefix arrive as sent.
+    assert "\n.\n..starts with dots\n" in text, text
+    assert "{{case_id}}" in text
+    assert "\U0001F6A8" in text
+
+
+def test_control_characters_are_refused_or_harmless(env):
+    d, http, smtp = env["d"], env["http"], env["smtp"]
+    injection = "Привет\r\nBcc: evil@example.org\r\nX-Injected: yes"
+    for body in (h.report(text="bell \u0007 and escape \u001b[31m red"),
+                 h.report(subject=injection)):
+        r = d.post(body)
+        if r.status_code == 400:
+            assert r.json()["error"]["code"] == "bad_field", r.text
+            continue
+        assert r.status_code == 202, r.text
+        ids = r.json()
+        mail = smtp.wait_to("en-mail@example.org",
+                            lambda m: m.header("X-Hotline-Case") == str(ids["case_id"]))[0]
+        assert mail.msg.get("Bcc") is None and mail.msg.get("X-Injected") is None, mail.raw
+        assert mail.rcpt_tos == ["en-mail@example.org"]
+        rec = http.wait_report("/ok/en", ids["report_id"])[0]
+        assert rec["json"]["subject"] == body.get("subject", rec["json"].get("subject"))
+    assert smtp.to("evil@example.org") == []
+    log = d.log_text()
+    assert "\x1b[31m" not in log
+
+
+def test_email_long_lines_and_long_subject(env):
+    d, smtp = env["d"], env["smtp"]
+    long_line = "Очень длинная строка без переводов. " * 120   # ~4.3 KB, ~8 KB in UTF-8
+    long_subject_tail = "Длинная тема " * 20
+    ids = d.submit(h.report(text=long_line, subject="Привет " + long_subject_tail))
+    mail = smtp.wait_to("en-mail@example.org",
+                        lambda m: m.header("X-Hotline-Case") == str(ids["case_id"]))[0]
+    assert mail.rcpt_tos == ["en-mail@example.org"]
+    assert "Привет" in mail.subject
+    assert long_subject_tail.strip() in mail.subject
+    for line in mail.raw.split(b"\r\n" if b"\r\n" in mail.raw else b"\n"):
+        assert len(line) <= 998, f"raw line of {len(line)} bytes breaks RFC 5322"
+    for word in re.findall(rb"=\?[^?]+\?[bBqQ]\?[^?]*\?=", mail.raw):
+        assert len(word) <= 75, f"encoded-word longer than 75: {word[:40]!r}..."
+    assert long_line.strip() in " ".join(mail.text.split()), "long body line damaged"
+
+
 def test_log_has_ids_but_no_contents(env):
     d, http, smtp = env["d"], env["http"], env["smtp"]
     text = "Задержали Сидорову у метро, нужна помощь адвоката"

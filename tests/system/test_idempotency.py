@@ -109,3 +109,14 @@ def test_concurrent_duplicates_yield_one_report(daemon, http_sink):
     http_sink.wait_report("/ok/en", report_id)
     time.sleep(1.0)
     assert len(_deliveries(http_sink, report_id)) == 1
+
+
+def test_body_external_id_wins_over_header(daemon):
+    body = h.report(text="both ids given")
+    a = daemon.submit(body, headers={"Idempotency-Key": "header-key-1"})
+    row = daemon.q("SELECT external_id FROM reports WHERE id = ?", a["report_id"])[0]
+    assert row["external_id"] == body["external_id"]
+    # The header key was not used, so a header-only report with it is new.
+    b = daemon.submit({"sender": "x", "text": "header only"},
+                      headers={"Idempotency-Key": "header-key-1"})
+    assert b["report_id"] != a["report_id"]
