@@ -23,6 +23,11 @@ def replace_line(text, old, new, after=None):
     return "\n".join(lines), i + 1
 
 
+def error_positions(stderr, fname):
+    return [(int(m.group(1)), int(m.group(2)))
+            for m in re.finditer(re.escape(fname) + r":(\d+):(\d+):", stderr)]
+
+
 def error_lines(stderr, fname):
     return [int(m.group(1)) for m in re.finditer(re.escape(fname) + r":(\d+):(\d+):", stderr)]
 
@@ -69,6 +74,10 @@ def test_invalid_config_names_file_line_column(wd, base_cfg, name, old, new, aft
     assert cp.returncode == 1, (cp.returncode, out, err)
     lines = error_lines(err, "hotline.yaml")
     assert line in lines, f"expected hotline.yaml:{line}:<col> in stderr:\n{err}"
+    # The column points into the text of the bad line (1-based), not before or past it.
+    cols = [c for l, c in error_positions(err, "hotline.yaml") if l == line]
+    indent = len(new) - len(new.lstrip()) + 1
+    assert any(indent <= c <= len(new) for c in cols), (cols, new, err)
     low = err.lower()
     for n in needles:
         assert n.lower() in low, f"{n!r} not in stderr:\n{err}"
