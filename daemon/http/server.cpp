@@ -152,7 +152,7 @@ struct registration {
     }
 };
 
-// What to answer; turned into a Beast response in one place (write_reply).
+// What to answer; turned into a Beast response in one place (make_response).
 struct reply {
     unsigned status{200};
     std::string body;
@@ -213,9 +213,11 @@ bool equals_ignore_case(std::string_view a, std::string_view b) {
     return true;
 }
 
-asio::awaitable<bool> write_reply(server_state& st, beast::tcp_stream& stream, unsigned version,
-                                  bool client_keep_alive, bool head, reply& rep) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(rep.status), version};
+using response = bhttp::response<bhttp::string_body>;
+
+response make_response(const server_state& st, unsigned version, bool client_keep_alive, bool head,
+                       reply& rep) {
+    response res{static_cast<bhttp::status>(rep.status), version};
     res.set(bhttp::field::server, "hotline");
     res.set(bhttp::field::cache_control, "no-store");
     res.set(bhttp::field::content_type,
@@ -229,18 +231,40 @@ asio::awaitable<bool> write_reply(server_state& st, beast::tcp_stream& stream, u
     if (rep.retry_after) {
         res.set(bhttp::field::retry_after, "1");
     }
-    const bool keep = client_keep_alive && !rep.close && !st.draining && !st.stopped;
-    res.keep_alive(keep);
+    res.keep_alive(client_keep_alive && !rep.close && !st.draining && !st.stopped);
     if (head) {
         res.content_length(rep.body.size());
     } else {
         res.body() = std::move(rep.body);
         res.prepare_payload();
     }
-    stream.expires_after(st.cfg.read_timeout);
-    error_code ec;
-    co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    co_return !ec && keep;
+    return res;
+}
+
+using parser_type = bhttp::request_parser<bhttp::string_body>;
+
+// Feeds what is already buffered to the parser, without I/O: a request that arrived in
+// one segment (the common case) is parsed without another trip through the scheduler.
+// True when the header (or, with `whole`, the message) is complete; a parse error is
+// left in `ec`; false with no error means more bytes are needed.
+bool parse_buffered(parser_type& parser, beast::flat_buffer& buf, bool whole, error_code& ec) {
+    for (;;) {
+        if (whole ? parser.is_done() : parser.is_header_done()) {
+            return true;
+        }
+        if (buf.size() == 0) {
+            return false;
+        }
+        const std::size_t used = parser.put(buf.data(), ec);
+        buf.consume(used);
+        if (ec == bhttp::error::need_more) {
+            ec = {};
+            return false;
+        }
+        if (ec || used == 0) {
+            return false;
+        }
+    }
 }
 
 // Waits for app.submit_report's completion without blocking the thread: the completion
@@ -258,8 +282,8 @@ struct request_outcome {
 };
 
 asio::awaitable<void> handle_report(server_state& st, connection& self, beast::tcp_stream& stream,
-                                    beast::flat_buffer& buf,
-                                    bhttp::request_parser<bhttp::string_body>& parser,
+                                    beast::flat_buffer& buf, parser_type& parser,
+                                    std::chrono::steady_clock::time_point deadline,
                                     request_outcome& out) {
     auto& req = parser.get();
     if (req.method() != bhttp::verb::post) {
@@ -281,7 +305,7 @@ asio::awaitable<void> handle_report(server_state& st, connection& self, beast::t
         co_return;
     }
     error_code ec;
-    if (!parser.is_done()) {
+    if (!parse_buffered(parser, buf, /*whole=*/true, ec) && !ec) {
         if (req.version() >= 11 &&
             equals_ignore_case(sv(req[bhttp::field::expect]), "100-continue")) {
             static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -293,20 +317,20 @@ asio::awaitable<void> handle_report(server_state& st, connection& self, beast::t
                 co_return;
             }
         }
-        // Same deadline as the header: read_timeout covers the whole request.
+        stream.expires_at(deadline);
         co_await bhttp::async_read(stream, buf, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            auto rep = reply_for_read_error(ec, st.cfg.body_limit);
-            if (rep) {
-                out.rep = std::move(*rep);
-            } else {
-                out.rep.status = 0;
-            }
-            out.rep.close = true;
-            out.body_unread = true;
-            co_return;
+    }
+    if (ec) {
+        auto rep = reply_for_read_error(ec, st.cfg.body_limit);
+        if (rep) {
+            out.rep = std::move(*rep);
+        } else {
+            out.rep.status = 0;
         }
+        out.rep.close = true;
+        out.body_unread = true;
+        co_return;
     }
     auto report = ingest::parse_report_json(req.body(), out.source,
                                             sv(req["Idempotency-Key"]), st.clock->now_ms());
@@ -381,13 +405,18 @@ void count(server_state& st, route r, const request_outcome& out) {
 asio::awaitable<bool> serve_one(server_state& st, connection& self, beast::tcp_stream& stream,
                                 beast::flat_buffer& buf, bool& body_unread) {
     const auto started = std::chrono::steady_clock::now();
-    bhttp::request_parser<bhttp::string_body> parser;
+    parser_type parser;
     parser.header_limit(header_limit);
     parser.body_limit(st.cfg.body_limit);
-    stream.expires_after(st.cfg.read_timeout);
+    // read_timeout runs from the first byte over header and body (a slow client must not
+    // hold a slot); the timer is armed only when a read is needed.
+    const auto deadline = started + st.cfg.read_timeout;
     error_code ec;
-    co_await bhttp::async_read_header(stream, buf, parser,
-                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (!parse_buffered(parser, buf, /*whole=*/false, ec) && !ec) {
+        stream.expires_at(deadline);
+        co_await bhttp::async_read_header(stream, buf, parser,
+                                          asio::redirect_error(asio::use_awaitable, ec));
+    }
     auto& req = parser.get();
     const route r = route_of(sv(req.target()));
     request_outcome out;
@@ -400,7 +429,7 @@ asio::awaitable<bool> serve_one(server_state& st, connection& self, beast::tcp_s
         out.rep.close = true;
         out.body_unread = true;
     } else if (r == route::reports) {
-        co_await handle_report(st, self, stream, buf, parser, out);
+        co_await handle_report(st, self, stream, buf, parser, deadline, out);
         out.body_unread = out.body_unread || !parser.is_done();
     } else if (r == route::other) {
         out.rep = error_reply(404, "not_found", "no such resource");
@@ -428,11 +457,12 @@ asio::awaitable<bool> serve_one(server_state& st, connection& self, beast::tcp_s
                       ec ? std::string_view("-") : sv(req.method_string()), route_label(r),
                       out.rep.status, took.count());
     }
-    const bool keep = co_await write_reply(st, stream, ec ? 11 : req.version(),
-                                           !ec && req.keep_alive(),
-                                           !ec && req.method() == bhttp::verb::head, out.rep);
+    const bool head = !ec && req.method() == bhttp::verb::head;
+    auto res = make_response(st, ec ? 11 : req.version(), !ec && req.keep_alive(), head, out.rep);
     body_unread = out.body_unread;
-    co_return keep;
+    stream.expires_after(st.cfg.read_timeout);
+    co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec && res.keep_alive();
 }
 
 asio::awaitable<void> close_connection(beast::tcp_stream& stream, beast::flat_buffer& buf,
