@@ -93,3 +93,26 @@ def test_idle_keep_alive_does_not_block_shutdown(daemon):
     for c in idle:
         c.close()
     s.close()
+
+
+def test_sigterm_with_a_delivery_in_flight(wd, base_cfg, http_sink):
+    base_cfg["responders"].append(h.person("slowpoke", "en",
+                                           [("ops-webhook", http_sink.url("/slow/2/sp"))]))
+    base_cfg["route"]["notify"] = ["responder:slowpoke"]
+    base_cfg["route"]["routes"] = []
+    d = h.Daemon(wd, base_cfg).start()
+    ids = d.submit(h.report(text="in flight at shutdown"))
+    http_sink.wait_for(lambda r: r["path"] == "/slow/2/sp", what="the slow delivery to start")
+    t0 = time.monotonic()
+    rc = d.stop(timeout=15)
+    assert rc == 0, f"exit code {rc}"
+    assert time.monotonic() - t0 < 10
+    # Whatever the drain did with it, the notification is not lost: after a restart it
+    # ends delivered (at least once).
+    d.start()
+    rows = d.wait_settled(ids["report_id"], timeout=30)
+    assert [r["status"] for r in rows] == ["delivered"], rows
+    reqs = http_sink.to("/slow/2/sp")
+    assert 1 <= len(reqs) <= 3
+    assert len({h.header(r, "Idempotency-Key") for r in reqs}) == 1
+    assert d.stop() == 0
