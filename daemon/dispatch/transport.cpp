@@ -251,6 +251,9 @@ struct transport::impl {
                 flags |= CURL_CSELECT_ERR;
             }
             action(s->fd, flags);
+            if (alive.expired()) {
+                return;  // a completion handler destroyed the transport
+            }
             // curl may have dropped this socket, or dropped it and reopened the same
             // number: only re-arm the object still registered for this fd.
             if (const auto it = sockets_.find(s->fd); it != sockets_.end() && it->second == s) {
