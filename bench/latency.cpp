@@ -1,0 +1,459 @@
+// bench_latency: report -> webhook latency of hotlined at a fixed request rate.
+//
+// One process, one io thread, two roles:
+//  - load generator: posts unique reports (unique external_id) to POST /v1/reports at a fixed
+//    rate over N keep-alive connections. The schedule is open-loop: report i is due at
+//    t0 + i/rate, fixed before the run starts, and every latency is measured from that due
+//    time, not from when the request actually left. A slow answer therefore shows up as
+//    latency instead of silently lowering the offered rate (no coordinated omission).
+//    Report i goes out on connection i % N, so one connection sees rate/N requests/s; with
+//    the defaults (16 connections, 1000/s) a connection is only late if an answer takes
+//    longer than 16 ms, and then the lateness is counted in the latency anyway.
+//  - webhook sink: a minimal HTTP/1.1 server (keep-alive) that answers 200 {"id":"x"} and
+//    notes when the alert for each report_id first arrives.
+// The 202's report_id joins the two: latency = webhook arrival - due time of that report.
+// Reports due in the first --warmup seconds are sent but left out of the statistics.
+// The run is bounded: warmup + duration of sending, then at most --drain seconds waiting
+// for outstanding webhooks. Output: one JSON object on stdout.
+#include "core/asio.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct options {
+    std::string target_host = "127.0.0.1";
+    std::uint16_t target_port = 8080;
+    std::string path = "/v1/reports";
+    std::string token;
+    std::uint16_t sink_port = 0;
+    double rate = 1000;
+    double duration_s = 10;
+    double warmup_s = 1;
+    double drain_s = 5;
+    int connections = 16;
+};
+
+struct report_record {
+    steady::time_point due{};
+    steady::time_point sent{};
+    steady::time_point answered{};
+    int status = 0;  // 0 = no answer (connection error)
+    std::int64_t report_id = -1;
+    bool warmup = false;
+};
+
+struct run_state {
+    options opt;
+    std::string nonce;
+    steady::time_point t0{};
+    std::vector<report_record> reports;
+    std::unordered_map<std::int64_t, steady::time_point> webhook_first;  // report_id -> arrival
+    std::int64_t webhooks = 0;
+    std::int64_t webhook_duplicates = 0;
+    std::int64_t webhook_unparsed = 0;
+    std::int64_t connect_errors = 0;
+    std::int64_t io_errors = 0;
+    int workers_left = 0;
+};
+
+void log_exception(const std::exception_ptr& e) {
+    if (!e) {
+        return;
+    }
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        std::cerr << "latency: task failed: " << ex.what() << "\n";
+    }
+}
+
+// ---- webhook sink ---------------------------------------------------------------------
+
+asio::awaitable<void> sink_session(beast::tcp_stream stream, run_state& st) {
+    beast::flat_buffer buf;
+    boost::system::error_code ec;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(1024 * 1024);
+        stream.expires_after(30s);
+        co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            break;
+        }
+        const auto arrived = steady::now();
+        const auto req = parser.release();
+        ++st.webhooks;
+        const auto body = nlohmann::json::parse(req.body(), nullptr, false);
+        if (body.is_object() && body.contains("report_id") && body["report_id"].is_number_integer()) {
+            const auto id = body["report_id"].get<std::int64_t>();
+            if (!st.webhook_first.emplace(id, arrived).second) {
+                ++st.webhook_duplicates;
+            }
+        } else {
+            ++st.webhook_unparsed;
+        }
+        http::response<http::string_body> res{http::status::ok, req.version()};
+        res.set(http::field::content_type, "application/json");
+        res.keep_alive(req.keep_alive());
+        res.body() = R"({"id":"x"})";
+        res.prepare_payload();
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec || !res.keep_alive()) {
+            break;
+        }
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> sink_accept(tcp::acceptor& acceptor, run_state& st) {
+    auto executor = co_await asio::this_coro::executor;
+    for (;;) {
+        boost::system::error_code ec;
+        auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (ec == asio::error::operation_aborted) {
+                co_return;
+            }
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        asio::co_spawn(executor, sink_session(beast::tcp_stream(std::move(socket)), st), log_exception);
+    }
+}
+
+// ---- load generator -------------------------------------------------------------------
+
+std::string report_body(const run_state& st, std::size_t i) {
+    // Fixed-size, plain ASCII report: the point is the pipeline, not the parser.
+    return R"({"sender":"+15550100)" + std::to_string(100 + (i % 900)) +
+           R"(","subject":"bench","text":"benchmark report )" + std::to_string(i) +
+           R"( from the latency tool","external_id":"lat-)" + st.nonce + "-" + std::to_string(i) +
+           R"("})";
+}
+
+asio::awaitable<void> client_worker(run_state& st, tcp::endpoint ep, int k) {
+    auto executor = co_await asio::this_coro::executor;
+    beast::tcp_stream stream{executor};
+    bool connected = false;
+    beast::flat_buffer buf;
+    asio::steady_timer timer{executor};
+    boost::system::error_code ec;
+    const auto n = static_cast<std::size_t>(st.opt.connections);
+    for (std::size_t i = static_cast<std::size_t>(k); i < st.reports.size(); i += n) {
+        auto& rec = st.reports[i];
+        timer.expires_at(rec.due);
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (!connected) {
+            stream.expires_after(5s);
+            co_await stream.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                ++st.connect_errors;
+                stream.close();
+                continue;
+            }
+            stream.socket().set_option(tcp::no_delay(true), ec);
+            connected = true;
+            buf.clear();
+        }
+        http::request<http::string_body> req{http::verb::post, st.opt.path, 11};
+        req.set(http::field::host, st.opt.target_host);
+        req.set(http::field::content_type, "application/json");
+        req.set(http::field::authorization, "Bearer " + st.opt.token);
+        req.keep_alive(true);
+        req.body() = report_body(st, i);
+        req.prepare_payload();
+        rec.sent = steady::now();
+        stream.expires_after(10s);
+        co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+        http::response<http::string_body> res;
+        if (!ec) {
+            co_await http::async_read(stream, buf, res, asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (ec) {
+            ++st.io_errors;
+            stream.close();
+            connected = false;
+            continue;
+        }
+        rec.answered = steady::now();
+        rec.status = static_cast<int>(res.result_int());
+        const auto body = nlohmann::json::parse(res.body(), nullptr, false);
+        if (body.is_object() && body.contains("report_id") && body["report_id"].is_number_integer()) {
+            rec.report_id = body["report_id"].get<std::int64_t>();
+        }
+        if (!res.keep_alive()) {
+            stream.close();
+            connected = false;
+        }
+    }
+    if (connected) {
+        stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    }
+    --st.workers_left;
+}
+
+// ---- statistics -----------------------------------------------------------------------
+
+double ms(steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+nlohmann::json summarize(std::vector<double> v) {
+    nlohmann::json j;
+    j["count"] = v.size();
+    if (v.empty()) {
+        return j;
+    }
+    std::sort(v.begin(), v.end());
+    auto pct = [&](double p) {  // nearest rank
+        const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+        return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+    };
+    double sum = 0;
+    for (const double x : v) {
+        sum += x;
+    }
+    auto round3 = [](double x) { return std::round(x * 1000.0) / 1000.0; };
+    j["min"] = round3(v.front());
+    j["mean"] = round3(sum / static_cast<double>(v.size()));
+    j["p50"] = round3(pct(0.50));
+    j["p90"] = round3(pct(0.90));
+    j["p99"] = round3(pct(0.99));
+    j["p999"] = round3(pct(0.999));
+    j["max"] = round3(v.back());
+    return j;
+}
+
+nlohmann::json report(const run_state& st) {
+    std::int64_t sent = 0;
+    std::int64_t acked = 0;
+    std::int64_t duplicates = 0;
+    std::int64_t delivered = 0;
+    std::int64_t late_1ms = 0;
+    std::int64_t warmup_sent = 0;
+    std::map<std::string, std::int64_t> statuses;
+    std::vector<double> ack_ms;
+    std::vector<double> hook_ms;
+    std::optional<steady::time_point> first_sent;
+    std::optional<steady::time_point> last_sent;
+    for (const auto& r : st.reports) {
+        if (r.sent == steady::time_point{}) {
+            continue;  // never went out (connect error)
+        }
+        if (r.warmup) {
+            ++warmup_sent;
+            continue;
+        }
+        ++sent;
+        first_sent = first_sent ? std::min(*first_sent, r.sent) : r.sent;
+        last_sent = last_sent ? std::max(*last_sent, r.sent) : r.sent;
+        if (r.sent - r.due > 1ms) {
+            ++late_1ms;
+        }
+        statuses[r.status == 0 ? "no_answer" : std::to_string(r.status)] += 1;
+        if (r.status == 200 && r.report_id >= 0) {
+            ++duplicates;  // a fresh DB never answers 200 for these unique ids
+        }
+        if (r.status >= 200 && r.status < 300) {
+            ++acked;
+            ack_ms.push_back(ms(r.answered - r.due));
+        }
+        if (r.report_id >= 0) {
+            if (const auto it = st.webhook_first.find(r.report_id); it != st.webhook_first.end()) {
+                ++delivered;
+                hook_ms.push_back(ms(it->second - r.due));
+            }
+        }
+    }
+    nlohmann::json j;
+    j["target"] = st.opt.target_host + ":" + std::to_string(st.opt.target_port) + st.opt.path;
+    j["rate_target"] = st.opt.rate;
+    j["duration_s"] = st.opt.duration_s;
+    j["warmup_s"] = st.opt.warmup_s;
+    j["connections"] = st.opt.connections;
+    j["warmup_sent"] = warmup_sent;
+    j["sent"] = sent;
+    j["acked"] = acked;
+    j["duplicate_answers"] = duplicates;
+    j["delivered"] = delivered;
+    j["statuses"] = statuses;
+    const double span = first_sent && last_sent ? ms(*last_sent - *first_sent) / 1000.0 : 0.0;
+    j["rate_achieved"] = span > 0 ? std::round(static_cast<double>(sent - 1) / span * 10.0) / 10.0 : 0.0;
+    j["late_sends_over_1ms"] = late_1ms;
+    j["connect_errors"] = st.connect_errors;
+    j["io_errors"] = st.io_errors;
+    j["webhooks_received"] = st.webhooks;
+    j["webhook_duplicates"] = st.webhook_duplicates;
+    j["webhook_unparsed"] = st.webhook_unparsed;
+    j["http_ack_ms"] = summarize(std::move(ack_ms));
+    j["report_to_webhook_ms"] = summarize(std::move(hook_ms));
+    return j;
+}
+
+// Ends the run once every answered report's webhook is in, or when the drain time is up.
+asio::awaitable<void> finish_when_done(run_state& st, asio::io_context& io) {
+    asio::steady_timer timer{io};
+    boost::system::error_code ec;
+    while (st.workers_left > 0) {
+        timer.expires_after(10ms);
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    const auto deadline = steady::now() + std::chrono::duration_cast<steady::duration>(
+                                              std::chrono::duration<double>(st.opt.drain_s));
+    while (steady::now() < deadline) {
+        std::size_t waiting = 0;
+        for (const auto& r : st.reports) {
+            if (r.report_id >= 0 && !st.webhook_first.contains(r.report_id)) {
+                ++waiting;
+            }
+        }
+        if (waiting == 0) {
+            break;
+        }
+        timer.expires_after(10ms);
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    io.stop();
+}
+
+// ---- command line ---------------------------------------------------------------------
+
+int usage() {
+    std::cerr
+        << "usage: bench_latency --target HOST:PORT (--token T | --token-file F) --sink-port P\n"
+           "                     [--rate 1000] [--duration 10] [--warmup 1] [--drain 5]\n"
+           "                     [--connections 16] [--path /v1/reports]\n"
+           "Posts unique reports at a fixed open-loop rate and listens on 127.0.0.1:P as the\n"
+           "webhook sink (--sink-port 0 picks a port and prints sink_port=N on stderr).\n"
+           "Prints one JSON object: counts, achieved rate, latency percentiles (ms) of the\n"
+           "HTTP answer and of report -> webhook, both measured from each report's due time.\n";
+    return 2;
+}
+
+std::optional<options> parse_args(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (i + 1 >= argc) {
+            return std::nullopt;
+        }
+        const std::string v = argv[++i];
+        if (a == "--target") {
+            const auto colon = v.rfind(':');
+            if (colon == std::string::npos) {
+                return std::nullopt;
+            }
+            o.target_host = v.substr(0, colon);
+            o.target_port = static_cast<std::uint16_t>(std::stoul(v.substr(colon + 1)));
+        } else if (a == "--token") {
+            o.token = v;
+        } else if (a == "--token-file") {
+            std::ifstream f{v};
+            if (!std::getline(f, o.token)) {
+                std::cerr << "latency: cannot read " << v << "\n";
+                return std::nullopt;
+            }
+        } else if (a == "--sink-port") {
+            o.sink_port = static_cast<std::uint16_t>(std::stoul(v));
+        } else if (a == "--rate") {
+            o.rate = std::stod(v);
+        } else if (a == "--duration") {
+            o.duration_s = std::stod(v);
+        } else if (a == "--warmup") {
+            o.warmup_s = std::stod(v);
+        } else if (a == "--drain") {
+            o.drain_s = std::stod(v);
+        } else if (a == "--connections") {
+            o.connections = std::stoi(v);
+        } else if (a == "--path") {
+            o.path = v;
+        } else {
+            return std::nullopt;
+        }
+    }
+    // Bounds keep a typo from turning into an unbounded load loop.
+    if (o.rate <= 0 || o.rate > 100000 || o.duration_s <= 0 || o.duration_s > 300 ||
+        o.warmup_s < 0 || o.warmup_s > 60 || o.drain_s < 0 || o.drain_s > 60 ||
+        o.connections < 1 || o.connections > 1024) {
+        return std::nullopt;
+    }
+    return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::optional<options> parsed;
+    try {
+        parsed = parse_args(argc, argv);
+    } catch (const std::exception&) {
+        parsed.reset();
+    }
+    if (!parsed) {
+        return usage();
+    }
+    try {
+        asio::io_context io{1};
+        run_state st;
+        st.opt = *parsed;
+        std::random_device rd;
+        st.nonce = std::to_string(rd()) + std::to_string(rd());
+
+        tcp::acceptor acceptor{io};
+        const tcp::endpoint sink_ep{asio::ip::make_address("127.0.0.1"), st.opt.sink_port};
+        acceptor.open(sink_ep.protocol());
+        acceptor.set_option(asio::socket_base::reuse_address(true));
+        acceptor.bind(sink_ep);
+        acceptor.listen(asio::socket_base::max_listen_connections);
+        std::cerr << "sink_port=" << acceptor.local_endpoint().port() << std::endl;
+        asio::co_spawn(io, sink_accept(acceptor, st), log_exception);
+
+        const auto total = static_cast<std::size_t>(
+            std::llround(st.opt.rate * (st.opt.warmup_s + st.opt.duration_s)));
+        const auto warmup = static_cast<std::size_t>(std::llround(st.opt.rate * st.opt.warmup_s));
+        const std::chrono::duration<double> interval{1.0 / st.opt.rate};
+        st.t0 = steady::now() + 100ms;  // let every worker reach its first timer
+        st.reports.resize(total);
+        for (std::size_t i = 0; i < total; ++i) {
+            st.reports[i].due =
+                st.t0 + std::chrono::duration_cast<steady::duration>(interval * static_cast<double>(i));
+            st.reports[i].warmup = i < warmup;
+        }
+        const tcp::endpoint target{asio::ip::make_address(st.opt.target_host), st.opt.target_port};
+        st.workers_left = st.opt.connections;
+        for (int k = 0; k < st.opt.connections; ++k) {
+            asio::co_spawn(io, client_worker(st, target, k), log_exception);
+        }
+        asio::co_spawn(io, finish_when_done(st, io), log_exception);
+        io.run();
+        std::cout << report(st).dump(2) << std::endl;
+    } catch (const std::exception& e) {
+        std::cerr << "latency: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
