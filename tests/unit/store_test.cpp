@@ -108,7 +108,7 @@ TEST_CASE("ingest stores report, case, notifications with ids in payloads, and a
         CHECK(n.next_attempt_at == report.received_at);
         CHECK(n.created_at == clock.now_ms());
         CHECK(n.idempotency_key.starts_with("hl-"));
-        CHECK(n.idempotency_key.size() == 3 + 32);
+        CHECK(n.idempotency_key.size() == 3 + 12 + 32);
         keys.insert(n.idempotency_key);
         ids.insert(n.id);
     }
