@@ -3,11 +3,14 @@
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -83,6 +86,7 @@ TEST_CASE("kill -9 mid-run loses no acknowledged report") {
     temp_dir dir;
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
+    std::fflush(nullptr);  // or the child repeats buffered output
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -261,6 +265,81 @@ TEST_CASE("another process holding the write lock: wait, then fail the batch, th
         REQUIRE(other.exec("COMMIT") == SQLITE_OK);
         CHECK(other.scalar("SELECT COUNT(*) FROM reports") == 2);
     }
+}
+
+namespace {
+
+std::int64_t file_size(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
+// Runs in a child (the file size limit is per process). Returns 0 or the failed step.
+int write_error_child(const std::string& path) {
+    ::signal(SIGXFSZ, SIG_IGN);  // get EFBIG from write() instead of dying
+    options o;
+    o.path = path;
+    auto opened = store::store::open(o);
+    if (!opened.ok()) {
+        return 10;
+    }
+    auto& s = **opened;
+    if (!ingest_sync(s, make_report("small")).ok()) {
+        return 11;
+    }
+    const auto limit = std::max(file_size(path), file_size(path + "-wal")) + 4096;
+    rlimit lim{static_cast<rlim_t>(limit), RLIM_INFINITY};
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) {
+        return 12;
+    }
+    auto big = make_report("big");
+    big.text = std::string(300'000, 'b');
+    auto failed = ingest_sync(s, big);
+    if (failed.ok()) {
+        return 13;
+    }
+    if (failed.err().code != "disk_full" && failed.err().code != "io_error") {
+        return 14;
+    }
+    if (s.writable()) {
+        return 15;
+    }
+    lim.rlim_cur = RLIM_INFINITY;
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) {
+        return 16;
+    }
+    auto again = ingest_sync(s, big);
+    if (!again.ok() || again->ids.duplicate) {
+        return 17;  // the failed batch left nothing behind
+    }
+    if (!s.writable()) {
+        return 18;
+    }
+    auto small = ingest_sync(s, make_report("small"));
+    if (!small.ok() || !small->ids.duplicate) {
+        return 19;  // committed data survived the failed batch
+    }
+    s.close();
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("a write error fails the batch, the store keeps running and recovers") {
+    temp_dir dir;
+    std::fflush(nullptr);  // or the child repeats buffered output
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        _exit(write_error_child(dir.db()));
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    raw_db raw(dir.db());
+    CHECK(raw.text("PRAGMA integrity_check") == "ok");
+    CHECK(raw.scalar("SELECT COUNT(*) FROM reports") == 2);
 }
 
 // Throughput, printed not asserted: build-b/store_durability_test -tc='*throughput*' --no-skip
