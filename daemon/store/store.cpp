@@ -20,16 +20,15 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <condition_variable>
 #include <deque>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 
@@ -424,10 +423,12 @@ private:
                 fail_batch(batch, sp.err());
                 return;
             }
-            if (!op->execute()) {
+            if (!op->execute() && db_.in_transaction()) {
                 // The op reports its own error after the commit; the others are unaffected.
-                if (db_.in_transaction()) {
-                    (void)exec_cached("ROLLBACK TO op");
+                // Should the rollback itself fail, RELEASE would keep half an op: give up.
+                if (auto undo = exec_cached("ROLLBACK TO op"); !undo) {
+                    fail_batch(batch, undo.err());
+                    return;
                 }
             }
             // I/O errors, a full disk or running out of memory can make SQLite roll back
