@@ -36,7 +36,7 @@ struct notification {
     int contact_index{0};         // which of the target's contacts this is
     std::string language;         // template language for this recipient
     nlohmann::json payload;       // alert context, already redacted for this recipient
-    std::string idempotency_key;  // stable across retries
+    std::string idempotency_key;  // stable across retries: "hl-" + 12 hex (id) + 32 random hex
     int attempts{0};
     std::int64_t next_attempt_at{};  // unix ms
     std::int64_t created_at{};       // unix ms
@@ -108,7 +108,10 @@ struct options {
 
 class store {
 public:
-    // Opens (creating if needed) and migrates the database. Runs on the caller's thread.
+    // Opens (creating if needed, with parent directories, mode 0600) and migrates the
+    // database. Runs on the caller's thread. Error codes: "corrupt" (not an SQLite file),
+    // "schema_too_new" (written by a newer hotline), "readonly", "config", "storage".
+    // Operation errors: "constraint", "bad_payload", "busy", "disk_full", "io_error".
     [[nodiscard]] static core::result<std::unique_ptr<store>> open(const options& opts);
     virtual ~store() = default;
 
@@ -118,7 +121,10 @@ public:
     virtual void ingest(core::report r, case_info c, std::vector<planned_notification> planned,
                         std::function<void(core::result<ingest_result>)> done) = 0;
 
-    // Records an attempt's outcome (and its follow-ups) in one transaction.
+    // Records an attempt's outcome (and its follow-ups) in one transaction. Every outcome
+    // counts an attempt. Follow-ups are due at once. For a notification that is no longer
+    // pending this is a no-op with no follow-ups (replay after a crash); an unknown id is
+    // an error with code "not_found".
     virtual void record_attempt(std::int64_t notification_id, attempt_result outcome,
                                 std::function<void(core::result<attempt_record>)> done) = 0;
 
@@ -140,7 +146,8 @@ public:
     // True when a write transaction succeeded recently (for /readyz).
     [[nodiscard]] virtual bool writable() const = 0;
 
-    // Finishes queued operations, then stops the writer thread. Idempotent.
+    // Finishes queued operations, then stops the writer thread. Idempotent. Operations
+    // submitted afterwards fail at once, on the caller's thread, with code "closed".
     virtual void close() = 0;
 };
 
