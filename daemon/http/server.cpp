@@ -446,8 +446,14 @@ asio::awaitable<bool> serve_one(server_state& st, connection& self, beast::tcp_s
         body_unread = out.body_unread;
         co_return false;
     }
+    if (out.body_unread && !ec && !out.rep.close && !parser.is_done()) {
+        // Answered before reading the body (401, 415, 404...): when the rest is already
+        // buffered, drop it and keep the connection; otherwise it is still on the wire.
+        error_code rest;
+        out.body_unread = !parse_buffered(parser, buf, /*whole=*/true, rest) || rest;
+    }
     if (out.body_unread) {
-        out.rep.close = true;  // the rest of this request is still on the wire
+        out.rep.close = true;
     }
     count(st, r, out);
     if (spdlog::should_log(spdlog::level::debug)) {

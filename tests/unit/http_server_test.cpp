@@ -431,6 +431,16 @@ TEST_CASE("bearer tokens") {
     CHECK(f.app.reports().at(0).source == "src-b");
     CHECK(f.metric("hotline_reports_rejected_total",
                    {{"source", ""}, {"reason", "unauthorized"}}) == 6);
+    // Refused with the whole body already sent: the connection stays usable.
+    conn k(f.port);
+    REQUIRE(k.send(post(good_report, "wrong")));
+    auto refused = k.read();
+    check_error(refused, 401, "unauthorized");
+    CHECK(refused->header("connection") != "close");
+    REQUIRE(k.send(post(good_report)));
+    auto accepted = k.read();
+    REQUIRE(accepted);
+    CHECK(accepted->status == 202);
 }
 
 TEST_CASE("body limit (413)") {
