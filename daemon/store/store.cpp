@@ -158,7 +158,8 @@ notification read_notification(const sqlite::query& q) {
 class operation {
 public:
     virtual ~operation() = default;
-    [[nodiscard]] virtual bool execute() noexcept = 0;  // false: roll back this op alone
+    // Null on success; otherwise the op's error, and this op alone is rolled back.
+    [[nodiscard]] virtual const core::error* execute() noexcept = 0;
     virtual void finish() noexcept = 0;
     virtual void fail(core::error e) noexcept = 0;
 };
@@ -170,7 +171,7 @@ public:
                     std::function<void(core::result<T>)> done)
         : body_(std::move(body)), done_(std::move(done)) {}
 
-    bool execute() noexcept override {
+    const core::error* execute() noexcept override {
         try {
             outcome_.emplace(body_());
         } catch (const std::exception& e) {
@@ -178,7 +179,7 @@ public:
         } catch (...) {
             outcome_.emplace(core::make_error("internal", "unknown exception"));
         }
-        return outcome_->ok();
+        return outcome_->ok() ? nullptr : &outcome_->err();
     }
 
     void finish() noexcept override {
@@ -423,7 +424,8 @@ private:
                 fail_batch(batch, sp.err());
                 return;
             }
-            if (!op->execute() && db_.in_transaction()) {
+            const core::error* failed = op->execute();
+            if (failed != nullptr && db_.in_transaction()) {
                 // The op reports its own error after the commit; the others are unaffected.
                 // Should the rollback itself fail, RELEASE would keep half an op: give up.
                 if (auto undo = exec_cached("ROLLBACK TO op"); !undo) {
@@ -434,8 +436,10 @@ private:
             // I/O errors, a full disk or running out of memory can make SQLite roll back
             // the whole transaction: then the earlier ops are gone too.
             if (!db_.in_transaction()) {
-                fail_batch(batch, core::make_error("io_error",
-                                                   "the transaction was rolled back by SQLite"));
+                fail_batch(batch, failed != nullptr
+                                      ? *failed
+                                      : core::make_error("io_error",
+                                                         "SQLite rolled back the transaction"));
                 return;
             }
             if (auto rel = exec_cached("RELEASE op"); !rel) {
