@@ -51,9 +51,8 @@ const std::string* token_checker::authenticate(std::string_view token,
     std::size_t found = entries_.size();
     for (std::size_t i = 0; i < entries_.size(); ++i) {
         // Branch-free select: the loop does the same work whichever entry (if any) matches.
-        const auto equal =
-            static_cast<std::size_t>(sodium_memcmp(presented.data(), entries_[i].hash.data(),
-                                                   presented.size()) == 0);
+        const auto equal = static_cast<std::size_t>(
+            sodium_memcmp(presented.data(), entries_[i].hash.data(), presented.size()) == 0);
         const std::size_t mask = std::size_t{0} - equal;
         found = (i & mask) | (found & ~mask);
     }

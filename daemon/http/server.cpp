@@ -40,7 +40,9 @@ constexpr std::string_view json_type = "application/json";
 constexpr std::string_view text_type = "text/plain; charset=utf-8";
 constexpr std::string_view metrics_type = "text/plain; version=0.0.4";
 
-[[nodiscard]] std::string_view sv(beast::string_view s) noexcept { return {s.data(), s.size()}; }
+[[nodiscard]] std::string_view sv(beast::string_view s) noexcept {
+    return {s.data(), s.size()};
+}
 
 // Request counts by route and status, kept in atomics and folded into the registry when
 // /metrics is rendered: the registry's mutex and map lookups stay off the hot path. The
@@ -74,7 +76,7 @@ struct request_counters {
 
 // One open connection, as the server sees it (for drain and force-close).
 struct connection {
-    beast::tcp_stream* stream{nullptr};  // lives in the connection's coroutine frame
+    beast::tcp_stream* stream{nullptr};   // lives in the connection's coroutine frame
     asio::steady_timer* submit{nullptr};  // set while waiting for a commit
     bool idle{false};                     // waiting for the next request's first byte
 };
@@ -277,7 +279,7 @@ struct submit_wait {
 
 struct request_outcome {
     reply rep;
-    std::string source;     // authenticated source name ("" when none)
+    std::string source;  // authenticated source name ("" when none)
     bool body_unread{false};
 };
 
@@ -301,7 +303,8 @@ asio::awaitable<void> handle_report(server_state& st, connection& self, beast::t
     }
     out.source = *source;
     if (!is_json_media_type(sv(req[bhttp::field::content_type]))) {
-        out.rep = error_reply(415, "unsupported_media_type", "Content-Type must be application/json");
+        out.rep =
+            error_reply(415, "unsupported_media_type", "Content-Type must be application/json");
         co_return;
     }
     error_code ec;
@@ -332,22 +335,20 @@ asio::awaitable<void> handle_report(server_state& st, connection& self, beast::t
         out.body_unread = true;
         co_return;
     }
-    auto report = ingest::parse_report_json(req.body(), out.source,
-                                            sv(req["Idempotency-Key"]), st.clock->now_ms());
+    auto report = ingest::parse_report_json(req.body(), out.source, sv(req["Idempotency-Key"]),
+                                            st.clock->now_ms());
     if (!report) {
         out.rep = error_reply(400, report.err().code, report.err().message);
         co_return;
     }
     auto wait = std::make_shared<submit_wait>(stream.get_executor());
     wait->timer.expires_at(asio::steady_timer::time_point::max());
-    st.app.submit_report(std::move(report).value(),
-                         [wait](core::result<core::report_ids> r) {
-                             asio::post(wait->timer.get_executor(),
-                                        [wait, r = std::move(r)]() mutable {
-                                            wait->outcome.emplace(std::move(r));
-                                            wait->timer.cancel();
-                                        });
-                         });
+    st.app.submit_report(std::move(report).value(), [wait](core::result<core::report_ids> r) {
+        asio::post(wait->timer.get_executor(), [wait, r = std::move(r)]() mutable {
+            wait->outcome.emplace(std::move(r));
+            wait->timer.cancel();
+        });
+    });
     self.submit = &wait->timer;
     if (!wait->outcome) {
         co_await wait->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -575,7 +576,8 @@ server::server(asio::io_context& io, application& app, core::metrics& metrics)
     metrics.describe_counter("hotline_http_connections_rejected_total",
                              "Connections closed at once because max_connections was reached");
     metrics.describe_gauge("hotline_http_connections", "Open HTTP connections");
-    metrics.on_collect([counters = impl_->st->counters](core::metrics& m) { counters->collect(m); });
+    metrics.on_collect(
+        [counters = impl_->st->counters](core::metrics& m) { counters->collect(m); });
 }
 
 server::~server() {
@@ -675,8 +677,12 @@ void server::shutdown(core::duration grace, std::function<void()> done) {
     });
 }
 
-std::size_t server::connections() const { return impl_->st->count; }
+std::size_t server::connections() const {
+    return impl_->st->count;
+}
 
-void server::set_clock(const core::clock& clock) { impl_->st->clock = &clock; }
+void server::set_clock(const core::clock& clock) {
+    impl_->st->clock = &clock;
+}
 
 }  // namespace hotline::http

@@ -4,8 +4,8 @@
 #include <optional>
 #include <utility>
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <nlohmann/json.hpp>
 
 #include "ingest/utf8.hpp"
 
@@ -221,8 +221,8 @@ public:
                 return true;
             }
             if (out_.labels.size() >= limits::labels_max) {
-                fail(bad_field("field \"labels\" may have at most " + std::to_string(limits::labels_max) +
-                                   " entries",
+                fail(bad_field("field \"labels\" may have at most " +
+                                   std::to_string(limits::labels_max) + " entries",
                                "labels"));
                 return true;
             }
@@ -242,8 +242,8 @@ public:
             what.find("UTF-8") != std::string_view::npos) {
             syntax_ = core::make_error("invalid_utf8", "a \\u escape is not valid UTF-16");
         } else {
-            syntax_ = core::make_error("bad_json", "body is not valid JSON (near byte " +
-                                                      std::to_string(position) + ")");
+            syntax_ = core::make_error(
+                "bad_json", "body is not valid JSON (near byte " + std::to_string(position) + ")");
         }
         return false;
     }
@@ -286,9 +286,9 @@ private:
         }
         if (depth_ == 2 && in_labels_) {
             if (k != value_kind::string) {
-                fail(bad_field(std::string("field \"labels\" values must be strings, not ") +
-                                   kind_name(k),
-                               "labels"));
+                fail(bad_field(
+                    std::string("field \"labels\" values must be strings, not ") + kind_name(k),
+                    "labels"));
                 return false;
             }
             return true;
@@ -304,8 +304,7 @@ private:
                 out_.sender = std::move(v);
                 break;
             case field::text:
-                e = check_string("field \"text\"", v, 1, limits::text_max,
-                                 controls::tab_newlines);
+                e = check_string("field \"text\"", v, 1, limits::text_max, controls::tab_newlines);
                 out_.text = std::move(v);
                 break;
             case field::subject:
@@ -382,9 +381,8 @@ core::result<core::report> parse_report_json(std::string_view body, const std::s
     }
     for (const field f : {field::sender, field::text}) {
         if (!sax.seen(f)) {
-            return core::make_error("missing_field",
-                                    std::string("missing field \"") + name_of(f) + "\"",
-                                    name_of(f));
+            return core::make_error(
+                "missing_field", std::string("missing field \"") + name_of(f) + "\"", name_of(f));
         }
     }
     if (!sax.seen(field::external_id)) {

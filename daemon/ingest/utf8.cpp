@@ -55,13 +55,11 @@ char32_t decode_utf8(std::string_view s, std::size_t& pos) noexcept {
         const unsigned char c1 = at(pos + 1);
         const unsigned char lo = c0 == 0xF0U ? 0x90U : 0x80U;
         const unsigned char hi = c0 == 0xF4U ? 0x8FU : 0xBFU;
-        if (c1 < lo || c1 > hi || !is_continuation(at(pos + 2)) ||
-            !is_continuation(at(pos + 3))) {
+        if (c1 < lo || c1 > hi || !is_continuation(at(pos + 2)) || !is_continuation(at(pos + 3))) {
             return invalid_code_point;
         }
         const char32_t cp = (char32_t{c0} & 0x07U) << 18U | (char32_t{c1} & 0x3FU) << 12U |
-                            (char32_t{at(pos + 2)} & 0x3FU) << 6U |
-                            (char32_t{at(pos + 3)} & 0x3FU);
+                            (char32_t{at(pos + 2)} & 0x3FU) << 6U | (char32_t{at(pos + 3)} & 0x3FU);
         pos += 4;
         return cp;
     }

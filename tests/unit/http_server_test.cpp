@@ -144,7 +144,6 @@ struct fixture {
     fixture(const fixture&) = delete;
     fixture& operator=(const fixture&) = delete;
 
-
     std::size_t connections() {
         return on_io([this] { return srv->connections(); });
     }
@@ -302,7 +301,7 @@ std::string get(const std::string& target, const std::string& method = "GET",
 }
 
 std::optional<response> roundtrip(std::uint16_t port, const std::string& request,
-                                 bool head = false) {
+                                  bool head = false) {
     conn c(port);
     if (!c.send(request)) {
         return std::nullopt;
@@ -476,8 +475,9 @@ TEST_CASE("media type (415)") {
                 "unsupported_media_type");
     check_error(roundtrip(f.port, post(good_report, "token-a", {}, "application/json-seq")), 415,
                 "unsupported_media_type");
-    check_error(roundtrip(f.port, post(good_report, "token-a", {}, "application/json; charset=latin1")),
-                415, "unsupported_media_type");
+    check_error(
+        roundtrip(f.port, post(good_report, "token-a", {}, "application/json; charset=latin1")),
+        415, "unsupported_media_type");
     auto r = roundtrip(f.port, post(good_report, "token-a", {}, "Application/JSON; charset=UTF-8"));
     REQUIRE(r);
     CHECK(r->status == 202);
@@ -493,12 +493,12 @@ TEST_CASE("bad requests (400)") {
     check_error(roundtrip(f.port, post(R"({"sender":"s","text":"t","x":1})")), 400, "bad_field");
     check_error(roundtrip(f.port, post("{\"sender\":\"s\",\"text\":\"\xc0\xaf\"}")), 400,
                 "invalid_utf8");
-    check_error(roundtrip(f.port, post(good_report, "token-a", "Idempotency-Key: " +
-                                                                  std::string(300, 'k') + "\r\n")),
+    check_error(roundtrip(f.port, post(good_report, "token-a",
+                                       "Idempotency-Key: " + std::string(300, 'k') + "\r\n")),
                 400, "bad_field");
     CHECK(f.app.submissions == 0);
-    CHECK(f.metric("hotline_reports_rejected_total", {{"source", "src-a"}, {"reason", "bad_json"}}) ==
-          2);
+    CHECK(f.metric("hotline_reports_rejected_total",
+                   {{"source", "src-a"}, {"reason", "bad_json"}}) == 2);
 
     // Broken HTTP: answered 400 and closed.
     conn g(f.port);
@@ -506,8 +506,9 @@ TEST_CASE("bad requests (400)") {
     check_error(g.read(), 400, "bad_request");
     CHECK(g.closed());
     conn h(f.port);
-    h.send("POST /v1/reports HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer token-a\r\n"
-           "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n");
+    h.send(
+        "POST /v1/reports HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer token-a\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n");
     check_error(h.read(), 400, "bad_request");
     CHECK(h.closed());
     conn i(f.port);

@@ -133,13 +133,11 @@ TEST_CASE("length limits") {
     CHECK(code_of(with_text("\"" + cyr + "ж\"")) == "bad_field");
     const std::string subject(998, 'x');
     CHECK(code_of(R"({"sender":"s","text":"t","subject":")" + subject + R"("})") == "ok");
-    CHECK(code_of(R"({"sender":"s","text":"t","subject":")" + subject + R"(x"})") ==
-          "bad_field");
+    CHECK(code_of(R"({"sender":"s","text":"t","subject":")" + subject + R"(x"})") == "bad_field");
     CHECK(code_of(R"({"sender":"s","text":"t","subject":""})") == "ok");
     const std::string ext(200, 'e');
     CHECK(code_of(R"({"sender":"s","text":"t","external_id":")" + ext + R"("})") == "ok");
-    CHECK(code_of(R"({"sender":"s","text":"t","external_id":")" + ext + R"(e"})") ==
-          "bad_field");
+    CHECK(code_of(R"({"sender":"s","text":"t","external_id":")" + ext + R"(e"})") == "bad_field");
     CHECK(code_of(R"({"sender":"s","text":"t","external_id":""})") == "bad_field");
 }
 
@@ -174,7 +172,9 @@ TEST_CASE("control characters") {
     CHECK(code_of(with_text(R"("line\nline\r\n\tend")")) == "ok");
     CHECK(code_of(with_text(R"("nul\u0000byte")")) == "bad_field");
     CHECK(code_of(with_text(R"("bell\u0007")")) == "bad_field");
-    CHECK(code_of(with_text(R"("del)" "\x7f" R"(")")) == "bad_field");
+    CHECK(code_of(with_text(R"("del)"
+                            "\x7f"
+                            R"(")")) == "bad_field");
     CHECK(code_of(with_text("\"raw\x01\"")) == "bad_json");  // raw controls are not JSON
     CHECK(code_of(R"({"sender":"a\nb","text":"t"})") == "bad_field");
     CHECK(code_of(R"({"sender":"a","text":"t","subject":"a\tb"})") == "ok");
@@ -201,8 +201,7 @@ TEST_CASE("external id: body, then Idempotency-Key, then random") {
     CHECK(code_of(R"({"sender":"s","text":"t"})", "a\x01") == "bad_field");
     CHECK(code_of(R"({"sender":"s","text":"t"})", "a\xff") == "invalid_utf8");
     // The header is not looked at when the body has an id.
-    CHECK(code_of(R"({"sender":"s","text":"t","external_id":"x"})", std::string(201, 'k')) ==
-          "ok");
+    CHECK(code_of(R"({"sender":"s","text":"t","external_id":"x"})", std::string(201, 'k')) == "ok");
 }
 
 TEST_CASE("invalid UTF-8 anywhere is invalid_utf8") {
@@ -231,15 +230,14 @@ TEST_CASE("invalid UTF-8 anywhere is invalid_utf8") {
         const std::string bytes = seq;
         CAPTURE(bytes);
         CHECK(code_of(with_text("\"a" + std::string(seq) + "b\"")) == "invalid_utf8");
-        CHECK(code_of(R"({"sender":"s)" + std::string(seq) + R"(","text":"t"})") ==
-              "invalid_utf8");
+        CHECK(code_of(R"({"sender":"s)" + std::string(seq) + R"(","text":"t"})") == "invalid_utf8");
         CHECK(code_of(R"({"sender":"s","text":"t","labels":{"k":")" + std::string(seq) +
                       R"("}})") == "invalid_utf8");
         // Outside strings too (nlohmann would call it a syntax error).
         CHECK(code_of(R"({"sender":"s","text":"t"})" + std::string(seq)) == "invalid_utf8");
     }
     // Valid edge cases.
-    const char* good[] = {"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf",
+    const char* good[] = {"\xc2\x80",     "\xdf\xbf",     "\xe0\xa0\x80",     "\xed\x9f\xbf",
                           "\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf"};
     for (const char* seq : good) {
         const std::string bytes = seq;
@@ -284,13 +282,13 @@ TEST_CASE("language guess") {
     CHECK(guess_language("Задержан активист у здания суда") == "ru");
     CHECK(guess_language("Activist detained near the court") == "en");
     CHECK(guess_language("Задержан наш activist") == "ru");  // 11 Cyrillic of 19 letters
-    CHECK(guess_language("Задержан activist") == "");         // 8 and 8: not "mostly"
+    CHECK(guess_language("Задержан activist") == "");        // 8 and 8: not "mostly"
     CHECK(guess_language("12345 !!! ...") == "");
     CHECK(guess_language("") == "");
     CHECK(guess_language("東京で拘束された") == "");
     CHECK(guess_language("Ελληνικά κείμενο") == "");
     CHECK(guess_language("Müller wurde festgenommen") == "en");  // Latin script
-    CHECK(guess_language("ab вг") == "");                          // a tie is not "mostly"
+    CHECK(guess_language("ab вг") == "");                        // a tie is not "mostly"
     CHECK(guess_language("\xff") == "");
     const auto r = parse(with_text(R"("Help, we are being searched")"));
     REQUIRE(r.ok());
