@@ -1,4 +1,4 @@
-// The SQLite store: one writer thread, group commit, one savepoint per operation.
+// The SQLite store: one writer thread, group commit, per-operation failure isolation.
 //
 // Audit events written (actor, kind, detail):
 //   source:<name>  report_received          {"source","severity","route","notification_ids":[..]}
@@ -240,7 +240,7 @@ public:
     void ingest(core::report r, case_info c, std::vector<planned_notification> planned,
                 std::function<void(core::result<ingest_result>)> done) override {
         enqueue<ingest_result>(
-            [this, r = std::move(r), c = std::move(c), planned = std::move(planned)]() mutable {
+            [this, r = std::move(r), c = std::move(c), planned = std::move(planned)] {
                 return do_ingest(r, c, planned);
             },
             std::move(done));
@@ -249,7 +249,7 @@ public:
     void record_attempt(std::int64_t notification_id, attempt_result outcome,
                         std::function<void(core::result<attempt_record>)> done) override {
         enqueue<attempt_record>(
-            [this, notification_id, outcome = std::move(outcome)]() mutable {
+            [this, notification_id, outcome = std::move(outcome)] {
                 return do_record_attempt(notification_id, outcome);
             },
             std::move(done));
@@ -413,43 +413,21 @@ private:
         }
     }
 
+    enum class batch_outcome { committed, op_failed, failed };
+
+    // Savepoints copy every page an op touches into the sub-journal, which halved
+    // throughput. So a batch first runs without them; if an op fails, the whole
+    // transaction is rolled back and the batch runs again with one savepoint per op, so
+    // that only the failing op is lost. Ops are re-runnable (they do not consume their
+    // inputs) and nothing of the first run has been committed or reported.
     void run_batch(std::vector<std::unique_ptr<operation>>& batch) {
         const auto started = std::chrono::steady_clock::now();
-        if (auto begin = exec_cached("BEGIN IMMEDIATE"); !begin) {
-            fail_batch(batch, begin.err());
-            return;
+        auto outcome = attempt_batch(batch, false);
+        if (outcome == batch_outcome::op_failed) {
+            outcome = attempt_batch(batch, true);
         }
-        for (auto& op : batch) {
-            if (auto sp = exec_cached("SAVEPOINT op"); !sp) {
-                fail_batch(batch, sp.err());
-                return;
-            }
-            const core::error* failed = op->execute();
-            if (failed != nullptr && db_.in_transaction()) {
-                // The op reports its own error after the commit; the others are unaffected.
-                // Should the rollback itself fail, RELEASE would keep half an op: give up.
-                if (auto undo = exec_cached("ROLLBACK TO op"); !undo) {
-                    fail_batch(batch, undo.err());
-                    return;
-                }
-            }
-            // I/O errors, a full disk or running out of memory can make SQLite roll back
-            // the whole transaction: then the earlier ops are gone too.
-            if (!db_.in_transaction()) {
-                fail_batch(batch, failed != nullptr
-                                      ? *failed
-                                      : core::make_error("io_error",
-                                                         "SQLite rolled back the transaction"));
-                return;
-            }
-            if (auto rel = exec_cached("RELEASE op"); !rel) {
-                fail_batch(batch, rel.err());
-                return;
-            }
-        }
-        if (auto commit = exec_cached("COMMIT"); !commit) {
-            fail_batch(batch, commit.err());
-            return;
+        if (outcome != batch_outcome::committed) {
+            return;  // attempt_batch failed every op
         }
         // synchronous=FULL: the batch is on disk now, so completions may acknowledge.
         writable_.store(true);
@@ -461,6 +439,60 @@ private:
         for (auto& op : batch) {
             op->finish();
         }
+    }
+
+    batch_outcome attempt_batch(std::vector<std::unique_ptr<operation>>& batch, bool isolate) {
+        if (auto begin = exec_cached("BEGIN IMMEDIATE"); !begin) {
+            fail_batch(batch, begin.err());
+            return batch_outcome::failed;
+        }
+        for (auto& op : batch) {
+            if (isolate) {
+                if (auto sp = exec_cached("SAVEPOINT op"); !sp) {
+                    fail_batch(batch, sp.err());
+                    return batch_outcome::failed;
+                }
+            }
+            const core::error* failed = op->execute();
+            if (failed != nullptr && !isolate) {
+                if (db_.in_transaction()) {
+                    (void)exec_cached("ROLLBACK");
+                }
+                if (db_.in_transaction()) {
+                    fail_batch(batch, *failed);
+                    return batch_outcome::failed;
+                }
+                return batch_outcome::op_failed;
+            }
+            if (failed != nullptr && db_.in_transaction()) {
+                // The op reports its own error after the commit; the others are unaffected.
+                // Should the rollback itself fail, RELEASE would keep half an op: give up.
+                if (auto undo = exec_cached("ROLLBACK TO op"); !undo) {
+                    fail_batch(batch, undo.err());
+                    return batch_outcome::failed;
+                }
+            }
+            // I/O errors, a full disk or running out of memory can make SQLite roll back
+            // the whole transaction: then the earlier ops are gone too.
+            if (!db_.in_transaction()) {
+                fail_batch(batch, failed != nullptr
+                                      ? *failed
+                                      : core::make_error("io_error",
+                                                         "SQLite rolled back the transaction"));
+                return batch_outcome::failed;
+            }
+            if (isolate) {
+                if (auto rel = exec_cached("RELEASE op"); !rel) {
+                    fail_batch(batch, rel.err());
+                    return batch_outcome::failed;
+                }
+            }
+        }
+        if (auto commit = exec_cached("COMMIT"); !commit) {
+            fail_batch(batch, commit.err());
+            return batch_outcome::failed;
+        }
+        return batch_outcome::committed;
     }
 
     core::status audit(const char* actor_prefix, const std::string& actor, const char* kind,
@@ -490,7 +522,7 @@ private:
     // Inserts planned notifications for one report/case. Ids are allocated up front (we
     // hold the write lock) so the payload can carry its own notification_id in one INSERT.
     core::result<std::vector<notification>> insert_notifications(
-        std::int64_t report_id, std::int64_t case_id, std::vector<planned_notification>& planned,
+        std::int64_t report_id, std::int64_t case_id, const std::vector<planned_notification>& planned,
         std::int64_t next_attempt_at, std::int64_t now) {
         std::vector<notification> stored;
         if (planned.empty()) {
@@ -509,17 +541,17 @@ private:
             next_id = q->int64(0) + 1;
         }
         stored.reserve(planned.size());
-        for (auto& p : planned) {
+        for (const auto& p : planned) {
             notification n;
             n.id = next_id++;
             n.report_id = report_id;
             n.case_id = case_id;
-            n.channel = std::move(p.channel);
-            n.address = std::move(p.address);
-            n.target = std::move(p.target);
+            n.channel = p.channel;
+            n.address = p.address;
+            n.target = p.target;
             n.contact_index = p.contact_index;
-            n.language = std::move(p.language);
-            n.payload = p.payload.is_null() ? json::object() : std::move(p.payload);
+            n.language = p.language;
+            n.payload = p.payload.is_null() ? json::object() : p.payload;
             if (!n.payload.is_object()) {
                 return core::make_error("bad_payload", "notification payload must be an object");
             }
@@ -559,7 +591,7 @@ private:
     }
 
     core::result<ingest_result> do_ingest(const core::report& r, const case_info& c,
-                                          std::vector<planned_notification>& planned) {
+                                          const std::vector<planned_notification>& planned) {
         const auto now = now_ms();
         const auto received_at = r.received_at > 0 ? r.received_at : now;
         ingest_result out;
@@ -662,7 +694,7 @@ private:
         return out;
     }
 
-    core::result<attempt_record> do_record_attempt(std::int64_t id, attempt_result& outcome) {
+    core::result<attempt_record> do_record_attempt(std::int64_t id, const attempt_result& outcome) {
         const auto now = now_ms();
         std::int64_t report_id = 0;
         std::int64_t case_id = 0;
