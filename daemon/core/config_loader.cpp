@@ -302,7 +302,7 @@ private:
     std::map<std::pair<std::string, std::string>, mark> template_marks_;
     std::map<std::string, mark> source_names_, channel_names_;
     // Ids as written, valid or not, so one bad responder does not also break every reference.
-    std::map<std::string, std::vector<std::string>> declared_ids_;
+    std::map<std::string, std::map<std::string, mark>> declared_ids_;
 };
 
 // ----------------------------------------------------------------------------- files
@@ -1111,11 +1111,10 @@ void loader::read_people(const document& d, const YAML::Node& node, const std::s
         if (const auto it = f->find("id"); it != f->end()) {
             if (auto x = read_identifier(d, it->second.second, join(path, "id"))) {
                 p.id = *x;
-                declared_ids_[section].push_back(p.id);
-                const auto dup = std::find_if(out.begin(), out.end(), [&](const person& o) { return o.id == p.id; });
-                if (dup != out.end()) {
+                const auto [first, fresh] = declared_ids_[section].emplace(p.id, p.at);
+                if (!fresh) {
                     fail(at(d, it->second.second), join(path, "id"),
-                         "duplicate id \"" + p.id + "\" (first at " + dup->at.str() + ")");
+                         "duplicate id \"" + p.id + "\" (first at " + first->second.str() + ")");
                 }
             }
         } else {
@@ -1397,12 +1396,12 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
 // ----------------------------------------------------------------------------- after all files
 
 void loader::check_references() {
-    std::vector<std::string> channel_names;
-    for (const auto& [name, where] : channel_names_) {
-        channel_names.push_back(name);
-    }
     for (const auto& ref : contact_refs_) {
         if (channel_names_.count(ref.name) == 0) {
+            std::vector<std::string> channel_names;
+            for (const auto& [name, where] : channel_names_) {
+                channel_names.push_back(name);
+            }
             fail(ref.at, ref.path, "unknown channel \"" + ref.name + "\"" + suggest(ref.name, channel_names));
         }
     }
@@ -1411,10 +1410,14 @@ void loader::check_references() {
     for (const auto& ref : notify_refs_) {
         const bool is_responder = ref.target.type == rules::target::kind::responder;
         const auto& ids = is_responder ? responder_ids : partner_ids;
-        if (std::find(ids.begin(), ids.end(), ref.target.id) == ids.end()) {
+        if (ids.count(ref.target.id) == 0) {
+            std::vector<std::string> names;
+            for (const auto& [id, where] : ids) {
+                names.push_back(id);
+            }
             fail(ref.target.at, ref.path,
                  std::string("unknown ") + (is_responder ? "responder" : "partner") + " \"" + ref.target.id +
-                     "\"" + suggest(ref.target.id, ids));
+                     "\"" + suggest(ref.target.id, names));
         }
     }
 }

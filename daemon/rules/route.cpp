@@ -388,9 +388,13 @@ std::string test_node(const route_node& node, const core::report& r, bool& match
 void enter(const route_node& node, const std::string& severity, walk_state& state) {
     state.path.push_back(node.name);
     const std::string& effective = node.severity ? *node.severity : severity;
-    std::map<std::string, std::string> saved_labels = state.labels;
-    for (const auto& [key, value] : node.labels) {
-        state.labels[key] = value;
+    // Most nodes set no labels: copy the inherited ones only when this node changes them.
+    std::optional<std::map<std::string, std::string>> saved_labels;
+    if (!node.labels.empty()) {
+        saved_labels = state.labels;
+        for (const auto& [key, value] : node.labels) {
+            state.labels.insert_or_assign(key, value);
+        }
     }
     add_targets(node, state.out);
 
@@ -417,15 +421,23 @@ void enter(const route_node& node, const std::string& severity, walk_state& stat
         // The deepest matched node decides.
         state.out.paths.push_back(state.path);
         const int rank = severity_rank(effective);
-        if (state.best_severity < 0 || rank < state.best_severity) {
+        const bool more_urgent = state.best_severity < 0 || rank < state.best_severity;
+        if (more_urgent) {
             state.best_severity = rank;
             state.out.severity = effective;
         }
+        // Between leaves, the more urgent one's labels win; among equals the earlier.
         for (const auto& [key, value] : state.labels) {
-            state.out.labels.emplace(key, value);  // an earlier leaf keeps its value
+            if (more_urgent) {
+                state.out.labels.insert_or_assign(key, value);
+            } else {
+                state.out.labels.emplace(key, value);
+            }
         }
     }
-    state.labels = std::move(saved_labels);
+    if (saved_labels) {
+        state.labels = std::move(*saved_labels);
+    }
     state.path.pop_back();
 }
 
