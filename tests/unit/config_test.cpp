@@ -784,3 +784,94 @@ TEST_CASE("the shipped example configuration loads") {
     CHECK(c.route.routes.front().name == "detention");
     CHECK(c.route.routes.back().name == "default");
 }
+
+namespace {
+
+hotline::core::report report_with(const std::string& text) {
+    hotline::core::report r;
+    r.source = "partner-webhook";
+    r.source_kind = "webhook";
+    r.text = text;
+    return r;
+}
+
+std::string leaf(const hotline::rules::decision& d, std::size_t i = 0) {
+    REQUIRE(d.paths.size() > i);
+    return d.paths[i].back();
+}
+
+}  // namespace
+
+TEST_CASE("the shipped example routes decide like an admin expects") {
+    const temp_dir creds;
+    creds.write("webhook.token", "t\n");
+    creds.write("webhook-signing.key", "k\n");
+    const env_guard credentials("CREDENTIALS_DIRECTORY", creds.path.c_str());
+    const auto r = load_config(std::string(HOTLINE_SOURCE_DIR) + "/conf/hotline.yaml");
+    INFO(dump(r));
+    REQUIRE(r.cfg != nullptr);
+    const auto& root = r.cfg->route;
+    using hotline::rules::evaluate;
+    auto d = evaluate(root, report_with("Моего брата АРЕСТОВАЛИ у подъезда"));
+    CHECK(leaf(d) == "detention");
+    CHECK(d.severity == "critical");
+    CHECK(d.labels.at("kind") == "detention");
+    CHECK(d.labels.at("team") == "duty");
+    REQUIRE(d.targets.size() == 3);
+    CHECK(d.targets[0].str() == "responder:alice");
+    CHECK(d.targets[1].str() == "responder:boris");
+    CHECK(d.targets[2].str() == "partner:ngo");
+    CHECK(leaf(evaluate(root, report_with("They detained our lawyer"))) == "detention");
+    d = evaluate(root, report_with("Police raid at the office, обыск идёт"));
+    CHECK(leaf(d) == "search");
+    CHECK(d.severity == "critical");
+    d = evaluate(root, report_with("За нами СЛЕЖКА второй день"));
+    CHECK(leaf(d) == "surveillance");
+    CHECK(d.severity == "high");
+    d = evaluate(root, report_with("I think I am being followed"));
+    CHECK(leaf(d) == "surveillance");
+    d = evaluate(root, report_with("Нужна консультация по гранту"));
+    CHECK(leaf(d) == "default");
+    CHECK(d.severity == "normal");
+    REQUIRE(d.targets.size() == 1);
+    CHECK(d.targets[0].str() == "responder:alice");
+}
+
+TEST_CASE("the example rule set rules/detention.yaml loads and routes en/ru reports") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    dir.write("webhook.token", "t\n");
+    const std::string src = HOTLINE_SOURCE_DIR;
+    const auto file = dir.write("main.yaml",
+                                "include: [" + src + "/conf/responders.yaml, " + src + "/rules/*.yaml]\n"
+                                "sources: [{name: partner-webhook, token_file: webhook.token}]\n"
+                                "channels: [{name: ops-webhook, type: webhook}, {name: email, type: smtp}]\n"
+                                "route: {notify: [responder:alice]}\n");
+    const auto r = load_config(file);
+    INFO(dump(r));
+    REQUIRE(r.cfg != nullptr);
+    const auto& root = r.cfg->route;
+    using hotline::rules::evaluate;
+    auto d = evaluate(root, report_with("Задержали в аэропорту Шереметьево"));
+    CHECK(d.paths.size() == 1);
+    CHECK(leaf(d) == "detention-border");
+    CHECK(d.severity == "critical");
+    CHECK(d.labels.at("need") == "border-protocol");
+    d = evaluate(root, report_with("He was arrested and taken to the police station on Tverskaya"));
+    CHECK(leaf(d) == "detention-station");
+    CHECK(d.labels.at("need") == "lawyer");
+    d = evaluate(root, report_with("Нам угрожают, и сегодня пришли с обыском"));
+    REQUIRE(d.paths.size() == 2);
+    CHECK(leaf(d, 0) == "threats");
+    CHECK(leaf(d, 1) == "search");
+    CHECK(d.severity == "critical");
+    CHECK(d.labels.at("kind") == "search");  // the more urgent leaf's labels win
+    d = evaluate(root, report_with("I am afraid to go home"));  // "raid" only as a word
+    CHECK(leaf(d) == "routine");
+    CHECK(d.severity == "low");
+    d = evaluate(root, report_with("Мне пришла повестка в СК"));
+    CHECK(leaf(d) == "summons");
+    d = evaluate(root, report_with("Меня вызвали на допрос"));
+    CHECK(leaf(d) == "summons");
+    CHECK(d.severity == "high");
+}
