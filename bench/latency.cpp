@@ -2,13 +2,12 @@
 //
 // One process, one io thread, two roles:
 //  - load generator: posts unique reports (unique external_id) to POST /v1/reports at a fixed
-//    rate over N keep-alive connections. The schedule is open-loop: report i is due at
-//    t0 + i/rate, fixed before the run starts, and every latency is measured from that due
-//    time, not from when the request actually left. A slow answer therefore shows up as
-//    latency instead of silently lowering the offered rate (no coordinated omission).
-//    Report i goes out on connection i % N, so one connection sees rate/N requests/s; with
-//    the defaults (16 connections, 1000/s) a connection is only late if an answer takes
-//    longer than 16 ms, and then the lateness is counted in the latency anyway.
+//    rate over keep-alive connections. The schedule is open-loop: report i is due at
+//    t0 + i/rate, fixed before the run starts, and goes out at that time on an idle pooled
+//    connection (a new one is opened when all are busy, up to --max-connections), whether or
+//    not earlier reports were answered. Every latency is measured from the due time, not from
+//    when the request actually left, so a slow answer shows up as latency instead of
+//    silently lowering the offered rate (no coordinated omission).
 //  - webhook sink: a minimal HTTP/1.1 server (keep-alive) that answers 200 {"id":"x"} and
 //    notes when the alert for each report_id first arrives.
 // The 202's report_id joins the two: latency = webhook arrival - due time of that report.
@@ -30,6 +29,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -57,6 +57,7 @@ struct options {
     double warmup_s = 1;
     double drain_s = 5;
     int connections = 16;
+    int max_connections = 256;
 };
 
 struct report_record {
@@ -66,6 +67,12 @@ struct report_record {
     int status = 0;  // 0 = no answer (connection error)
     std::int64_t report_id = -1;
     bool warmup = false;
+};
+
+struct connection {
+    explicit connection(const asio::any_io_executor& ex) : stream{ex} {}
+    beast::tcp_stream stream;
+    beast::flat_buffer buf;
 };
 
 struct run_state {
@@ -79,7 +86,11 @@ struct run_state {
     std::int64_t webhook_unparsed = 0;
     std::int64_t connect_errors = 0;
     std::int64_t io_errors = 0;
-    int workers_left = 0;
+    std::vector<std::unique_ptr<connection>> idle;
+    int in_flight = 0;
+    int max_in_flight = 0;
+    std::int64_t connections_opened = 0;
+    bool sending_done = false;
 };
 
 void log_exception(const std::exception_ptr& e) {
@@ -157,30 +168,31 @@ std::string report_body(const run_state& st, std::size_t i) {
            R"("})";
 }
 
-asio::awaitable<void> client_worker(run_state& st, tcp::endpoint ep, int k) {
-    auto executor = co_await asio::this_coro::executor;
-    beast::tcp_stream stream{executor};
-    bool connected = false;
-    beast::flat_buffer buf;
-    asio::steady_timer timer{executor};
+// Takes an idle keep-alive connection or opens a new one.
+asio::awaitable<std::unique_ptr<connection>> checkout(run_state& st, const tcp::endpoint& ep) {
+    if (!st.idle.empty()) {
+        auto c = std::move(st.idle.back());
+        st.idle.pop_back();
+        co_return c;
+    }
+    auto c = std::make_unique<connection>(co_await asio::this_coro::executor);
     boost::system::error_code ec;
-    const auto n = static_cast<std::size_t>(st.opt.connections);
-    for (std::size_t i = static_cast<std::size_t>(k); i < st.reports.size(); i += n) {
-        auto& rec = st.reports[i];
-        timer.expires_at(rec.due);
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (!connected) {
-            stream.expires_after(5s);
-            co_await stream.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                ++st.connect_errors;
-                stream.close();
-                continue;
-            }
-            stream.socket().set_option(tcp::no_delay(true), ec);
-            connected = true;
-            buf.clear();
-        }
+    c->stream.expires_after(5s);
+    co_await c->stream.async_connect(ep, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        ++st.connect_errors;
+        co_return nullptr;
+    }
+    c->stream.socket().set_option(tcp::no_delay(true), ec);
+    ++st.connections_opened;
+    co_return c;
+}
+
+asio::awaitable<void> send_report(run_state& st, tcp::endpoint ep, std::size_t i) {
+    auto& rec = st.reports[i];
+    boost::system::error_code ec;
+    auto c = co_await checkout(st, ep);
+    if (c) {
         http::request<http::string_body> req{http::verb::post, st.opt.path, 11};
         req.set(http::field::host, st.opt.target_host);
         req.set(http::field::content_type, "application/json");
@@ -189,62 +201,100 @@ asio::awaitable<void> client_worker(run_state& st, tcp::endpoint ep, int k) {
         req.body() = report_body(st, i);
         req.prepare_payload();
         rec.sent = steady::now();
-        stream.expires_after(10s);
-        co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+        c->stream.expires_after(10s);
+        co_await http::async_write(c->stream, req, asio::redirect_error(asio::use_awaitable, ec));
         http::response<http::string_body> res;
         if (!ec) {
-            co_await http::async_read(stream, buf, res, asio::redirect_error(asio::use_awaitable, ec));
+            co_await http::async_read(c->stream, c->buf, res,
+                                      asio::redirect_error(asio::use_awaitable, ec));
         }
         if (ec) {
             ++st.io_errors;
-            stream.close();
-            connected = false;
-            continue;
-        }
-        rec.answered = steady::now();
-        rec.status = static_cast<int>(res.result_int());
-        const auto body = nlohmann::json::parse(res.body(), nullptr, false);
-        if (body.is_object() && body.contains("report_id") && body["report_id"].is_number_integer()) {
-            rec.report_id = body["report_id"].get<std::int64_t>();
-        }
-        if (!res.keep_alive()) {
-            stream.close();
-            connected = false;
+        } else {
+            rec.answered = steady::now();
+            rec.status = static_cast<int>(res.result_int());
+            const auto body = nlohmann::json::parse(res.body(), nullptr, false);
+            if (body.is_object() && body.contains("report_id") &&
+                body["report_id"].is_number_integer()) {
+                rec.report_id = body["report_id"].get<std::int64_t>();
+            }
+            if (res.keep_alive()) {
+                st.idle.push_back(std::move(c));
+            }
         }
     }
-    if (connected) {
-        stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    --st.in_flight;
+}
+
+// Open loop: report i is spawned at its due time whether or not earlier ones were answered;
+// a busy pool grows by another connection instead of delaying the schedule. Only when
+// --max-connections requests are in flight does the schedule slip (and the slip is part of
+// the measured latency, which counts from the due time).
+asio::awaitable<void> scheduler(run_state& st, tcp::endpoint ep) {
+    auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer{executor};
+    boost::system::error_code ec;
+    // Pre-open the initial pool so connection setup is not in the first latencies.
+    for (int k = 0; k < st.opt.connections; ++k) {
+        if (auto c = co_await checkout(st, ep)) {
+            st.idle.push_back(std::move(c));
+        }
     }
-    --st.workers_left;
+    for (std::size_t i = 0; i < st.reports.size(); ++i) {
+        timer.expires_at(st.reports[i].due);
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        while (st.in_flight >= st.opt.max_connections) {
+            timer.expires_after(100us);
+            co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        ++st.in_flight;
+        st.max_in_flight = std::max(st.max_in_flight, st.in_flight);
+        asio::co_spawn(executor, send_report(st, ep, i), log_exception);
+    }
+    while (st.in_flight > 0) {
+        timer.expires_after(1ms);
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    st.sending_done = true;
 }
 
 // ---- statistics -----------------------------------------------------------------------
 
 double ms(steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-nlohmann::json summarize(std::vector<double> v) {
+// `missing` samples never completed (e.g. a webhook that did not arrive before the drain
+// ended): they count as infinitely slow, so a percentile that falls among them is null
+// rather than a flattering figure computed over the survivors only.
+nlohmann::json summarize(std::vector<double> v, std::size_t missing) {
     nlohmann::json j;
     j["count"] = v.size();
+    j["missing"] = missing;
     if (v.empty()) {
         return j;
     }
+    const std::size_t total = v.size() + missing;
     std::sort(v.begin(), v.end());
-    auto pct = [&](double p) {  // nearest rank
-        const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
-        return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+    auto round3 = [](double x) { return std::round(x * 1000.0) / 1000.0; };
+    auto pct = [&](double p) -> nlohmann::json {  // nearest rank over all samples
+        const auto rank = std::clamp<std::size_t>(
+            static_cast<std::size_t>(std::ceil(p * static_cast<double>(total))), 1, total);
+        if (rank > v.size()) {
+            return nullptr;
+        }
+        return round3(v[rank - 1]);
     };
     double sum = 0;
     for (const double x : v) {
         sum += x;
     }
-    auto round3 = [](double x) { return std::round(x * 1000.0) / 1000.0; };
     j["min"] = round3(v.front());
-    j["mean"] = round3(sum / static_cast<double>(v.size()));
-    j["p50"] = round3(pct(0.50));
-    j["p90"] = round3(pct(0.90));
-    j["p99"] = round3(pct(0.99));
-    j["p999"] = round3(pct(0.999));
-    j["max"] = round3(v.back());
+    j["mean_of_completed"] = round3(sum / static_cast<double>(v.size()));
+    j["p50"] = pct(0.50);
+    j["p90"] = pct(0.90);
+    j["p99"] = pct(0.99);
+    j["p999"] = pct(0.999);
+    j["max"] = missing == 0 ? nlohmann::json(round3(v.back())) : nlohmann::json(nullptr);
+    j["max_of_completed"] = round3(v.back());
     return j;
 }
 
@@ -295,6 +345,9 @@ nlohmann::json report(const run_state& st) {
     j["duration_s"] = st.opt.duration_s;
     j["warmup_s"] = st.opt.warmup_s;
     j["connections"] = st.opt.connections;
+    j["max_connections"] = st.opt.max_connections;
+    j["connections_opened"] = st.connections_opened;
+    j["max_in_flight"] = st.max_in_flight;
     j["warmup_sent"] = warmup_sent;
     j["sent"] = sent;
     j["acked"] = acked;
@@ -309,8 +362,11 @@ nlohmann::json report(const run_state& st) {
     j["webhooks_received"] = st.webhooks;
     j["webhook_duplicates"] = st.webhook_duplicates;
     j["webhook_unparsed"] = st.webhook_unparsed;
-    j["http_ack_ms"] = summarize(std::move(ack_ms));
-    j["report_to_webhook_ms"] = summarize(std::move(hook_ms));
+    const auto sent_count = static_cast<std::size_t>(sent);
+    const auto ack_missing = sent_count - ack_ms.size();
+    const auto hook_missing = sent_count - hook_ms.size();
+    j["http_ack_ms"] = summarize(std::move(ack_ms), ack_missing);
+    j["report_to_webhook_ms"] = summarize(std::move(hook_ms), hook_missing);
     return j;
 }
 
@@ -318,7 +374,7 @@ nlohmann::json report(const run_state& st) {
 asio::awaitable<void> finish_when_done(run_state& st, asio::io_context& io) {
     asio::steady_timer timer{io};
     boost::system::error_code ec;
-    while (st.workers_left > 0) {
+    while (!st.sending_done) {
         timer.expires_after(10ms);
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -346,7 +402,7 @@ int usage() {
     std::cerr
         << "usage: bench_latency --target HOST:PORT (--token T | --token-file F) --sink-port P\n"
            "                     [--rate 1000] [--duration 10] [--warmup 1] [--drain 5]\n"
-           "                     [--connections 16] [--path /v1/reports]\n"
+           "                     [--connections 16] [--max-connections 256] [--path /v1/reports]\n"
            "Posts unique reports at a fixed open-loop rate and listens on 127.0.0.1:P as the\n"
            "webhook sink (--sink-port 0 picks a port and prints sink_port=N on stderr).\n"
            "Prints one JSON object: counts, achieved rate, latency percentiles (ms) of the\n"
@@ -389,6 +445,8 @@ std::optional<options> parse_args(int argc, char** argv) {
             o.drain_s = std::stod(v);
         } else if (a == "--connections") {
             o.connections = std::stoi(v);
+        } else if (a == "--max-connections") {
+            o.max_connections = std::stoi(v);
         } else if (a == "--path") {
             o.path = v;
         } else {
@@ -398,7 +456,8 @@ std::optional<options> parse_args(int argc, char** argv) {
     // Bounds keep a typo from turning into an unbounded load loop.
     if (o.rate <= 0 || o.rate > 100000 || o.duration_s <= 0 || o.duration_s > 300 ||
         o.warmup_s < 0 || o.warmup_s > 60 || o.drain_s < 0 || o.drain_s > 60 ||
-        o.connections < 1 || o.connections > 1024) {
+        o.connections < 1 || o.connections > 1024 || o.max_connections < o.connections ||
+        o.max_connections > 4096) {
         return std::nullopt;
     }
     return o;
@@ -444,10 +503,7 @@ int main(int argc, char** argv) {
             st.reports[i].warmup = i < warmup;
         }
         const tcp::endpoint target{asio::ip::make_address(st.opt.target_host), st.opt.target_port};
-        st.workers_left = st.opt.connections;
-        for (int k = 0; k < st.opt.connections; ++k) {
-            asio::co_spawn(io, client_worker(st, target, k), log_exception);
-        }
+        asio::co_spawn(io, scheduler(st, target), log_exception);
         asio::co_spawn(io, finish_when_done(st, io), log_exception);
         io.run();
         std::cout << report(st).dump(2) << std::endl;
