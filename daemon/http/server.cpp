@@ -159,7 +159,7 @@ struct reply {
     unsigned status{200};
     std::string body;
     std::string_view content_type{json_type};
-    std::string_view code;   // API error code, for the rejected counter
+    std::string code;        // API error code, for the rejected counter
     std::string_view allow;  // for 405
     bool www_authenticate{false};
     bool retry_after{false};
@@ -398,7 +398,7 @@ void count(server_state& st, route r, const request_outcome& out) {
         st.metrics.counter_add("hotline_reports_duplicate_total", {{"source", out.source}});
     } else if (status >= 400 && status < 500) {
         st.metrics.counter_add("hotline_reports_rejected_total",
-                               {{"source", out.source}, {"reason", std::string(out.rep.code)}});
+                               {{"source", out.source}, {"reason", out.rep.code}});
     }
 }
 
