@@ -19,6 +19,7 @@
 #include <string_view>
 #include <utility>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 namespace hotline::core {
@@ -371,6 +372,13 @@ void loader::load_file(const fs::path& file, const std::string& shown, const mar
     std::vector<YAML::Node> parsed;
     try {
         parsed = YAML::LoadAll(text);
+    } catch (const YAML::DeepRecursion& e) {
+        // yaml-cpp stops at 2000 levels (its DepthGuard) with an unhelpful message.
+        const mark m = e.mark.is_null() ? mark{shown, 1, 1} : mark{shown, e.mark.line + 1, e.mark.column + 1};
+        errors_.push_back(make_error("config", "invalid YAML: nested too deeply (yaml-cpp stops at depth " +
+                                                   std::to_string(e.depth()) + ")",
+                                     m.str()));
+        return;
     } catch (const YAML::Exception& e) {
         const mark m = e.mark.is_null() ? mark{shown, 1, 1} : mark{shown, e.mark.line + 1, e.mark.column + 1};
         errors_.push_back(make_error("config", "invalid YAML: " + e.msg, m.str()));
