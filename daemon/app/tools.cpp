@@ -126,21 +126,17 @@ core::result<send_test_outcome> send_test(const loaded_config& loaded, const std
                                  {"subject", subject},
                                  {"text", body},
                                  {"language", ru ? "ru" : "en"}};
-    const auto payload_json = payload.dump();
-    const auto key = "test-" + random_hex(16);
-    hotline_alert alert{};
-    alert.struct_size = sizeof alert;
-    alert.notification_id = "0";
-    alert.idempotency_key = key.c_str();
-    alert.address = address.c_str();
-    alert.subject = subject.c_str();
-    alert.body = body.c_str();
-    alert.payload_json = payload_json.c_str();
-    alert.severity = "low";
-    alert.language = ru ? "ru" : "en";
-    alert.now_unix = clock.now_ms() / 1000;
-    alert.attempt = 1;
-    auto request = instance.build(alert);
+    const dispatch::alert_fields fields{"0",
+                                        "test-" + random_hex(16),
+                                        address,
+                                        subject,
+                                        body,
+                                        payload.dump(),
+                                        "low",
+                                        ru ? "ru" : "en",
+                                        clock.now_ms() / 1000,
+                                        1};
+    auto request = instance.build(fields.view());
     if (!request) {
         return send_test_outcome{false, "permanent failure: " + request.err().message};
     }

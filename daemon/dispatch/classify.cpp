@@ -5,6 +5,22 @@
 
 namespace hotline::dispatch {
 
+hotline_alert alert_fields::view() const {
+    hotline_alert alert{};
+    alert.struct_size = sizeof alert;
+    alert.notification_id = notification_id.c_str();
+    alert.idempotency_key = idempotency_key.c_str();
+    alert.address = address.c_str();
+    alert.subject = subject.c_str();
+    alert.body = body.c_str();
+    alert.payload_json = payload_json.c_str();
+    alert.severity = severity.c_str();
+    alert.language = language.c_str();
+    alert.now_unix = now_unix;
+    alert.attempt = attempt;
+    return alert;
+}
+
 classified classify_reply(const channel_instance& channel, const transport_reply& reply) {
     std::vector<hotline_kv> headers;
     headers.reserve(reply.headers.size());

@@ -1,11 +1,30 @@
-// Hands a transport's answer to the channel plugin for classification.
+// The host's side of one plugin round trip: the alert it hands to build(), and the
+// transport's answer it hands to classify().
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "dispatch/plugin_host.hpp"
 #include "dispatch/transport.hpp"
 
 namespace hotline::dispatch {
+
+// Owns the strings a hotline_alert points into.
+struct alert_fields {
+    std::string notification_id;
+    std::string idempotency_key;
+    std::string address;
+    std::string subject;
+    std::string body;
+    std::string payload_json;
+    std::string severity;
+    std::string language;
+    std::int64_t now_unix{};
+    std::uint32_t attempt{1};
+
+    // Valid while this object lives and is not modified.
+    [[nodiscard]] hotline_alert view() const;
+};
 
 struct classified {
     hotline_outcome outcome{};

@@ -109,25 +109,18 @@ void dispatcher::attempt(store::notification job) {
         // What a responder sends back to acknowledge (SMS/email reply, later issues).
         job.payload["ack_hint"] = "ACK " + std::to_string(job.case_id);
     }
-    const auto text = render(*cfg_, instance->type(), job.language, job.payload);
-    const auto payload_json = job.payload.dump();
-    const auto id_text = std::to_string(job.id);
-    const auto severity = job.payload.value("severity", std::string{"normal"});
-
-    hotline_alert alert{};
-    alert.struct_size = sizeof alert;
-    alert.notification_id = id_text.c_str();
-    alert.idempotency_key = job.idempotency_key.c_str();
-    alert.address = job.address.c_str();
-    alert.subject = text.subject.c_str();
-    alert.body = text.body.c_str();
-    alert.payload_json = payload_json.c_str();
-    alert.severity = severity.c_str();
-    alert.language = job.language.c_str();
-    alert.now_unix = clock_.now_ms() / 1000;
-    alert.attempt = static_cast<std::uint32_t>(job.attempts + 1);
-
-    auto request = instance->build(alert);
+    auto text = render(*cfg_, instance->type(), job.language, job.payload);
+    const alert_fields fields{std::to_string(job.id),
+                              job.idempotency_key,
+                              job.address,
+                              std::move(text.subject),
+                              std::move(text.body),
+                              job.payload.dump(),
+                              job.payload.value("severity", std::string{"normal"}),
+                              job.language,
+                              clock_.now_ms() / 1000,
+                              static_cast<std::uint32_t>(job.attempts + 1)};
+    auto request = instance->build(fields.view());
     if (!request) {
         hotline_outcome outcome{};
         outcome.struct_size = sizeof outcome;
