@@ -375,8 +375,7 @@ void loader::load_file(const fs::path& file, const std::string& shown, const mar
     } catch (const YAML::DeepRecursion& e) {
         // yaml-cpp stops at 2000 levels (its DepthGuard) with an unhelpful message.
         const mark m = e.mark.is_null() ? mark{shown, 1, 1} : mark{shown, e.mark.line + 1, e.mark.column + 1};
-        errors_.push_back(make_error("config", "invalid YAML: nested too deeply (yaml-cpp stops at depth " +
-                                                   std::to_string(e.depth()) + ")",
+        errors_.push_back(make_error("config", "invalid YAML: nested too deeply",
                                      m.str()));
         return;
     } catch (const YAML::Exception& e) {

@@ -699,7 +699,7 @@ TEST_CASE("hostile files: huge, deeply nested, aliases, binary, invalid UTF-8") 
             const auto file = dir.write("main.yaml", deep + "\n");
             const auto r = load_config(file);
             REQUIRE(r.errors.size() == 1);
-            CHECK(r.errors[0].message == "invalid YAML: nested too deeply (yaml-cpp stops at depth 2000)");
+            CHECK(r.errors[0].message == "invalid YAML: nested too deeply");
             CHECK(r.errors[0].context.rfind(file + ":1:", 0) == 0);
         }
         std::string block = "route:\n";
