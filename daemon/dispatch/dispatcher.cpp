@@ -89,7 +89,6 @@ void dispatcher::pump(const std::string& channel) {
         while (!q.waiting.empty() && !stopping_) {
             auto job = std::move(q.waiting.front());
             q.waiting.pop_front();
-            ++q.active;
             fail(job, "channel \"" + channel + "\" is no longer configured");
         }
         return;
@@ -122,6 +121,7 @@ void dispatcher::attempt(store::notification job) {
                               static_cast<std::uint32_t>(job.attempts + 1)};
     auto request = instance->build(fields.view());
     if (!request) {
+        --queues_[job.channel].active;  // the caller's pump loop goes on
         hotline_outcome outcome{};
         outcome.struct_size = sizeof outcome;
         outcome.kind = HOTLINE_PERMANENT;
@@ -136,8 +136,15 @@ void dispatcher::attempt(store::notification job) {
                      if (alive.expired()) {
                          return;
                      }
+                     // The slot is free as soon as the transfer is: recording the outcome
+                     // (one more commit) must not hold back the next delivery.
+                     auto& q = queues_[job.channel];
+                     if (q.active > 0) {
+                         --q.active;
+                     }
                      auto c = classify_reply(*instance, reply);
                      finish(job, c.outcome, std::move(c.detail));
+                     pump(job.channel);
                  });
 }
 
@@ -202,6 +209,7 @@ void dispatcher::fail(const store::notification& job, const std::string& detail)
 void dispatcher::record(const store::notification& job, store::attempt_result result) {
     const bool retry = result.outcome == store::attempt_result::kind::retry;
     const auto next = result.next_attempt_at;
+    ++recording_;
     db_.record_attempt(
         job.id, std::move(result),
         [this, job, retry, next, alive = std::weak_ptr(alive_)](
@@ -220,10 +228,7 @@ void dispatcher::record(const store::notification& job, store::attempt_result re
 
 void dispatcher::recorded(const store::notification& job, core::result<store::attempt_record> r) {
     known_.erase(job.id);
-    auto& q = queues_[job.channel];
-    if (q.active > 0) {
-        --q.active;
-    }
+    --recording_;
     if (!r) {
         // The job stays pending in the store; the scan picks it up again.
         spdlog::error("could not record attempt notification={}: {}", job.id, r.err().describe());
@@ -231,7 +236,6 @@ void dispatcher::recorded(const store::notification& job, core::result<store::at
     } else if (!r->follow_ups.empty()) {
         enqueue(std::move(r->follow_ups));
     }
-    pump(job.channel);
     maybe_finish_shutdown();
 }
 
@@ -341,6 +345,9 @@ void dispatcher::shutdown(core::duration grace, std::function<void()> done) {
 
 void dispatcher::maybe_finish_shutdown() {
     if (!stopping_ || !on_stopped_) {
+        return;
+    }
+    if (recording_ > 0) {
         return;
     }
     for (const auto& [name, q] : queues_) {

@@ -51,7 +51,7 @@ public:
 private:
     struct channel_queue {
         std::deque<store::notification> waiting;
-        std::size_t active{0};
+        std::size_t active{0};  // transfers in flight (bounded by the channel's concurrency)
     };
 
     void pump(const std::string& channel);
@@ -73,7 +73,8 @@ private:
     std::shared_ptr<const core::config> cfg_;
     channel_map channels_;
     std::map<std::string, channel_queue> queues_;
-    std::set<std::int64_t> known_;  // queued or in flight: never scanned in twice
+    std::set<std::int64_t> known_;  // queued, in flight or being recorded: never scanned in twice
+    std::size_t recording_{0};      // outcomes sent to the store, not yet committed
     asio::steady_timer scan_timer_;
     asio::steady_timer stats_timer_;
     std::int64_t scan_at_ms_{0};
