@@ -5,6 +5,8 @@
 // exception unwinding into the host's C frames is undefined behaviour.
 #include <hotline/channel.h>
 
+#include "../common/plugin_support.hpp"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -34,64 +36,17 @@ struct hotline_channel {
 
 namespace {
 
-void set_error(hotline_error* err, std::string_view key, std::string_view message) {
-    if (err == nullptr) {
-        return;
-    }
-    std::snprintf(err->key, sizeof err->key, "%.*s", static_cast<int>(key.size()), key.data());
-    std::snprintf(err->message, sizeof err->message, "%.*s", static_cast<int>(message.size()),
-                  message.data());
-}
-
-char* dup(std::string_view s) {
-    auto* p = static_cast<char*>(std::malloc(s.size() + 1));
-    if (p == nullptr) {
-        throw std::bad_alloc();
-    }
-    std::memcpy(p, s.data(), s.size());
-    p[s.size()] = '\0';
-    return p;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-bool parse_bool(std::string_view v, bool& out) {
-    if (v == "true" || v == "1" || v == "yes") {
-        out = true;
-        return true;
-    }
-    if (v == "false" || v == "0" || v == "no") {
-        out = false;
-        return true;
-    }
-    return false;
-}
-
-bool is_control(unsigned char u) { return u < 0x20 || u == 0x7f; }
-
-bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(),
-                       [](char c) { return is_control(static_cast<unsigned char>(c)); });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
+using hotline_plugin_support::dup;
+using hotline_plugin_support::guarded;
+using hotline_plugin_support::guarded_classify;
+using hotline_plugin_support::has_control;
+using hotline_plugin_support::is_control;
+using hotline_plugin_support::parse_bool;
+using hotline_plugin_support::set_error;
+using hotline_plugin_support::set_outcome;
+using hotline_plugin_support::starts_with_ci;
+using hotline_plugin_support::trim;
+using hotline_plugin_support::view_or_empty;
 
 // Empty = plausible, else the reason. Deliberately stricter than RFC 5321 (no quoted
 // local parts, no address literals): what reaches a header must not need escaping.
@@ -433,7 +388,8 @@ std::string check_smtp_url(std::string_view url, bool& secure, bool& has_path) {
 
 hotline_channel* smtp_create(const hotline_kv* options, size_t n_options,
                              hotline_error* err) noexcept {
-    try {
+    return guarded(err, "out of memory", static_cast<hotline_channel*>(nullptr),
+                   [&]() -> hotline_channel* {
         if (sodium_init() < 0) {
             set_error(err, "", "libsodium failed to initialise");
             return nullptr;
@@ -447,8 +403,8 @@ hotline_channel* smtp_create(const hotline_kv* options, size_t n_options,
         bool secure = false;
         bool has_path = false;
         for (std::size_t i = 0; i < n_options; ++i) {
-            const std::string_view key = options[i].key != nullptr ? options[i].key : "";
-            const std::string_view value = options[i].value != nullptr ? options[i].value : "";
+            const std::string_view key = view_or_empty(options[i].key);
+            const std::string_view value = view_or_empty(options[i].value);
             if (key == "url") {
                 if (const std::string why = check_smtp_url(value, secure, has_path); !why.empty()) {
                     set_error(err, key, "url " + why);
@@ -538,25 +494,19 @@ hotline_channel* smtp_create(const hotline_kv* options, size_t n_options,
             ch->url += "/" + helo;
         }
         return ch.release();
-    } catch (...) {
-        set_error(err, "", "out of memory");
-        return nullptr;
-    }
+    });
 }
 
 int smtp_validate_address(hotline_channel* /*ch*/, const char* address,
                           hotline_error* err) noexcept {
-    try {
+    return guarded(err, "out of memory", 1, [&] {
         const std::string why = check_email(address != nullptr ? address : "");
         if (!why.empty()) {
             set_error(err, "", "email address " + why);
             return 1;
         }
         return 0;
-    } catch (...) {
-        set_error(err, "", "out of memory");
-        return 1;
-    }
+    });
 }
 
 std::string build_message(const hotline_channel& ch, const hotline_alert& alert,
@@ -606,7 +556,7 @@ std::string build_message(const hotline_channel& ch, const hotline_alert& alert,
 
 int smtp_build(hotline_channel* ch, const hotline_alert* alert, hotline_request* out,
                hotline_error* err) noexcept {
-    try {
+    return guarded(err, "out of memory while building the message", 1, [&] {
         const std::string to = alert->address != nullptr ? alert->address : "";
         if (const std::string why = check_email(to); !why.empty()) {
             set_error(err, "", "email address " + why);
@@ -631,10 +581,7 @@ int smtp_build(hotline_channel* ch, const hotline_alert* alert, hotline_request*
         out->use_tls = ch->tls;
         out->insecure_skip_verify = ch->insecure_skip_verify ? 1 : 0;
         return 0;
-    } catch (...) {
-        set_error(err, "", "out of memory while building the message");
-        return 1;
-    }
+    });
 }
 
 void smtp_free_request(hotline_channel* /*ch*/, hotline_request* req) noexcept {
@@ -663,12 +610,6 @@ void smtp_free_request(hotline_channel* /*ch*/, hotline_request* req) noexcept {
     req->body_len = 0;
     req->username = nullptr;
     req->password = nullptr;
-}
-
-void set_outcome(hotline_outcome* out, int kind, std::string_view detail) {
-    out->kind = kind;
-    std::snprintf(out->detail, sizeof out->detail, "%.*s", static_cast<int>(detail.size()),
-                  detail.data());
 }
 
 // "550 5.1.1 <x@y>: Recipient address rejected" -> "SMTP 550 5.1.1": the rest of a reply
@@ -715,7 +656,7 @@ std::string queue_id(std::string_view line) {
 
 void smtp_classify(hotline_channel* /*ch*/, const hotline_reply* reply,
                    hotline_outcome* out) noexcept {
-    try {
+    guarded_classify(out, [&] {
         out->provider_id[0] = '\0';
         out->retry_after_ms = 0;
         const long status = reply->status;
@@ -748,9 +689,7 @@ void smtp_classify(hotline_channel* /*ch*/, const hotline_reply* reply,
             return;
         }
         set_outcome(out, HOTLINE_RETRY, "unexpected " + reply_summary(status, line));
-    } catch (...) {
-        set_outcome(out, HOTLINE_RETRY, "classifier ran out of memory");
-    }
+    });
 }
 
 void smtp_destroy(hotline_channel* ch) noexcept {
@@ -775,12 +714,7 @@ const hotline_channel_v1 smtp_entry = {
 }  // namespace
 
 extern "C" HOTLINE_EXPORT uint32_t hotline_channel_abi(const uint32_t* offered, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-        if (offered[i] == HOTLINE_CHANNEL_ABI_V1) {
-            return HOTLINE_CHANNEL_ABI_V1;
-        }
-    }
-    return 0;
+    return hotline_plugin_support::pick_abi_v1(offered, n);
 }
 
 extern "C" HOTLINE_EXPORT const hotline_channel_v1* hotline_channel_entry_v1(void) {

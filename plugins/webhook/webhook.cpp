@@ -4,6 +4,8 @@
 // exception unwinding into the host's C frames is undefined behaviour.
 #include <hotline/channel.h>
 
+#include "../common/plugin_support.hpp"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -32,45 +34,18 @@ struct hotline_channel {
 
 namespace {
 
+using hotline_plugin_support::copy_printable;
+using hotline_plugin_support::dup;
+using hotline_plugin_support::guarded;
+using hotline_plugin_support::guarded_classify;
+using hotline_plugin_support::has_control;
+using hotline_plugin_support::iequals;
+using hotline_plugin_support::parse_bool;
+using hotline_plugin_support::set_error;
+using hotline_plugin_support::set_outcome;
+using hotline_plugin_support::view_or_empty;
+
 constexpr std::size_t max_url_length = 2048;
-
-void set_error(hotline_error* err, std::string_view key, std::string_view message) {
-    if (err == nullptr) {
-        return;
-    }
-    std::snprintf(err->key, sizeof err->key, "%.*s", static_cast<int>(key.size()), key.data());
-    std::snprintf(err->message, sizeof err->message, "%.*s", static_cast<int>(message.size()),
-                  message.data());
-}
-
-char* dup(std::string_view s) {
-    auto* p = static_cast<char*>(std::malloc(s.size() + 1));
-    if (p == nullptr) {
-        throw std::bad_alloc();
-    }
-    std::memcpy(p, s.data(), s.size());
-    p[s.size()] = '\0';
-    return p;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-bool parse_bool(std::string_view v, bool& out) {
-    if (v == "true" || v == "1" || v == "yes") {
-        out = true;
-        return true;
-    }
-    if (v == "false" || v == "0" || v == "no") {
-        out = false;
-        return true;
-    }
-    return false;
-}
 
 // RFC 9110 token characters: what a header name may contain.
 bool is_token(std::string_view s) {
@@ -80,13 +55,6 @@ bool is_token(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) {
         const auto u = static_cast<unsigned char>(c);
         return std::isalnum(u) != 0 || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-    });
-}
-
-bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
     });
 }
 
@@ -192,26 +160,6 @@ const char* find_header(const hotline_reply* reply, std::string_view name) {
     return nullptr;
 }
 
-void copy_printable(char* dst, std::size_t cap, std::string_view src) {
-    std::size_t n = 0;
-    for (char c : src) {
-        if (n + 1 >= cap) {
-            break;
-        }
-        const auto u = static_cast<unsigned char>(c);
-        if (u >= 0x21 && u < 0x7f) {
-            dst[n++] = c;
-        }
-    }
-    dst[n] = '\0';
-}
-
-void set_outcome(hotline_outcome* out, int kind, std::string_view detail) {
-    out->kind = kind;
-    std::snprintf(out->detail, sizeof out->detail, "%.*s", static_cast<int>(detail.size()),
-                  detail.data());
-}
-
 // A provider id from a JSON body {"id": ...} or the X-Request-Id header.
 std::string provider_id(const hotline_reply* reply) {
     if (reply->body != nullptr && reply->body_len > 0) {
@@ -258,7 +206,8 @@ std::int64_t retry_after_ms(const hotline_reply* reply) {
 
 hotline_channel* webhook_create(const hotline_kv* options, size_t n_options,
                                 hotline_error* err) noexcept {
-    try {
+    return guarded(err, "out of memory", static_cast<hotline_channel*>(nullptr),
+                   [&]() -> hotline_channel* {
         if (sodium_init() < 0) {
             set_error(err, "", "libsodium failed to initialise");
             return nullptr;
@@ -266,8 +215,8 @@ hotline_channel* webhook_create(const hotline_kv* options, size_t n_options,
         auto ch = std::make_unique<hotline_channel>();
         bool have_secret = false;
         for (std::size_t i = 0; i < n_options; ++i) {
-            const std::string_view key = options[i].key != nullptr ? options[i].key : "";
-            const std::string_view value = options[i].value != nullptr ? options[i].value : "";
+            const std::string_view key = view_or_empty(options[i].key);
+            const std::string_view value = view_or_empty(options[i].value);
             if (key == "secret") {
                 if (value.empty()) {
                     set_error(err, key, "the signing secret is empty");
@@ -313,30 +262,24 @@ hotline_channel* webhook_create(const hotline_kv* options, size_t n_options,
             return nullptr;
         }
         return ch.release();
-    } catch (...) {
-        set_error(err, "", "out of memory");
-        return nullptr;
-    }
+    });
 }
 
 int webhook_validate_address(hotline_channel* /*ch*/, const char* address,
                              hotline_error* err) noexcept {
-    try {
+    return guarded(err, "out of memory", 1, [&] {
         const std::string why = check_url(address != nullptr ? address : "");
         if (!why.empty()) {
             set_error(err, "", "webhook address " + why);
             return 1;
         }
         return 0;
-    } catch (...) {
-        set_error(err, "", "out of memory");
-        return 1;
-    }
+    });
 }
 
 int webhook_build(hotline_channel* ch, const hotline_alert* alert, hotline_request* out,
                   hotline_error* err) noexcept {
-    try {
+    return guarded(err, "out of memory while building the request", 1, [&] {
         const std::string url = alert->address != nullptr ? alert->address : "";
         if (const std::string why = check_url(url); !why.empty()) {
             set_error(err, "", "webhook address " + why);
@@ -388,10 +331,7 @@ int webhook_build(hotline_channel* ch, const hotline_alert* alert, hotline_reque
             kv.value = dup(value);
         }
         return 0;
-    } catch (...) {
-        set_error(err, "", "out of memory while building the request");
-        return 1;
-    }
+    });
 }
 
 void webhook_free_request(hotline_channel* /*ch*/, hotline_request* req) noexcept {
@@ -418,7 +358,7 @@ void webhook_free_request(hotline_channel* /*ch*/, hotline_request* req) noexcep
 
 void webhook_classify(hotline_channel* /*ch*/, const hotline_reply* reply,
                       hotline_outcome* out) noexcept {
-    try {
+    guarded_classify(out, [&] {
         out->provider_id[0] = '\0';
         out->retry_after_ms = 0;
         if (reply->transport_error != 0) {
@@ -446,9 +386,7 @@ void webhook_classify(hotline_channel* /*ch*/, const hotline_reply* reply,
         } else {
             set_outcome(out, HOTLINE_PERMANENT, http);
         }
-    } catch (...) {
-        set_outcome(out, HOTLINE_RETRY, "classifier ran out of memory");
-    }
+    });
 }
 
 void webhook_destroy(hotline_channel* ch) noexcept {
@@ -473,12 +411,7 @@ const hotline_channel_v1 webhook_entry = {
 }  // namespace
 
 extern "C" HOTLINE_EXPORT uint32_t hotline_channel_abi(const uint32_t* offered, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-        if (offered[i] == HOTLINE_CHANNEL_ABI_V1) {
-            return HOTLINE_CHANNEL_ABI_V1;
-        }
-    }
-    return 0;
+    return hotline_plugin_support::pick_abi_v1(offered, n);
 }
 
 extern "C" HOTLINE_EXPORT const hotline_channel_v1* hotline_channel_entry_v1(void) {
