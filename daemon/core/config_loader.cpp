@@ -2,6 +2,7 @@
 // yaml-cpp throws, so this is the one place exceptions are part of the flow; every problem
 // becomes a positioned error and loading goes on, so an admin sees all mistakes at once.
 #include "core/config.hpp"
+#include "core/text.hpp"
 
 #include <glob.h>
 
@@ -39,23 +40,6 @@ constexpr std::uintmax_t max_secret_size = 64U << 10U;
 constexpr std::uintmax_t max_body_limit = 1U << 30U;
 
 struct budget_exceeded {};
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) {
-        row[j] = j;
-    }
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0U : 1U)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
 
 // "; did you mean "x"?" for the closest candidate within edit distance 2 or sharing a
 // prefix, else "".

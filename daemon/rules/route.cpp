@@ -1,4 +1,5 @@
 #include "rules/route.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -88,30 +89,13 @@ const std::string& field_value(const matcher& m, const core::report& r) {
     return empty;
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) {
-        row[j] = j;
-    }
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
-
 std::string field_hint(std::string_view field) {
     for (const auto candidate : plain_fields) {
-        if (edit_distance(field, candidate) <= 2) {
+        if (core::edit_distance(field, candidate) <= 2) {
             return "; did you mean \"" + std::string(candidate) + "\"?";
         }
     }
-    if (edit_distance(field.substr(0, std::min<std::size_t>(field.size(), 7)), "labels.") <= 2) {
+    if (core::edit_distance(field.substr(0, std::min<std::size_t>(field.size(), 7)), "labels.") <= 2) {
         return "; did you mean \"labels.<name>\"?";
     }
     return {};
