@@ -11,22 +11,16 @@
 
 #include "core/config.hpp"
 #include "dispatch/plugin_host.hpp"
+#include "plugin_test_support.hpp"
 
 using namespace hotline;
 
 namespace {
 
-core::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
-    return core::channel_option{std::move(key), std::move(value), secret, core::mark{"conf/mail.yaml", line, 9}};
-}
+const plugin_test::channel_block email_block{"conf/mail.yaml", "email", "smtp", 3, 5, 9};
 
-core::channel_config smtp_config(std::vector<core::channel_option> options) {
-    core::channel_config cfg;
-    cfg.name = "email";
-    cfg.type = "smtp";
-    cfg.options = std::move(options);
-    cfg.at = core::mark{"conf/mail.yaml", 3, 5};
-    return cfg;
+core::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
+    return email_block.option(std::move(key), std::move(value), line, secret);
 }
 
 std::vector<core::channel_option> base_options(std::string from = "Hotline <hotline@example.org>") {
@@ -35,7 +29,7 @@ std::vector<core::channel_option> base_options(std::string from = "Hotline <hotl
 
 core::result<std::shared_ptr<dispatch::channel_instance>> create(std::vector<core::channel_option> options) {
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
-    return host.instantiate_channel(smtp_config(std::move(options)), "channels[1]");
+    return host.instantiate_channel(email_block.config(std::move(options)), "channels[1]");
 }
 
 std::shared_ptr<dispatch::channel_instance> make(std::vector<core::channel_option> options = base_options()) {

@@ -10,22 +10,16 @@
 
 #include "core/config.hpp"
 #include "dispatch/plugin_host.hpp"
+#include "plugin_test_support.hpp"
 
 using namespace hotline;
 
 namespace {
 
-core::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
-    return core::channel_option{std::move(key), std::move(value), secret, core::mark{"conf/hotline.yaml", line, 7}};
-}
+const plugin_test::channel_block webhook_block{"conf/hotline.yaml", "ops-webhook", "webhook", 20, 5, 7};
 
-core::channel_config webhook_config(std::vector<core::channel_option> options) {
-    core::channel_config cfg;
-    cfg.name = "ops-webhook";
-    cfg.type = "webhook";
-    cfg.options = std::move(options);
-    cfg.at = core::mark{"conf/hotline.yaml", 20, 5};
-    return cfg;
+core::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
+    return webhook_block.option(std::move(key), std::move(value), line, secret);
 }
 
 const std::string secret = "s3cr3t-signing-key";
@@ -34,7 +28,7 @@ std::shared_ptr<dispatch::channel_instance> make(dispatch::plugin_host& host,
                                                  std::vector<core::channel_option> extra = {}) {
     std::vector<core::channel_option> options{opt("secret", secret, 21, true)};
     options.insert(options.end(), extra.begin(), extra.end());
-    auto inst = host.instantiate_channel(webhook_config(options), "channels[0]");
+    auto inst = host.instantiate_channel(webhook_block.config(options), "channels[0]");
     if (!inst.ok()) {
         FAIL(inst.err().describe());
     }
@@ -43,7 +37,7 @@ std::shared_ptr<dispatch::channel_instance> make(dispatch::plugin_host& host,
 
 core::error create_error(std::vector<core::channel_option> options) {
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
-    auto inst = host.instantiate_channel(webhook_config(std::move(options)), "channels[0]");
+    auto inst = host.instantiate_channel(webhook_block.config(std::move(options)), "channels[0]");
     REQUIRE_FALSE(inst.ok());
     return inst.err();
 }
