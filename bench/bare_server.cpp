@@ -5,6 +5,7 @@
 // routing, the group-commit fsync) is what the ingest benchmark measures against it.
 // It doubles as a fast webhook sink for the throughput run (it answers 200 {"id":"x"}).
 #include "core/asio.hpp"
+#include "http_sink.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -29,16 +30,7 @@ using namespace std::chrono_literals;
 constexpr std::uint64_t body_limit = 64 * 1024;
 constexpr auto read_timeout = 10s;
 
-void log_exception(const std::exception_ptr& e) {
-    if (!e) {
-        return;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        std::cerr << "bare_server: session failed: " << ex.what() << "\n";
-    }
-}
+const auto log_exception = hotline_bench::exception_logger("bare_server: session failed: ");
 
 asio::awaitable<void> serve(beast::tcp_stream stream) {
     beast::flat_buffer buf;
@@ -52,14 +44,7 @@ asio::awaitable<void> serve(beast::tcp_stream stream) {
             break;  // closed, timed out or malformed: the ceiling does not care which
         }
         const auto req = parser.release();
-        http::response<http::string_body> res{http::status::ok, req.version()};
-        res.set(http::field::server, "bare");
-        res.set(http::field::content_type, "application/json");
-        res.keep_alive(req.keep_alive());
-        res.body() = R"({"id":"x"})";
-        res.prepare_payload();
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec || !res.keep_alive()) {
+        if (!co_await hotline_bench::answer_ok(stream, req, "bare")) {
             break;
         }
     }
@@ -67,19 +52,7 @@ asio::awaitable<void> serve(beast::tcp_stream stream) {
 }
 
 asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
-    auto executor = co_await asio::this_coro::executor;
-    for (;;) {
-        boost::system::error_code ec;
-        auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            if (ec == asio::error::operation_aborted) {
-                co_return;
-            }
-            continue;  // e.g. EMFILE: keep serving the connections we have
-        }
-        socket.set_option(tcp::no_delay(true), ec);
-        asio::co_spawn(executor, serve(beast::tcp_stream(std::move(socket))), log_exception);
-    }
+    return hotline_bench::accept_each(acceptor, serve, log_exception);
 }
 
 int usage() {
@@ -108,10 +81,7 @@ int main(int argc, char** argv) {
         asio::io_context io{1};
         tcp::acceptor acceptor{io};
         const tcp::endpoint ep{asio::ip::make_address(address), port};
-        acceptor.open(ep.protocol());
-        acceptor.set_option(asio::socket_base::reuse_address(true));
-        acceptor.bind(ep);
-        acceptor.listen(asio::socket_base::max_listen_connections);
+        hotline_bench::listen_on(acceptor, ep);
         std::cout << "port=" << acceptor.local_endpoint().port() << std::endl;
 
         asio::signal_set signals{io, SIGINT, SIGTERM};

@@ -15,6 +15,7 @@
 // The run is bounded: warmup + duration of sending, then at most --drain seconds waiting
 // for outstanding webhooks. Output: one JSON object on stdout.
 #include "core/asio.hpp"
+#include "http_sink.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -93,16 +94,7 @@ struct run_state {
     bool sending_done = false;
 };
 
-void log_exception(const std::exception_ptr& e) {
-    if (!e) {
-        return;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        std::cerr << "latency: task failed: " << ex.what() << "\n";
-    }
-}
+const auto log_exception = hotline_bench::exception_logger("latency: task failed: ");
 
 // ---- webhook sink ---------------------------------------------------------------------
 
@@ -129,13 +121,7 @@ asio::awaitable<void> sink_session(beast::tcp_stream stream, run_state& st) {
         } else {
             ++st.webhook_unparsed;
         }
-        http::response<http::string_body> res{http::status::ok, req.version()};
-        res.set(http::field::content_type, "application/json");
-        res.keep_alive(req.keep_alive());
-        res.body() = R"({"id":"x"})";
-        res.prepare_payload();
-        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec || !res.keep_alive()) {
+        if (!co_await hotline_bench::answer_ok(stream, req, nullptr)) {
             break;
         }
     }
@@ -143,19 +129,9 @@ asio::awaitable<void> sink_session(beast::tcp_stream stream, run_state& st) {
 }
 
 asio::awaitable<void> sink_accept(tcp::acceptor& acceptor, run_state& st) {
-    auto executor = co_await asio::this_coro::executor;
-    for (;;) {
-        boost::system::error_code ec;
-        auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            if (ec == asio::error::operation_aborted) {
-                co_return;
-            }
-            continue;
-        }
-        socket.set_option(tcp::no_delay(true), ec);
-        asio::co_spawn(executor, sink_session(beast::tcp_stream(std::move(socket)), st), log_exception);
-    }
+    return hotline_bench::accept_each(
+        acceptor, [&st](beast::tcp_stream stream) { return sink_session(std::move(stream), st); },
+        log_exception);
 }
 
 // ---- load generator -------------------------------------------------------------------
@@ -484,10 +460,7 @@ int main(int argc, char** argv) {
 
         tcp::acceptor acceptor{io};
         const tcp::endpoint sink_ep{asio::ip::make_address("127.0.0.1"), st.opt.sink_port};
-        acceptor.open(sink_ep.protocol());
-        acceptor.set_option(asio::socket_base::reuse_address(true));
-        acceptor.bind(sink_ep);
-        acceptor.listen(asio::socket_base::max_listen_connections);
+        hotline_bench::listen_on(acceptor, sink_ep);
         std::cerr << "sink_port=" << acceptor.local_endpoint().port() << std::endl;
         asio::co_spawn(io, sink_accept(acceptor, st), log_exception);
 

@@ -3,7 +3,7 @@
 -- BENCH_RUN_ID (optional, makes external ids unique across runs on one DB).
 -- external_id = "wrk-<run>-<thread>-<random>-<counter>": unique per thread by the counter,
 -- across threads by the thread number, across runs by the run id and the random part.
--- done() prints one JSON line (prefixed "wrk_json ") that bench/ingest parses.
+-- done() (from summary.lua) prints one JSON line (prefixed "wrk_json ") that bench/ingest parses.
 
 local thread_counter = 0
 local threads = {}
@@ -39,13 +39,7 @@ function request()
   return wrk.format("POST", path, headers, body)
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'wrk_json {"duration_us":%d,"requests":%d,"bytes":%d,"errors_connect":%d,' ..
-    '"errors_read":%d,"errors_write":%d,"errors_status":%d,"errors_timeout":%d,' ..
-    '"latency_p50_us":%d,"latency_p90_us":%d,"latency_p99_us":%d,"latency_max_us":%d}\n',
-    summary.duration, summary.requests, summary.bytes, e.connect, e.read, e.write,
-    e.status, e.timeout, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max))
-end
+-- done(): the one-line JSON summary, from summary.lua next to this script, so the bare
+-- and the hotlined runs print (and bench/ingest parses) exactly the same line.
+local script_dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(script_dir .. "summary.lua")
