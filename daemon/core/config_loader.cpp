@@ -41,6 +41,16 @@ constexpr std::uintmax_t max_body_limit = 1U << 30U;
 
 struct budget_exceeded {};
 
+// Stores a value the loader read; a value it could not read was reported already and
+// leaves the default. The cast only narrows integers read_integer has bounded to the
+// field's range.
+template <class T, class U>
+void assign_if(const std::optional<T>& read, U& field) {
+    if (read) {
+        field = static_cast<U>(*read);
+    }
+}
+
 // "; did you mean "x"?" for the closest candidate within edit distance 2 or sharing a
 // prefix, else "".
 std::string suggest(std::string_view given, const std::vector<std::string>& candidates) {
@@ -783,29 +793,17 @@ void loader::read_server(const document& d, const YAML::Node& node) {
         const YAML::Node& v = entry.second;
         const std::string path = join("server", key);
         if (key == "address") {
-            if (auto x = read_string(d, v, path)) {
-                s.listen_address = *x;
-            }
+            assign_if(read_string(d, v, path), s.listen_address);
         } else if (key == "port") {
-            if (auto x = read_integer(d, v, path, 0, 65535)) {
-                s.port = static_cast<std::uint16_t>(*x);
-            }
+            assign_if(read_integer(d, v, path, 0, 65535), s.port);
         } else if (key == "body_limit") {
-            if (auto x = read_size(d, v, path)) {
-                s.body_limit = *x;
-            }
+            assign_if(read_size(d, v, path), s.body_limit);
         } else if (key == "read_timeout") {
-            if (auto x = read_duration(d, v, path)) {
-                s.read_timeout = *x;
-            }
+            assign_if(read_duration(d, v, path), s.read_timeout);
         } else if (key == "idle_timeout") {
-            if (auto x = read_duration(d, v, path)) {
-                s.idle_timeout = *x;
-            }
+            assign_if(read_duration(d, v, path), s.idle_timeout);
         } else if (key == "max_connections") {
-            if (auto x = read_integer(d, v, path, 1, 1'000'000)) {
-                s.max_connections = static_cast<std::size_t>(*x);
-            }
+            assign_if(read_integer(d, v, path, 1, 1'000'000), s.max_connections);
         }
     }
 }
@@ -823,9 +821,7 @@ void loader::read_storage(const document& d, const YAML::Node& node) {
                 cfg_.storage.path = resolve(d, *x);
             }
         } else if (key == "max_batch") {
-            if (auto x = read_integer(d, entry.second, path, 1, 100'000)) {
-                cfg_.storage.max_batch = static_cast<std::size_t>(*x);
-            }
+            assign_if(read_integer(d, entry.second, path, 1, 100'000), cfg_.storage.max_batch);
         }
     }
 }
@@ -839,13 +835,9 @@ void loader::read_logging(const document& d, const YAML::Node& node) {
     for (const auto& [key, entry] : *f) {
         const std::string path = join("logging", key);
         if (key == "format") {
-            if (auto x = read_enum(d, entry.second, path, {"text", "json"})) {
-                cfg_.logging.format = *x;
-            }
+            assign_if(read_enum(d, entry.second, path, {"text", "json"}), cfg_.logging.format);
         } else if (key == "level") {
-            if (auto x = read_enum(d, entry.second, path, {"trace", "debug", "info", "warn", "error"})) {
-                cfg_.logging.level = *x;
-            }
+            assign_if(read_enum(d, entry.second, path, {"trace", "debug", "info", "warn", "error"}), cfg_.logging.level);
         }
     }
 }
@@ -979,13 +971,9 @@ std::optional<channel_config> loader::read_channel(const document& d, const YAML
         const YAML::Node& v = entry.second;
         const std::string key_path = join(path, key);
         if (key == "concurrency") {
-            if (auto x = read_integer(d, v, key_path, 1, 4096)) {
-                c.concurrency = static_cast<std::size_t>(*x);
-            }
+            assign_if(read_integer(d, v, key_path, 1, 4096), c.concurrency);
         } else if (key == "timeout") {
-            if (auto x = read_duration(d, v, key_path)) {
-                c.timeout = *x;
-            }
+            assign_if(read_duration(d, v, key_path), c.timeout);
         } else if (key == "retry") {
             read_retry(d, v, key_path, c.retry);
         } else if (key == "options") {
@@ -1008,21 +996,13 @@ void loader::read_retry(const document& d, const YAML::Node& node, const std::st
         const YAML::Node& v = entry.second;
         const std::string key_path = join(path, key);
         if (key == "max_attempts") {
-            if (auto x = read_integer(d, v, key_path, 1, 1000)) {
-                out.max_attempts = static_cast<int>(*x);
-            }
+            assign_if(read_integer(d, v, key_path, 1, 1000), out.max_attempts);
         } else if (key == "initial_backoff") {
-            if (auto x = read_duration(d, v, key_path)) {
-                out.initial_backoff = *x;
-            }
+            assign_if(read_duration(d, v, key_path), out.initial_backoff);
         } else if (key == "max_backoff") {
-            if (auto x = read_duration(d, v, key_path)) {
-                out.max_backoff = *x;
-            }
+            assign_if(read_duration(d, v, key_path), out.max_backoff);
         } else if (key == "max_age") {
-            if (auto x = read_duration(d, v, key_path)) {
-                out.max_age = *x;
-            }
+            assign_if(read_duration(d, v, key_path), out.max_age);
         }
     }
     if (out.initial_backoff > out.max_backoff) {
@@ -1115,9 +1095,7 @@ void loader::read_people(const document& d, const YAML::Node& node, const std::s
             const YAML::Node& v = entry.second;
             const std::string key_path = join(path, key);
             if (key == "name") {
-                if (auto x = read_string(d, v, key_path)) {
-                    p.name = *x;
-                }
+                assign_if(read_string(d, v, key_path), p.name);
             } else if (key == "language") {
                 if (auto x = read_enum(d, v, key_path, {"en", "ru"})) {
                     p.language = *x;
@@ -1264,9 +1242,7 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
             continue;
         }
         if (key == "name") {
-            if (auto x = read_identifier(d, v, key_path)) {
-                r.name = *x;
-            }
+            assign_if(read_identifier(d, v, key_path), r.name);
         } else if (key == "match") {
             if (!expect_list(d, v, key_path)) {
                 continue;
@@ -1362,9 +1338,7 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
                 notify_refs_.push_back({std::move(*t), item_path});
             }
         } else if (key == "continue") {
-            if (auto x = read_bool(d, v, key_path)) {
-                r.continue_matching = *x;
-            }
+            assign_if(read_bool(d, v, key_path), r.continue_matching);
         } else if (key == "routes") {
             if (!expect_list(d, v, key_path)) {
                 continue;
