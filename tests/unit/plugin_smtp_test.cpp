@@ -347,16 +347,10 @@ TEST_CASE("smtp addresses") {
         CHECK(channel->validate_address(good).ok());
     }
     const std::string long_local = std::string(65, 'a') + "@example.org";
-    for (const std::string& bad : std::vector<std::string>{"", "alice", "@example.org", "alice@", "a@b@c", "alice@.org", "alice@exa..mple",
-                                  "alice@example.org.", "al ice@example.org", "<alice@example.org>",
-                                  "alice@exa_mple.org", "\"q\"@example.org", long_local}) {
-        CAPTURE(bad);
-        const auto r = channel->validate_address(bad);
-        CHECK_FALSE(r.ok());
-        if (!r.ok()) {
-            CHECK(r.err().message.rfind("email address", 0) == 0);
-        }
-    }
+    const std::vector<std::string> bad{"", "alice", "@example.org", "alice@", "a@b@c", "alice@.org", "alice@exa..mple",
+                                       "alice@example.org.", "al ice@example.org", "<alice@example.org>",
+                                       "alice@exa_mple.org", "\"q\"@example.org", long_local};
+    plugin_test::check_addresses_refused(*channel, bad, "email address");
 }
 
 TEST_CASE("smtp options") {

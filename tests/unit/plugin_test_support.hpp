@@ -3,11 +3,15 @@
 // that a module's complaint is reported at the option that caused it.
 #pragma once
 
+#include <doctest/doctest.h>
+
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/config.hpp"
+#include "dispatch/plugin_host.hpp"
 
 namespace hotline::plugin_test {
 
@@ -35,5 +39,18 @@ struct channel_block {
         return cfg;
     }
 };
+
+// validate_address refuses every one of `bad`, with a message that starts with `prefix`.
+inline void check_addresses_refused(const dispatch::channel_instance& channel,
+                                    const std::vector<std::string>& bad, std::string_view prefix) {
+    for (const std::string& address : bad) {
+        CAPTURE(address);
+        const auto r = channel.validate_address(address);
+        CHECK_FALSE(r.ok());
+        if (!r.ok()) {
+            CHECK(r.err().message.rfind(prefix, 0) == 0);
+        }
+    }
+}
 
 }  // namespace hotline::plugin_test

@@ -216,16 +216,10 @@ TEST_CASE("webhook addresses") {
         CHECK(channel->validate_address(good).ok());
     }
     const std::string long_url = "https://example.org/" + std::string(3000, 'a');
-    for (const std::string& bad : std::vector<std::string>{"", "ftp://example.org", "http://", "https:///path", "http://a b/",
-                                  "http://host\r\nX: y", "http://host:99999/", "http://host:0/", "http://host:x/",
-                                  "javascript:alert(1)", "example.org/hook", "http://[::1/", long_url}) {
-        CAPTURE(bad);
-        const auto r = channel->validate_address(bad);
-        CHECK_FALSE(r.ok());
-        if (!r.ok()) {
-            CHECK(r.err().message.rfind("webhook address", 0) == 0);
-        }
-    }
+    const std::vector<std::string> bad{"", "ftp://example.org", "http://", "https:///path", "http://a b/",
+                                       "http://host\r\nX: y", "http://host:99999/", "http://host:0/", "http://host:x/",
+                                       "javascript:alert(1)", "example.org/hook", "http://[::1/", long_url};
+    plugin_test::check_addresses_refused(*channel, bad, "webhook address");
 }
 
 TEST_CASE("webhook options: errors name the option and its mark") {
