@@ -39,7 +39,8 @@ asio::awaitable<void> serve(beast::tcp_stream stream) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(body_limit);
         stream.expires_after(read_timeout);
-        co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_read(stream, buf, parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             break;  // closed, timed out or malformed: the ceiling does not care which
         }

@@ -105,7 +105,8 @@ asio::awaitable<void> sink_session(beast::tcp_stream stream, run_state& st) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(1024 * 1024);
         stream.expires_after(30s);
-        co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_read(stream, buf, parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             break;
         }
@@ -113,7 +114,8 @@ asio::awaitable<void> sink_session(beast::tcp_stream stream, run_state& st) {
         const auto req = parser.release();
         ++st.webhooks;
         const auto body = nlohmann::json::parse(req.body(), nullptr, false);
-        if (body.is_object() && body.contains("report_id") && body["report_id"].is_number_integer()) {
+        if (body.is_object() && body.contains("report_id") &&
+            body["report_id"].is_number_integer()) {
             const auto id = body["report_id"].get<std::int64_t>();
             if (!st.webhook_first.emplace(id, arrived).second) {
                 ++st.webhook_duplicates;
@@ -236,7 +238,9 @@ asio::awaitable<void> scheduler(run_state& st, tcp::endpoint ep) {
 
 // ---- statistics -----------------------------------------------------------------------
 
-double ms(steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double ms(steady::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+}
 
 // `missing` samples never completed (e.g. a webhook that did not arrive before the drain
 // ended): they count as infinitely slow, so a percentile that falls among them is null
@@ -331,7 +335,8 @@ nlohmann::json report(const run_state& st) {
     j["delivered"] = delivered;
     j["statuses"] = statuses;
     const double span = first_sent && last_sent ? ms(*last_sent - *first_sent) / 1000.0 : 0.0;
-    j["rate_achieved"] = span > 0 ? std::round(static_cast<double>(sent - 1) / span * 10.0) / 10.0 : 0.0;
+    j["rate_achieved"] =
+        span > 0 ? std::round(static_cast<double>(sent - 1) / span * 10.0) / 10.0 : 0.0;
     j["late_sends_over_1ms"] = late_1ms;
     j["connect_errors"] = st.connect_errors;
     j["io_errors"] = st.io_errors;
@@ -431,9 +436,8 @@ std::optional<options> parse_args(int argc, char** argv) {
     }
     // Bounds keep a typo from turning into an unbounded load loop.
     if (o.rate <= 0 || o.rate > 100000 || o.duration_s <= 0 || o.duration_s > 300 ||
-        o.warmup_s < 0 || o.warmup_s > 60 || o.drain_s < 0 || o.drain_s > 60 ||
-        o.connections < 1 || o.connections > 1024 || o.max_connections < o.connections ||
-        o.max_connections > 4096) {
+        o.warmup_s < 0 || o.warmup_s > 60 || o.drain_s < 0 || o.drain_s > 60 || o.connections < 1 ||
+        o.connections > 1024 || o.max_connections < o.connections || o.max_connections > 4096) {
         return std::nullopt;
     }
     return o;
@@ -471,8 +475,8 @@ int main(int argc, char** argv) {
         st.t0 = steady::now() + 100ms;  // let every worker reach its first timer
         st.reports.resize(total);
         for (std::size_t i = 0; i < total; ++i) {
-            st.reports[i].due =
-                st.t0 + std::chrono::duration_cast<steady::duration>(interval * static_cast<double>(i));
+            st.reports[i].due = st.t0 + std::chrono::duration_cast<steady::duration>(
+                                            interval * static_cast<double>(i));
             st.reports[i].warmup = i < warmup;
         }
         const tcp::endpoint target{asio::ip::make_address(st.opt.target_host), st.opt.target_port};

@@ -80,29 +80,30 @@ public:
         auto planned = dispatch::plan_report(*cfg, r, decision);
         auto info = dispatch::case_for(decision);
         const auto source = r.source;
-        db_->ingest(std::move(r), std::move(info), std::move(planned),
-                    [this, done = std::move(done), source,
-                     severity = decision.severity](core::result<store::ingest_result> res) {
-                        asio::post(io_, [this, done, res = std::move(res), source, severity]() mutable {
-                            if (!res) {
-                                spdlog::error("store failed for a report from source={}: {}",
-                                              source, res.err().describe());
-                                done(res.err());
-                                return;
-                            }
-                            done(res->ids);
-                            if (res->ids.duplicate) {
-                                spdlog::info("duplicate report={} source={}", res->ids.report_id,
-                                             source);
-                                return;
-                            }
-                            spdlog::info("stored report={} case={} source={} severity={} "
-                                         "notifications={}",
-                                         res->ids.report_id, res->ids.case_id, source, severity,
-                                         res->notifications.size());
-                            disp_->enqueue(std::move(res->notifications));
-                        });
-                    });
+        db_->ingest(
+            std::move(r), std::move(info), std::move(planned),
+            [this, done = std::move(done), source,
+             severity = decision.severity](core::result<store::ingest_result> res) {
+                asio::post(io_, [this, done, res = std::move(res), source, severity]() mutable {
+                    if (!res) {
+                        spdlog::error("store failed for a report from source={}: {}", source,
+                                      res.err().describe());
+                        done(res.err());
+                        return;
+                    }
+                    done(res->ids);
+                    if (res->ids.duplicate) {
+                        spdlog::info("duplicate report={} source={}", res->ids.report_id, source);
+                        return;
+                    }
+                    spdlog::info(
+                        "stored report={} case={} source={} severity={} "
+                        "notifications={}",
+                        res->ids.report_id, res->ids.case_id, source, severity,
+                        res->notifications.size());
+                    disp_->enqueue(std::move(res->notifications));
+                });
+            });
     }
 
     [[nodiscard]] bool ready() const override {
@@ -150,7 +151,8 @@ private:
             return;
         }
         if (loaded.cfg->server.listen_address != bound_address_ ||
-            loaded.cfg->server.port != bound_port_ || loaded.cfg->storage.path != cfg_->storage.path) {
+            loaded.cfg->server.port != bound_port_ ||
+            loaded.cfg->storage.path != cfg_->storage.path) {
             spdlog::warn("server address/port and storage path changes take effect on restart");
         }
         if (!core::init_logging(loaded.cfg->logging.format, loaded.cfg->logging.level)) {

@@ -79,27 +79,22 @@ core::result<nlohmann::json> explain_route(const loaded_config& loaded,
     for (const auto& t : d.targets) {
         targets.push_back(describe_target(cfg, loaded.channels, t));
     }
-    return nlohmann::json{{"source", r->source},
-                          {"source_kind", r->source_kind},
-                          {"language", r->language},
-                          {"matched", d.paths},
-                          {"severity", d.severity},
-                          {"labels", d.labels},
-                          {"targets", std::move(targets)},
-                          {"trace", d.trace}};
+    return nlohmann::json{{"source", r->source},           {"source_kind", r->source_kind},
+                          {"language", r->language},       {"matched", d.paths},
+                          {"severity", d.severity},        {"labels", d.labels},
+                          {"targets", std::move(targets)}, {"trace", d.trace}};
 }
 
 core::result<send_test_outcome> send_test(const loaded_config& loaded, const std::string& channel,
-                                          const std::string& address,
-                                          const std::string& language) {
+                                          const std::string& address, const std::string& language) {
     const auto it = loaded.channels.find(channel);
     if (it == loaded.channels.end()) {
         std::string known;
         for (const auto& [name, _] : loaded.channels) {
             known += (known.empty() ? "" : ", ") + name;
         }
-        return core::make_error("usage", "no channel named \"" + channel + "\" (configured: " +
-                                             known + ")");
+        return core::make_error("usage",
+                                "no channel named \"" + channel + "\" (configured: " + known + ")");
     }
     const auto& instance = *it->second;
     if (auto ok = instance.validate_address(address); !ok) {

@@ -45,9 +45,8 @@ std::string summary(const core::config& cfg) {
     return "config OK: " + std::to_string(cfg.sources.size()) + " sources, " +
            std::to_string(cfg.channels.size()) + " channels, " +
            std::to_string(cfg.responders.size()) + " responders, " +
-           std::to_string(cfg.partners.size()) + " partners, " +
-           std::to_string(cfg.admins.size()) + " admins, " +
-           std::to_string(count_routes(cfg.route)) + " routes";
+           std::to_string(cfg.partners.size()) + " partners, " + std::to_string(cfg.admins.size()) +
+           " admins, " + std::to_string(count_routes(cfg.route)) + " routes";
 }
 
 std::string format_errors(const std::vector<core::error>& errors) {

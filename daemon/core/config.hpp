@@ -21,23 +21,23 @@ using namespace std::chrono_literals;
 
 struct server_config {
     std::string listen_address{"127.0.0.1"};
-    std::uint16_t port{8080};              // 0 = any free port (tests); the bound port is logged
-    std::size_t body_limit{64 * 1024};     // bytes; larger bodies get 413
-    duration read_timeout{10s};            // per request head+body
-    duration idle_timeout{60s};            // keep-alive idle
-    std::size_t max_connections{1024};     // past this, new connections are closed at once
+    std::uint16_t port{8080};           // 0 = any free port (tests); the bound port is logged
+    std::size_t body_limit{64 * 1024};  // bytes; larger bodies get 413
+    duration read_timeout{10s};         // per request head+body
+    duration idle_timeout{60s};         // keep-alive idle
+    std::size_t max_connections{1024};  // past this, new connections are closed at once
     mark at;
 };
 
 struct storage_config {
-    std::string path{"var/hotline.db"};    // resolved against the main config file's folder
-    std::size_t max_batch{512};            // group commit: most operations per transaction
+    std::string path{"var/hotline.db"};  // resolved against the main config file's folder
+    std::size_t max_batch{512};          // group commit: most operations per transaction
     mark at;
 };
 
 struct logging_config {
-    std::string format{"text"};            // text | json
-    std::string level{"info"};             // trace debug info warn error
+    std::string format{"text"};  // text | json
+    std::string level{"info"};   // trace debug info warn error
     mark at;
 };
 
@@ -49,8 +49,8 @@ struct secret {
 
 struct source_config {
     std::string name;
-    std::string kind{"webhook"};           // only webhook for now
-    std::vector<secret> tokens;            // bearer tokens (token_file or token_files)
+    std::string kind{"webhook"};  // only webhook for now
+    std::vector<secret> tokens;   // bearer tokens (token_file or token_files)
     mark at;
 };
 
@@ -58,29 +58,29 @@ struct retry_policy {
     int max_attempts{8};
     duration initial_backoff{1s};
     duration max_backoff{5min};
-    duration max_age{1h};                  // give up on an address after this long
+    duration max_age{1h};  // give up on an address after this long
 };
 
 struct channel_option {
-    std::string key;                       // for `*_file` keys: the key without `_file`
-    std::string value;                     // for secrets: the file contents (trailing newline cut)
+    std::string key;    // for `*_file` keys: the key without `_file`
+    std::string value;  // for secrets: the file contents (trailing newline cut)
     bool is_secret{false};
     mark at;
 };
 
 struct channel_config {
-    std::string name;                      // instance name used by contacts
-    std::string type;                      // plugin type: webhook, smtp, ...
-    std::vector<channel_option> options;   // everything not a host key, passed to the plugin
-    std::size_t concurrency{16};           // transfers in flight on this channel
-    duration timeout{10s};                 // per attempt
+    std::string name;                     // instance name used by contacts
+    std::string type;                     // plugin type: webhook, smtp, ...
+    std::vector<channel_option> options;  // everything not a host key, passed to the plugin
+    std::size_t concurrency{16};          // transfers in flight on this channel
+    duration timeout{10s};                // per attempt
     retry_policy retry;
     mark at;
 };
 
 struct contact {
-    std::string channel;                   // channel instance name
-    std::string address;                   // URL, email address, phone; never logged
+    std::string channel;  // channel instance name
+    std::string address;  // URL, email address, phone; never logged
     mark at;
 };
 
@@ -88,9 +88,9 @@ struct contact {
 struct person {
     std::string id;
     std::string name;
-    std::string language{"en"};            // en | ru: picks the template
+    std::string language{"en"};  // en | ru: picks the template
     std::string timezone{"UTC"};
-    std::vector<contact> contacts;         // tried in order when one fails for good
+    std::vector<contact> contacts;  // tried in order when one fails for good
     // Partners only: report fields the partner may see (need-to-know). Ids, severity and
     // route labels are always sent; of subject, text, sender, labels only those listed.
     std::set<std::string> sees;
@@ -98,17 +98,17 @@ struct person {
 };
 
 struct message_template {
-    std::string subject;                   // mustache
-    std::string body;                      // mustache
+    std::string subject;  // mustache
+    std::string body;     // mustache
     mark at;
 };
 
 struct config {
-    std::string file;                      // main file as given
-    std::string base_dir;                  // folder of the main file
+    std::string file;      // main file as given
+    std::string base_dir;  // folder of the main file
     std::string secrets_dir;
-    std::string plugin_dir;                // where channel modules are loaded from
-    std::string public_url;                // base URL shown in messages (ack hints); may be empty
+    std::string plugin_dir;  // where channel modules are loaded from
+    std::string public_url;  // base URL shown in messages (ack hints); may be empty
     server_config server;
     storage_config storage;
     logging_config logging;

@@ -216,7 +216,8 @@ private:
 
     // --- errors and positions
     void fail(const mark& at, const std::string& path, const std::string& message) {
-        errors_.push_back(make_error("config", path.empty() ? message : path + ": " + message, at.str()));
+        errors_.push_back(
+            make_error("config", path.empty() ? message : path + ": " + message, at.str()));
     }
     [[nodiscard]] static mark at(const document& d, const YAML::Node& node) {
         const YAML::Mark m = node.Mark();
@@ -242,8 +243,8 @@ private:
 
     // --- typed reads; each reports its own error and returns nullopt
     using fields = std::map<std::string, std::pair<YAML::Node, YAML::Node>>;
-    std::optional<fields> read_map(const document& d, const YAML::Node& node, const std::string& path,
-                                   key_list known);
+    std::optional<fields> read_map(const document& d, const YAML::Node& node,
+                                   const std::string& path, key_list known);
     bool expect_list(const document& d, const YAML::Node& node, const std::string& path);
     std::optional<std::string> read_string(const document& d, const YAML::Node& node,
                                            const std::string& path, bool allow_empty = false);
@@ -253,12 +254,14 @@ private:
                                           const std::string& path);
     std::optional<std::size_t> read_size(const document& d, const YAML::Node& node,
                                          const std::string& path);
-    std::optional<bool> read_bool(const document& d, const YAML::Node& node, const std::string& path);
+    std::optional<bool> read_bool(const document& d, const YAML::Node& node,
+                                  const std::string& path);
     std::optional<std::string> read_enum(const document& d, const YAML::Node& node,
                                          const std::string& path, key_list values);
     std::optional<std::string> read_identifier(const document& d, const YAML::Node& node,
                                                const std::string& path);
-    std::optional<secret> read_secret(const document& d, const YAML::Node& node, const std::string& path);
+    std::optional<secret> read_secret(const document& d, const YAML::Node& node,
+                                      const std::string& path);
 
     // --- sections
     void read_top(const document& d);
@@ -270,7 +273,8 @@ private:
     void read_channels(const document& d, const YAML::Node& node);
     std::optional<channel_config> read_channel(const document& d, const YAML::Node& node,
                                                const std::string& path);
-    void read_retry(const document& d, const YAML::Node& node, const std::string& path, retry_policy& out);
+    void read_retry(const document& d, const YAML::Node& node, const std::string& path,
+                    retry_policy& out);
     void read_options(const document& d, const YAML::Node& node, const std::string& path,
                       channel_config& out);
     void read_people(const document& d, const YAML::Node& node, const std::string& section,
@@ -285,7 +289,7 @@ private:
 
     std::vector<error> errors_;
     std::vector<document> docs_;
-    std::vector<std::string> stack_;            // canonical paths of files being included
+    std::vector<std::string> stack_;             // canonical paths of files being included
     std::map<std::string, std::string> loaded_;  // canonical path -> shown name
     std::size_t visits_{0};
     config cfg_;
@@ -368,12 +372,13 @@ void loader::load_file(const fs::path& file, const std::string& shown, const mar
         parsed = YAML::LoadAll(text);
     } catch (const YAML::DeepRecursion& e) {
         // yaml-cpp stops at 2000 levels (its DepthGuard) with an unhelpful message.
-        const mark m = e.mark.is_null() ? mark{shown, 1, 1} : mark{shown, e.mark.line + 1, e.mark.column + 1};
-        errors_.push_back(make_error("config", "invalid YAML: nested too deeply",
-                                     m.str()));
+        const mark m =
+            e.mark.is_null() ? mark{shown, 1, 1} : mark{shown, e.mark.line + 1, e.mark.column + 1};
+        errors_.push_back(make_error("config", "invalid YAML: nested too deeply", m.str()));
         return;
     } catch (const YAML::Exception& e) {
-        const mark m = e.mark.is_null() ? mark{shown, 1, 1} : mark{shown, e.mark.line + 1, e.mark.column + 1};
+        const mark m =
+            e.mark.is_null() ? mark{shown, 1, 1} : mark{shown, e.mark.line + 1, e.mark.column + 1};
         errors_.push_back(make_error("config", "invalid YAML: " + e.msg, m.str()));
         return;
     }
@@ -453,8 +458,8 @@ void loader::load_includes(std::size_t doc_index) {
         std::sort(matches.begin(), matches.end());
         for (const auto& match : matches) {
             const fs::path relative = fs::path(match).lexically_relative(dir);
-            const fs::path shown = given.is_absolute() || relative.empty() ? fs::path(match)
-                                                                           : shown_base / relative;
+            const fs::path shown =
+                given.is_absolute() || relative.empty() ? fs::path(match) : shown_base / relative;
             load_file(match, shown.lexically_normal().string(), &where, path);
         }
     }
@@ -488,7 +493,8 @@ std::optional<loader::fields> loader::read_map(const document& d, const YAML::No
             if (std::find(inline_secret_keys.begin(), inline_secret_keys.end(), key) !=
                     inline_secret_keys.end() &&
                 std::find(known.begin(), known.end(), key + "_file") != known.end()) {
-                fail(at(d, key_node), key_path, "secrets must come from a file: use " + key + "_file");
+                fail(at(d, key_node), key_path,
+                     "secrets must come from a file: use " + key + "_file");
                 continue;
             }
             std::vector<std::string> candidates(known.begin(), known.end());
@@ -506,7 +512,8 @@ std::optional<loader::fields> loader::read_map(const document& d, const YAML::No
         if (entry.second.IsNull()) {
             // yaml-cpp places an empty value at the next token, often on the next line;
             // the key is where the admin should look.
-            fail(at(d, key_node), key_path, "missing value (write [] or {} for an empty list or map)");
+            fail(at(d, key_node), key_path,
+                 "missing value (write [] or {} for an empty list or map)");
             continue;
         }
         out.emplace(key, std::make_pair(key_node, entry.second));
@@ -538,7 +545,8 @@ std::optional<std::string> loader::read_string(const document& d, const YAML::No
 }
 
 std::optional<long long> loader::read_integer(const document& d, const YAML::Node& node,
-                                              const std::string& path, long long min, long long max) {
+                                              const std::string& path, long long min,
+                                              long long max) {
     visit();
     if (!node.IsScalar()) {
         fail(at(d, node), path, "expected an integer, got " + describe(node));
@@ -595,10 +603,17 @@ std::optional<std::size_t> loader::read_size(const document& d, const YAML::Node
         return std::nullopt;
     }
     const std::string_view unit(end, static_cast<std::size_t>(s.data() + s.size() - end));
-    static const std::array<std::pair<std::string_view, std::uint64_t>, 8> units{{
-        {"", 1}, {"B", 1}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
-        {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024 * 1024 * 1024}}};
-    const auto it = std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
+    static const std::array<std::pair<std::string_view, std::uint64_t>, 8> units{
+        {{"", 1},
+         {"B", 1},
+         {"KB", 1000},
+         {"MB", 1000 * 1000},
+         {"GB", 1000 * 1000 * 1000},
+         {"KiB", 1024},
+         {"MiB", 1024 * 1024},
+         {"GiB", 1024 * 1024 * 1024}}};
+    const auto it =
+        std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
     if (it == units.end()) {
         fail(at(d, node), path, expected + describe(node));
         return std::nullopt;
@@ -614,7 +629,8 @@ std::optional<std::size_t> loader::read_size(const document& d, const YAML::Node
     return static_cast<std::size_t>(number * it->second);
 }
 
-std::optional<bool> loader::read_bool(const document& d, const YAML::Node& node, const std::string& path) {
+std::optional<bool> loader::read_bool(const document& d, const YAML::Node& node,
+                                      const std::string& path) {
     visit();
     if (node.IsScalar() && (node.Scalar() == "true" || node.Scalar() == "false")) {
         return node.Scalar() == "true";
@@ -637,7 +653,8 @@ std::optional<std::string> loader::read_enum(const document& d, const YAML::Node
     const std::string& s = node.Scalar();
     if (std::find(values.begin(), values.end(), s) == values.end()) {
         fail(at(d, node), path,
-             expected + "; got " + describe(node) + suggest(s, std::vector<std::string>(values.begin(), values.end())));
+             expected + "; got " + describe(node) +
+                 suggest(s, std::vector<std::string>(values.begin(), values.end())));
         return std::nullopt;
     }
     return s;
@@ -657,7 +674,8 @@ std::optional<std::string> loader::read_identifier(const document& d, const YAML
     return s;
 }
 
-std::optional<secret> loader::read_secret(const document& d, const YAML::Node& node, const std::string& path) {
+std::optional<secret> loader::read_secret(const document& d, const YAML::Node& node,
+                                          const std::string& path) {
     auto name = read_string(d, node, path);
     if (!name) {
         return std::nullopt;
@@ -699,7 +717,8 @@ std::optional<secret> loader::read_secret(const document& d, const YAML::Node& n
 bool loader::claim(const document& d, const std::string& key, const YAML::Node& key_node) {
     const auto [it, fresh] = claimed_.emplace(key, at(d, key_node));
     if (!fresh) {
-        fail(at(d, key_node), key, "already set at " + it->second.str() + "; set it in one file only");
+        fail(at(d, key_node), key,
+             "already set at " + it->second.str() + "; set it in one file only");
     }
     return fresh;
 }
@@ -709,9 +728,9 @@ void loader::read_top(const document& d) {
         return;  // an empty file is allowed
     }
     const auto top = read_map(d, d.root, "",
-                              {"include", "secrets_dir", "plugin_dir", "public_url", "server", "storage",
-                               "logging", "sources", "channels", "responders", "partners", "admins",
-                               "templates", "route", "routes"});
+                              {"include", "secrets_dir", "plugin_dir", "public_url", "server",
+                               "storage", "logging", "sources", "channels", "responders",
+                               "partners", "admins", "templates", "route", "routes"});
     if (!top) {
         return;
     }
@@ -729,8 +748,10 @@ void loader::read_top(const document& d) {
         } else if (key == "public_url") {
             if (claim(d, key, key_node)) {
                 if (auto s = read_string(d, value, key, true)) {
-                    if (!s->empty() && s->rfind("http://", 0) != 0 && s->rfind("https://", 0) != 0) {
-                        fail(at(d, value), key, "expected an http:// or https:// URL, got " + describe(value));
+                    if (!s->empty() && s->rfind("http://", 0) != 0 &&
+                        s->rfind("https://", 0) != 0) {
+                        fail(at(d, value), key,
+                             "expected an http:// or https:// URL, got " + describe(value));
                     } else {
                         cfg_.public_url = *s;
                     }
@@ -782,8 +803,9 @@ void loader::read_top(const document& d) {
 }
 
 void loader::read_server(const document& d, const YAML::Node& node) {
-    const auto f = read_map(d, node, "server",
-                            {"address", "port", "body_limit", "read_timeout", "idle_timeout", "max_connections"});
+    const auto f = read_map(
+        d, node, "server",
+        {"address", "port", "body_limit", "read_timeout", "idle_timeout", "max_connections"});
     if (!f) {
         return;
     }
@@ -837,7 +859,8 @@ void loader::read_logging(const document& d, const YAML::Node& node) {
         if (key == "format") {
             assign_if(read_enum(d, entry.second, path, {"text", "json"}), cfg_.logging.format);
         } else if (key == "level") {
-            assign_if(read_enum(d, entry.second, path, {"trace", "debug", "info", "warn", "error"}), cfg_.logging.level);
+            assign_if(read_enum(d, entry.second, path, {"trace", "debug", "info", "warn", "error"}),
+                      cfg_.logging.level);
         }
     }
 }
@@ -862,7 +885,8 @@ void loader::read_sources(const document& d, const YAML::Node& node) {
                 const auto [first, fresh] = source_names_.emplace(s.name, at(d, it->second.second));
                 if (!fresh) {
                     fail(at(d, it->second.second), join(path, "name"),
-                         "duplicate source name \"" + s.name + "\" (first at " + first->second.str() + ")");
+                         "duplicate source name \"" + s.name + "\" (first at " +
+                             first->second.str() + ")");
                     ok = false;
                 }
             } else {
@@ -911,7 +935,8 @@ void loader::read_sources(const document& d, const YAML::Node& node) {
                 ok = false;
             }
         } else {
-            fail(s.at, join(path, "token_file"), "missing (a webhook source needs token_file or token_files)");
+            fail(s.at, join(path, "token_file"),
+                 "missing (a webhook source needs token_file or token_files)");
             ok = false;
         }
         if (ok) {
@@ -935,7 +960,8 @@ void loader::read_channels(const document& d, const YAML::Node& node) {
 
 std::optional<channel_config> loader::read_channel(const document& d, const YAML::Node& node,
                                                    const std::string& path) {
-    const auto f = read_map(d, node, path, {"name", "type", "concurrency", "timeout", "retry", "options"});
+    const auto f =
+        read_map(d, node, path, {"name", "type", "concurrency", "timeout", "retry", "options"});
     if (!f) {
         return std::nullopt;
     }
@@ -948,7 +974,8 @@ std::optional<channel_config> loader::read_channel(const document& d, const YAML
             const auto [first, fresh] = channel_names_.emplace(c.name, at(d, it->second.second));
             if (!fresh) {
                 fail(at(d, it->second.second), join(path, "name"),
-                     "duplicate channel name \"" + c.name + "\" (first at " + first->second.str() + ")");
+                     "duplicate channel name \"" + c.name + "\" (first at " + first->second.str() +
+                         ")");
             }
         }
     } else {
@@ -988,7 +1015,8 @@ std::optional<channel_config> loader::read_channel(const document& d, const YAML
 
 void loader::read_retry(const document& d, const YAML::Node& node, const std::string& path,
                         retry_policy& out) {
-    const auto f = read_map(d, node, path, {"max_attempts", "initial_backoff", "max_backoff", "max_age"});
+    const auto f =
+        read_map(d, node, path, {"max_attempts", "initial_backoff", "max_backoff", "max_age"});
     if (!f) {
         return;
     }
@@ -1007,8 +1035,8 @@ void loader::read_retry(const document& d, const YAML::Node& node, const std::st
     }
     if (out.initial_backoff > out.max_backoff) {
         fail(at(d, node), path,
-             "initial_backoff (" + format_duration(out.initial_backoff) + ") is longer than max_backoff (" +
-                 format_duration(out.max_backoff) + ")");
+             "initial_backoff (" + format_duration(out.initial_backoff) +
+                 ") is longer than max_backoff (" + format_duration(out.max_backoff) + ")");
     }
 }
 
@@ -1029,8 +1057,10 @@ void loader::read_options(const document& d, const YAML::Node& node, const std::
         const std::string& key = entry.first.Scalar();
         const std::string key_path = join(path, key);
         const YAML::Node& value = entry.second;
-        if (std::find(inline_secret_keys.begin(), inline_secret_keys.end(), key) != inline_secret_keys.end()) {
-            fail(at(d, entry.first), key_path, "secrets must come from a file: use " + key + "_file");
+        if (std::find(inline_secret_keys.begin(), inline_secret_keys.end(), key) !=
+            inline_secret_keys.end()) {
+            fail(at(d, entry.first), key_path,
+                 "secrets must come from a file: use " + key + "_file");
             continue;
         }
         const bool is_file = key.size() > 5 && key.compare(key.size() - 5, 5, "_file") == 0;
@@ -1071,8 +1101,11 @@ void loader::read_people(const document& d, const YAML::Node& node, const std::s
     std::size_t i = 0;
     for (const auto& item : node) {
         const std::string path = index(section, i++);
-        const auto f = is_partner ? read_map(d, item, path, {"id", "name", "language", "timezone", "contacts", "sees"})
-                                  : read_map(d, item, path, {"id", "name", "language", "timezone", "contacts"});
+        const auto f =
+            is_partner
+                ? read_map(d, item, path,
+                           {"id", "name", "language", "timezone", "contacts", "sees"})
+                : read_map(d, item, path, {"id", "name", "language", "timezone", "contacts"});
         if (!f) {
             continue;
         }
@@ -1102,22 +1135,25 @@ void loader::read_people(const document& d, const YAML::Node& node, const std::s
                 }
             } else if (key == "timezone") {
                 if (auto x = read_string(d, v, key_path)) {
-                    const bool plausible = x->find("..") == std::string::npos && x->front() != '/' &&
-                                           std::all_of(x->begin(), x->end(), [](char c) {
-                                               return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-                                                      c == '/' || c == '_' || c == '-' || c == '+';
-                                           });
+                    const bool plausible =
+                        x->find("..") == std::string::npos && x->front() != '/' &&
+                        std::all_of(x->begin(), x->end(), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '/' ||
+                                   c == '_' || c == '-' || c == '+';
+                        });
                     if (plausible) {
                         p.timezone = *x;
                     } else {
-                        fail(at(d, v), key_path, "expected a time zone like Europe/Berlin, got " + describe(v));
+                        fail(at(d, v), key_path,
+                             "expected a time zone like Europe/Berlin, got " + describe(v));
                     }
                 }
             } else if (key == "sees") {
                 if (expect_list(d, v, key_path)) {
                     std::size_t k = 0;
                     for (const auto& field : v) {
-                        if (auto x = read_enum(d, field, index(key_path, k), {"subject", "text", "sender", "labels"})) {
+                        if (auto x = read_enum(d, field, index(key_path, k),
+                                               {"subject", "text", "sender", "labels"})) {
                             p.sees.insert(*x);
                         }
                         ++k;
@@ -1140,10 +1176,13 @@ void loader::read_people(const document& d, const YAML::Node& node, const std::s
                                 fail(ct.at, join(contact_path, required), "missing");
                                 continue;
                             }
-                            if (auto x = read_string(d, it->second.second, join(contact_path, required))) {
-                                (std::string_view(required) == "channel" ? ct.channel : ct.address) = *x;
+                            if (auto x = read_string(d, it->second.second,
+                                                     join(contact_path, required))) {
+                                (std::string_view(required) == "channel" ? ct.channel
+                                                                         : ct.address) = *x;
                                 if (std::string_view(required) == "channel") {
-                                    contact_refs_.push_back({*x, join(contact_path, required), at(d, it->second.second)});
+                                    contact_refs_.push_back({*x, join(contact_path, required),
+                                                             at(d, it->second.second)});
                                 }
                             }
                         }
@@ -1156,7 +1195,8 @@ void loader::read_people(const document& d, const YAML::Node& node, const std::s
             }
         }
         if (f->find("contacts") == f->end()) {
-            fail(p.at, join(path, "contacts"), "missing (at least one {channel, address} is needed)");
+            fail(p.at, join(path, "contacts"),
+                 "missing (at least one {channel, address} is needed)");
         }
         if (p.name.empty()) {
             p.name = p.id;
@@ -1170,15 +1210,18 @@ void loader::read_people(const document& d, const YAML::Node& node, const std::s
 void loader::read_templates(const document& d, const YAML::Node& node) {
     visit();
     if (!node.IsMap()) {
-        fail(at(d, node), "templates", "expected a map of channel type -> language -> {subject, body}, got " +
-                                           describe(node));
+        fail(
+            at(d, node), "templates",
+            "expected a map of channel type -> language -> {subject, body}, got " + describe(node));
         return;
     }
     for (const auto& by_type : node) {
         visit();
-        const std::string type_path = join("templates", by_type.first.IsScalar() ? by_type.first.Scalar() : "?");
+        const std::string type_path =
+            join("templates", by_type.first.IsScalar() ? by_type.first.Scalar() : "?");
         if (!by_type.first.IsScalar() || !is_plugin_type(by_type.first.Scalar())) {
-            fail(at(d, by_type.first), "templates", "expected a channel type, got " + describe(by_type.first));
+            fail(at(d, by_type.first), "templates",
+                 "expected a channel type, got " + describe(by_type.first));
             continue;
         }
         const std::string& type = by_type.first.Scalar();
@@ -1198,7 +1241,8 @@ void loader::read_templates(const document& d, const YAML::Node& node) {
             for (const char* part : {"subject", "body"}) {
                 const auto it = f->find(part);
                 if (it == f->end()) {
-                    fail(t.at, join(path, part), "missing (a template needs both subject and body)");
+                    fail(t.at, join(path, part),
+                         "missing (a template needs both subject and body)");
                     ok = false;
                     continue;
                 }
@@ -1208,9 +1252,11 @@ void loader::read_templates(const document& d, const YAML::Node& node) {
                     ok = false;
                 }
             }
-            const auto [first, fresh] = template_marks_.emplace(std::make_pair(type, language), t.at);
+            const auto [first, fresh] =
+                template_marks_.emplace(std::make_pair(type, language), t.at);
             if (!fresh) {
-                fail(at(d, entry.first), path, "template already defined at " + first->second.str());
+                fail(at(d, entry.first), path,
+                     "template already defined at " + first->second.str());
                 continue;
             }
             if (ok) {
@@ -1221,13 +1267,16 @@ void loader::read_templates(const document& d, const YAML::Node& node) {
 }
 
 std::optional<rules::route_node> loader::read_route(const document& d, const YAML::Node& node,
-                                                    const std::string& path, int depth, bool is_root) {
+                                                    const std::string& path, int depth,
+                                                    bool is_root) {
     if (depth > max_route_depth) {
-        fail(at(d, node), path, "routes nested deeper than " + std::to_string(max_route_depth) + " levels");
+        fail(at(d, node), path,
+             "routes nested deeper than " + std::to_string(max_route_depth) + " levels");
         return std::nullopt;
     }
-    const auto f = read_map(d, node, path,
-                            {"name", "match", "keywords", "severity", "labels", "notify", "continue", "routes"});
+    const auto f = read_map(
+        d, node, path,
+        {"name", "match", "keywords", "severity", "labels", "notify", "continue", "routes"});
     if (!f) {
         return std::nullopt;
     }
@@ -1238,7 +1287,8 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
         const auto& [key_node, v] = entry;
         const std::string key_path = join(path, key);
         if (is_root && (key == "match" || key == "keywords" || key == "continue")) {
-            fail(at(d, key_node), key_path, "the root route always matches; put \"" + key + "\" on a child route");
+            fail(at(d, key_node), key_path,
+                 "the root route always matches; put \"" + key + "\" on a child route");
             continue;
         }
         if (key == "name") {
@@ -1260,7 +1310,8 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
                 }
                 auto m = rules::parse_matcher(*spec, where);
                 if (!m) {
-                    errors_.push_back(make_error("config", item_path + ": " + m.err().message, m.err().context));
+                    errors_.push_back(
+                        make_error("config", item_path + ": " + m.err().message, m.err().context));
                     continue;
                 }
                 r.match.push_back(std::move(*m));
@@ -1282,7 +1333,8 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
             }
             auto k = rules::compile_keywords(words, at(d, v));
             if (!k) {
-                errors_.push_back(make_error("config", key_path + ": " + k.err().message, k.err().context));
+                errors_.push_back(
+                    make_error("config", key_path + ": " + k.err().message, k.err().context));
                 continue;
             }
             r.keywords = std::move(*k);
@@ -1293,14 +1345,16 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
         } else if (key == "labels") {
             visit();
             if (!v.IsMap()) {
-                fail(at(d, v), key_path, "expected a map of label names to values, got " + describe(v));
+                fail(at(d, v), key_path,
+                     "expected a map of label names to values, got " + describe(v));
                 continue;
             }
             for (const auto& label : v) {
                 visit();
                 if (!label.first.IsScalar() || !is_label_name(label.first.Scalar())) {
                     fail(at(d, label.first), key_path,
-                         "expected a label name of letters, digits and '_', got " + describe(label.first));
+                         "expected a label name of letters, digits and '_', got " +
+                             describe(label.first));
                     continue;
                 }
                 const std::string label_path = join(key_path, label.first.Scalar());
@@ -1309,7 +1363,8 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
                     continue;
                 }
                 if (label.second.IsNull()) {
-                    fail(at(d, label.first), label_path, "missing value (write \"\" for an empty label)");
+                    fail(at(d, label.first), label_path,
+                         "missing value (write \"\" for an empty label)");
                     continue;
                 }
                 if (auto x = read_string(d, label.second, label_path, true)) {
@@ -1329,7 +1384,8 @@ std::optional<rules::route_node> loader::read_route(const document& d, const YAM
                 }
                 auto t = rules::parse_target(*spec, at(d, item));
                 if (!t) {
-                    errors_.push_back(make_error("config", item_path + ": " + t.err().message, t.err().context));
+                    errors_.push_back(
+                        make_error("config", item_path + ": " + t.err().message, t.err().context));
                     continue;
                 }
                 if (std::find(r.notify.begin(), r.notify.end(), *t) == r.notify.end()) {
@@ -1367,7 +1423,8 @@ void loader::check_references() {
             for (const auto& [name, where] : channel_names_) {
                 channel_names.push_back(name);
             }
-            fail(ref.at, ref.path, "unknown channel \"" + ref.name + "\"" + suggest(ref.name, channel_names));
+            fail(ref.at, ref.path,
+                 "unknown channel \"" + ref.name + "\"" + suggest(ref.name, channel_names));
         }
     }
     const auto& responder_ids = declared_ids_["responders"];
@@ -1381,8 +1438,8 @@ void loader::check_references() {
                 names.push_back(id);
             }
             fail(ref.target.at, ref.path,
-                 std::string("unknown ") + (is_responder ? "responder" : "partner") + " \"" + ref.target.id +
-                     "\"" + suggest(ref.target.id, names));
+                 std::string("unknown ") + (is_responder ? "responder" : "partner") + " \"" +
+                     ref.target.id + "\"" + suggest(ref.target.id, names));
         }
     }
 }
@@ -1442,7 +1499,8 @@ load_result loader::run(const std::string& path) {
             fail(main_at, "sources", "at least one source is required");
         }
         if (!root_) {
-            fail(main_at, "route", "missing: exactly one `route:` (the root of the routing tree) is required");
+            fail(main_at, "route",
+                 "missing: exactly one `route:` (the root of the routing tree) is required");
         } else {
             for (auto& extra : extra_routes_) {
                 root_->routes.push_back(std::move(extra));
@@ -1453,7 +1511,8 @@ load_result loader::run(const std::string& path) {
         check_references();
     } catch (const budget_exceeded&) {
         errors_.push_back(make_error("config",
-                                     "too many YAML nodes (more than " + std::to_string(max_node_visits) +
+                                     "too many YAML nodes (more than " +
+                                         std::to_string(max_node_visits) +
                                          "; are aliases expanding?)",
                                      path));
     }
@@ -1474,22 +1533,26 @@ load_result load_config(const std::string& path) {
 }
 
 const channel_config* config::find_channel(const std::string& name) const {
-    const auto it = std::find_if(channels.begin(), channels.end(), [&](const auto& c) { return c.name == name; });
+    const auto it = std::find_if(channels.begin(), channels.end(),
+                                 [&](const auto& c) { return c.name == name; });
     return it == channels.end() ? nullptr : &*it;
 }
 
 const source_config* config::find_source(const std::string& name) const {
-    const auto it = std::find_if(sources.begin(), sources.end(), [&](const auto& s) { return s.name == name; });
+    const auto it =
+        std::find_if(sources.begin(), sources.end(), [&](const auto& s) { return s.name == name; });
     return it == sources.end() ? nullptr : &*it;
 }
 
 const person* config::find_responder(const std::string& id) const {
-    const auto it = std::find_if(responders.begin(), responders.end(), [&](const auto& p) { return p.id == id; });
+    const auto it = std::find_if(responders.begin(), responders.end(),
+                                 [&](const auto& p) { return p.id == id; });
     return it == responders.end() ? nullptr : &*it;
 }
 
 const person* config::find_partner(const std::string& id) const {
-    const auto it = std::find_if(partners.begin(), partners.end(), [&](const auto& p) { return p.id == id; });
+    const auto it =
+        std::find_if(partners.begin(), partners.end(), [&](const auto& p) { return p.id == id; });
     return it == partners.end() ? nullptr : &*it;
 }
 

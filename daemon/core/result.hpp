@@ -19,8 +19,8 @@ struct error {
 template <class T>
 class [[nodiscard]] result {
 public:
-    result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-    result(error err) : v_(std::move(err)) {}          // NOLINT
+    result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+    result(error err) : v_(std::move(err)) {}  // NOLINT
     [[nodiscard]] bool ok() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return ok(); }
     T& value() & { return std::get<0>(v_); }
@@ -38,7 +38,9 @@ private:
 
 struct ok_t {};
 using status = result<ok_t>;
-inline status ok() { return ok_t{}; }
+inline status ok() {
+    return ok_t{};
+}
 
 inline error make_error(std::string code, std::string message, std::string context = {}) {
     return error{std::move(code), std::move(message), std::move(context)};

@@ -17,10 +17,10 @@ public:
     // Runs fn on the pool and awaits its result on the caller's executor.
     template <class Fn>
     auto run(Fn fn) -> asio::awaitable<decltype(fn())> {
-        co_return co_await asio::co_spawn(pool_.get_executor(),
-                                          [fn = std::move(fn)]() mutable
-                                          -> asio::awaitable<decltype(fn())> { co_return fn(); },
-                                          asio::use_awaitable);
+        co_return co_await asio::co_spawn(
+            pool_.get_executor(),
+            [fn = std::move(fn)]() mutable -> asio::awaitable<decltype(fn())> { co_return fn(); },
+            asio::use_awaitable);
     }
 
 private:

@@ -28,7 +28,7 @@ struct alert_fields {
 
 struct classified {
     hotline_outcome outcome{};
-    std::string detail;       // the plugin's reason, else the transport error or status
+    std::string detail;  // the plugin's reason, else the transport error or status
     std::string provider_id;
 };
 

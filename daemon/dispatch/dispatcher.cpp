@@ -34,8 +34,9 @@ dispatcher::dispatcher(asio::io_context& io, store::store& db, transport& net,
                               "Delivery attempts that will be retried, by channel.");
     metrics_.describe_counter("hotline_notifications_failed_total",
                               "Notifications that failed for good on one contact, by channel.");
-    metrics_.describe_counter("hotline_notifications_dead_total",
-                              "Notifications whose every contact failed (dead letters), by channel.");
+    metrics_.describe_counter(
+        "hotline_notifications_dead_total",
+        "Notifications whose every contact failed (dead letters), by channel.");
     metrics_.describe_gauge("hotline_outbox_depth", "Pending notifications in the outbox.");
     metrics_.describe_gauge("hotline_outbox_oldest_due_age_seconds",
                             "Age of the oldest pending notification that is due.");
@@ -43,7 +44,9 @@ dispatcher::dispatcher(asio::io_context& io, store::store& db, transport& net,
     metrics_.gauge_set("hotline_outbox_oldest_due_age_seconds", {}, 0);
 }
 
-dispatcher::~dispatcher() { *alive_ = false; }
+dispatcher::~dispatcher() {
+    *alive_ = false;
+}
 
 void dispatcher::set_config(std::shared_ptr<const core::config> cfg, channel_map channels) {
     cfg_ = std::move(cfg);
@@ -155,16 +158,18 @@ void dispatcher::finish(const store::notification& job, hotline_outcome outcome,
         metrics_.counter_add("hotline_notifications_sent_total", {{"channel", job.channel}});
         store::attempt_result r;
         r.outcome = store::attempt_result::kind::delivered;
-        r.provider_id.assign(outcome.provider_id, strnlen(outcome.provider_id, sizeof outcome.provider_id));
+        r.provider_id.assign(outcome.provider_id,
+                             strnlen(outcome.provider_id, sizeof outcome.provider_id));
         r.detail = "delivered";
-        spdlog::info("delivered notification={} case={} channel={} attempt={}", job.id,
-                     job.case_id, job.channel, job.attempts + 1);
+        spdlog::info("delivered notification={} case={} channel={} attempt={}", job.id, job.case_id,
+                     job.channel, job.attempts + 1);
         record(job, std::move(r));
         return;
     }
     if (outcome.kind == HOTLINE_RETRY) {
         const auto it = channels_.find(job.channel);
-        const auto policy = it != channels_.end() ? it->second->config().retry : core::retry_policy{};
+        const auto policy =
+            it != channels_.end() ? it->second->config().retry : core::retry_policy{};
         const int attempts = job.attempts + 1;
         auto delay = backoff_delay(policy, attempts, random_unit).count();
         delay = std::max<std::int64_t>(delay, outcome.retry_after_ms);
@@ -190,13 +195,15 @@ void dispatcher::fail(const store::notification& job, const std::string& detail)
     metrics_.counter_add("hotline_notifications_failed_total", {{"channel", job.channel}});
     if (plan.dead_letter) {
         metrics_.counter_add("hotline_notifications_dead_total", {{"channel", job.channel}});
-        spdlog::error("dead letter notification={} case={} target={} channel={} reason={} "
-                      "admin_alerts={}",
-                      job.id, job.case_id, job.target, job.channel, detail, plan.follow_ups.size());
+        spdlog::error(
+            "dead letter notification={} case={} target={} channel={} reason={} "
+            "admin_alerts={}",
+            job.id, job.case_id, job.target, job.channel, detail, plan.follow_ups.size());
     } else {
-        spdlog::warn("failed notification={} case={} target={} channel={} reason={}; trying the "
-                     "next contact",
-                     job.id, job.case_id, job.target, job.channel, detail);
+        spdlog::warn(
+            "failed notification={} case={} target={} channel={} reason={}; trying the "
+            "next contact",
+            job.id, job.case_id, job.target, job.channel, detail);
     }
     store::attempt_result r;
     r.outcome = store::attempt_result::kind::failed;
@@ -212,8 +219,8 @@ void dispatcher::record(const store::notification& job, store::attempt_result re
     ++recording_;
     db_.record_attempt(
         job.id, std::move(result),
-        [this, job, retry, next, alive = std::weak_ptr(alive_)](
-            core::result<store::attempt_record> r) mutable {
+        [this, job, retry, next,
+         alive = std::weak_ptr(alive_)](core::result<store::attempt_record> r) mutable {
             asio::post(io_, [this, job = std::move(job), r = std::move(r), retry, next, alive] {
                 if (alive.expired()) {
                     return;
@@ -270,56 +277,58 @@ void dispatcher::scan() {
     scanning_ = true;
     const auto now = clock_.now_ms();
     std::vector<std::int64_t> exclude(known_.begin(), known_.end());
-    db_.due(now, scan_batch, std::move(exclude),
-            [this, alive = std::weak_ptr(alive_)](core::result<std::vector<store::notification>> r) {
-                asio::post(io_, [this, r = std::move(r), alive]() mutable {
-                    if (alive.expired()) {
-                        return;
-                    }
-                    scanning_ = false;
-                    const auto now = clock_.now_ms();
-                    if (!r) {
-                        spdlog::error("outbox scan failed: {}", r.err().describe());
-                        schedule_scan(now + 1000);
-                        return;
-                    }
-                    const bool full = r->size() >= scan_batch;
-                    if (!r->empty()) {
-                        spdlog::debug("outbox scan found {} due notifications", r->size());
-                    }
-                    enqueue(std::move(*r));
-                    if (full || rescan_) {
-                        rescan_ = false;
-                        schedule_scan(now);
-                    } else {
-                        schedule_scan(now + scan_interval_ms);
-                    }
-                });
-            });
-}
-
-void dispatcher::refresh_stats() {
-    db_.get_stats(clock_.now_ms(), [this, alive = std::weak_ptr(alive_)](core::result<store::stats> r) {
-        asio::post(io_, [this, r = std::move(r), alive] {
-            if (alive.expired() || stopping_) {
-                return;
-            }
-            if (r) {
+    db_.due(
+        now, scan_batch, std::move(exclude),
+        [this, alive = std::weak_ptr(alive_)](core::result<std::vector<store::notification>> r) {
+            asio::post(io_, [this, r = std::move(r), alive]() mutable {
+                if (alive.expired()) {
+                    return;
+                }
+                scanning_ = false;
                 const auto now = clock_.now_ms();
-                metrics_.gauge_set("hotline_outbox_depth", {}, static_cast<double>(r->pending));
-                const double age = r->oldest_due_at > 0 && r->oldest_due_at < now
-                                       ? static_cast<double>(now - r->oldest_due_at) / 1000.0
-                                       : 0.0;
-                metrics_.gauge_set("hotline_outbox_oldest_due_age_seconds", {}, age);
-            }
-            stats_timer_.expires_after(std::chrono::seconds(1));
-            stats_timer_.async_wait([this, alive](const error_code& ec) {
-                if (!ec && !alive.expired()) {
-                    refresh_stats();
+                if (!r) {
+                    spdlog::error("outbox scan failed: {}", r.err().describe());
+                    schedule_scan(now + 1000);
+                    return;
+                }
+                const bool full = r->size() >= scan_batch;
+                if (!r->empty()) {
+                    spdlog::debug("outbox scan found {} due notifications", r->size());
+                }
+                enqueue(std::move(*r));
+                if (full || rescan_) {
+                    rescan_ = false;
+                    schedule_scan(now);
+                } else {
+                    schedule_scan(now + scan_interval_ms);
                 }
             });
         });
-    });
+}
+
+void dispatcher::refresh_stats() {
+    db_.get_stats(
+        clock_.now_ms(), [this, alive = std::weak_ptr(alive_)](core::result<store::stats> r) {
+            asio::post(io_, [this, r = std::move(r), alive] {
+                if (alive.expired() || stopping_) {
+                    return;
+                }
+                if (r) {
+                    const auto now = clock_.now_ms();
+                    metrics_.gauge_set("hotline_outbox_depth", {}, static_cast<double>(r->pending));
+                    const double age = r->oldest_due_at > 0 && r->oldest_due_at < now
+                                           ? static_cast<double>(now - r->oldest_due_at) / 1000.0
+                                           : 0.0;
+                    metrics_.gauge_set("hotline_outbox_oldest_due_age_seconds", {}, age);
+                }
+                stats_timer_.expires_after(std::chrono::seconds(1));
+                stats_timer_.async_wait([this, alive](const error_code& ec) {
+                    if (!ec && !alive.expired()) {
+                        refresh_stats();
+                    }
+                });
+            });
+        });
 }
 
 void dispatcher::shutdown(core::duration grace, std::function<void()> done) {

@@ -46,8 +46,8 @@ const core::person* find_person(const core::config& cfg, const std::string& targ
 store::planned_notification job_for(const core::person& who, const std::string& target,
                                     int contact_index, nlohmann::json payload) {
     const auto& c = who.contacts.at(static_cast<std::size_t>(contact_index));
-    return store::planned_notification{c.channel,     c.address,   target, contact_index,
-                                       who.language, std::move(payload)};
+    return store::planned_notification{c.channel,     c.address,    target,
+                                       contact_index, who.language, std::move(payload)};
 }
 
 }  // namespace
@@ -62,17 +62,12 @@ std::string iso8601_utc(std::int64_t unix_ms) {
 }
 
 nlohmann::json alert_payload(const core::report& r, const rules::decision& d,
-                             const std::string& target, const core::person& who,
-                             bool is_partner) {
+                             const std::string& target, const core::person& who, bool is_partner) {
     nlohmann::json p{
-        {"kind", "alert"},
-        {"severity", d.severity},
-        {"labels", d.labels},
-        {"route", route_text(d)},
-        {"source", r.source},
-        {"received_at", iso8601_utc(r.received_at)},
-        {"language", who.language},
-        {"target", target},
+        {"kind", "alert"},          {"severity", d.severity},
+        {"labels", d.labels},       {"route", route_text(d)},
+        {"source", r.source},       {"received_at", iso8601_utc(r.received_at)},
+        {"language", who.language}, {"target", target},
     };
     const auto sees = [&](const char* field) { return !is_partner || who.sees.count(field) > 0; };
     if (sees("subject") && !r.subject.empty()) {
@@ -94,8 +89,7 @@ store::case_info case_for(const rules::decision& d) {
     return store::case_info{d.severity, route_text(d), d.labels};
 }
 
-std::vector<store::planned_notification> plan_report(const core::config& cfg,
-                                                     const core::report& r,
+std::vector<store::planned_notification> plan_report(const core::config& cfg, const core::report& r,
                                                      const rules::decision& d) {
     std::vector<store::planned_notification> jobs;
     for (const auto& t : d.targets) {

@@ -35,7 +35,9 @@ private:
 
 namespace {
 
-std::string bounded(const char* text, std::size_t cap) { return {text, strnlen(text, cap)}; }
+std::string bounded(const char* text, std::size_t cap) {
+    return {text, strnlen(text, cap)};
+}
 
 std::string error_message(const hotline_error& err, const char* fallback) {
     std::string m = bounded(err.message, sizeof err.message);
@@ -103,10 +105,13 @@ core::result<std::unique_ptr<channel_instance::request>> channel_instance::build
     hotline_error err{};
     err.struct_size = sizeof err;
     if (vtable_->build(handle_, &alert, &req->raw, &err) != 0) {
-        return core::make_error("build_failed", error_message(err, "the channel could not build the message"));
+        return core::make_error("build_failed",
+                                error_message(err, "the channel could not build the message"));
     }
-    if (req->raw.transport != HOTLINE_TRANSPORT_HTTP && req->raw.transport != HOTLINE_TRANSPORT_SMTP) {
-        return core::make_error("build_failed", "the channel module built a request with no known transport");
+    if (req->raw.transport != HOTLINE_TRANSPORT_HTTP &&
+        req->raw.transport != HOTLINE_TRANSPORT_SMTP) {
+        return core::make_error("build_failed",
+                                "the channel module built a request with no known transport");
     }
     if (req->raw.url == nullptr) {
         return core::make_error("build_failed", "the channel module built a request without a URL");
@@ -121,7 +126,8 @@ hotline_outcome channel_instance::classify(const hotline_reply& reply) const {
     // Modules write fixed arrays; never trust them to be terminated.
     out.provider_id[sizeof out.provider_id - 1] = '\0';
     out.detail[sizeof out.detail - 1] = '\0';
-    if (out.kind != HOTLINE_DELIVERED && out.kind != HOTLINE_RETRY && out.kind != HOTLINE_PERMANENT) {
+    if (out.kind != HOTLINE_DELIVERED && out.kind != HOTLINE_RETRY &&
+        out.kind != HOTLINE_PERMANENT) {
         out.kind = HOTLINE_RETRY;
         std::snprintf(out.detail, sizeof out.detail, "channel module returned no valid outcome");
     }
@@ -142,8 +148,8 @@ core::result<std::shared_ptr<plugin_module>> plugin_host::load(const std::string
         }
     }
     if (!is_type_name(type)) {
-        return core::make_error("plugin", "channel type '" + type +
-                                              "' is not a valid module name (a-z, 0-9, _ and -)");
+        return core::make_error(
+            "plugin", "channel type '" + type + "' is not a valid module name (a-z, 0-9, _ and -)");
     }
     std::error_code ec;
     if (!fs::is_directory(dir_, ec)) {
@@ -167,16 +173,21 @@ core::result<std::shared_ptr<plugin_module>> plugin_host::load(const std::string
     }
     const auto abi = symbol<hotline_channel_abi_fn>(handle.get(), "hotline_channel_abi");
     if (abi == nullptr) {
-        return core::make_error("plugin", name + " is not a hotline channel module (no hotline_channel_abi symbol)");
+        return core::make_error(
+            "plugin", name + " is not a hotline channel module (no hotline_channel_abi symbol)");
     }
     const std::uint32_t chosen = abi(offered_abi, std::size(offered_abi));
-    if (std::find(std::begin(offered_abi), std::end(offered_abi), chosen) == std::end(offered_abi)) {
-        return core::make_error("plugin", "channel module " + name +
-                                              " speaks ABI versions the host does not (host offers 1)");
+    if (std::find(std::begin(offered_abi), std::end(offered_abi), chosen) ==
+        std::end(offered_abi)) {
+        return core::make_error(
+            "plugin",
+            "channel module " + name + " speaks ABI versions the host does not (host offers 1)");
     }
-    const auto entry_fn = symbol<hotline_channel_entry_v1_fn>(handle.get(), "hotline_channel_entry_v1");
+    const auto entry_fn =
+        symbol<hotline_channel_entry_v1_fn>(handle.get(), "hotline_channel_entry_v1");
     if (entry_fn == nullptr) {
-        return core::make_error("plugin", name + " chose ABI 1 but has no hotline_channel_entry_v1 symbol");
+        return core::make_error("plugin",
+                                name + " chose ABI 1 but has no hotline_channel_entry_v1 symbol");
     }
     const hotline_channel_v1* entry = entry_fn();
     if (entry == nullptr || entry->struct_size < entry_v1_min_size) {
@@ -201,7 +212,8 @@ core::result<std::shared_ptr<channel_instance>> plugin_host::instantiate_channel
     const core::channel_config& channel, const std::string& path) {
     auto module = load(channel.type);
     if (!module) {
-        return core::make_error("config", path + ".type: " + module.err().message, channel.at.str());
+        return core::make_error("config", path + ".type: " + module.err().message,
+                                channel.at.str());
     }
     const hotline_channel_v1* entry = (*module)->entry();
 
@@ -216,8 +228,9 @@ core::result<std::shared_ptr<channel_instance>> plugin_host::instantiate_channel
     if (handle == nullptr) {
         const std::string key = bounded(err.key, sizeof err.key);
         const std::string message = error_message(err, "the channel module rejected its options");
-        const auto option = std::find_if(channel.options.begin(), channel.options.end(),
-                                         [&](const core::channel_option& o) { return o.key == key; });
+        const auto option =
+            std::find_if(channel.options.begin(), channel.options.end(),
+                         [&](const core::channel_option& o) { return o.key == key; });
         if (option != channel.options.end()) {
             const std::string shown = option->is_secret ? key + "_file" : key;
             return core::make_error("config", path + ".options." + shown + ": " + message,
@@ -248,7 +261,8 @@ core::result<std::map<std::string, std::shared_ptr<channel_instance>>> plugin_ho
                 const auto& contact = people[p].contacts[c];
                 const auto it = instances.find(contact.channel);
                 if (it == instances.end()) {
-                    continue;  // unknown channels are the loader's error; failed ones are reported above
+                    continue;  // unknown channels are the loader's error; failed ones are reported
+                               // above
                 }
                 if (auto ok = it->second->validate_address(contact.address); !ok) {
                     found.push_back(core::make_error(

@@ -32,11 +32,14 @@ public:
     // RAII for a built request: free_request is called when this goes.
     class request {
     public:
-        explicit request(const channel_instance* owner) : owner_(owner) { raw.struct_size = sizeof raw; }
+        explicit request(const channel_instance* owner) : owner_(owner) {
+            raw.struct_size = sizeof raw;
+        }
         ~request();
         request(const request&) = delete;
         request& operator=(const request&) = delete;
         hotline_request raw{};
+
     private:
         const channel_instance* owner_;
     };

@@ -9,7 +9,9 @@ using kainjow::mustache::data;
 using kainjow::mustache::mustache;
 
 // Messages are plain text (email text/plain, SMS, JSON strings): no HTML escaping.
-std::string no_escape(const std::string& s) { return s; }
+std::string no_escape(const std::string& s) {
+    return s;
+}
 
 std::string scalar_text(const nlohmann::json& v) {
     if (v.is_string()) {
@@ -109,8 +111,7 @@ std::vector<core::error> validate_templates(const core::config& cfg) {
                 mustache m{*part};
                 if (!m.is_valid()) {
                     errors.push_back(core::make_error(
-                        "config",
-                        "templates." + type + "." + language + ": " + m.error_message(),
+                        "config", "templates." + type + "." + language + ": " + m.error_message(),
                         tmpl.at.str()));
                 }
             }

@@ -39,7 +39,8 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
         s.remove_prefix(1);
     }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
         s.remove_suffix(1);
     }
     return s;
@@ -121,7 +122,8 @@ struct transport::impl {
 
     // ------------------------------------------------------------------ curl callbacks
 
-    static int on_socket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp, void* /*socketp*/) {
+    static int on_socket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp,
+                         void* /*socketp*/) {
         auto* self = static_cast<impl*>(userp);
         try {
             self->update_socket(fd, what);
@@ -140,19 +142,21 @@ struct transport::impl {
         }
         // Never call socket_action from inside a curl callback: let the loop do it.
         self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-        self->timer_.async_wait([self, alive = std::weak_ptr<int>(self->alive_)](const error_code& ec) {
-            if (ec || alive.expired()) {
-                return;
-            }
-            self->action(CURL_SOCKET_TIMEOUT, 0);
-        });
+        self->timer_.async_wait(
+            [self, alive = std::weak_ptr<int>(self->alive_)](const error_code& ec) {
+                if (ec || alive.expired()) {
+                    return;
+                }
+                self->action(CURL_SOCKET_TIMEOUT, 0);
+            });
         return 0;
     }
 
     static size_t on_body(char* data, size_t size, size_t count, void* userp) {
         auto* t = static_cast<transfer*>(userp);
         const std::size_t n = size * count;
-        const std::size_t room = max_response_body - std::min(max_response_body, t->reply.body.size());
+        const std::size_t room =
+            max_response_body - std::min(max_response_body, t->reply.body.size());
         t->reply.body.append(data, std::min(n, room));
         return n;  // drop the excess instead of failing the transfer
     }
@@ -167,8 +171,9 @@ struct transport::impl {
         }
         const auto colon = line.find(':');
         if (colon != std::string_view::npos && t->reply.headers.size() < max_response_headers) {
-            t->reply.headers.emplace_back(std::string(trim(line.substr(0, colon))),
-                                          std::string(trim(line.substr(colon + 1)).substr(0, 1024)));
+            t->reply.headers.emplace_back(
+                std::string(trim(line.substr(0, colon))),
+                std::string(trim(line.substr(colon + 1)).substr(0, 1024)));
         }
         return n;
     }
@@ -234,10 +239,12 @@ struct transport::impl {
         }
     }
 
-    void wait(const std::shared_ptr<watched_socket>& s, asio::posix::stream_descriptor::wait_type type) {
+    void wait(const std::shared_ptr<watched_socket>& s,
+              asio::posix::stream_descriptor::wait_type type) {
         const bool reading = type == asio::posix::stream_descriptor::wait_read;
         (reading ? s->read_pending : s->write_pending) = true;
-        auto handler = [this, s, reading, alive = std::weak_ptr<int>(alive_)](const error_code& ec) {
+        auto handler = [this, s, reading,
+                        alive = std::weak_ptr<int>(alive_)](const error_code& ec) {
             (reading ? s->read_pending : s->write_pending) = false;
             if (ec == asio::error::operation_aborted || s->removed || alive.expired()) {
                 return;
@@ -300,14 +307,16 @@ struct transport::impl {
             t->reply.status = status;
             if (t->reply.transport == HOTLINE_TRANSPORT_SMTP && status != 0) {
                 const std::string code = std::to_string(status);
-                const auto line = std::find_if(t->smtp_replies.rbegin(), t->smtp_replies.rend(),
-                                               [&](const std::string& l) { return l.rfind(code, 0) == 0; });
+                const auto line =
+                    std::find_if(t->smtp_replies.rbegin(), t->smtp_replies.rend(),
+                                 [&](const std::string& l) { return l.rfind(code, 0) == 0; });
                 if (line != t->smtp_replies.rend()) {
                     t->reply.body = *line;
                 }
             }
             if (code != CURLE_OK) {
-                t->reply.error_text = t->error_buffer[0] != '\0' ? t->error_buffer : curl_easy_strerror(code);
+                t->reply.error_text =
+                    t->error_buffer[0] != '\0' ? t->error_buffer : curl_easy_strerror(code);
             }
             finished.push_back(std::move(t));
         }
@@ -330,7 +339,8 @@ struct transport::impl {
 
     // ------------------------------------------------------------------ setup
 
-    static std::unique_ptr<transfer> make_transfer(const hotline_request& req, core::duration timeout) {
+    static std::unique_ptr<transfer> make_transfer(const hotline_request& req,
+                                                   core::duration timeout) {
         auto t = std::make_unique<transfer>();
         t->reply.transport = req.transport;
         t->url = req.url != nullptr ? req.url : "";
@@ -349,7 +359,8 @@ struct transport::impl {
         curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
         curl_easy_setopt(e, CURLOPT_URL, t->url.c_str());
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<std::int64_t>(1, timeout.count())));
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                         static_cast<long>(std::max<std::int64_t>(1, timeout.count())));
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_buffer);
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &impl::on_header);
@@ -379,8 +390,9 @@ struct transport::impl {
             curl_easy_setopt(e, CURLOPT_READFUNCTION, &impl::on_read);
             curl_easy_setopt(e, CURLOPT_READDATA, t.get());
             curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
-            curl_easy_setopt(e, CURLOPT_USE_SSL, req.use_tls != 0 ? static_cast<long>(CURLUSESSL_ALL)
-                                                                    : static_cast<long>(CURLUSESSL_NONE));
+            curl_easy_setopt(e, CURLOPT_USE_SSL,
+                             req.use_tls != 0 ? static_cast<long>(CURLUSESSL_ALL)
+                                              : static_cast<long>(CURLUSESSL_NONE));
             curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &impl::on_debug);
             curl_easy_setopt(e, CURLOPT_DEBUGDATA, t.get());
             curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);  // feeds on_debug only, never stderr
@@ -398,7 +410,8 @@ struct transport::impl {
             t->headers = append(std::move(t->headers), "Expect:");
             curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers.get());
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.data());
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             static_cast<curl_off_t>(t->body.size()));
             if (t->method != "POST") {
                 curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->method.c_str());
             }
@@ -467,8 +480,12 @@ void transport::perform(const hotline_request& req, core::duration timeout,
     impl_->perform(req, timeout, std::move(done));
 }
 
-std::size_t transport::in_flight() const { return impl_->transfers_.size(); }
+std::size_t transport::in_flight() const {
+    return impl_->transfers_.size();
+}
 
-void transport::cancel_all() { impl_->cancel_all(); }
+void transport::cancel_all() {
+    impl_->cancel_all();
+}
 
 }  // namespace hotline::dispatch

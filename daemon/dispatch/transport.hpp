@@ -15,10 +15,10 @@ namespace hotline::dispatch {
 
 struct transport_reply {
     int transport{0};
-    int curl_code{0};          // CURLE_OK = 0
+    int curl_code{0};  // CURLE_OK = 0
     std::string error_text;
-    long status{0};            // HTTP status or last SMTP reply code
-    std::string body;          // HTTP response body, truncated at 64 KiB
+    long status{0};    // HTTP status or last SMTP reply code
+    std::string body;  // HTTP response body, truncated at 64 KiB
     std::vector<std::pair<std::string, std::string>> headers;  // HTTP response headers
 };
 

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
         "Signals: SIGHUP reloads the config atomically (an invalid file changes nothing),\n"
         "SIGTERM/SIGINT drain in-flight work and exit 0. Supports systemd Type=notify and\n"
         "WatchdogSec.\n\nOptions");
-    opts.add_options()("help,h", "show this help and exit")("version", "print the version and exit")(
+    opts.add_options()("help,h", "show this help and exit")("version",
+                                                            "print the version and exit")(
         "config,c", po::value<std::string>()->default_value("/etc/hotline/hotline.yaml"),
         "main configuration file")("check", "validate the configuration and exit (0 = valid)");
     po::variables_map vm;

@@ -19,7 +19,7 @@ constexpr int max_program_size = 64 * 1024;
 constexpr std::int64_t max_regex_memory = 32 << 20;
 constexpr std::size_t max_keyword_count = 4096;
 
-const std::array<std::string_view, 6> plain_fields{"source", "source_kind", "sender",
+const std::array<std::string_view, 6> plain_fields{"source",  "source_kind", "sender",
                                                    "subject", "text",        "language"};
 
 core::error rule_error(const core::mark& at, std::string message) {
@@ -31,7 +31,9 @@ core::mark shifted(core::mark at, std::size_t columns) {
     return at;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t';
+}
 
 bool is_label_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
@@ -48,15 +50,14 @@ RE2::Options regex_options() {
 }
 
 core::result<std::shared_ptr<const re2::RE2>> compile(const std::string& pattern,
-                                                     const core::mark& at) {
+                                                      const core::mark& at) {
     auto re = std::make_shared<const re2::RE2>(pattern, regex_options());
     if (!re->ok()) {
         return rule_error(at, "invalid regex: " + re->error());
     }
     if (re->ProgramSize() > max_program_size) {
-        return rule_error(at, "regex too large (program size " +
-                                  std::to_string(re->ProgramSize()) + ", limit " +
-                                  std::to_string(max_program_size) + ")");
+        return rule_error(at, "regex too large (program size " + std::to_string(re->ProgramSize()) +
+                                  ", limit " + std::to_string(max_program_size) + ")");
     }
     return std::shared_ptr<const re2::RE2>(std::move(re));
 }
@@ -95,7 +96,8 @@ std::string field_hint(std::string_view field) {
             return "; did you mean \"" + std::string(candidate) + "\"?";
         }
     }
-    if (core::edit_distance(field.substr(0, std::min<std::size_t>(field.size(), 7)), "labels.") <= 2) {
+    if (core::edit_distance(field.substr(0, std::min<std::size_t>(field.size(), 7)), "labels.") <=
+        2) {
         return "; did you mean \"labels.<name>\"?";
     }
     return {};
@@ -124,7 +126,8 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
     if (is_label) {
         m.label = m.field.substr(7);
     }
-    if (!is_label && std::find(plain_fields.begin(), plain_fields.end(), m.field) == plain_fields.end()) {
+    if (!is_label &&
+        std::find(plain_fields.begin(), plain_fields.end(), m.field) == plain_fields.end()) {
         return rule_error(shifted(at, field_start),
                           "unknown field \"" + m.field +
                               "\" (expected source, source_kind, sender, subject, text, language "
@@ -151,8 +154,8 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
         m.kind = matcher::op::equal;
         i += 1;
     } else {
-        return rule_error(shifted(at, op_start), "expected an operator =, !=, =~ or !~ after \"" +
-                                                     m.field + "\"");
+        return rule_error(shifted(at, op_start),
+                          "expected an operator =, !=, =~ or !~ after \"" + m.field + "\"");
     }
     while (i < spec.size() && is_space(spec[i])) {
         ++i;
@@ -184,8 +187,8 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
             ++i;
         }
         if (i != spec.size()) {
-            return rule_error(shifted(at, i), "unexpected text after the quoted value: \"" +
-                                                  spec.substr(i) + "\"");
+            return rule_error(shifted(at, i),
+                              "unexpected text after the quoted value: \"" + spec.substr(i) + "\"");
         }
     } else {
         std::size_t end = spec.size();
@@ -276,7 +279,8 @@ core::result<keyword_set> compile_keywords(const std::vector<std::string>& words
         }
         alternation += piece;
     }
-    const std::string pattern = "(?:^|" + non_word + ")(?:" + alternation + ")(?:$|" + non_word + ")";
+    const std::string pattern =
+        "(?:^|" + non_word + ")(?:" + alternation + ")(?:$|" + non_word + ")";
     auto re = compile(pattern, at);
     if (!re) {
         return re.err();
@@ -338,7 +342,8 @@ void add_targets(const route_node& node, decision& out) {
 }
 
 void trace(decision& out, const route_node& node, bool matched, std::string reason) {
-    out.trace.push_back(nlohmann::json{{"node", node.name}, {"matched", matched}, {"reason", std::move(reason)}});
+    out.trace.push_back(
+        nlohmann::json{{"node", node.name}, {"matched", matched}, {"reason", std::move(reason)}});
 }
 
 // Returns the reason text; `matched` tells whether every matcher held.

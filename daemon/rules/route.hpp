@@ -23,11 +23,12 @@ namespace hotline::rules {
 struct matcher {
     enum class op { equal, not_equal, regex, not_regex };
     std::string field;
-    std::string label;                 // for labels.<name>: the name, looked up per report
+    std::string label;  // for labels.<name>: the name, looked up per report
     op kind{op::equal};
-    std::string value;                 // literal, or the regex source
-    std::shared_ptr<const re2::RE2> regex;  // compiled, case-insensitive, Unicode; null for = and !=
-    std::string text;                  // as written, for traces
+    std::string value;  // literal, or the regex source
+    std::shared_ptr<const re2::RE2>
+        regex;         // compiled, case-insensitive, Unicode; null for = and !=
+    std::string text;  // as written, for traces
     core::mark at;
 };
 
@@ -64,7 +65,7 @@ struct target {
 [[nodiscard]] core::result<target> parse_target(const std::string& spec, const core::mark& at);
 
 struct route_node {
-    std::string name;  // `name:` or a generated path like "root/0/1"
+    std::string name;            // `name:` or a generated path like "root/0/1"
     std::vector<matcher> match;  // all must hold
     std::optional<keyword_set> keywords;
     bool continue_matching{false};  // `continue: true`
@@ -85,8 +86,8 @@ struct decision {
     std::vector<std::vector<std::string>> paths;  // each matched leaf's node names from root
     std::string severity;                         // most urgent among matched leaves
     std::map<std::string, std::string> labels;    // merged root→leaf, deeper wins
-    std::vector<target> targets;                  // union along matched paths, in order, deduplicated
-    nlohmann::json trace;                         // nodes tried and why they did (not) match
+    std::vector<target> targets;  // union along matched paths, in order, deduplicated
+    nlohmann::json trace;         // nodes tried and why they did (not) match
 };
 
 // Evaluates the tree. The root always matches; children are tried in order; the first

@@ -104,8 +104,8 @@ core::status apply(sqlite::connection& db, int version) {
             (void)db.exec("ROLLBACK");
         }
         auto err = step.err();
-        err.message = "migration to schema version " + std::to_string(version) +
-                      " failed: " + err.message;
+        err.message =
+            "migration to schema version " + std::to_string(version) + " failed: " + err.message;
         return err;
     }
     return core::ok();
@@ -113,7 +113,9 @@ core::status apply(sqlite::connection& db, int version) {
 
 }  // namespace
 
-int current_schema_version() { return static_cast<int>(migrations.size()); }
+int current_schema_version() {
+    return static_cast<int>(migrations.size());
+}
 
 core::status migrate(sqlite::connection& db) {
     auto version = user_version(db);

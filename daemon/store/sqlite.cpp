@@ -6,24 +6,17 @@ namespace hotline::store::sqlite {
 
 const char* error_code(int rc) {
     switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return "busy";
-    case SQLITE_FULL:
-        return "disk_full";
-    case SQLITE_IOERR:
-        return "io_error";
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return "corrupt";
-    case SQLITE_CONSTRAINT:
-        return "constraint";
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_CANTOPEN:
-        return "readonly";
-    default:
-        return "storage";
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED: return "busy";
+        case SQLITE_FULL: return "disk_full";
+        case SQLITE_IOERR: return "io_error";
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB: return "corrupt";
+        case SQLITE_CONSTRAINT: return "constraint";
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_CANTOPEN: return "readonly";
+        default: return "storage";
     }
 }
 
@@ -32,8 +25,8 @@ core::error make_error(sqlite3* db, int rc, std::string_view what) {
     message += ": ";
     // errmsg describes the latest failure on this connection (with table/column names,
     // never values); errstr is the generic text when the handle is unusable.
-    const char* detail = db != nullptr && sqlite3_errcode(db) == rc ? sqlite3_errmsg(db)
-                                                                   : sqlite3_errstr(rc);
+    const char* detail =
+        db != nullptr && sqlite3_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     message += detail != nullptr ? detail : "unknown error";
     return core::make_error(error_code(rc), std::move(message));
 }
@@ -66,8 +59,8 @@ core::result<query> connection::prepare(const char* sql) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
         sqlite3_stmt* raw = nullptr;
-        const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw,
-                                          nullptr);
+        const int rc =
+            sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
         stmt_handle owned(raw);
         if (rc != SQLITE_OK) {
             return make_error(db_.get(), rc, "cannot prepare statement");
@@ -139,7 +132,9 @@ core::status query::run() {
     }
 }
 
-std::int64_t query::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+std::int64_t query::int64(int column) const {
+    return sqlite3_column_int64(stmt_, column);
+}
 
 std::string query::text(int column) const {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));

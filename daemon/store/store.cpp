@@ -43,14 +43,10 @@ namespace hotline::store {
 
 const char* to_string(notification_status s) {
     switch (s) {
-    case notification_status::pending:
-        return "pending";
-    case notification_status::delivered:
-        return "delivered";
-    case notification_status::failed:
-        return "failed";
-    case notification_status::dead:
-        return "dead";
+        case notification_status::pending: return "pending";
+        case notification_status::delivered: return "delivered";
+        case notification_status::failed: return "failed";
+        case notification_status::dead: return "dead";
     }
     return "pending";
 }
@@ -123,8 +119,8 @@ core::error closed_error() {
 }
 
 // Columns of a notification row, in the order read_notification expects.
-#define HOTLINE_NOTIFICATION_COLUMNS                                                           \
-    "id, report_id, case_id, channel, address, target, contact_index, language, payload, "     \
+#define HOTLINE_NOTIFICATION_COLUMNS                                                       \
+    "id, report_id, case_id, channel, address, target, contact_index, language, payload, " \
     "idempotency_key, attempts, next_attempt_at, created_at, last_error, status, provider_id"
 
 notification read_notification(const sqlite::query& q) {
@@ -223,8 +219,8 @@ public:
             for (double b = 1; b <= 1024; b *= 2) {
                 sizes.push_back(b);
             }
-            opts_.metrics->describe_histogram(batch_size_metric,
-                                              "Operations per store transaction", sizes);
+            opts_.metrics->describe_histogram(batch_size_metric, "Operations per store transaction",
+                                              sizes);
             opts_.metrics->describe_histogram(
                 batch_latency_metric, "Store transaction time from BEGIN to durable COMMIT",
                 {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
@@ -239,11 +235,9 @@ public:
 
     void ingest(core::report r, case_info c, std::vector<planned_notification> planned,
                 std::function<void(core::result<ingest_result>)> done) override {
-        enqueue<ingest_result>(
-            [this, r = std::move(r), c = std::move(c), planned = std::move(planned)] {
-                return do_ingest(r, c, planned);
-            },
-            std::move(done));
+        enqueue<ingest_result>([this, r = std::move(r), c = std::move(c),
+                                planned = std::move(planned)] { return do_ingest(r, c, planned); },
+                               std::move(done));
     }
 
     void record_attempt(std::int64_t notification_id, attempt_result outcome,
@@ -264,8 +258,7 @@ public:
             std::move(done));
     }
 
-    void next_due(
-        std::function<void(core::result<std::optional<std::int64_t>>)> done) override {
+    void next_due(std::function<void(core::result<std::optional<std::int64_t>>)> done) override {
         enqueue<std::optional<std::int64_t>>([this] { return do_next_due(); }, std::move(done));
     }
 
@@ -406,8 +399,8 @@ private:
         if (db_.in_transaction()) {
             (void)exec_cached("ROLLBACK");
         }
-        spdlog::error("store: transaction failed, {} operations rejected code={} {}",
-                      batch.size(), e.code, e.message);
+        spdlog::error("store: transaction failed, {} operations rejected code={} {}", batch.size(),
+                      e.code, e.message);
         for (auto& op : batch) {
             op->fail(e);
         }
@@ -496,8 +489,8 @@ private:
     }
 
     core::status audit(const char* actor_prefix, const std::string& actor, const char* kind,
-                       std::int64_t case_id, std::int64_t report_id,
-                       std::int64_t notification_id, const json& detail, std::int64_t at) {
+                       std::int64_t case_id, std::int64_t report_id, std::int64_t notification_id,
+                       const json& detail, std::int64_t at) {
         auto q = db_.prepare(
             "INSERT INTO audit_events(at, actor, kind, case_id, report_id, notification_id, "
             "detail) VALUES(?, ?, ?, ?, ?, ?, ?)");
@@ -522,8 +515,9 @@ private:
     // Inserts planned notifications for one report/case. Ids are allocated up front (we
     // hold the write lock) so the payload can carry its own notification_id in one INSERT.
     core::result<std::vector<notification>> insert_notifications(
-        std::int64_t report_id, std::int64_t case_id, const std::vector<planned_notification>& planned,
-        std::int64_t next_attempt_at, std::int64_t now) {
+        std::int64_t report_id, std::int64_t case_id,
+        const std::vector<planned_notification>& planned, std::int64_t next_attempt_at,
+        std::int64_t now) {
         std::vector<notification> stored;
         if (planned.empty()) {
             return stored;
@@ -728,93 +722,95 @@ private:
         const auto error_text = clip(outcome.detail);
         attempt_record record;
         switch (outcome.outcome) {
-        case attempt_result::kind::delivered: {
-            auto q = db_.prepare(
-                "UPDATE notifications SET status = 'delivered', attempts = ?, provider_id = ?, "
-                "last_error = NULL, updated_at = ? WHERE id = ?");
-            if (!q) {
-                return q.err();
+            case attempt_result::kind::delivered: {
+                auto q = db_.prepare(
+                    "UPDATE notifications SET status = 'delivered', attempts = ?, provider_id = ?, "
+                    "last_error = NULL, updated_at = ? WHERE id = ?");
+                if (!q) {
+                    return q.err();
+                }
+                q->bind(1, attempts).bind_optional(2, outcome.provider_id).bind(3, now).bind(4, id);
+                if (auto done = q->run(); !done) {
+                    return done.err();
+                }
+                const json detail = {{"attempts", attempts}, {"provider_id", outcome.provider_id}};
+                if (auto a = audit("", "dispatcher", "notification_delivered", case_id, report_id,
+                                   id, detail, now);
+                    !a) {
+                    return a.err();
+                }
+                break;
             }
-            q->bind(1, attempts).bind_optional(2, outcome.provider_id).bind(3, now).bind(4, id);
-            if (auto done = q->run(); !done) {
-                return done.err();
+            case attempt_result::kind::retry: {
+                auto q = db_.prepare(
+                    "UPDATE notifications SET attempts = ?, next_attempt_at = ?, last_error = ?, "
+                    "updated_at = ? WHERE id = ?");
+                if (!q) {
+                    return q.err();
+                }
+                q->bind(1, attempts)
+                    .bind(2, outcome.next_attempt_at)
+                    .bind_optional(3, error_text)
+                    .bind(4, now)
+                    .bind(5, id);
+                if (auto done = q->run(); !done) {
+                    return done.err();
+                }
+                const json detail = {{"attempts", attempts},
+                                     {"next_attempt_at", outcome.next_attempt_at},
+                                     {"error", error_text}};
+                if (auto a = audit("", "dispatcher", "notification_retry", case_id, report_id, id,
+                                   detail, now);
+                    !a) {
+                    return a.err();
+                }
+                break;
             }
-            const json detail = {{"attempts", attempts}, {"provider_id", outcome.provider_id}};
-            if (auto a = audit("", "dispatcher", "notification_delivered", case_id, report_id,
-                               id, detail, now);
-                !a) {
-                return a.err();
+            case attempt_result::kind::failed: {
+                auto q = db_.prepare(
+                    "UPDATE notifications SET status = ?, attempts = ?, last_error = ?, "
+                    "updated_at = ? WHERE id = ?");
+                if (!q) {
+                    return q.err();
+                }
+                q->bind(1, std::string_view(outcome.dead_letter ? "dead" : "failed"))
+                    .bind(2, attempts)
+                    .bind_optional(3, error_text)
+                    .bind(4, now)
+                    .bind(5, id);
+                if (auto done = q->run(); !done) {
+                    return done.err();
+                }
+                // Follow-ups are due at once; the failed job's due time keeps them ahead of
+                // newer work and due even when the caller's clock lags ours (tests).
+                auto stored = insert_notifications(report_id, case_id, outcome.follow_ups,
+                                                   std::min(now, due_at), now);
+                if (!stored) {
+                    return stored.err();
+                }
+                record.follow_ups = std::move(*stored);
+                json ids = json::array();
+                for (const auto& n : record.follow_ups) {
+                    ids.push_back(n.id);
+                }
+                const json detail = {{"attempts", attempts},
+                                     {"error", error_text},
+                                     {"follow_up_ids", std::move(ids)}};
+                if (auto a =
+                        audit("", "dispatcher",
+                              outcome.dead_letter ? "notification_dead" : "notification_failed",
+                              case_id, report_id, id, detail, now);
+                    !a) {
+                    return a.err();
+                }
+                break;
             }
-            break;
-        }
-        case attempt_result::kind::retry: {
-            auto q = db_.prepare(
-                "UPDATE notifications SET attempts = ?, next_attempt_at = ?, last_error = ?, "
-                "updated_at = ? WHERE id = ?");
-            if (!q) {
-                return q.err();
-            }
-            q->bind(1, attempts)
-                .bind(2, outcome.next_attempt_at)
-                .bind_optional(3, error_text)
-                .bind(4, now)
-                .bind(5, id);
-            if (auto done = q->run(); !done) {
-                return done.err();
-            }
-            const json detail = {{"attempts", attempts},
-                                 {"next_attempt_at", outcome.next_attempt_at},
-                                 {"error", error_text}};
-            if (auto a = audit("", "dispatcher", "notification_retry", case_id, report_id, id,
-                               detail, now);
-                !a) {
-                return a.err();
-            }
-            break;
-        }
-        case attempt_result::kind::failed: {
-            auto q = db_.prepare(
-                "UPDATE notifications SET status = ?, attempts = ?, last_error = ?, "
-                "updated_at = ? WHERE id = ?");
-            if (!q) {
-                return q.err();
-            }
-            q->bind(1, std::string_view(outcome.dead_letter ? "dead" : "failed"))
-                .bind(2, attempts)
-                .bind_optional(3, error_text)
-                .bind(4, now)
-                .bind(5, id);
-            if (auto done = q->run(); !done) {
-                return done.err();
-            }
-            // Follow-ups are due at once; the failed job's due time keeps them ahead of
-            // newer work and due even when the caller's clock lags ours (tests).
-            auto stored = insert_notifications(report_id, case_id, outcome.follow_ups,
-                                               std::min(now, due_at), now);
-            if (!stored) {
-                return stored.err();
-            }
-            record.follow_ups = std::move(*stored);
-            json ids = json::array();
-            for (const auto& n : record.follow_ups) {
-                ids.push_back(n.id);
-            }
-            const json detail = {
-                {"attempts", attempts}, {"error", error_text}, {"follow_up_ids", std::move(ids)}};
-            if (auto a = audit("", "dispatcher",
-                               outcome.dead_letter ? "notification_dead" : "notification_failed",
-                               case_id, report_id, id, detail, now);
-                !a) {
-                return a.err();
-            }
-            break;
-        }
         }
         return record;
     }
 
     core::result<std::vector<notification>> do_due(std::int64_t now, std::size_t limit,
-                                                    const std::vector<std::int64_t>& exclude) {
+                                                   const std::vector<std::int64_t>& exclude) {
         std::vector<notification> out;
         if (limit == 0) {
             return out;
@@ -845,8 +841,8 @@ private:
     }
 
     core::result<std::optional<std::int64_t>> do_next_due() {
-        auto q = db_.prepare(
-            "SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'pending'");
+        auto q =
+            db_.prepare("SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'pending'");
         if (!q) {
             return q.err();
         }
@@ -889,18 +885,10 @@ private:
                 }
                 const auto n = q->int64(1);
                 switch (status_from(q->text(0))) {
-                case notification_status::pending:
-                    s.pending = n;
-                    break;
-                case notification_status::delivered:
-                    s.delivered = n;
-                    break;
-                case notification_status::failed:
-                    s.failed = n;
-                    break;
-                case notification_status::dead:
-                    s.dead = n;
-                    break;
+                    case notification_status::pending: s.pending = n; break;
+                    case notification_status::delivered: s.delivered = n; break;
+                    case notification_status::failed: s.failed = n; break;
+                    case notification_status::dead: s.dead = n; break;
                 }
             }
         }
@@ -951,8 +939,8 @@ private:
 core::status make_private(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        return core::make_error("readonly", "cannot open database file: " +
-                                                std::string(std::strerror(errno)));
+        return core::make_error("readonly",
+                                "cannot open database file: " + std::string(std::strerror(errno)));
     }
     (void)::fchmod(fd, 0600);
     ::close(fd);

@@ -18,7 +18,7 @@
 namespace hotline::core {
 class clock;
 class metrics;
-}
+}  // namespace hotline::core
 
 namespace hotline::store {
 
@@ -30,7 +30,7 @@ struct notification {
     std::int64_t id{};
     std::int64_t report_id{};
     std::int64_t case_id{};
-    std::string channel;          // channel instance name
+    std::string channel;  // channel instance name
     std::string address;
     std::string target;           // "responder:alice", "partner:ngo", "admin:ops"
     int contact_index{0};         // which of the target's contacts this is
@@ -52,13 +52,14 @@ struct planned_notification {
     std::string target;
     int contact_index{0};
     std::string language;
-    nlohmann::json payload;  // the store sets payload["report_id"], ["case_id"], ["notification_id"]
+    nlohmann::json
+        payload;  // the store sets payload["report_id"], ["case_id"], ["notification_id"]
 };
 
 // Case attributes decided by routing.
 struct case_info {
-    std::string severity;               // critical | high | normal | low
-    std::string route;                  // matched path(s), e.g. "root/detention"
+    std::string severity;  // critical | high | normal | low
+    std::string route;     // matched path(s), e.g. "root/detention"
     nlohmann::json labels = nlohmann::json::object();
 };
 
@@ -71,13 +72,13 @@ struct ingest_result {
 struct attempt_result {
     enum class kind { delivered, retry, failed };  // failed = permanent or retries exhausted
     kind outcome{kind::retry};
-    std::string detail;                 // short, no contents
+    std::string detail;  // short, no contents
     std::string provider_id;
-    std::int64_t next_attempt_at{};     // for retry
+    std::int64_t next_attempt_at{};  // for retry
     // For failed: what to enqueue instead (the target's next contact, or the admins'
     // dead-letter alerts). Empty with dead_letter=false means just "failed".
     std::vector<planned_notification> follow_ups;
-    bool dead_letter{false};            // mark this one "dead" (all contacts exhausted)
+    bool dead_letter{false};  // mark this one "dead" (all contacts exhausted)
 };
 
 struct attempt_record {

@@ -66,7 +66,9 @@ inline bool parse_bool(std::string_view v, bool& out) {
     return false;
 }
 
-inline bool is_control(unsigned char u) { return u < 0x20 || u == 0x7f; }
+inline bool is_control(unsigned char u) {
+    return u < 0x20 || u == 0x7f;
+}
 
 inline bool has_control(std::string_view s) {
     return std::any_of(s.begin(), s.end(),
@@ -99,7 +101,9 @@ inline void copy_printable(char* dst, std::size_t cap, std::string_view src) {
 }
 
 // An option's key or value as a view; the host may pass NULL.
-inline std::string_view view_or_empty(const char* s) { return s != nullptr ? s : ""; }
+inline std::string_view view_or_empty(const char* s) {
+    return s != nullptr ? s : "";
+}
 
 // C++ inside, a C ABI outside: an exception unwinding into the host's C frames is
 // undefined behaviour, so every entry point runs its body through one of these.

@@ -30,7 +30,7 @@ struct hotline_channel {
     std::string from_domain;
     std::string username;
     std::string password;
-    int tls{0};             // hotline_request.use_tls
+    int tls{0};  // hotline_request.use_tls
     bool insecure_skip_verify{false};
 };
 
@@ -147,8 +147,7 @@ std::string base64(std::string_view data) {
     if (data.empty()) {
         return {};
     }
-    const std::size_t cap =
-        sodium_base64_encoded_len(data.size(), sodium_base64_VARIANT_ORIGINAL);
+    const std::size_t cap = sodium_base64_encoded_len(data.size(), sodium_base64_VARIANT_ORIGINAL);
     std::string out(cap, '\0');
     sodium_bin2base64(out.data(), cap, reinterpret_cast<const unsigned char*>(data.data()),
                       data.size(), sodium_base64_VARIANT_ORIGINAL);
@@ -271,16 +270,16 @@ std::string phrase(std::string_view raw) {
 std::string rfc5322_date(std::int64_t unix_seconds) {
     static constexpr std::array<const char*, 7> days{"Sun", "Mon", "Tue", "Wed",
                                                      "Thu", "Fri", "Sat"};
-    static constexpr std::array<const char*, 12> months{
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static constexpr std::array<const char*, 12> months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     const auto t = static_cast<std::time_t>(unix_seconds);
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-                  days.at(static_cast<std::size_t>(tm.tm_wday) % 7),
-                  tm.tm_mday, months.at(static_cast<std::size_t>(tm.tm_mon) % 12),
-                  tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                  days.at(static_cast<std::size_t>(tm.tm_wday) % 7), tm.tm_mday,
+                  months.at(static_cast<std::size_t>(tm.tm_mon) % 12), tm.tm_year + 1900,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;
 }
 
@@ -388,113 +387,118 @@ std::string check_smtp_url(std::string_view url, bool& secure, bool& has_path) {
 
 hotline_channel* smtp_create(const hotline_kv* options, size_t n_options,
                              hotline_error* err) noexcept {
-    return guarded(err, "out of memory", static_cast<hotline_channel*>(nullptr),
-                   [&]() -> hotline_channel* {
-        if (sodium_init() < 0) {
-            set_error(err, "", "libsodium failed to initialise");
-            return nullptr;
-        }
-        auto ch = std::make_unique<hotline_channel>();
-        std::string tls;
-        std::string helo;
-        bool have_url = false;
-        bool have_from = false;
-        bool have_password = false;
-        bool secure = false;
-        bool has_path = false;
-        for (std::size_t i = 0; i < n_options; ++i) {
-            const std::string_view key = view_or_empty(options[i].key);
-            const std::string_view value = view_or_empty(options[i].value);
-            if (key == "url") {
-                if (const std::string why = check_smtp_url(value, secure, has_path); !why.empty()) {
-                    set_error(err, key, "url " + why);
-                    return nullptr;
-                }
-                ch->url = value;
-                have_url = true;
-            } else if (key == "from") {
-                if (const std::string why = parse_from(value, *ch); !why.empty()) {
-                    set_error(err, key, "from " + why + " (want \"Name <addr@domain>\" or addr@domain)");
-                    return nullptr;
-                }
-                have_from = true;
-            } else if (key == "username") {
-                if (value.empty() || has_control(value)) {
-                    set_error(err, key, "username is empty or has a control character");
-                    return nullptr;
-                }
-                ch->username = value;
-            } else if (key == "password") {
-                ch->password = value;
-                have_password = true;
-            } else if (key == "tls") {
-                if (value != "none" && value != "starttls" && value != "tls") {
-                    set_error(err, key, "tls must be none, starttls or tls");
-                    return nullptr;
-                }
-                tls = value;
-            } else if (key == "insecure_skip_verify") {
-                if (!parse_bool(value, ch->insecure_skip_verify)) {
-                    set_error(err, key, "must be true or false");
-                    return nullptr;
-                }
-            } else if (key == "helo") {
-                const bool ok = !value.empty() && value.size() <= 253 &&
-                                std::all_of(value.begin(), value.end(), [](char c) {
-                                    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-                                           c == '-' || c == '.';
-                                });
-                if (!ok) {
-                    set_error(err, key, "helo must be a host name");
-                    return nullptr;
-                }
-                helo = value;
-            } else {
-                set_error(err, key,
-                          "unknown option (known: url, from, username, password_file, tls, "
-                          "insecure_skip_verify, helo)");
+    return guarded(
+        err, "out of memory", static_cast<hotline_channel*>(nullptr), [&]() -> hotline_channel* {
+            if (sodium_init() < 0) {
+                set_error(err, "", "libsodium failed to initialise");
                 return nullptr;
             }
-        }
-        if (!have_url) {
-            set_error(err, "url", "url is required (smtp://host:port or smtps://host:port)");
-            return nullptr;
-        }
-        if (!have_from) {
-            set_error(err, "from", "from is required");
-            return nullptr;
-        }
-        if (have_password != !ch->username.empty()) {
-            set_error(err, have_password ? "password" : "username",
-                      "username and password_file go together");
-            return nullptr;
-        }
-        if (tls.empty()) {
-            tls = secure ? "tls" : "none";
-        }
-        if (tls == "tls" && !secure) {
-            set_error(err, "tls", "tls: tls (implicit TLS) needs an smtps:// url; use starttls for smtp://");
-            return nullptr;
-        }
-        if (tls != "tls" && secure) {
-            set_error(err, "tls", "an smtps:// url always uses implicit TLS (tls: tls)");
-            return nullptr;
-        }
-        ch->tls = tls == "none" ? 0 : (tls == "starttls" ? 1 : 2);
-        if (!helo.empty()) {
-            if (has_path) {
-                set_error(err, "helo", "helo conflicts with a path in url (libcurl takes the "
-                                       "EHLO name from the url path)");
+            auto ch = std::make_unique<hotline_channel>();
+            std::string tls;
+            std::string helo;
+            bool have_url = false;
+            bool have_from = false;
+            bool have_password = false;
+            bool secure = false;
+            bool has_path = false;
+            for (std::size_t i = 0; i < n_options; ++i) {
+                const std::string_view key = view_or_empty(options[i].key);
+                const std::string_view value = view_or_empty(options[i].value);
+                if (key == "url") {
+                    if (const std::string why = check_smtp_url(value, secure, has_path);
+                        !why.empty()) {
+                        set_error(err, key, "url " + why);
+                        return nullptr;
+                    }
+                    ch->url = value;
+                    have_url = true;
+                } else if (key == "from") {
+                    if (const std::string why = parse_from(value, *ch); !why.empty()) {
+                        set_error(err, key,
+                                  "from " + why + " (want \"Name <addr@domain>\" or addr@domain)");
+                        return nullptr;
+                    }
+                    have_from = true;
+                } else if (key == "username") {
+                    if (value.empty() || has_control(value)) {
+                        set_error(err, key, "username is empty or has a control character");
+                        return nullptr;
+                    }
+                    ch->username = value;
+                } else if (key == "password") {
+                    ch->password = value;
+                    have_password = true;
+                } else if (key == "tls") {
+                    if (value != "none" && value != "starttls" && value != "tls") {
+                        set_error(err, key, "tls must be none, starttls or tls");
+                        return nullptr;
+                    }
+                    tls = value;
+                } else if (key == "insecure_skip_verify") {
+                    if (!parse_bool(value, ch->insecure_skip_verify)) {
+                        set_error(err, key, "must be true or false");
+                        return nullptr;
+                    }
+                } else if (key == "helo") {
+                    const bool ok = !value.empty() && value.size() <= 253 &&
+                                    std::all_of(value.begin(), value.end(), [](char c) {
+                                        return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                                               c == '-' || c == '.';
+                                    });
+                    if (!ok) {
+                        set_error(err, key, "helo must be a host name");
+                        return nullptr;
+                    }
+                    helo = value;
+                } else {
+                    set_error(err, key,
+                              "unknown option (known: url, from, username, password_file, tls, "
+                              "insecure_skip_verify, helo)");
+                    return nullptr;
+                }
+            }
+            if (!have_url) {
+                set_error(err, "url", "url is required (smtp://host:port or smtps://host:port)");
                 return nullptr;
             }
-            // libcurl sends the url's path as the EHLO/HELO domain.
-            while (!ch->url.empty() && ch->url.back() == '/') {
-                ch->url.pop_back();
+            if (!have_from) {
+                set_error(err, "from", "from is required");
+                return nullptr;
             }
-            ch->url += "/" + helo;
-        }
-        return ch.release();
-    });
+            if (have_password != !ch->username.empty()) {
+                set_error(err, have_password ? "password" : "username",
+                          "username and password_file go together");
+                return nullptr;
+            }
+            if (tls.empty()) {
+                tls = secure ? "tls" : "none";
+            }
+            if (tls == "tls" && !secure) {
+                set_error(
+                    err, "tls",
+                    "tls: tls (implicit TLS) needs an smtps:// url; use starttls for smtp://");
+                return nullptr;
+            }
+            if (tls != "tls" && secure) {
+                set_error(err, "tls", "an smtps:// url always uses implicit TLS (tls: tls)");
+                return nullptr;
+            }
+            ch->tls = tls == "none" ? 0 : (tls == "starttls" ? 1 : 2);
+            if (!helo.empty()) {
+                if (has_path) {
+                    set_error(err, "helo",
+                              "helo conflicts with a path in url (libcurl takes the "
+                              "EHLO name from the url path)");
+                    return nullptr;
+                }
+                // libcurl sends the url's path as the EHLO/HELO domain.
+                while (!ch->url.empty() && ch->url.back() == '/') {
+                    ch->url.pop_back();
+                }
+                ch->url += "/" + helo;
+            }
+            return ch.release();
+        });
 }
 
 int smtp_validate_address(hotline_channel* /*ch*/, const char* address,
@@ -511,9 +515,8 @@ int smtp_validate_address(hotline_channel* /*ch*/, const char* address,
 
 std::string build_message(const hotline_channel& ch, const hotline_alert& alert,
                           const std::string& to) {
-    const auto payload =
-        nlohmann::json::parse(alert.payload_json != nullptr ? alert.payload_json : "{}", nullptr,
-                              false);
+    const auto payload = nlohmann::json::parse(
+        alert.payload_json != nullptr ? alert.payload_json : "{}", nullptr, false);
     std::string case_id;
     if (payload.is_object()) {
         const auto it = payload.find("case_id");

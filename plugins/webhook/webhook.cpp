@@ -60,8 +60,8 @@ bool is_token(std::string_view s) {
 
 // Headers the module sets itself; an option may not override them.
 bool is_reserved_header(std::string_view name) {
-    for (const char* r : {"content-type", "content-length", "host", "idempotency-key",
-                          "user-agent", "x-hotline-signature", "transfer-encoding", "expect"}) {
+    for (const char* r : {"content-type", "content-length", "host", "idempotency-key", "user-agent",
+                          "x-hotline-signature", "transfer-encoding", "expect"}) {
         if (iequals(name, r)) {
             return true;
         }
@@ -124,10 +124,10 @@ std::string check_url(std::string_view url) {
         return "has no host";
     }
     if (has_port) {
-        const bool digits = !port.empty() && port.size() <= 5 &&
-                            std::all_of(port.begin(), port.end(), [](char c) {
-                                return std::isdigit(static_cast<unsigned char>(c)) != 0;
-                            });
+        const bool digits =
+            !port.empty() && port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) {
+                return std::isdigit(static_cast<unsigned char>(c)) != 0;
+            });
         const long number = digits ? std::strtol(std::string(port).c_str(), nullptr, 10) : 0;
         if (number < 1 || number > 65535) {
             return "has a bad port";
@@ -163,8 +163,8 @@ const char* find_header(const hotline_reply* reply, std::string_view name) {
 // A provider id from a JSON body {"id": ...} or the X-Request-Id header.
 std::string provider_id(const hotline_reply* reply) {
     if (reply->body != nullptr && reply->body_len > 0) {
-        const auto doc = nlohmann::json::parse(reply->body, reply->body + reply->body_len,
-                                               nullptr, false);
+        const auto doc =
+            nlohmann::json::parse(reply->body, reply->body + reply->body_len, nullptr, false);
         if (doc.is_object()) {
             const auto it = doc.find("id");
             if (it != doc.end()) {
@@ -195,9 +195,9 @@ std::int64_t retry_after_ms(const hotline_reply* reply) {
     while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '\n')) {
         s.remove_suffix(1);
     }
-    if (s.empty() || s.size() > 9 ||
-        !std::all_of(s.begin(), s.end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+    if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
         return 0;  // an HTTP-date: the host's own backoff is good enough
     }
     constexpr std::int64_t day_ms = 24LL * 3600 * 1000;
@@ -206,63 +206,63 @@ std::int64_t retry_after_ms(const hotline_reply* reply) {
 
 hotline_channel* webhook_create(const hotline_kv* options, size_t n_options,
                                 hotline_error* err) noexcept {
-    return guarded(err, "out of memory", static_cast<hotline_channel*>(nullptr),
-                   [&]() -> hotline_channel* {
-        if (sodium_init() < 0) {
-            set_error(err, "", "libsodium failed to initialise");
-            return nullptr;
-        }
-        auto ch = std::make_unique<hotline_channel>();
-        bool have_secret = false;
-        for (std::size_t i = 0; i < n_options; ++i) {
-            const std::string_view key = view_or_empty(options[i].key);
-            const std::string_view value = view_or_empty(options[i].value);
-            if (key == "secret") {
-                if (value.empty()) {
-                    set_error(err, key, "the signing secret is empty");
-                    return nullptr;
-                }
-                ch->secret = value;
-                have_secret = true;
-            } else if (key == "method") {
-                if (value != "POST" && value != "PUT") {
-                    set_error(err, key, "method must be POST or PUT");
-                    return nullptr;
-                }
-                ch->method = value;
-            } else if (key == "insecure_skip_verify") {
-                if (!parse_bool(value, ch->insecure_skip_verify)) {
-                    set_error(err, key, "must be true or false");
-                    return nullptr;
-                }
-            } else if (key.substr(0, 7) == "header.") {
-                const auto name = key.substr(7);
-                if (!is_token(name)) {
-                    set_error(err, key, "not a valid HTTP header name");
-                    return nullptr;
-                }
-                if (is_reserved_header(name)) {
-                    set_error(err, key, "this header is set by the webhook channel itself");
-                    return nullptr;
-                }
-                if (has_control(value)) {
-                    set_error(err, key, "header value contains a control character");
-                    return nullptr;
-                }
-                ch->headers.emplace_back(name, value);
-            } else {
-                set_error(err, key,
-                          "unknown option (known: secret_file, method, header.<Name>, "
-                          "insecure_skip_verify)");
+    return guarded(
+        err, "out of memory", static_cast<hotline_channel*>(nullptr), [&]() -> hotline_channel* {
+            if (sodium_init() < 0) {
+                set_error(err, "", "libsodium failed to initialise");
                 return nullptr;
             }
-        }
-        if (!have_secret) {
-            set_error(err, "secret", "secret_file is required (the HMAC signing key)");
-            return nullptr;
-        }
-        return ch.release();
-    });
+            auto ch = std::make_unique<hotline_channel>();
+            bool have_secret = false;
+            for (std::size_t i = 0; i < n_options; ++i) {
+                const std::string_view key = view_or_empty(options[i].key);
+                const std::string_view value = view_or_empty(options[i].value);
+                if (key == "secret") {
+                    if (value.empty()) {
+                        set_error(err, key, "the signing secret is empty");
+                        return nullptr;
+                    }
+                    ch->secret = value;
+                    have_secret = true;
+                } else if (key == "method") {
+                    if (value != "POST" && value != "PUT") {
+                        set_error(err, key, "method must be POST or PUT");
+                        return nullptr;
+                    }
+                    ch->method = value;
+                } else if (key == "insecure_skip_verify") {
+                    if (!parse_bool(value, ch->insecure_skip_verify)) {
+                        set_error(err, key, "must be true or false");
+                        return nullptr;
+                    }
+                } else if (key.substr(0, 7) == "header.") {
+                    const auto name = key.substr(7);
+                    if (!is_token(name)) {
+                        set_error(err, key, "not a valid HTTP header name");
+                        return nullptr;
+                    }
+                    if (is_reserved_header(name)) {
+                        set_error(err, key, "this header is set by the webhook channel itself");
+                        return nullptr;
+                    }
+                    if (has_control(value)) {
+                        set_error(err, key, "header value contains a control character");
+                        return nullptr;
+                    }
+                    ch->headers.emplace_back(name, value);
+                } else {
+                    set_error(err, key,
+                              "unknown option (known: secret_file, method, header.<Name>, "
+                              "insecure_skip_verify)");
+                    return nullptr;
+                }
+            }
+            if (!have_secret) {
+                set_error(err, "secret", "secret_file is required (the HMAC signing key)");
+                return nullptr;
+            }
+            return ch.release();
+        });
 }
 
 int webhook_validate_address(hotline_channel* /*ch*/, const char* address,
@@ -302,7 +302,8 @@ int webhook_build(hotline_channel* ch, const hotline_alert* alert, hotline_reque
             return 1;
         }
         const std::string t = std::to_string(alert->now_unix);
-        const std::string signature = "t=" + t + ",v1=" + hex_hmac_sha256(ch->secret, t + "." + body);
+        const std::string signature =
+            "t=" + t + ",v1=" + hex_hmac_sha256(ch->secret, t + "." + body);
 
         std::vector<std::pair<std::string, std::string>> headers{
             {"Content-Type", "application/json"},
@@ -397,15 +398,9 @@ void webhook_destroy(hotline_channel* ch) noexcept {
 }
 
 const hotline_channel_v1 webhook_entry = {
-    sizeof(hotline_channel_v1),
-    "webhook",
-    webhook_create,
-    webhook_validate_address,
-    webhook_build,
-    webhook_free_request,
-    webhook_classify,
-    webhook_destroy,
-    {},
+    sizeof(hotline_channel_v1), "webhook",       webhook_create,
+    webhook_validate_address,   webhook_build,   webhook_free_request,
+    webhook_classify,           webhook_destroy, {},
 };
 
 }  // namespace

@@ -142,8 +142,14 @@ static void echo_destroy(hotline_channel* ch) {
 }
 
 static const hotline_channel_v1 echo_entry = {
-    sizeof(hotline_channel_v1), "echo",           echo_create,   echo_validate_address,
-    echo_build,                 echo_free_request, echo_classify, echo_destroy,
+    sizeof(hotline_channel_v1),
+    "echo",
+    echo_create,
+    echo_validate_address,
+    echo_build,
+    echo_free_request,
+    echo_classify,
+    echo_destroy,
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -157,4 +163,6 @@ HOTLINE_EXPORT uint32_t hotline_channel_abi(const uint32_t* offered, size_t n) {
     return 0;
 }
 
-HOTLINE_EXPORT const hotline_channel_v1* hotline_channel_entry_v1(void) { return &echo_entry; }
+HOTLINE_EXPORT const hotline_channel_v1* hotline_channel_entry_v1(void) {
+    return &echo_entry;
+}

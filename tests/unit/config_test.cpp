@@ -130,7 +130,8 @@ const std::string route_part =
 
 // Lines 1..2 are secrets_dir + sources header, so positions below are stable.
 std::string minimal(const std::string& extra = {}) {
-    return "secrets_dir: secrets\n" + sources_part + channels_part + responders_part + route_part + extra;
+    return "secrets_dir: secrets\n" + sources_part + channels_part + responders_part + route_part +
+           extra;
 }
 
 void write_secrets(const temp_dir& dir) {
@@ -195,49 +196,50 @@ TEST_CASE("every setting is read") {
     write_secrets(dir);
     dir.write("secrets/t2", "second\n");
     dir.write("secrets/smtp.pass", "pw\n");
-    const auto file = dir.write("etc/main.yaml",
-                                "secrets_dir: ../secrets\n"
-                                "plugin_dir: ../plugins\n"
-                                "public_url: https://hotline.example.org\n"
-                                "server:\n"
-                                "  address: 0.0.0.0\n"
-                                "  port: 0\n"
-                                "  body_limit: 1MiB\n"
-                                "  read_timeout: 1m30s\n"
-                                "  idle_timeout: 250ms\n"
-                                "  max_connections: 7\n"
-                                "storage: {path: /srv/h.db, max_batch: 64}\n"
-                                "logging: {format: json, level: debug}\n"
-                                "sources:\n"
-                                "  - name: hook\n"
-                                "    kind: webhook\n"
-                                "    token_files: [token, t2]\n"
-                                "channels:\n"
-                                "  - name: mail\n"
-                                "    type: smtp\n"
-                                "    concurrency: 3\n"
-                                "    timeout: 45s\n"
-                                "    retry: {max_attempts: 2, initial_backoff: 2s, max_backoff: 1h, max_age: 2d}\n"
-                                "    options:\n"
-                                "      url: smtp://127.0.0.1:2525\n"
-                                "      password_file: smtp.pass\n"
-                                "      insecure_skip_verify: false\n"
-                                "      port: 25\n" +
-                                    responders_part +
-                                    "partners:\n"
-                                    "  - id: ngo\n"
-                                    "    name: Partner NGO\n"
-                                    "    language: ru\n"
-                                    "    timezone: Europe/Moscow\n"
-                                    "    sees: [subject, labels]\n"
-                                    "    contacts: [{channel: mail, address: desk@ngo.example.org}]\n"
-                                    "admins:\n"
-                                    "  - id: ops\n"
-                                    "    contacts: [{channel: mail, address: ops@example.org}]\n"
-                                    "templates:\n"
-                                    "  smtp:\n"
-                                    "    ru: {subject: \"Дело {{case_id}}\", body: \"{{text}}\"}\n" +
-                                    route_part);
+    const auto file = dir.write(
+        "etc/main.yaml",
+        "secrets_dir: ../secrets\n"
+        "plugin_dir: ../plugins\n"
+        "public_url: https://hotline.example.org\n"
+        "server:\n"
+        "  address: 0.0.0.0\n"
+        "  port: 0\n"
+        "  body_limit: 1MiB\n"
+        "  read_timeout: 1m30s\n"
+        "  idle_timeout: 250ms\n"
+        "  max_connections: 7\n"
+        "storage: {path: /srv/h.db, max_batch: 64}\n"
+        "logging: {format: json, level: debug}\n"
+        "sources:\n"
+        "  - name: hook\n"
+        "    kind: webhook\n"
+        "    token_files: [token, t2]\n"
+        "channels:\n"
+        "  - name: mail\n"
+        "    type: smtp\n"
+        "    concurrency: 3\n"
+        "    timeout: 45s\n"
+        "    retry: {max_attempts: 2, initial_backoff: 2s, max_backoff: 1h, max_age: 2d}\n"
+        "    options:\n"
+        "      url: smtp://127.0.0.1:2525\n"
+        "      password_file: smtp.pass\n"
+        "      insecure_skip_verify: false\n"
+        "      port: 25\n" +
+            responders_part +
+            "partners:\n"
+            "  - id: ngo\n"
+            "    name: Partner NGO\n"
+            "    language: ru\n"
+            "    timezone: Europe/Moscow\n"
+            "    sees: [subject, labels]\n"
+            "    contacts: [{channel: mail, address: desk@ngo.example.org}]\n"
+            "admins:\n"
+            "  - id: ops\n"
+            "    contacts: [{channel: mail, address: ops@example.org}]\n"
+            "templates:\n"
+            "  smtp:\n"
+            "    ru: {subject: \"Дело {{case_id}}\", body: \"{{text}}\"}\n" +
+            route_part);
     const auto r = load_config(file);
     INFO(dump(r));
     REQUIRE(r.cfg != nullptr);
@@ -286,47 +288,59 @@ TEST_CASE("sizes: bytes, B, KB/MB (1000s), KiB/MiB (1024s); bad sizes are positi
     const temp_dir dir;
     write_secrets(dir);
     const std::vector<std::pair<std::string, std::size_t>> good{
-        {"65536", 65536}, {"512B", 512}, {"500KB", 500000}, {"64KiB", 65536}, {"1MiB", 1048576}, {"2MB", 2000000}};
+        {"65536", 65536}, {"512B", 512},     {"500KB", 500000},
+        {"64KiB", 65536}, {"1MiB", 1048576}, {"2MB", 2000000}};
     for (const auto& [text, bytes] : good) {
-        const auto r = load_config(dir.write("main.yaml", minimal("server: {body_limit: " + text + "}\n")));
+        const auto r =
+            load_config(dir.write("main.yaml", minimal("server: {body_limit: " + text + "}\n")));
         INFO(text << "\n" << dump(r));
         REQUIRE(r.cfg != nullptr);
         CHECK(r.cfg->server.body_limit == bytes);
     }
     const auto file = dir.write("main.yaml", minimal("server:\n  body_limit: 64 KiB\n"));
-    expect_errors(load_config(file),
-                  {file + ":15:15: server.body_limit: expected a size like 65536, 512B, 64KiB, 1MiB or 500KB, "
-                          "got \"64 KiB\""});
+    expect_errors(
+        load_config(file),
+        {file +
+         ":15:15: server.body_limit: expected a size like 65536, 512B, 64KiB, 1MiB or 500KB, "
+         "got \"64 KiB\""});
     const auto file2 = dir.write("main.yaml", minimal("server:\n  body_limit: 5GiB\n"));
-    expect_errors(load_config(file2), {file2 + ":15:15: server.body_limit: size too large (limit 1GiB), got \"5GiB\""});
+    expect_errors(load_config(file2),
+                  {file2 + ":15:15: server.body_limit: size too large (limit 1GiB), got \"5GiB\""});
     const auto file3 = dir.write("main.yaml", minimal("server:\n  body_limit: -1\n"));
     CHECK(load_config(file3).errors.size() == 1);
     const auto file4 = dir.write("main.yaml", minimal("server:\n  body_limit: 0\n"));
-    expect_errors(load_config(file4), {file4 + ":15:15: server.body_limit: expected a size above zero, got \"0\""});
+    expect_errors(load_config(file4),
+                  {file4 + ":15:15: server.body_limit: expected a size above zero, got \"0\""});
 }
 
 TEST_CASE("durations use core::parse_duration and must be positive") {
     const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
     const temp_dir dir;
     write_secrets(dir);
-    const auto file = dir.write("main.yaml", minimal("server:\n  read_timeout: 10\n  idle_timeout: 0s\n"));
-    expect_errors(load_config(file),
-                  {file + ":15:17: server.read_timeout: invalid duration \"10\": missing unit (expected e.g. 90s, "
-                          "15m, 6h, 1h30m, 250ms)",
-                   file + ":16:17: server.idle_timeout: expected a duration above zero, got \"0s\""});
+    const auto file =
+        dir.write("main.yaml", minimal("server:\n  read_timeout: 10\n  idle_timeout: 0s\n"));
+    expect_errors(
+        load_config(file),
+        {file + ":15:17: server.read_timeout: invalid duration \"10\": missing unit (expected e.g. "
+                "90s, "
+                "15m, 6h, 1h30m, 250ms)",
+         file + ":16:17: server.idle_timeout: expected a duration above zero, got \"0s\""});
 }
 
 TEST_CASE("unknown keys are errors with did-you-mean, at the key's position") {
     const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
     const temp_dir dir;
     write_secrets(dir);
-    const auto file = dir.write("main.yaml", minimal("server:\n  prot: 80\nresponder: []\nzzz: 1\n"));
-    expect_errors(load_config(file),
-                  {file + ":15:3: server.prot: unknown key; did you mean \"port\"?",
-                   file + ":16:1: responder: unknown key; did you mean \"responders\"?",
-                   file + ":17:1: zzz: unknown key (expected one of: include secrets_dir plugin_dir public_url "
-                          "server storage logging sources channels responders partners admins templates route "
-                          "routes)"});
+    const auto file =
+        dir.write("main.yaml", minimal("server:\n  prot: 80\nresponder: []\nzzz: 1\n"));
+    expect_errors(
+        load_config(file),
+        {file + ":15:3: server.prot: unknown key; did you mean \"port\"?",
+         file + ":16:1: responder: unknown key; did you mean \"responders\"?",
+         file +
+             ":17:1: zzz: unknown key (expected one of: include secrets_dir plugin_dir public_url "
+             "server storage logging sources channels responders partners admins templates route "
+             "routes)"});
 }
 
 TEST_CASE("wrong types, bad enums, bad integers and empty required fields") {
@@ -334,37 +348,42 @@ TEST_CASE("wrong types, bad enums, bad integers and empty required fields") {
     const temp_dir dir;
     write_secrets(dir);
     const auto file = dir.write("main.yaml",
-                                "secrets_dir: secrets\n"              // 1
-                                "sources:\n"                          // 2
-                                "  - name: hook\n"                    // 3
-                                "    kind: imap\n"                    // 4
-                                "    token_file: token\n"             // 5
-                                "channels:\n"                         // 6
-                                "  name: mail\n"                      // 7
-                                "responders:\n"                       // 8
-                                "  - id: alice\n"                     // 9
-                                "    language: de\n"                  // 10
-                                "    contacts: []\n"                  // 11
-                                "  - id: \"\"\n"                      // 12
-                                "    contacts: [{channel: x, address: y}]\n"  // 13
-                                "logging: {level: verbose, format: jsn}\n"  // 14
+                                "secrets_dir: secrets\n"                         // 1
+                                "sources:\n"                                     // 2
+                                "  - name: hook\n"                               // 3
+                                "    kind: imap\n"                               // 4
+                                "    token_file: token\n"                        // 5
+                                "channels:\n"                                    // 6
+                                "  name: mail\n"                                 // 7
+                                "responders:\n"                                  // 8
+                                "  - id: alice\n"                                // 9
+                                "    language: de\n"                             // 10
+                                "    contacts: []\n"                             // 11
+                                "  - id: \"\"\n"                                 // 12
+                                "    contacts: [{channel: x, address: y}]\n"     // 13
+                                "logging: {level: verbose, format: jsn}\n"       // 14
                                 "server: {port: 70000, max_connections: 1.5}\n"  // 15
-                                "route:\n"                            // 16
-                                "  severity: urgent\n"                // 17
-                                "  notify: responder:alice\n");       // 18
-    expect_errors(load_config(file),
-                  {file + ":4:11: sources[0].kind: expected one of webhook; got \"imap\"",
-                   file + ":7:3: channels: expected a list, got a map",
-                   file + ":10:15: responders[0].language: expected one of en, ru; got \"de\"; did you mean \"en\"?",
-                   file + ":11:15: responders[0].contacts: must list at least one contact",
-                   file + ":12:9: responders[1].id: must not be empty",
-                   file + ":13:26: responders[1].contacts[0].channel: unknown channel \"x\"",
-                   file + ":14:18: logging.level: expected one of trace, debug, info, warn, error; got \"verbose\"",
-                   file + ":14:35: logging.format: expected one of text, json; got \"jsn\"; did you mean \"json\"?",
-                   file + ":15:16: server.port: expected an integer from 0 to 65535, got 70000",
-                   file + ":15:40: server.max_connections: expected an integer, got \"1.5\"",
-                   file + ":17:13: route.severity: expected one of critical, high, normal, low; got \"urgent\"",
-                   file + ":18:11: route.notify: expected a list, got \"responder:alice\""});
+                                "route:\n"                                       // 16
+                                "  severity: urgent\n"                           // 17
+                                "  notify: responder:alice\n");                  // 18
+    expect_errors(
+        load_config(file),
+        {file + ":4:11: sources[0].kind: expected one of webhook; got \"imap\"",
+         file + ":7:3: channels: expected a list, got a map",
+         file + ":10:15: responders[0].language: expected one of en, ru; got \"de\"; did you mean "
+                "\"en\"?",
+         file + ":11:15: responders[0].contacts: must list at least one contact",
+         file + ":12:9: responders[1].id: must not be empty",
+         file + ":13:26: responders[1].contacts[0].channel: unknown channel \"x\"",
+         file + ":14:18: logging.level: expected one of trace, debug, info, warn, error; got "
+                "\"verbose\"",
+         file + ":14:35: logging.format: expected one of text, json; got \"jsn\"; did you mean "
+                "\"json\"?",
+         file + ":15:16: server.port: expected an integer from 0 to 65535, got 70000",
+         file + ":15:40: server.max_connections: expected an integer, got \"1.5\"",
+         file +
+             ":17:13: route.severity: expected one of critical, high, normal, low; got \"urgent\"",
+         file + ":18:11: route.notify: expected a list, got \"responder:alice\""});
 }
 
 TEST_CASE("duplicates: ids, names, YAML keys, templates, settings in two files") {
@@ -383,43 +402,51 @@ TEST_CASE("duplicates: ids, names, YAML keys, templates, settings in two files")
                                  "templates:\n"
                                  "  smtp:\n"
                                  "    en: {subject: a, body: b}\n");
-    const auto file = dir.write("main.yaml", "include: [other.yaml]\n" + minimal(
-                                                                               "server: {port: 2}\n"
-                                                                               "templates:\n"
-                                                                               "  smtp:\n"
-                                                                               "    en: {subject: c, body: d}\n"
-                                                                               "logging: {level: info, level: warn}\n"));
-    expect_errors(load_config(file),
-                  {other + ":1:1: server: already set at " + file + ":15:1; set it in one file only",
-                   other + ":3:9: responders[0].id: duplicate id \"alice\" (first at " + file + ":11:5)",
-                   other + ":6:12: channels[0].name: duplicate channel name \"mail\" (first at " + file + ":7:11)",
-                   other + ":8:12: sources[0].name: duplicate source name \"hook\" (first at " + file + ":4:11)",
-                   other + ":11:5: templates.smtp.en: template already defined at " + file + ":18:9",
-                   file + ":19:24: logging.level: duplicate key (first at " + file + ":19:11)"});
+    const auto file = dir.write(
+        "main.yaml", "include: [other.yaml]\n" + minimal("server: {port: 2}\n"
+                                                         "templates:\n"
+                                                         "  smtp:\n"
+                                                         "    en: {subject: c, body: d}\n"
+                                                         "logging: {level: info, level: warn}\n"));
+    expect_errors(
+        load_config(file),
+        {other + ":1:1: server: already set at " + file + ":15:1; set it in one file only",
+         other + ":3:9: responders[0].id: duplicate id \"alice\" (first at " + file + ":11:5)",
+         other + ":6:12: channels[0].name: duplicate channel name \"mail\" (first at " + file +
+             ":7:11)",
+         other + ":8:12: sources[0].name: duplicate source name \"hook\" (first at " + file +
+             ":4:11)",
+         other + ":11:5: templates.smtp.en: template already defined at " + file + ":18:9",
+         file + ":19:24: logging.level: duplicate key (first at " + file + ":19:11)"});
 }
 
 TEST_CASE("cross references: notify targets and contact channels, with did-you-mean") {
     const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
     const temp_dir dir;
     write_secrets(dir);
-    const auto file = dir.write("main.yaml",
-                                "secrets_dir: secrets\n" + sources_part + channels_part +
-                                    "responders:\n"
-                                    "  - id: alice\n"
-                                    "    contacts: [{channel: mial, address: a@example.org}]\n"
-                                    "partners:\n"
-                                    "  - id: ngo\n"
-                                    "    contacts: [{channel: mail, address: n@example.org}]\n"
-                                    "route:\n"
-                                    "  notify: [responder:alice, responder:nobody]\n"
-                                    "  routes:\n"
-                                    "    - notify: [partner:ngoo, responder:alise, team:x]\n");
-    expect_errors(load_config(file),
-                  {file + ":11:26: responders[0].contacts[0].channel: unknown channel \"mial\"; did you mean \"mail\"?",
-                   file + ":16:29: route.notify[1]: unknown responder \"nobody\"",
-                   file + ":18:16: route.routes[0].notify[0]: unknown partner \"ngoo\"; did you mean \"ngo\"?",
-                   file + ":18:30: route.routes[0].notify[1]: unknown responder \"alise\"; did you mean \"alice\"?",
-                   file + ":18:47: route.routes[0].notify[2]: expected responder:ID or partner:ID, got \"team:x\""});
+    const auto file =
+        dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part + channels_part +
+                                   "responders:\n"
+                                   "  - id: alice\n"
+                                   "    contacts: [{channel: mial, address: a@example.org}]\n"
+                                   "partners:\n"
+                                   "  - id: ngo\n"
+                                   "    contacts: [{channel: mail, address: n@example.org}]\n"
+                                   "route:\n"
+                                   "  notify: [responder:alice, responder:nobody]\n"
+                                   "  routes:\n"
+                                   "    - notify: [partner:ngoo, responder:alise, team:x]\n");
+    expect_errors(
+        load_config(file),
+        {file + ":11:26: responders[0].contacts[0].channel: unknown channel \"mial\"; did you mean "
+                "\"mail\"?",
+         file + ":16:29: route.notify[1]: unknown responder \"nobody\"",
+         file +
+             ":18:16: route.routes[0].notify[0]: unknown partner \"ngoo\"; did you mean \"ngo\"?",
+         file + ":18:30: route.routes[0].notify[1]: unknown responder \"alise\"; did you mean "
+                "\"alice\"?",
+         file + ":18:47: route.routes[0].notify[2]: expected responder:ID or partner:ID, got "
+                "\"team:x\""});
 }
 
 TEST_CASE("required parts: a source, a route, contacts, names and types") {
@@ -435,15 +462,18 @@ TEST_CASE("required parts: a source, a route, contacts, names and types") {
                                 "admins:\n"
                                 "  - id: ops\n"
                                 "    contacts: [{channel: mail}]\n");
-    expect_errors(load_config(file),
-                  {file + ":2:5: channels[0].type: missing (the plugin type, e.g. webhook or smtp)",
-                   file + ":3:5: channels[1].name: missing (every channel needs a name)",
-                   file + ":3:11: channels[1].type: expected a plugin type of letters, digits, '_' or '-', got "
-                          "\"../evil\"",
-                   file + ":5:5: responders[0].contacts: missing (at least one {channel, address} is needed)",
-                   file + ":8:16: admins[0].contacts[0].address: missing",
-                   file + ":1:1: sources: at least one source is required",
-                   file + ":1:1: route: missing: exactly one `route:` (the root of the routing tree) is required"});
+    expect_errors(
+        load_config(file),
+        {file + ":2:5: channels[0].type: missing (the plugin type, e.g. webhook or smtp)",
+         file + ":3:5: channels[1].name: missing (every channel needs a name)",
+         file +
+             ":3:11: channels[1].type: expected a plugin type of letters, digits, '_' or '-', got "
+             "\"../evil\"",
+         file + ":5:5: responders[0].contacts: missing (at least one {channel, address} is needed)",
+         file + ":8:16: admins[0].contacts[0].address: missing",
+         file + ":1:1: sources: at least one source is required",
+         file + ":1:1: route: missing: exactly one `route:` (the root of the routing tree) is "
+                "required"});
 }
 
 TEST_CASE("secrets: read from files, never inline") {
@@ -454,13 +484,13 @@ TEST_CASE("secrets: read from files, never inline") {
     fs::create_directories(dir.path / "secrets/folder");
     SUBCASE("channel X_file becomes secret option X with the newline cut") {
         const auto file = dir.write("main.yaml", minimal() + "  routes: []\n");
-        const auto r = load_config(dir.write("main.yaml",
-                                             "secrets_dir: secrets\n" + sources_part +
-                                                 "channels:\n"
-                                                 "  - name: mail\n"
-                                                 "    type: webhook\n"
-                                                 "    options: {secret_file: signing.key}\n" +
-                                                 responders_part + route_part));
+        const auto r =
+            load_config(dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part +
+                                                   "channels:\n"
+                                                   "  - name: mail\n"
+                                                   "    type: webhook\n"
+                                                   "    options: {secret_file: signing.key}\n" +
+                                                   responders_part + route_part));
         INFO(dump(r));
         REQUIRE(r.cfg != nullptr);
         REQUIRE(r.cfg->channels[0].options.size() == 1);
@@ -476,32 +506,39 @@ TEST_CASE("secrets: read from files, never inline") {
                                     "    token_files: [token, nope, empty, folder]\n" +
                                         channels_part + responders_part + route_part);
         const std::string s = (dir.path / "secrets").string();
-        expect_errors(load_config(file),
-                      {file + ":4:26: sources[0].token_files[1]: cannot read secret file \"" + s +
-                           "/nope\": No such file or directory",
-                       file + ":4:32: sources[0].token_files[2]: secret file \"" + s + "/empty\" is empty",
-                       file + ":4:39: sources[0].token_files[3]: cannot read secret file \"" + s +
-                           "/folder\": not a regular file"});
+        expect_errors(
+            load_config(file),
+            {file + ":4:26: sources[0].token_files[1]: cannot read secret file \"" + s +
+                 "/nope\": No such file or directory",
+             file + ":4:32: sources[0].token_files[2]: secret file \"" + s + "/empty\" is empty",
+             file + ":4:39: sources[0].token_files[3]: cannot read secret file \"" + s +
+                 "/folder\": not a regular file"});
     }
     SUBCASE("inline secrets are rejected") {
-        const auto file = dir.write("main.yaml",
-                                    "secrets_dir: secrets\n"
-                                    "sources:\n"
-                                    "  - name: hook\n"
-                                    "    token: abc\n"
-                                    "channels:\n"
-                                    "  - name: mail\n"
-                                    "    type: smtp\n"
-                                    "    options: {password: x, secret: y, api_key: z, token: t}\n" +
-                                        responders_part + route_part);
-        expect_errors(load_config(file),
-                      {file + ":4:5: sources[0].token: secrets must come from a file: use token_file",
-                       file + ":3:5: sources[0].token_file: missing (a webhook source needs token_file or "
-                              "token_files)",
-                       file + ":8:15: channels[0].options.password: secrets must come from a file: use password_file",
-                       file + ":8:28: channels[0].options.secret: secrets must come from a file: use secret_file",
-                       file + ":8:39: channels[0].options.api_key: secrets must come from a file: use api_key_file",
-                       file + ":8:51: channels[0].options.token: secrets must come from a file: use token_file"});
+        const auto file =
+            dir.write("main.yaml",
+                      "secrets_dir: secrets\n"
+                      "sources:\n"
+                      "  - name: hook\n"
+                      "    token: abc\n"
+                      "channels:\n"
+                      "  - name: mail\n"
+                      "    type: smtp\n"
+                      "    options: {password: x, secret: y, api_key: z, token: t}\n" +
+                          responders_part + route_part);
+        expect_errors(
+            load_config(file),
+            {file + ":4:5: sources[0].token: secrets must come from a file: use token_file",
+             file + ":3:5: sources[0].token_file: missing (a webhook source needs token_file or "
+                    "token_files)",
+             file + ":8:15: channels[0].options.password: secrets must come from a file: use "
+                    "password_file",
+             file + ":8:28: channels[0].options.secret: secrets must come from a file: use "
+                    "secret_file",
+             file + ":8:39: channels[0].options.api_key: secrets must come from a file: use "
+                    "api_key_file",
+             file + ":8:51: channels[0].options.token: secrets must come from a file: use "
+                    "token_file"});
     }
     SUBCASE("CREDENTIALS_DIRECTORY wins over secrets_dir") {
         const temp_dir creds;
@@ -514,28 +551,31 @@ TEST_CASE("secrets: read from files, never inline") {
         CHECK(r.cfg->sources[0].tokens[0].value == "from-systemd");
     }
     SUBCASE("options must be scalars; X and X_file together are a duplicate") {
-        const auto file = dir.write("main.yaml",
-                                    "secrets_dir: secrets\n" + sources_part +
-                                        "channels:\n"
-                                        "  - name: mail\n"
-                                        "    type: smtp\n"
-                                        "    options:\n"
-                                        "      url: [a, b]\n"
-                                        "      username: u\n"
-                                        "      username_file: signing.key\n"
-                                        "      tls:\n" +
-                                        responders_part + route_part);
-        expect_errors(load_config(file),
-                      {file + ":9:12: channels[0].options.url: plugin options are strings: expected a scalar "
-                              "value, got a list",
-                       file + ":11:7: channels[0].options.username_file: option \"username\" is already set at " +
-                           file + ":10:7",
-                       file + ":12:7: channels[0].options.tls: plugin options are strings: expected a scalar "
-                              "value, got nothing (null)"});
+        const auto file = dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part +
+                                                     "channels:\n"
+                                                     "  - name: mail\n"
+                                                     "    type: smtp\n"
+                                                     "    options:\n"
+                                                     "      url: [a, b]\n"
+                                                     "      username: u\n"
+                                                     "      username_file: signing.key\n"
+                                                     "      tls:\n" +
+                                                     responders_part + route_part);
+        expect_errors(
+            load_config(file),
+            {file + ":9:12: channels[0].options.url: plugin options are strings: expected a scalar "
+                    "value, got a list",
+             file +
+                 ":11:7: channels[0].options.username_file: option \"username\" is already set "
+                 "at " +
+                 file + ":10:7",
+             file + ":12:7: channels[0].options.tls: plugin options are strings: expected a scalar "
+                    "value, got nothing (null)"});
     }
 }
 
-TEST_CASE("includes: relative to the including file, globs sorted, nested, routes appended in order") {
+TEST_CASE(
+    "includes: relative to the including file, globs sorted, nested, routes appended in order") {
     const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
     const temp_dir dir;
     write_secrets(dir);
@@ -544,7 +584,9 @@ TEST_CASE("includes: relative to the including file, globs sorted, nested, route
               "  - id: bob\n"
               "    contacts: [{channel: mail, address: b@example.org}]\n");
     dir.write("conf/rules/b.yaml", "routes:\n  - name: second\n");
-    dir.write("conf/rules/a.yaml", "include: [../people/responders.yaml]\nroutes:\n  - name: first\n    notify: [responder:bob]\n");
+    dir.write("conf/rules/a.yaml",
+              "include: [../people/responders.yaml]\nroutes:\n  - name: first\n    notify: "
+              "[responder:bob]\n");
     dir.write("conf/rules/c.yml", "routes: [{name: ignored}]\n");
     dir.write("conf/rules/z.yaml", "");  // empty files are fine
     const auto file = dir.write("conf/main.yaml",
@@ -581,13 +623,15 @@ TEST_CASE("include errors: missing file, glob without match, cycle, twice") {
     write_secrets(dir);
     const auto a = dir.write("a.yaml", "include: [b.yaml]\n");
     const auto b = dir.write("b.yaml", "include:\n  - a.yaml\n");
-    const auto file = dir.write("main.yaml", "include: [a.yaml, missing.yaml, 'rules/*.yaml', a.yaml]\n" + minimal());
-    expect_errors(load_config(file),
-                  {b + ":2:5: include[0]: include cycle: " + a + " -> " + b + " -> " + a,
-                   file + ":1:19: include[1]: cannot read \"" + dir.file("missing.yaml") +
-                       "\": No such file or directory",
-                   file + ":1:33: include[2]: \"rules/*.yaml\" matches no file",
-                   file + ":1:49: include[3]: \"" + a + "\" is already included (as \"" + a + "\")"});
+    const auto file = dir.write(
+        "main.yaml", "include: [a.yaml, missing.yaml, 'rules/*.yaml', a.yaml]\n" + minimal());
+    expect_errors(
+        load_config(file),
+        {b + ":2:5: include[0]: include cycle: " + a + " -> " + b + " -> " + a,
+         file + ":1:19: include[1]: cannot read \"" + dir.file("missing.yaml") +
+             "\": No such file or directory",
+         file + ":1:33: include[2]: \"rules/*.yaml\" matches no file",
+         file + ":1:49: include[3]: \"" + a + "\" is already included (as \"" + a + "\")"});
 }
 
 TEST_CASE("YAML syntax errors carry yaml-cpp's position") {
@@ -606,9 +650,10 @@ TEST_CASE("YAML syntax errors carry yaml-cpp's position") {
     const auto two = dir.write("two.yaml", "a: 1\n---\nb: 2\n");
     expect_errors(load_config(two), {two + ":3:1: more than one YAML document in one file"});
     const auto top = dir.write("top.yaml", "- a\n- b\n");
-    expect_errors(load_config(top),
-                  {top + ":1:1: expected a map, got a list", top + ":1:1: sources: at least one source is required",
-                   top + ":1:1: route: missing: exactly one `route:` (the root of the routing tree) is required"});
+    expect_errors(load_config(top), {top + ":1:1: expected a map, got a list",
+                                     top + ":1:1: sources: at least one source is required",
+                                     top + ":1:1: route: missing: exactly one `route:` (the root "
+                                           "of the routing tree) is required"});
     expect_errors(load_config(dir.file("nothing.yaml")),
                   {dir.file("nothing.yaml") + ": cannot read \"" + dir.file("nothing.yaml") +
                    "\": No such file or directory"});
@@ -618,30 +663,36 @@ TEST_CASE("routes: matchers, keywords, labels and the root's restrictions") {
     const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
     const temp_dir dir;
     write_secrets(dir);
-    const auto file = dir.write("main.yaml",
-                                "secrets_dir: secrets\n" + sources_part + channels_part + responders_part +
-                                    "route:\n"                                             // 12
-                                    "  match: ['text = \"x\"']\n"                          // 13
-                                    "  routes:\n"                                          // 14
-                                    "    - match: ['text =~ \"(unclosed\"', 'body = x', texts =~ a]\n"  // 15
-                                    "      keywords: [арест, '  ']\n"                      // 16
-                                    "      continue: yes\n"                                // 17
-                                    "      labels: {kind: x, 9bad: y, k: [1]}\n"           // 18
-                                    "      name: 'a/b'\n");                                // 19
-    expect_errors(load_config(file),
-                  {file + ":13:3: route.match: the root route always matches; put \"match\" on a child route",
-                   file + ":15:25: route.routes[0].match[0]: invalid regex: missing ): (unclosed",
-                   file + ":15:39: route.routes[0].match[1]: unknown field \"body\" (expected source, source_kind, "
-                          "sender, subject, text, language or labels.<name>)",
-                   file + ":15:50: route.routes[0].match[2]: unknown field \"texts\" (expected source, source_kind, "
-                          "sender, subject, text, language or labels.<name>); did you mean \"text\"?",
-                   file + ":16:17: route.routes[0].keywords: empty keyword",
-                   file + ":17:17: route.routes[0].continue: expected true or false, got \"yes\"",
-                   file + ":18:25: route.routes[0].labels: expected a label name of letters, digits and '_', got "
-                          "\"9bad\"",
-                   file + ":18:37: route.routes[0].labels.k: expected a string, got a list",
-                   file + ":19:13: route.routes[0].name: expected a name of letters, digits, '_', '-' or '.', got "
-                          "\"a/b\""});
+    const auto file =
+        dir.write("main.yaml",
+                  "secrets_dir: secrets\n" + sources_part + channels_part + responders_part +
+                      "route:\n"                                                          // 12
+                      "  match: ['text = \"x\"']\n"                                       // 13
+                      "  routes:\n"                                                       // 14
+                      "    - match: ['text =~ \"(unclosed\"', 'body = x', texts =~ a]\n"  // 15
+                      "      keywords: [арест, '  ']\n"                                   // 16
+                      "      continue: yes\n"                                             // 17
+                      "      labels: {kind: x, 9bad: y, k: [1]}\n"                        // 18
+                      "      name: 'a/b'\n");                                             // 19
+    expect_errors(
+        load_config(file),
+        {file + ":13:3: route.match: the root route always matches; put \"match\" on a child route",
+         file + ":15:25: route.routes[0].match[0]: invalid regex: missing ): (unclosed",
+         file + ":15:39: route.routes[0].match[1]: unknown field \"body\" (expected source, "
+                "source_kind, "
+                "sender, subject, text, language or labels.<name>)",
+         file + ":15:50: route.routes[0].match[2]: unknown field \"texts\" (expected source, "
+                "source_kind, "
+                "sender, subject, text, language or labels.<name>); did you mean \"text\"?",
+         file + ":16:17: route.routes[0].keywords: empty keyword",
+         file + ":17:17: route.routes[0].continue: expected true or false, got \"yes\"",
+         file + ":18:25: route.routes[0].labels: expected a label name of letters, digits and '_', "
+                "got "
+                "\"9bad\"",
+         file + ":18:37: route.routes[0].labels.k: expected a string, got a list",
+         file + ":19:13: route.routes[0].name: expected a name of letters, digits, '_', '-' or "
+                "'.', got "
+                "\"a/b\""});
 }
 
 TEST_CASE("route depth is limited") {
@@ -652,8 +703,9 @@ TEST_CASE("route depth is limited") {
     for (int i = 0; i < 40; ++i) {
         nested = "{routes: [" + nested + "]}";
     }
-    const auto r = load_config(dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part + channels_part +
-                                                          responders_part + "route: " + nested + "\n"));
+    const auto r =
+        load_config(dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part + channels_part +
+                                               responders_part + "route: " + nested + "\n"));
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].message.find("routes nested deeper than 32 levels") != std::string::npos);
 }
@@ -675,20 +727,23 @@ TEST_CASE("hostile files: huge, deeply nested, aliases, binary, invalid UTF-8") 
     SUBCASE("a 1.2 MB file of 8000 responders loads") {
         std::string people = "responders:\n";
         for (int i = 0; i < 8000; ++i) {
-            people += "  - id: r" + std::to_string(i) + "\n    name: Responder number " + std::to_string(i) +
-                      " with a long name\n    contacts: [{channel: mail, address: r" + std::to_string(i) +
-                      "@example.org}, {channel: mail, address: x@example.org}]\n";
+            people +=
+                "  - id: r" + std::to_string(i) + "\n    name: Responder number " +
+                std::to_string(i) + " with a long name\n    contacts: [{channel: mail, address: r" +
+                std::to_string(i) + "@example.org}, {channel: mail, address: x@example.org}]\n";
         }
         CHECK(people.size() > 1'200'000);
-        const auto file = dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part + channels_part + people +
-                                                     "route: {notify: [responder:r7999]}\n");
+        const auto file =
+            dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part + channels_part +
+                                       people + "route: {notify: [responder:r7999]}\n");
         const auto r = load_config(file);
         INFO(dump(r).substr(0, 1000));
         REQUIRE(r.cfg != nullptr);
         CHECK(r.cfg->responders.size() == 8000);
     }
     SUBCASE("deep nesting errors instead of crashing") {
-        for (const auto& [open, close] : {std::pair<std::string, std::string>{"[", "]"}, {"{a: ", "}"}}) {
+        for (const auto& [open, close] :
+             {std::pair<std::string, std::string>{"[", "]"}, {"{a: ", "}"}}) {
             std::string deep = "route: ";
             for (int i = 0; i < 100000; ++i) {
                 deep += open;
@@ -711,8 +766,8 @@ TEST_CASE("hostile files: huge, deeply nested, aliases, binary, invalid UTF-8") 
         CHECK_FALSE(r.errors.empty());
     }
     SUBCASE("alias expansion (billion laughs) is bounded") {
-        std::string laughs = "secrets_dir: secrets\n" + sources_part + channels_part + responders_part +
-                             "x0: &a0 {name: lol}\n";
+        std::string laughs = "secrets_dir: secrets\n" + sources_part + channels_part +
+                             responders_part + "x0: &a0 {name: lol}\n";
         laughs = "secrets_dir: secrets\n" + sources_part + channels_part + responders_part;
         laughs += "route:\n  routes:\n";
         std::string defs = "    - &a0 {name: lol}\n";
@@ -747,10 +802,12 @@ TEST_CASE("hostile files: huge, deeply nested, aliases, binary, invalid UTF-8") 
         CHECK(r.errors[0].context.rfind(file + ":", 0) == 0);
         CHECK(r.cfg == nullptr);
         const auto nul = dir.write("nul.yaml", std::string("route:\n  name: a\0b\n", 18));
-        expect_errors(load_config(nul), {nul + ":2:10: control character 0 is not allowed in YAML"});
+        expect_errors(load_config(nul),
+                      {nul + ":2:10: control character 0 is not allowed in YAML"});
     }
     SUBCASE("invalid UTF-8 is refused with its position") {
-        const auto file = dir.write("main.yaml", "route:\n  name: \"ok\"\n  labels: {a: \"\xd0\xb0\xff\"}\n");
+        const auto file =
+            dir.write("main.yaml", "route:\n  name: \"ok\"\n  labels: {a: \"\xd0\xb0\xff\"}\n");
         expect_errors(load_config(file), {file + ":3:18: invalid UTF-8"});
         const auto overlong = dir.write("o.yaml", "a: \xc0\xaf\n");
         expect_errors(load_config(overlong), {overlong + ":1:4: invalid UTF-8"});
@@ -842,11 +899,13 @@ TEST_CASE("the example rule set rules/detention.yaml loads and routes en/ru repo
     const temp_dir dir;
     dir.write("webhook.token", "t\n");
     const std::string src = HOTLINE_SOURCE_DIR;
-    const auto file = dir.write("main.yaml",
-                                "include: [" + src + "/conf/responders.yaml, " + src + "/rules/*.yaml]\n"
-                                "sources: [{name: partner-webhook, token_file: webhook.token}]\n"
-                                "channels: [{name: ops-webhook, type: webhook}, {name: email, type: smtp}]\n"
-                                "route: {notify: [responder:alice]}\n");
+    const auto file =
+        dir.write("main.yaml",
+                  "include: [" + src + "/conf/responders.yaml, " + src +
+                      "/rules/*.yaml]\n"
+                      "sources: [{name: partner-webhook, token_file: webhook.token}]\n"
+                      "channels: [{name: ops-webhook, type: webhook}, {name: email, type: smtp}]\n"
+                      "route: {notify: [responder:alice]}\n");
     const auto r = load_config(file);
     INFO(dump(r));
     REQUIRE(r.cfg != nullptr);
@@ -865,7 +924,7 @@ TEST_CASE("the example rule set rules/detention.yaml loads and routes en/ru repo
     CHECK(leaf(d, 0) == "threats");
     CHECK(leaf(d, 1) == "search");
     CHECK(d.severity == "critical");
-    CHECK(d.labels.at("kind") == "search");  // the more urgent leaf's labels win
+    CHECK(d.labels.at("kind") == "search");                     // the more urgent leaf's labels win
     d = evaluate(root, report_with("I am afraid to go home"));  // "raid" only as a word
     CHECK(leaf(d) == "routine");
     CHECK(d.severity == "low");

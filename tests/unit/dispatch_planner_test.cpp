@@ -26,14 +26,14 @@ core::person person(const std::string& id, const std::string& language,
 
 core::config sample_config() {
     core::config cfg;
-    cfg.responders.push_back(person("alice", "en", {{"hook", "http://127.0.0.1:1/a"},
-                                                    {"mail", "alice@example.org"}}));
+    cfg.responders.push_back(
+        person("alice", "en", {{"hook", "http://127.0.0.1:1/a"}, {"mail", "alice@example.org"}}));
     cfg.responders.push_back(person("bob", "ru", {{"mail", "bob@example.org"}}));
     auto ngo = person("ngo", "ru", {{"mail", "desk@ngo.example"}});
     ngo.sees = {"labels"};
     cfg.partners.push_back(ngo);
-    cfg.admins.push_back(person("ops", "en", {{"mail", "ops@example.org"},
-                                              {"hook", "http://127.0.0.1:1/ops"}}));
+    cfg.admins.push_back(
+        person("ops", "en", {{"mail", "ops@example.org"}, {"hook", "http://127.0.0.1:1/ops"}}));
     return cfg;
 }
 
@@ -86,7 +86,7 @@ TEST_CASE("backoff: full jitter stays within the exponential ceiling and the cap
     policy.max_backoff = 30s;
     CHECK(dispatch::backoff_delay(policy, 1, [] { return 0.999999; }) <= 1s);
     CHECK(dispatch::backoff_delay(policy, 1, [] { return 0.5; }) == 500ms);
-    CHECK(dispatch::backoff_delay(policy, 3, [] { return 0.5; }) == 2s);  // ceiling 4 s
+    CHECK(dispatch::backoff_delay(policy, 3, [] { return 0.5; }) == 2s);    // ceiling 4 s
     CHECK(dispatch::backoff_delay(policy, 10, [] { return 0.5; }) == 15s);  // capped at 30 s
     CHECK(dispatch::backoff_delay(policy, 1000, [] { return 1.0; }) == 30s);
     CHECK(dispatch::backoff_delay(policy, 2, [] { return 0.0; }) == 0ms);
@@ -201,7 +201,8 @@ TEST_CASE("templates: English and Russian defaults, one-line subjects") {
     CHECK(injected.subject.find('\r') == std::string::npos);
     // No HTML escaping in plain-text messages.
     payload["text"] = "<b>&\"'</b>";
-    CHECK(dispatch::render(cfg, "smtp", "en", payload).body.find("<b>&\"'</b>") != std::string::npos);
+    CHECK(dispatch::render(cfg, "smtp", "en", payload).body.find("<b>&\"'</b>") !=
+          std::string::npos);
 }
 
 TEST_CASE("templates: config overrides by channel type and language; bad ones are errors") {
@@ -212,7 +213,8 @@ TEST_CASE("templates: config overrides by channel type and language; bad ones ar
     CHECK(ru.subject == "Дело 9");
     CHECK(ru.body == "Меня задержали у метро");
     // English has no override: the default applies.
-    CHECK(dispatch::render(cfg, "smtp", "en", stored(jobs[0], 1).payload).subject.rfind("[hotline] Case #9", 0) == 0);
+    CHECK(dispatch::render(cfg, "smtp", "en", stored(jobs[0], 1).payload)
+              .subject.rfind("[hotline] Case #9", 0) == 0);
     CHECK(dispatch::validate_templates(cfg).empty());
 
     cfg.templates["smtp"]["en"] =
@@ -225,9 +227,13 @@ TEST_CASE("templates: config overrides by channel type and language; bad ones ar
 
 TEST_CASE("templates: dead letters use their own text") {
     const auto cfg = sample_config();
-    nlohmann::json payload{{"kind", "dead_letter"}, {"failed_notification_id", 5}, {"case_id", 9},
-                           {"report_id", 7},        {"target", "responder:alice"},
-                           {"channel", "hook"},     {"last_error", "status 500"},
+    nlohmann::json payload{{"kind", "dead_letter"},
+                           {"failed_notification_id", 5},
+                           {"case_id", 9},
+                           {"report_id", 7},
+                           {"target", "responder:alice"},
+                           {"channel", "hook"},
+                           {"last_error", "status 500"},
                            {"severity", "high"}};
     const auto en = dispatch::render(cfg, "smtp", "en", payload);
     CHECK(en.subject == "[hotline] DEAD LETTER: notification #5 for case #9 failed");

@@ -34,7 +34,8 @@ namespace {
 // A tiny HTTP/1.1 server: the path picks the behaviour.
 class http_server {
 public:
-    explicit http_server(asio::io_context& io) : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    explicit http_server(asio::io_context& io)
+        : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
         asio::co_spawn(io, accept_loop(), core::log_on_exception{"test-http"});
     }
     [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
@@ -51,11 +52,13 @@ private:
     asio::awaitable<void> accept_loop() {
         for (;;) {
             error_code ec;
-            tcp::socket s = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+            tcp::socket s =
+                co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
                 co_return;
             }
-            asio::co_spawn(acceptor_.get_executor(), serve(std::move(s)), core::log_on_exception{"test-http-conn"});
+            asio::co_spawn(acceptor_.get_executor(), serve(std::move(s)),
+                           core::log_on_exception{"test-http-conn"});
         }
     }
 
@@ -65,7 +68,8 @@ private:
         std::size_t head_end = std::string::npos;
         while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
             char buf[4096];
-            const std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+            const std::size_t n = co_await s.async_read_some(
+                asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
                 co_return;
             }
@@ -77,14 +81,16 @@ private:
         }
         while (in.size() < head_end + 4 + length) {
             char buf[4096];
-            const std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+            const std::size_t n = co_await s.async_read_some(
+                asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
             if (ec) {
                 co_return;
             }
             in.append(buf, n);
         }
         requests.push_back(in);
-        const std::string path = in.substr(in.find(' ') + 1, in.find(' ', in.find(' ') + 1) - in.find(' ') - 1);
+        const std::string path =
+            in.substr(in.find(' ') + 1, in.find(' ', in.find(' ') + 1) - in.find(' ') - 1);
         std::string response;
         if (path == "/hang") {
             hung_.push_back(std::make_shared<tcp::socket>(std::move(s)));  // never answer
@@ -92,24 +98,31 @@ private:
         }
         if (path == "/ok") {
             const std::string body = R"({"id":"prov-1","ok":true})";
-            response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: req-9\r\n"
-                       "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+            response =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: req-9\r\n"
+                "Content-Length: " +
+                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
         } else if (path == "/echo") {
             const std::string body = in.substr(head_end + 4);
             response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
                        "\r\nConnection: close\r\n\r\n" + body;
         } else if (path == "/unavailable") {
-            response = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy";
+            response =
+                "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nContent-Length: "
+                "4\r\nConnection: close\r\n\r\nbusy";
         } else if (path == "/big") {
             const std::string body(200 * 1024, 'x');
             response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
                        "\r\nConnection: close\r\n\r\n" + body;
         } else if (path == "/redirect") {
-            response = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            response =
+                "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: "
+                "0\r\nConnection: close\r\n\r\n";
         } else {
             response = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         }
-        co_await asio::async_write(s, asio::buffer(response), asio::redirect_error(asio::use_awaitable, ec));
+        co_await asio::async_write(s, asio::buffer(response),
+                                   asio::redirect_error(asio::use_awaitable, ec));
         s.shutdown(tcp::socket::shutdown_send, ec);
     }
 
@@ -125,7 +138,8 @@ struct owned_request {
     std::vector<hotline_kv> headers;
     hotline_request raw{};
 
-    explicit owned_request(std::string u, std::string b = "{}") : url(std::move(u)), body(std::move(b)) {
+    explicit owned_request(std::string u, std::string b = "{}")
+        : url(std::move(u)), body(std::move(b)) {
         header_text = {"Content-Type", "application/json", "X-Test", "yes"};
         for (std::size_t i = 0; i < header_text.size(); i += 2) {
             headers.push_back({header_text[i].c_str(), header_text[i + 1].c_str()});
@@ -194,7 +208,9 @@ public:
     }
     child(const child&) = delete;
     child& operator=(const child&) = delete;
-    [[nodiscard]] bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+    [[nodiscard]] bool running() const {
+        return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0;
+    }
 
 private:
     pid_t pid_{-1};
@@ -213,11 +229,13 @@ bool wait_for_port(const child& c, std::uint16_t port) {
     return false;
 }
 
-std::optional<transport_reply> perform_one(asio::io_context& io, transport& net, const hotline_request& req,
+std::optional<transport_reply> perform_one(asio::io_context& io, transport& net,
+                                           const hotline_request& req,
                                            std::chrono::milliseconds timeout) {
     std::optional<transport_reply> got;
     net.perform(req, timeout, [&](transport_reply r) { got = std::move(r); });
-    run_until(io, [&] { return got.has_value(); }, timeout + 5s);
+    run_until(
+        io, [&] { return got.has_value(); }, timeout + 5s);
     return got;
 }
 
@@ -258,14 +276,15 @@ TEST_CASE("http: PUT and a body larger than curl's Expect threshold arrive intac
     asio::io_context io;
     http_server server(io);
     transport net(io);
-    owned_request req("http://127.0.0.1:" + std::to_string(server.port()) + "/echo", std::string(100 * 1024, 'b'));
+    owned_request req("http://127.0.0.1:" + std::to_string(server.port()) + "/echo",
+                      std::string(100 * 1024, 'b'));
     req.method = "PUT";
     req.raw.method = req.method.data();
     const auto started = std::chrono::steady_clock::now();
     const auto reply = perform_one(io, net, req.raw, 5s);
     REQUIRE(reply);
     CHECK(reply->status == 200);
-    CHECK(reply->body.size() == 64 * 1024);  // echoed 100 KiB, capped at 64 KiB
+    CHECK(reply->body.size() == 64 * 1024);                     // echoed 100 KiB, capped at 64 KiB
     CHECK(std::chrono::steady_clock::now() - started < 900ms);  // no 1 s Expect: 100-continue stall
     REQUIRE(server.requests.size() == 1);
     CHECK(server.requests[0].rfind("PUT /echo", 0) == 0);
@@ -360,7 +379,8 @@ TEST_CASE("http: 100 concurrent transfers all complete") {
     int ok = 0;
     int done = 0;
     for (int i = 0; i < 100; ++i) {
-        reqs.push_back(std::make_unique<owned_request>("http://127.0.0.1:" + std::to_string(server.port()) + "/ok"));
+        reqs.push_back(std::make_unique<owned_request>(
+            "http://127.0.0.1:" + std::to_string(server.port()) + "/ok"));
         net.perform(reqs.back()->raw, 10s, [&](transport_reply r) {
             ++done;
             if (r.curl_code == 0 && r.status == 200 && r.body.find("prov-1") != std::string::npos) {
@@ -370,14 +390,16 @@ TEST_CASE("http: 100 concurrent transfers all complete") {
     }
     CHECK(net.in_flight() == 100);
     reqs.clear();  // the transport copied every request
-    CHECK(run_until(io, [&] { return done == 100; }, 20s));
+    CHECK(run_until(
+        io, [&] { return done == 100; }, 20s));
     CHECK(ok == 100);
     CHECK(net.in_flight() == 0);
     CHECK(server.requests.size() == 100);
     server.stop();
 }
 
-TEST_CASE("cancel_all completes every pending transfer with an abort, and the transport is reusable") {
+TEST_CASE(
+    "cancel_all completes every pending transfer with an abort, and the transport is reusable") {
     asio::io_context io;
     http_server server(io);
     transport net(io);
@@ -386,7 +408,8 @@ TEST_CASE("cancel_all completes every pending transfer with an abort, and the tr
     for (int i = 0; i < 3; ++i) {
         net.perform(req.raw, 10s, [&](transport_reply r) { codes.push_back(r.curl_code); });
     }
-    run_until(io, [&] { return server.requests.size() == 3; }, 5s);
+    run_until(
+        io, [&] { return server.requests.size() == 3; }, 5s);
     net.cancel_all();
     CHECK(codes == std::vector<int>{42, 42, 42});
     CHECK(net.in_flight() == 0);
@@ -405,7 +428,8 @@ TEST_CASE("destroying the transport with transfers in flight is safe") {
         transport net(io);
         owned_request req("http://127.0.0.1:" + std::to_string(server.port()) + "/hang");
         net.perform(req.raw, 10s, [&](transport_reply) { called = true; });
-        run_until(io, [&] { return !server.requests.empty(); }, 5s);
+        run_until(
+            io, [&] { return !server.requests.empty(); }, 5s);
     }
     io.restart();
     io.run_for(100ms);  // stale handlers of the dead transport must not touch it
@@ -434,7 +458,8 @@ struct smtp_alert {
     }
 };
 
-std::shared_ptr<dispatch::channel_instance> smtp_channel(dispatch::plugin_host& host, std::uint16_t port) {
+std::shared_ptr<dispatch::channel_instance> smtp_channel(dispatch::plugin_host& host,
+                                                         std::uint16_t port) {
     core::channel_config cfg;
     cfg.name = "email";
     cfg.type = "smtp";
@@ -452,7 +477,8 @@ std::shared_ptr<dispatch::channel_instance> smtp_channel(dispatch::plugin_host& 
 
 TEST_CASE("smtp: one message through aiosmtpd is accepted with 250") {
     const std::uint16_t port = free_port();
-    child server({"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port)});
+    child server(
+        {"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port)});
     REQUIRE(wait_for_port(server, port));
 
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
@@ -495,7 +521,9 @@ TEST_CASE("smtp: a 550 for the recipient is reported with its code and classifie
         "        return '250 OK'\n"
         "    async def handle_DATA(self, server, session, envelope):\n"
         "        return '250 2.0.0 Ok: queued as ABC123'\n"
-        "c = Controller(H(), hostname='127.0.0.1', port=" + std::to_string(port) + ")\n"
+        "c = Controller(H(), hostname='127.0.0.1', port=" +
+        std::to_string(port) +
+        ")\n"
         "c.start()\n"
         "signal.sigwait({signal.SIGTERM, signal.SIGINT})\n"
         "c.stop()\n";

@@ -16,7 +16,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-core::mark at(int line, int column = 5) { return core::mark{"conf/hotline.yaml", line, column}; }
+core::mark at(int line, int column = 5) {
+    return core::mark{"conf/hotline.yaml", line, column};
+}
 
 core::config sample_config() {
     core::config cfg;
@@ -35,7 +37,8 @@ core::config sample_config() {
 
     core::person alice;
     alice.id = "alice";
-    alice.contacts = {{"ops-webhook", "http://127.0.0.1:9000/hook", at(30, 9)}, {"email", "alice@example.org", at(31, 9)}};
+    alice.contacts = {{"ops-webhook", "http://127.0.0.1:9000/hook", at(30, 9)},
+                      {"email", "alice@example.org", at(31, 9)}};
     core::person ngo;
     ngo.id = "ngo";
     ngo.contacts = {{"email", "desk@ngo.example", at(40, 9)}};
@@ -92,7 +95,8 @@ TEST_CASE("unknown type, bad type name and missing directory") {
         REQUIRE_FALSE(channels.ok());
         REQUIRE(errors.size() == 1);
         CHECK(errors[0].context == "conf/hotline.yaml:14:5");
-        CHECK(errors[0].message.rfind("channels[1].type: unknown channel type 'carrier-pigeon'", 0) == 0);
+        CHECK(errors[0].message.rfind("channels[1].type: unknown channel type 'carrier-pigeon'",
+                                      0) == 0);
         CHECK(channels.err().describe() == errors[0].describe());
     }
     SUBCASE("a type cannot walk out of the plugin directory") {
@@ -111,7 +115,8 @@ TEST_CASE("unknown type, bad type name and missing directory") {
         CHECK(m.err().message == "plugin directory /nonexistent/hotline/plugins does not exist");
     }
     SUBCASE("a file that is not a shared object") {
-        const fs::path dir = fs::temp_directory_path() / ("hotline-plugin-host-" + std::to_string(::getpid()));
+        const fs::path dir =
+            fs::temp_directory_path() / ("hotline-plugin-host-" + std::to_string(::getpid()));
         fs::create_directories(dir);
         std::ofstream(dir / "junk.so") << "this is not ELF";
         dispatch::plugin_host host(dir.string());
@@ -133,11 +138,16 @@ TEST_CASE("bad options and bad addresses: every error, each with its mark") {
     auto channels = host.instantiate(cfg, &errors);
     REQUIRE_FALSE(channels.ok());
     REQUIRE(errors.size() == 4);
-    CHECK(errors[0].describe().rfind("conf/hotline.yaml:13:7: channels[0].options.methd: unknown option", 0) == 0);
+    CHECK(errors[0].describe().rfind(
+              "conf/hotline.yaml:13:7: channels[0].options.methd: unknown option", 0) == 0);
     // The webhook channel failed, so its contacts are not checked a second time.
-    CHECK(errors[1].describe().rfind("conf/hotline.yaml:31:9: responders[0].contacts[1].address: email address", 0) == 0);
-    CHECK(errors[2].describe().rfind("conf/hotline.yaml:40:9: partners[0].contacts[0].address: email address", 0) == 0);
-    CHECK(errors[3].describe().rfind("conf/hotline.yaml:51:9: admins[0].contacts[1].address: email address is empty", 0) == 0);
+    CHECK(errors[1].describe().rfind(
+              "conf/hotline.yaml:31:9: responders[0].contacts[1].address: email address", 0) == 0);
+    CHECK(errors[2].describe().rfind(
+              "conf/hotline.yaml:40:9: partners[0].contacts[0].address: email address", 0) == 0);
+    CHECK(errors[3].describe().rfind(
+              "conf/hotline.yaml:51:9: admins[0].contacts[1].address: email address is empty", 0) ==
+          0);
     for (const auto& e : errors) {
         CHECK(e.message.find("alice at") == std::string::npos);  // addresses never echoed back
         CHECK(e.code == "config");

@@ -25,7 +25,8 @@ std::string oot_dir() {
     return env != nullptr ? env : HOTLINE_OOT_DIR;
 }
 
-core::channel_config channel(const std::string& type, std::vector<core::channel_option> options = {}) {
+core::channel_config channel(const std::string& type,
+                             std::vector<core::channel_option> options = {}) {
     core::channel_config cfg;
     cfg.name = "my-" + type;
     cfg.type = type;
@@ -40,7 +41,8 @@ TEST_CASE("the out-of-tree echo module loads, builds, frees and classifies") {
     REQUIRE_MESSAGE(std::filesystem::exists(oot_dir() + "/echo.so"),
                     "build tests/plugin_oot first (ctest does it: ctest -R plugin_oot)");
     dispatch::plugin_host host(oot_dir());
-    auto inst = host.instantiate_channel(channel("echo", {{"prefix", "[echo] ", false, {"conf/oot.yaml", 4, 5}}}));
+    auto inst = host.instantiate_channel(
+        channel("echo", {{"prefix", "[echo] ", false, {"conf/oot.yaml", 4, 5}}}));
     if (!inst.ok()) {
         FAIL(inst.err().describe());
     }
@@ -83,10 +85,11 @@ TEST_CASE("the out-of-tree echo module loads, builds, frees and classifies") {
 
 TEST_CASE("an out-of-tree module's option error carries the option's mark") {
     dispatch::plugin_host host(oot_dir());
-    auto inst = host.instantiate_channel(channel("echo", {{"colour", "red", false, {"conf/oot.yaml", 5, 7}}}),
-                                         "channels[3]");
+    auto inst = host.instantiate_channel(
+        channel("echo", {{"colour", "red", false, {"conf/oot.yaml", 5, 7}}}), "channels[3]");
     REQUIRE_FALSE(inst.ok());
-    CHECK(inst.err().describe() == "conf/oot.yaml:5:7: channels[3].options.colour: unknown option (known: prefix)");
+    CHECK(inst.err().describe() ==
+          "conf/oot.yaml:5:7: channels[3].options.colour: unknown option (known: prefix)");
 }
 
 TEST_CASE("modules that speak another ABI are refused with a clear error") {
@@ -95,8 +98,9 @@ TEST_CASE("modules that speak another ABI are refused with a clear error") {
         CAPTURE(type);
         auto module = host.load(type);
         REQUIRE_FALSE(module.ok());
-        CHECK(module.err().message == std::string("channel module ") + type +
-                                          ".so speaks ABI versions the host does not (host offers 1)");
+        CHECK(module.err().message ==
+              std::string("channel module ") + type +
+                  ".so speaks ABI versions the host does not (host offers 1)");
         auto inst = host.instantiate_channel(channel(type), "channels[0]");
         REQUIRE_FALSE(inst.ok());
         CHECK(inst.err().context == "conf/oot.yaml:2:3");

@@ -27,12 +27,14 @@ std::vector<core::channel_option> base_options(std::string from = "Hotline <hotl
     return {opt("url", "smtp://127.0.0.1:2525", 4), opt("from", std::move(from), 5)};
 }
 
-core::result<std::shared_ptr<dispatch::channel_instance>> create(std::vector<core::channel_option> options) {
+core::result<std::shared_ptr<dispatch::channel_instance>> create(
+    std::vector<core::channel_option> options) {
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
     return host.instantiate_channel(email_block.config(std::move(options)), "channels[1]");
 }
 
-std::shared_ptr<dispatch::channel_instance> make(std::vector<core::channel_option> options = base_options()) {
+std::shared_ptr<dispatch::channel_instance> make(
+    std::vector<core::channel_option> options = base_options()) {
     auto inst = create(std::move(options));
     if (!inst.ok()) {
         FAIL(inst.err().describe());
@@ -42,7 +44,8 @@ std::shared_ptr<dispatch::channel_instance> make(std::vector<core::channel_optio
 
 struct alert_fixture {
     std::string address{"alice@example.org"};
-    std::string subject{"[hotline] Дело #7 (критично): Задержание активиста у здания суда, нужна помощь 🚨"};
+    std::string subject{
+        "[hotline] Дело #7 (критично): Задержание активиста у здания суда, нужна помощь 🚨"};
     std::string body{"Текст сообщения: задержан у суда.\nВторая строка\r\nТретья\n"};
     std::string payload{R"({"kind":"alert","case_id":7,"severity":"critical"})"};
     std::string key{"n7-abc"};
@@ -76,8 +79,8 @@ struct parsed_message {
         return {};
     }
     [[nodiscard]] std::size_t count(const std::string& name) const {
-        return static_cast<std::size_t>(std::count_if(headers.begin(), headers.end(),
-                                                      [&](const auto& h) { return h.first == name; }));
+        return static_cast<std::size_t>(std::count_if(
+            headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; }));
     }
 };
 
@@ -120,8 +123,9 @@ parsed_message parse(const std::string& message) {
 std::string unbase64(const std::string& in) {
     std::string out(in.size(), '\0');
     std::size_t len = 0;
-    REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.c_str(), in.size(),
-                              "\r\n", &len, nullptr, sodium_base64_VARIANT_ORIGINAL) == 0);
+    REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.c_str(),
+                              in.size(), "\r\n", &len, nullptr,
+                              sodium_base64_VARIANT_ORIGINAL) == 0);
     out.resize(len);
     return out;
 }
@@ -130,7 +134,11 @@ bool valid_utf8(const std::string& s) {
     std::size_t i = 0;
     while (i < s.size()) {
         const auto c = static_cast<unsigned char>(s[i]);
-        std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        std::size_t n = c < 0x80             ? 1
+                        : (c & 0xE0) == 0xC0 ? 2
+                        : (c & 0xF0) == 0xE0 ? 3
+                        : (c & 0xF8) == 0xF0 ? 4
+                                             : 0;
         if (n == 0 || i + n > s.size()) {
             return false;
         }
@@ -177,7 +185,9 @@ std::string decode_2047(const std::string& value, std::vector<std::string>* word
     return out;
 }
 
-std::string message_of(const hotline_request& req) { return {req.body, req.body_len}; }
+std::string message_of(const hotline_request& req) {
+    return {req.body, req.body_len};
+}
 
 }  // namespace
 
@@ -241,14 +251,16 @@ TEST_CASE("smtp build: the Message-ID is stable across retries") {
     auto b = channel->build(alert.raw);
     REQUIRE(a.ok());
     REQUIRE(b.ok());
-    CHECK(parse(message_of((*a)->raw)).get("Message-ID") == parse(message_of((*b)->raw)).get("Message-ID"));
+    CHECK(parse(message_of((*a)->raw)).get("Message-ID") ==
+          parse(message_of((*b)->raw)).get("Message-ID"));
     CHECK(parse(message_of((*a)->raw)).get("Date") != parse(message_of((*b)->raw)).get("Date"));
 }
 
 TEST_CASE("smtp build: ASCII subjects stay readable and are folded at spaces") {
     const auto channel = make();
     alert_fixture alert;
-    alert.subject = "[hotline] Case #7 (critical): " + std::string(40, 'a') + " " + std::string(40, 'b') + " end";
+    alert.subject = "[hotline] Case #7 (critical): " + std::string(40, 'a') + " " +
+                    std::string(40, 'b') + " end";
     alert.refresh();
     auto built = channel->build(alert.raw);
     REQUIRE(built.ok());
@@ -267,9 +279,10 @@ TEST_CASE("smtp build: ASCII subjects stay readable and are folded at spaces") {
 TEST_CASE("smtp build: header injection through subject, from and address is neutralised") {
     SUBCASE("CR/LF in the subject") {
         const auto channel = make();
-        for (const std::string& evil : std::vector<std::string>{"Hi\r\nBcc: victim@evil.example", "Hi\nBcc: victim@evil.example",
-                                       "Hi\rBcc: victim@evil.example", "Привет\r\nBcc: victim@evil.example",
-                                       "x\r\n\r\nbody injection"}) {
+        for (const std::string& evil : std::vector<std::string>{
+                 "Hi\r\nBcc: victim@evil.example", "Hi\nBcc: victim@evil.example",
+                 "Hi\rBcc: victim@evil.example", "Привет\r\nBcc: victim@evil.example",
+                 "x\r\n\r\nbody injection"}) {
             CAPTURE(evil);
             alert_fixture alert;
             alert.subject = evil;
@@ -284,8 +297,9 @@ TEST_CASE("smtp build: header injection through subject, from and address is neu
     }
     SUBCASE("CR/LF in the recipient address") {
         const auto channel = make();
-        for (const char* evil : {"alice@example.org\r\nBcc: x@evil.example", "alice@example.org>, <x@evil.example",
-                                 "alice@example.org\n", "a lice@example.org"}) {
+        for (const char* evil :
+             {"alice@example.org\r\nBcc: x@evil.example", "alice@example.org>, <x@evil.example",
+              "alice@example.org\n", "a lice@example.org"}) {
             CAPTURE(evil);
             CHECK_FALSE(channel->validate_address(evil).ok());
             alert_fixture alert;
@@ -304,7 +318,8 @@ TEST_CASE("smtp build: header injection through subject, from and address is neu
         alert_fixture alert;
         auto built = quoted->build(alert.raw);
         REQUIRE(built.ok());
-        CHECK(parse(message_of((*built)->raw)).get("From") == R"("Hot \"line\", NGO" <hotline@example.org>)");
+        CHECK(parse(message_of((*built)->raw)).get("From") ==
+              R"("Hot \"line\", NGO" <hotline@example.org>)");
 
         auto cyrillic = make(base_options("Горячая линия <desk@ngo.example>"));
         auto b2 = cyrillic->build(alert.raw);
@@ -342,14 +357,25 @@ TEST_CASE("smtp build: header injection through subject, from and address is neu
 
 TEST_CASE("smtp addresses") {
     const auto channel = make();
-    for (const char* good : {"alice@example.org", "a.b+tag@sub.example.co", "x@localhost", "иван@пример.рф"}) {
+    for (const char* good :
+         {"alice@example.org", "a.b+tag@sub.example.co", "x@localhost", "иван@пример.рф"}) {
         CAPTURE(good);
         CHECK(channel->validate_address(good).ok());
     }
     const std::string long_local = std::string(65, 'a') + "@example.org";
-    const std::vector<std::string> bad{"", "alice", "@example.org", "alice@", "a@b@c", "alice@.org", "alice@exa..mple",
-                                       "alice@example.org.", "al ice@example.org", "<alice@example.org>",
-                                       "alice@exa_mple.org", "\"q\"@example.org", long_local};
+    const std::vector<std::string> bad{"",
+                                       "alice",
+                                       "@example.org",
+                                       "alice@",
+                                       "a@b@c",
+                                       "alice@.org",
+                                       "alice@exa..mple",
+                                       "alice@example.org.",
+                                       "al ice@example.org",
+                                       "<alice@example.org>",
+                                       "alice@exa_mple.org",
+                                       "\"q\"@example.org",
+                                       long_local};
     plugin_test::check_addresses_refused(*channel, bad, "email address");
 }
 
@@ -360,14 +386,16 @@ TEST_CASE("smtp options") {
         auto a = plain->build(alert.raw);
         REQUIRE(a.ok());
         CHECK((*a)->raw.use_tls == 0);
-        auto implicit = make({opt("url", "smtps://mail.example.org:465", 4), opt("from", "h@example.org", 5)});
+        auto implicit =
+            make({opt("url", "smtps://mail.example.org:465", 4), opt("from", "h@example.org", 5)});
         auto b = implicit->build(alert.raw);
         REQUIRE(b.ok());
         CHECK((*b)->raw.use_tls == 2);
-        auto starttls = make({opt("url", "smtp://mail.example.org:587", 4), opt("from", "h@example.org", 5),
-                              opt("tls", "starttls", 6), opt("username", "hotline", 7),
-                              opt("password", "pw", 8, true), opt("insecure_skip_verify", "true", 9),
-                              opt("helo", "hotline.example.org", 10)});
+        auto starttls =
+            make({opt("url", "smtp://mail.example.org:587", 4), opt("from", "h@example.org", 5),
+                  opt("tls", "starttls", 6), opt("username", "hotline", 7),
+                  opt("password", "pw", 8, true), opt("insecure_skip_verify", "true", 9),
+                  opt("helo", "hotline.example.org", 10)});
         auto c = starttls->build(alert.raw);
         REQUIRE(c.ok());
         CHECK((*c)->raw.use_tls == 1);
@@ -384,23 +412,38 @@ TEST_CASE("smtp options") {
     const std::vector<bad_case> cases{
         {{opt("from", "h@example.org", 5)}, "conf/mail.yaml:3:5", "channels[1].options.url:"},
         {{opt("url", "smtp://h:25", 4)}, "conf/mail.yaml:3:5", "channels[1].options.from:"},
-        {{opt("url", "http://h:25", 4), opt("from", "h@example.org", 5)}, "conf/mail.yaml:4:9", "channels[1].options.url:"},
-        {{opt("url", "smtp://", 4), opt("from", "h@example.org", 5)}, "conf/mail.yaml:4:9", "channels[1].options.url:"},
-        {{opt("url", "smtp://h:25", 4), opt("from", "not an address", 5)}, "conf/mail.yaml:5:9", "channels[1].options.from:"},
-        {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("tls", "tls", 6)}, "conf/mail.yaml:6:9",
+        {{opt("url", "http://h:25", 4), opt("from", "h@example.org", 5)},
+         "conf/mail.yaml:4:9",
+         "channels[1].options.url:"},
+        {{opt("url", "smtp://", 4), opt("from", "h@example.org", 5)},
+         "conf/mail.yaml:4:9",
+         "channels[1].options.url:"},
+        {{opt("url", "smtp://h:25", 4), opt("from", "not an address", 5)},
+         "conf/mail.yaml:5:9",
+         "channels[1].options.from:"},
+        {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("tls", "tls", 6)},
+         "conf/mail.yaml:6:9",
          "channels[1].options.tls:"},
-        {{opt("url", "smtps://h:465", 4), opt("from", "h@example.org", 5), opt("tls", "none", 6)}, "conf/mail.yaml:6:9",
+        {{opt("url", "smtps://h:465", 4), opt("from", "h@example.org", 5), opt("tls", "none", 6)},
+         "conf/mail.yaml:6:9",
          "channels[1].options.tls:"},
-        {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("tls", "ssl", 6)}, "conf/mail.yaml:6:9",
+        {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("tls", "ssl", 6)},
+         "conf/mail.yaml:6:9",
          "channels[1].options.tls:"},
         {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("username", "u", 7)},
-         "conf/mail.yaml:7:9", "channels[1].options.username:"},
-        {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("password", "p", 8, true)},
-         "conf/mail.yaml:8:9", "channels[1].options.password_file:"},
-        {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("helo", "bad helo", 10)},
-         "conf/mail.yaml:10:9", "channels[1].options.helo:"},
+         "conf/mail.yaml:7:9",
+         "channels[1].options.username:"},
+        {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5),
+          opt("password", "p", 8, true)},
+         "conf/mail.yaml:8:9",
+         "channels[1].options.password_file:"},
+        {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5),
+          opt("helo", "bad helo", 10)},
+         "conf/mail.yaml:10:9",
+         "channels[1].options.helo:"},
         {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("port", "25", 11)},
-         "conf/mail.yaml:11:9", "channels[1].options.port: unknown option"},
+         "conf/mail.yaml:11:9",
+         "channels[1].options.port: unknown option"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.path);
@@ -426,13 +469,15 @@ TEST_CASE("smtp classify") {
         {0, 250, "250 OK id=1tQ7-000Abc-2x", HOTLINE_DELIVERED, "1tQ7-000Abc-2x", "SMTP 250"},
         {0, 250, "250 OK", HOTLINE_DELIVERED, "", "SMTP 250"},
         {0, 250, "", HOTLINE_DELIVERED, "", "SMTP 250"},
-        {55, 550, "550 5.1.1 <bob@example.org>: Recipient address rejected", HOTLINE_PERMANENT, "", "SMTP 550 5.1.1"},
+        {55, 550, "550 5.1.1 <bob@example.org>: Recipient address rejected", HOTLINE_PERMANENT, "",
+         "SMTP 550 5.1.1"},
         {8, 554, "554 5.7.1 rejected", HOTLINE_PERMANENT, "", "SMTP 554 5.7.1"},
         {67, 535, "535 5.7.8 Authentication failed", HOTLINE_PERMANENT, "", "SMTP 535 5.7.8"},
         {55, 451, "451 4.3.0 try later", HOTLINE_RETRY, "", "SMTP 451 4.3.0"},
         {56, 421, "421 Service not available", HOTLINE_RETRY, "", "SMTP 421"},
         {7, 0, "", HOTLINE_RETRY, "", "transport error 7: boom"},
-        {28, 354, "354 End data with <CR><LF>.<CR><LF>", HOTLINE_RETRY, "", "transport error 28: boom"},
+        {28, 354, "354 End data with <CR><LF>.<CR><LF>", HOTLINE_RETRY, "",
+         "transport error 28: boom"},
         {1, 0, "", HOTLINE_PERMANENT, "", "bad URL: boom"},
         {3, 0, "", HOTLINE_PERMANENT, "", "bad URL: boom"},
         {0, 0, "", HOTLINE_RETRY, "", "unexpected SMTP 0"},

@@ -16,7 +16,8 @@ using namespace hotline;
 
 namespace {
 
-const plugin_test::channel_block webhook_block{"conf/hotline.yaml", "ops-webhook", "webhook", 20, 5, 7};
+const plugin_test::channel_block webhook_block{
+    "conf/hotline.yaml", "ops-webhook", "webhook", 20, 5, 7};
 
 core::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
     return webhook_block.option(std::move(key), std::move(value), line, secret);
@@ -76,8 +77,10 @@ std::map<std::string, std::string> headers_of(const hotline_request& req) {
 std::string hmac_hex(const std::string& key, const std::string& message) {
     unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
-    crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(message.data()), message.size());
+    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()),
+                                key.size());
+    crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(message.data()),
+                                  message.size());
     crypto_auth_hmacsha256_final(&st, mac);
     char hex[sizeof mac * 2 + 1];
     sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
@@ -90,8 +93,9 @@ struct reply_fixture {
     std::string body;
     std::string error_text;
     hotline_reply raw{};
-    reply_fixture(long status, std::string b = {}, std::vector<std::pair<std::string, std::string>> h = {},
-                  int transport_error = 0, std::string err = {})
+    reply_fixture(long status, std::string b = {},
+                  std::vector<std::pair<std::string, std::string>> h = {}, int transport_error = 0,
+                  std::string err = {})
         : header_text(std::move(h)), body(std::move(b)), error_text(std::move(err)) {
         for (const auto& [k, v] : header_text) {
             headers.push_back({k.c_str(), v.c_str()});
@@ -144,13 +148,14 @@ TEST_CASE("webhook build: signed JSON body with message, payload and the agreed 
     const std::string v1 = sig.substr(expected_t.size());
     CHECK(v1.size() == 64);
     CHECK(v1 == hmac_hex(secret, "1764061200." + body));
-    CHECK(v1 != hmac_hex(secret, "1764061201." + body));          // the timestamp is covered
-    CHECK(v1 != hmac_hex("other-key", "1764061200." + body));      // and the key matters
+    CHECK(v1 != hmac_hex(secret, "1764061201." + body));       // the timestamp is covered
+    CHECK(v1 != hmac_hex("other-key", "1764061200." + body));  // and the key matters
 }
 
 TEST_CASE("webhook build: PUT, a retry keeps the idempotency key, insecure flag passes through") {
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
-    const auto channel = make(host, {opt("method", "PUT", 22), opt("insecure_skip_verify", "true", 23)});
+    const auto channel =
+        make(host, {opt("method", "PUT", 22), opt("insecure_skip_verify", "true", 23)});
     alert_fixture alert;
     auto first = channel->build(alert.raw);
     alert.raw.attempt = 3;
@@ -160,8 +165,10 @@ TEST_CASE("webhook build: PUT, a retry keeps the idempotency key, insecure flag 
     REQUIRE(second.ok());
     CHECK(std::string((*first)->raw.method) == "PUT");
     CHECK((*first)->raw.insecure_skip_verify == 1);
-    CHECK(headers_of((*first)->raw).at("Idempotency-Key") == headers_of((*second)->raw).at("Idempotency-Key"));
-    CHECK(headers_of((*first)->raw).at("X-Hotline-Signature") != headers_of((*second)->raw).at("X-Hotline-Signature"));
+    CHECK(headers_of((*first)->raw).at("Idempotency-Key") ==
+          headers_of((*second)->raw).at("Idempotency-Key"));
+    CHECK(headers_of((*first)->raw).at("X-Hotline-Signature") !=
+          headers_of((*second)->raw).at("X-Hotline-Signature"));
 }
 
 TEST_CASE("webhook build: hostile input") {
@@ -181,8 +188,10 @@ TEST_CASE("webhook build: hostile input") {
         alert.raw.subject = alert.subject.c_str();
         auto built = channel->build(alert.raw);
         REQUIRE(built.ok());
-        const auto doc = nlohmann::json::parse(std::string((*built)->raw.body, (*built)->raw.body_len));
-        CHECK(doc["message"]["subject"].get<std::string>().find("\xEF\xBF\xBD") != std::string::npos);
+        const auto doc =
+            nlohmann::json::parse(std::string((*built)->raw.body, (*built)->raw.body_len));
+        CHECK(doc["message"]["subject"].get<std::string>().find("\xEF\xBF\xBD") !=
+              std::string::npos);
     }
     SUBCASE("a CR/LF in the idempotency key cannot add headers") {
         alert_fixture alert;
@@ -201,7 +210,8 @@ TEST_CASE("webhook build: hostile input") {
         alert.raw.payload_json = nullptr;
         auto built = channel->build(alert.raw);
         REQUIRE(built.ok());
-        const auto doc = nlohmann::json::parse(std::string((*built)->raw.body, (*built)->raw.body_len));
+        const auto doc =
+            nlohmann::json::parse(std::string((*built)->raw.body, (*built)->raw.body_len));
         CHECK(doc.size() == 1);
         CHECK(doc.contains("message"));
     }
@@ -210,15 +220,26 @@ TEST_CASE("webhook build: hostile input") {
 TEST_CASE("webhook addresses") {
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
     const auto channel = make(host);
-    for (const char* good : {"http://127.0.0.1:9000/hook", "https://example.org", "HTTPS://Example.org/a?b=c#d",
-                             "http://[::1]:8080/x", "http://user@host.example/p"}) {
+    for (const char* good :
+         {"http://127.0.0.1:9000/hook", "https://example.org", "HTTPS://Example.org/a?b=c#d",
+          "http://[::1]:8080/x", "http://user@host.example/p"}) {
         CAPTURE(good);
         CHECK(channel->validate_address(good).ok());
     }
     const std::string long_url = "https://example.org/" + std::string(3000, 'a');
-    const std::vector<std::string> bad{"", "ftp://example.org", "http://", "https:///path", "http://a b/",
-                                       "http://host\r\nX: y", "http://host:99999/", "http://host:0/", "http://host:x/",
-                                       "javascript:alert(1)", "example.org/hook", "http://[::1/", long_url};
+    const std::vector<std::string> bad{"",
+                                       "ftp://example.org",
+                                       "http://",
+                                       "https:///path",
+                                       "http://a b/",
+                                       "http://host\r\nX: y",
+                                       "http://host:99999/",
+                                       "http://host:0/",
+                                       "http://host:x/",
+                                       "javascript:alert(1)",
+                                       "example.org/hook",
+                                       "http://[::1/",
+                                       long_url};
     plugin_test::check_addresses_refused(*channel, bad, "webhook address");
 }
 
@@ -239,14 +260,16 @@ TEST_CASE("webhook options: errors name the option and its mark") {
         CHECK(e.message.rfind("channels[0].options.secret_file:", 0) == 0);
     }
     SUBCASE("bad values") {
-        CHECK(create_error({opt("secret", "k", 21), opt("method", "PATCH", 22)}).context == "conf/hotline.yaml:22:7");
-        CHECK(create_error({opt("secret", "k", 21), opt("insecure_skip_verify", "maybe", 23)}).context ==
-              "conf/hotline.yaml:23:7");
+        CHECK(create_error({opt("secret", "k", 21), opt("method", "PATCH", 22)}).context ==
+              "conf/hotline.yaml:22:7");
+        CHECK(create_error({opt("secret", "k", 21), opt("insecure_skip_verify", "maybe", 23)})
+                  .context == "conf/hotline.yaml:23:7");
         CHECK(create_error({opt("secret", "k", 21), opt("header.Bad Name", "x", 24)}).context ==
               "conf/hotline.yaml:24:7");
-        CHECK(create_error({opt("secret", "k", 21), opt("header.X-A", "a\r\nX-Evil: 1", 25)}).context ==
-              "conf/hotline.yaml:25:7");
-        const auto reserved = create_error({opt("secret", "k", 21), opt("header.x-hotline-signature", "forged", 26)});
+        CHECK(create_error({opt("secret", "k", 21), opt("header.X-A", "a\r\nX-Evil: 1", 25)})
+                  .context == "conf/hotline.yaml:25:7");
+        const auto reserved =
+            create_error({opt("secret", "k", 21), opt("header.x-hotline-signature", "forged", 26)});
         CHECK(reserved.message.find("set by the webhook channel") != std::string::npos);
     }
 }
@@ -270,7 +293,13 @@ TEST_CASE("webhook classify") {
         {202, "", {{"x-request-id", "req-7"}}, 0, HOTLINE_DELIVERED, "req-7", 0},
         {204, "not json", {}, 0, HOTLINE_DELIVERED, "", 0},
         {200, R"({"id":{"nested":1}})", {}, 0, HOTLINE_DELIVERED, "", 0},
-        {200, R"({"id":")" + long_id + R"("})", {}, 0, HOTLINE_DELIVERED, long_id.substr(0, 127), 0},
+        {200,
+         R"({"id":")" + long_id + R"("})",
+         {},
+         0,
+         HOTLINE_DELIVERED,
+         long_id.substr(0, 127),
+         0},
         {200, R"({"id":"a b\r\nc"})", {}, 0, HOTLINE_DELIVERED, "abc", 0},
         {408, "", {}, 0, HOTLINE_RETRY, "", 0},
         {425, "", {}, 0, HOTLINE_RETRY, "", 0},
@@ -286,10 +315,10 @@ TEST_CASE("webhook classify") {
         {404, "", {}, 0, HOTLINE_PERMANENT, "", 0},
         {410, "", {}, 0, HOTLINE_PERMANENT, "", 0},
         {301, "", {}, 0, HOTLINE_PERMANENT, "", 0},
-        {0, "", {}, 7, HOTLINE_RETRY, "", 0},   // connection refused
-        {0, "", {}, 28, HOTLINE_RETRY, "", 0},  // timeout
-        {0, "", {}, 6, HOTLINE_RETRY, "", 0},   // DNS
-        {0, "", {}, 42, HOTLINE_RETRY, "", 0},  // cancelled at shutdown
+        {0, "", {}, 7, HOTLINE_RETRY, "", 0},      // connection refused
+        {0, "", {}, 28, HOTLINE_RETRY, "", 0},     // timeout
+        {0, "", {}, 6, HOTLINE_RETRY, "", 0},      // DNS
+        {0, "", {}, 42, HOTLINE_RETRY, "", 0},     // cancelled at shutdown
         {0, "", {}, 3, HOTLINE_PERMANENT, "", 0},  // bad URL
         {0, "", {}, 1, HOTLINE_PERMANENT, "", 0},  // unsupported protocol
         {0, "", {}, 0, HOTLINE_RETRY, "", 0},

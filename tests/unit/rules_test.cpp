@@ -105,26 +105,33 @@ TEST_CASE("parse_matcher: fields, operators, quoting") {
 
 TEST_CASE("parse_matcher: errors name the position inside the matcher") {
     CHECK(error_of("body = x") ==
-          "rules.yaml:7:10: unknown field \"body\" (expected source, source_kind, sender, subject, text, "
+          "rules.yaml:7:10: unknown field \"body\" (expected source, source_kind, sender, subject, "
+          "text, "
           "language or labels.<name>)");
     CHECK(error_of("  txt = x") ==
-          "rules.yaml:7:12: unknown field \"txt\" (expected source, source_kind, sender, subject, text, "
+          "rules.yaml:7:12: unknown field \"txt\" (expected source, source_kind, sender, subject, "
+          "text, "
           "language or labels.<name>); did you mean \"text\"?");
     CHECK(error_of("labels. = x").find("unknown field \"labels.\"") != std::string::npos);
-    CHECK(error_of("text == x") == "rules.yaml:7:15: unknown operator \"==\" (use =, !=, =~ or !~)");
-    CHECK(error_of("text ~ x") == "rules.yaml:7:15: expected an operator =, !=, =~ or !~ after \"text\"");
+    CHECK(error_of("text == x") ==
+          "rules.yaml:7:15: unknown operator \"==\" (use =, !=, =~ or !~)");
+    CHECK(error_of("text ~ x") ==
+          "rules.yaml:7:15: expected an operator =, !=, =~ or !~ after \"text\"");
     CHECK(error_of("text =") ==
           "rules.yaml:7:16: missing value after the operator (write \"\" for an empty value)");
     CHECK(error_of("text = \"open") == "rules.yaml:7:17: unterminated quoted value");
-    CHECK(error_of("text = \"a\" b") == "rules.yaml:7:21: unexpected text after the quoted value: \"b\"");
-    CHECK(error_of("= x") == "rules.yaml:7:10: expected a matcher like text =~ \"arrest\", got \"= x\"");
+    CHECK(error_of("text = \"a\" b") ==
+          "rules.yaml:7:21: unexpected text after the quoted value: \"b\"");
+    CHECK(error_of("= x") ==
+          "rules.yaml:7:10: expected a matcher like text =~ \"arrest\", got \"= x\"");
     // The regex's own position (after the quote) and RE2's message.
     CHECK(error_of("text =~ \"(арест\"") == "rules.yaml:7:19: invalid regex: missing ): (арест");
     CHECK(error_of("text =~ a**") == "rules.yaml:7:18: invalid regex: bad repetition operator: **");
     // Huge programs are refused at load, not discovered on the io thread.
     const auto big = error_of("text =~ \"((((\\pL{100}){10}){10}))\"");
     CHECK(big.rfind("rules.yaml:7:19: ", 0) == 0);
-    CHECK((big.find("regex too large") != std::string::npos || big.find("invalid regex") != std::string::npos));
+    CHECK((big.find("regex too large") != std::string::npos ||
+           big.find("invalid regex") != std::string::npos));
 }
 
 TEST_CASE("matches: each operator, labels, missing label is empty") {
@@ -229,7 +236,8 @@ TEST_CASE("evaluate: the root alone") {
     CHECK(d.paths[0] == std::vector<std::string>{"root"});
     CHECK(d.severity == "normal");
     CHECK(target_names(d) == std::vector<std::string>{"responder:alice"});
-    CHECK(d.trace == nlohmann::json::parse(R"([{"node":"root","matched":true,"reason":"the root always matches"}])"));
+    CHECK(d.trace == nlohmann::json::parse(
+                         R"([{"node":"root","matched":true,"reason":"the root always matches"}])"));
 }
 
 TEST_CASE("evaluate: first match wins, siblings skipped, trace explains") {
@@ -252,8 +260,10 @@ TEST_CASE("evaluate: first match wins, siblings skipped, trace explains") {
         REQUIRE(d.paths.size() == 1);
         CHECK(d.paths[0] == std::vector<std::string>{"root", "detention"});
         CHECK(d.severity == "critical");
-        CHECK(d.labels == std::map<std::string, std::string>{{"team", "duty"}, {"kind", "detention"}});
-        CHECK(target_names(d) == std::vector<std::string>{"responder:alice", "responder:boris", "partner:ngo"});
+        CHECK(d.labels ==
+              std::map<std::string, std::string>{{"team", "duty"}, {"kind", "detention"}});
+        CHECK(target_names(d) ==
+              std::vector<std::string>{"responder:alice", "responder:boris", "partner:ngo"});
         CHECK(d.trace == nlohmann::json::parse(R"([
             {"node":"root","matched":true,"reason":"the root always matches"},
             {"node":"detention","matched":true,"reason":"text =~ \"арест\" matched"},
@@ -268,14 +278,18 @@ TEST_CASE("evaluate: first match wins, siblings skipped, trace explains") {
         CHECK(target_names(d) == std::vector<std::string>{"responder:alice"});
         CHECK(d.trace[1] == nlohmann::json::parse(R"({"node":"detention","matched":false,
                                                      "reason":"text =~ \"арест\" did not match"})"));
-        CHECK(d.trace[2] == nlohmann::json::parse(R"({"node":"search","matched":true,"reason":"a keyword matched"})"));
+        CHECK(d.trace[2] ==
+              nlohmann::json::parse(
+                  R"({"node":"search","matched":true,"reason":"a keyword matched"})"));
         CHECK(d.trace[3]["reason"] == "skipped: an earlier sibling matched");
     }
     SUBCASE("nothing specific: the catch-all inherits the root's severity") {
         const auto d = evaluate(root, with_text("обыскать всё"));  // not the whole word
         CHECK(d.paths == std::vector<std::vector<std::string>>{{"root", "default"}});
         CHECK(d.severity == "low");
-        CHECK(d.trace[2] == nlohmann::json::parse(R"({"node":"search","matched":false,"reason":"no keyword matched"})"));
+        CHECK(d.trace[2] ==
+              nlohmann::json::parse(
+                  R"({"node":"search","matched":false,"reason":"no keyword matched"})"));
         CHECK(d.trace[3] == nlohmann::json::parse(R"({"node":"default","matched":true,
                                                      "reason":"no matchers: always matches"})"));
     }
@@ -309,12 +323,14 @@ TEST_CASE("evaluate: continue, nesting, all matchers must hold, multiple leaves"
 
     SUBCASE("both leaves match: the most urgent severity, paths for each, targets deduplicated") {
         const auto d = evaluate(root, with_text("they follow us and may arrest us"));
-        CHECK(d.paths == std::vector<std::vector<std::string>>{{"root", "watch", "night"}, {"root", "arrest"}});
+        CHECK(d.paths == std::vector<std::vector<std::string>>{{"root", "watch", "night"},
+                                                               {"root", "arrest"}});
         CHECK(d.severity == "critical");
         // Deeper wins within a path; between leaves, the more urgent leaf wins.
-        CHECK(d.labels == std::map<std::string, std::string>{{"kind", "detention"}, {"seen_by", "night"}});
-        CHECK(target_names(d) == std::vector<std::string>{"responder:alice", "responder:carol", "partner:ngo",
-                                                          "responder:boris"});
+        CHECK(d.labels ==
+              std::map<std::string, std::string>{{"kind", "detention"}, {"seen_by", "night"}});
+        CHECK(target_names(d) == std::vector<std::string>{"responder:alice", "responder:carol",
+                                                          "partner:ngo", "responder:boris"});
         CHECK(d.trace.size() == 5);
         CHECK(d.trace[2]["node"] == "night");
         CHECK(d.trace[3]["node"] == "arrest");
@@ -324,7 +340,8 @@ TEST_CASE("evaluate: continue, nesting, all matchers must hold, multiple leaves"
     }
     SUBCASE("continue without a later match falls through to the catch-all") {
         const auto d = evaluate(root, with_text("they follow us"));
-        CHECK(d.paths == std::vector<std::vector<std::string>>{{"root", "watch", "night"}, {"root", "never"}});
+        CHECK(d.paths ==
+              std::vector<std::vector<std::string>>{{"root", "watch", "night"}, {"root", "never"}});
         CHECK(d.severity == "high");  // watch/night beats never's inherited normal
     }
     SUBCASE("one failing matcher is enough, and the trace names it") {

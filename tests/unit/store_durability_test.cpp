@@ -360,8 +360,9 @@ TEST_CASE("ingest throughput with 64 submitters" * doctest::skip()) {
     for (int t = 0; t < submitters; ++t) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < per_submitter; ++i) {
-                auto r = ingest_sync(s, make_report("p-" + std::to_string(t) + "-" + std::to_string(i)),
-                                     {make_planned(), make_planned("partner:ngo", "email")});
+                auto r =
+                    ingest_sync(s, make_report("p-" + std::to_string(t) + "-" + std::to_string(i)),
+                                {make_planned(), make_planned("partner:ngo", "email")});
                 if (!r.ok()) {
                     failed.fetch_add(1);
                 }
@@ -374,8 +375,8 @@ TEST_CASE("ingest throughput with 64 submitters" * doctest::skip()) {
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
     const double total = submitters * per_submitter;
     const auto batches = m.value("hotline_commit_batch_size", {});
-    MESSAGE(total << " ingests (2 notifications each) in " << took.count() << " s = "
-                  << total / took.count() << "/s, " << batches << " commits, mean batch "
+    MESSAGE(total << " ingests (2 notifications each) in " << took.count()
+                  << " s = " << total / took.count() << "/s, " << batches << " commits, mean batch "
                   << total / batches);
     const auto text = m.render();
     const auto at = text.find("hotline_commit_latency_seconds_sum");

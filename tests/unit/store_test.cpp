@@ -153,7 +153,8 @@ TEST_CASE("ingest stores report, case, notifications with ids in payloads, and a
           nlohmann::json{{"kind", "detention"}});
     CHECK(raw.text("SELECT status FROM notifications LIMIT 1") == "pending");
     CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'report_received' AND "
-                     "case_id = " + case_id) == 1);
+                     "case_id = " +
+                     case_id) == 1);
     CHECK(raw.scalar("SELECT COUNT(*) FROM notifications WHERE last_error IS NULL") == 3);
 }
 
@@ -174,7 +175,8 @@ TEST_CASE("a report without received_at gets the store's time; no notifications 
 TEST_CASE("a duplicate returns the same ids and writes nothing") {
     temp_dir dir;
     auto s = open_store(dir.db());
-    auto first = ingest_sync(*s, make_report("dup"), {make_planned(), make_planned("responder:bob")});
+    auto first =
+        ingest_sync(*s, make_report("dup"), {make_planned(), make_planned("responder:bob")});
     REQUIRE(first.ok());
     raw_db raw(dir.db());
     const auto count_all = [&] {
@@ -282,8 +284,8 @@ TEST_CASE("a failing operation rolls back alone; the rest of its batch commits")
     CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events") == 3);
     // Ids handed out to rolled-back notifications are not referenced by anything.
     for (const auto& n : ok2->notifications) {
-        CHECK(raw.scalar("SELECT report_id FROM notifications WHERE id = " + std::to_string(n.id)) ==
-              ok2->ids.report_id);
+        CHECK(raw.scalar("SELECT report_id FROM notifications WHERE id = " +
+                         std::to_string(n.id)) == ok2->ids.report_id);
     }
 }
 
@@ -389,12 +391,14 @@ TEST_CASE("record_attempt: delivered, replay, retry, failed with follow-ups, dea
         CHECK(row("provider_id", ns[0].id) == "msg-42");
         CHECK(row("updated_at", ns[0].id) == std::to_string(clock.now_ms()));
         CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_delivered'"
-                         " AND notification_id = " + std::to_string(ns[0].id)) == 1);
+                         " AND notification_id = " +
+                         std::to_string(ns[0].id)) == 1);
         // Crash replay: the same outcome again changes nothing.
         auto again = attempt_sync(*s, ns[0].id, a);
         REQUIRE(again.ok());
         CHECK(row("attempts", ns[0].id) == "1");
-        CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_delivered'") == 1);
+        CHECK(raw.scalar(
+                  "SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_delivered'") == 1);
         // And a late "failed" for it must not resurrect it or add follow-ups.
         attempt_result late;
         late.outcome = attempt_result::kind::failed;
@@ -422,7 +426,8 @@ TEST_CASE("record_attempt: delivered, replay, retry, failed with follow-ups, dea
         CHECK((*stored)[1].attempts == 2);
         CHECK((*stored)[1].last_error == "timeout");
         CHECK((*stored)[1].idempotency_key == ns[1].idempotency_key);
-        CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_retry'") == 2);
+        CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_retry'") ==
+              2);
     }
     SUBCASE("failed inserts follow-ups with fresh keys, due at once") {
         attempt_result a;
@@ -448,7 +453,8 @@ TEST_CASE("record_attempt: delivered, replay, retry, failed with follow-ups, dea
         CHECK(f.idempotency_key != ns[2].idempotency_key);
         CHECK(f.next_attempt_at <= clock.now_ms());
         CHECK(row("status", f.id) == "pending");
-        CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_failed'") == 1);
+        CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_failed'") ==
+              1);
         auto due = due_sync(*s, clock.now_ms(), 100);
         REQUIRE(due.ok());
         bool found = false;
@@ -474,7 +480,8 @@ TEST_CASE("record_attempt: delivered, replay, retry, failed with follow-ups, dea
         // The store's own id wins over whatever the planner put there.
         CHECK(rec->follow_ups[0].payload["notification_id"] == rec->follow_ups[0].id);
         CHECK(rec->follow_ups[0].payload["kind"] == "dead_letter");
-        CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_dead'") == 1);
+        CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'notification_dead'") ==
+              1);
     }
     SUBCASE("unknown id is an error; a bad follow-up rolls the whole attempt back") {
         attempt_result a;
@@ -510,7 +517,8 @@ TEST_CASE("due, next_due, exclude and stats") {
     // received_at 3000, 1000, 2000 (+ base): next_attempt_at follows.
     const std::int64_t base = 1'700'000'000'000;
     auto r3 = ingest_sync(*s, make_report("t3", base + 3000), {make_planned()});
-    auto r1 = ingest_sync(*s, make_report("t1", base + 1000), {make_planned(), make_planned("responder:bob")});
+    auto r1 = ingest_sync(*s, make_report("t1", base + 1000),
+                          {make_planned(), make_planned("responder:bob")});
     auto r2 = ingest_sync(*s, make_report("t2", base + 2000), {make_planned()});
     REQUIRE((r1.ok() && r2.ok() && r3.ok()));
 
@@ -532,7 +540,8 @@ TEST_CASE("due, next_due, exclude and stats") {
     auto limited = due_sync(*s, base + 5000, 2);
     REQUIRE(limited.ok());
     CHECK(limited->size() == 2);
-    auto excluded = due_sync(*s, base + 5000, 2, {r1->notifications[0].id, r2->notifications[0].id});
+    auto excluded =
+        due_sync(*s, base + 5000, 2, {r1->notifications[0].id, r2->notifications[0].id});
     REQUIRE(excluded.ok());
     REQUIRE(excluded->size() == 2);
     CHECK((*excluded)[0].id == r1->notifications[1].id);

@@ -18,7 +18,8 @@ namespace hotline::store::testing {
 struct temp_dir {
     std::filesystem::path path;
     temp_dir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "hotline-store-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "hotline-store-XXXXXX").string();
         REQUIRE(mkdtemp(tmpl.data()) != nullptr);
         path = tmpl;
     }
@@ -39,7 +40,8 @@ core::result<T> wait_for(Start start) {
     return f.get();
 }
 
-inline core::report make_report(const std::string& external_id, std::int64_t received_at = 1'700'000'000'000) {
+inline core::report make_report(const std::string& external_id,
+                                std::int64_t received_at = 1'700'000'000'000) {
     core::report r;
     r.source = "partner-webhook";
     r.source_kind = "webhook";
@@ -74,9 +76,9 @@ inline planned_notification make_planned(const std::string& target = "responder:
     return p;
 }
 
-inline core::result<ingest_result> ingest_sync(store& s, core::report r,
-                                               std::vector<planned_notification> planned = {make_planned()},
-                                               case_info c = make_case()) {
+inline core::result<ingest_result> ingest_sync(
+    store& s, core::report r, std::vector<planned_notification> planned = {make_planned()},
+    case_info c = make_case()) {
     return wait_for<ingest_result>([&](auto done) {
         s.ingest(std::move(r), std::move(c), std::move(planned), std::move(done));
     });

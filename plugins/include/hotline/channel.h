@@ -55,41 +55,38 @@ typedef struct {
 /* One message to one address. All pointers are owned by the host. */
 typedef struct {
     uint32_t struct_size;
-    const char* notification_id;  /* decimal */
-    const char* idempotency_key;  /* stable across retries of this notification */
-    const char* address;          /* contact address: URL, email address, phone */
-    const char* subject;          /* rendered template, UTF-8 */
-    const char* body;             /* rendered template, UTF-8 */
-    const char* payload_json;     /* alert as JSON, already redacted for this recipient */
-    const char* severity;         /* critical | high | normal | low */
-    const char* language;         /* en | ru */
-    int64_t now_unix;             /* seconds, for signatures */
-    uint32_t attempt;             /* 1 for the first attempt */
+    const char* notification_id; /* decimal */
+    const char* idempotency_key; /* stable across retries of this notification */
+    const char* address;         /* contact address: URL, email address, phone */
+    const char* subject;         /* rendered template, UTF-8 */
+    const char* body;            /* rendered template, UTF-8 */
+    const char* payload_json;    /* alert as JSON, already redacted for this recipient */
+    const char* severity;        /* critical | high | normal | low */
+    const char* language;        /* en | ru */
+    int64_t now_unix;            /* seconds, for signatures */
+    uint32_t attempt;            /* 1 for the first attempt */
     void* reserved[8];
 } hotline_alert;
 
-enum hotline_transport {
-    HOTLINE_TRANSPORT_HTTP = 1,
-    HOTLINE_TRANSPORT_SMTP = 2
-};
+enum hotline_transport { HOTLINE_TRANSPORT_HTTP = 1, HOTLINE_TRANSPORT_SMTP = 2 };
 
 /* What the module asks the host to send. Filled by build(); freed by free_request(). */
 typedef struct {
     uint32_t struct_size;
-    int transport;               /* enum hotline_transport */
-    char* url;                   /* http(s)://… or smtp(s)://host:port */
-    char* method;                /* HTTP only: "POST", "PUT"; NULL = POST */
-    hotline_kv* headers;         /* HTTP only: extra headers */
+    int transport;       /* enum hotline_transport */
+    char* url;           /* http(s)://… or smtp(s)://host:port */
+    char* method;        /* HTTP only: "POST", "PUT"; NULL = POST */
+    hotline_kv* headers; /* HTTP only: extra headers */
     size_t n_headers;
-    char* mail_from;             /* SMTP only: envelope sender */
-    char** rcpt;                 /* SMTP only: envelope recipients */
+    char* mail_from; /* SMTP only: envelope sender */
+    char** rcpt;     /* SMTP only: envelope recipients */
     size_t n_rcpt;
-    char* body;                  /* HTTP body or the whole RFC 5322 message */
+    char* body; /* HTTP body or the whole RFC 5322 message */
     size_t body_len;
-    char* username;              /* optional transport auth (HTTP basic, SMTP AUTH) */
+    char* username; /* optional transport auth (HTTP basic, SMTP AUTH) */
     char* password;
-    int use_tls;                 /* SMTP: 0 none, 1 STARTTLS required, 2 implicit TLS (smtps) */
-    int insecure_skip_verify;    /* 1 = do not verify the peer certificate (tests only) */
+    int use_tls;              /* SMTP: 0 none, 1 STARTTLS required, 2 implicit TLS (smtps) */
+    int insecure_skip_verify; /* 1 = do not verify the peer certificate (tests only) */
     void* reserved[8];
 } hotline_request;
 
@@ -97,14 +94,14 @@ typedef struct {
 typedef struct {
     uint32_t struct_size;
     int transport;
-    int transport_error;         /* 0, or the transport's error code (libcurl CURLcode) */
-    const char* error_text;      /* human-readable transport error, or "" */
-    long status;                 /* HTTP status, or the last SMTP reply code (0 = none) */
+    int transport_error;    /* 0, or the transport's error code (libcurl CURLcode) */
+    const char* error_text; /* human-readable transport error, or "" */
+    long status;            /* HTTP status, or the last SMTP reply code (0 = none) */
     /* HTTP: the response body (truncated at 64 KiB). SMTP: the server's last reply
      * line, e.g. "250 2.0.0 Ok: queued as 4XyZ" (or ""). */
     const char* body;
     size_t body_len;
-    const hotline_kv* headers;   /* HTTP response headers */
+    const hotline_kv* headers; /* HTTP response headers */
     size_t n_headers;
     void* reserved[8];
 } hotline_reply;
@@ -120,22 +117,22 @@ typedef struct {
 #define HOTLINE_TERR_LOGIN_DENIED 67
 
 enum hotline_outcome_kind {
-    HOTLINE_DELIVERED = 1,       /* accepted; provider_id may name the provider's id */
-    HOTLINE_RETRY = 2,           /* try again later (5xx, 429, timeout, connection refused) */
-    HOTLINE_PERMANENT = 3        /* this address will never work (4xx, bad recipient) */
+    HOTLINE_DELIVERED = 1, /* accepted; provider_id may name the provider's id */
+    HOTLINE_RETRY = 2,     /* try again later (5xx, 429, timeout, connection refused) */
+    HOTLINE_PERMANENT = 3  /* this address will never work (4xx, bad recipient) */
 };
 
 typedef struct {
     uint32_t struct_size;
-    int kind;                    /* enum hotline_outcome_kind */
+    int kind; /* enum hotline_outcome_kind */
     char provider_id[128];
-    char detail[256];            /* short reason, no message contents */
-    int64_t retry_after_ms;      /* a hint from the provider (Retry-After), 0 = none */
+    char detail[256];       /* short reason, no message contents */
+    int64_t retry_after_ms; /* a hint from the provider (Retry-After), 0 = none */
 } hotline_outcome;
 
 typedef struct {
     uint32_t struct_size;
-    const char* type;            /* the channel type this module implements, e.g. "webhook" */
+    const char* type; /* the channel type this module implements, e.g. "webhook" */
     /* Validates options and creates an instance; NULL and *err filled on bad options.
      * Unknown keys are errors. Secret options arrive with their file contents. */
     hotline_channel* (*create)(const hotline_kv* options, size_t n_options, hotline_error* err);
