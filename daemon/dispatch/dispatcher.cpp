@@ -307,7 +307,7 @@ void dispatcher::scan() {
 }
 
 void dispatcher::refresh_stats() {
-    db_.get_stats(
+    db_.outbox_stats(
         clock_.now_ms(), [this, alive = std::weak_ptr(alive_)](core::result<store::stats> r) {
             asio::post(io_, [this, r = std::move(r), alive] {
                 if (alive.expired() || stopping_) {

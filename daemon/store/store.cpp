@@ -266,6 +266,10 @@ public:
         enqueue<stats>([this, now_ms] { return do_stats(now_ms); }, std::move(done));
     }
 
+    void outbox_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override {
+        enqueue<stats>([this, now_ms] { return do_outbox(now_ms); }, std::move(done));
+    }
+
     core::result<std::vector<notification>> notifications_for_report(
         std::int64_t report_id) override {
         const std::lock_guard lock(read_mu_);
@@ -902,6 +906,21 @@ private:
             return cases.err();
         }
         s.cases = *cases;
+        auto outbox = do_outbox(now);
+        if (!outbox) {
+            return outbox.err();
+        }
+        s.oldest_due_at = outbox->oldest_due_at;
+        return s;
+    }
+
+    core::result<stats> do_outbox(std::int64_t now) {
+        stats s;
+        auto pending = count("SELECT COUNT(*) FROM notifications WHERE status = 'pending'");
+        if (!pending) {
+            return pending.err();
+        }
+        s.pending = *pending;
         auto q = db_.prepare(
             "SELECT IFNULL(MIN(next_attempt_at), 0) FROM notifications "
             "WHERE status = 'pending' AND next_attempt_at <= ?");

@@ -138,6 +138,12 @@ public:
 
     virtual void get_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) = 0;
 
+    // The outbox gauges alone (pending and oldest_due_at; other fields 0). Cheap: it reads
+    // only the pending rows through the (status, next_attempt_at) index, so the dispatcher
+    // can poll it every second without full-table scans in the writer's batches.
+    virtual void outbox_stats(std::int64_t now_ms,
+                              std::function<void(core::result<stats>)> done) = 0;
+
     // Reads for tools and tests (synchronous; not for the io thread).
     [[nodiscard]] virtual core::result<std::vector<notification>> notifications_for_report(
         std::int64_t report_id) = 0;

@@ -580,6 +580,16 @@ TEST_CASE("due, next_due, exclude and stats") {
     st = stats_sync(*s, base + 9000);
     REQUIRE(st.ok());
     CHECK(st->oldest_due_at == base + 9000);
+    // The dispatcher's cheap gauges agree with the full stats.
+    auto outbox =
+        wait_for<stats>([&](auto done) { s->outbox_stats(base + 9000, std::move(done)); });
+    REQUIRE(outbox.ok());
+    CHECK(outbox->pending == 1);
+    CHECK(outbox->oldest_due_at == base + 9000);
+    CHECK(outbox->reports == 0);
+    outbox = wait_for<stats>([&](auto done) { s->outbox_stats(base + 5000, std::move(done)); });
+    REQUIRE(outbox.ok());
+    CHECK(outbox->oldest_due_at == 0);
 
     REQUIRE(attempt_sync(*s, r3->notifications[0].id, delivered).ok());
     next = next_due_sync(*s);
@@ -624,6 +634,12 @@ TEST_CASE("close drains the queue; later operations fail at once") {
     CHECK(called);
     called = false;
     s->get_stats(0, [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    called = false;
+    s->outbox_stats(0, [&](auto r) {
         called = true;
         CHECK_FALSE(r.ok());
     });
