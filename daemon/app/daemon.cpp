@@ -13,7 +13,7 @@
 #include "core/work_pool.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "dispatch/planner.hpp"
-#include "dispatch/transport.hpp"
+#include "net/transport.hpp"
 #include "http/server.hpp"
 #include "rules/route.hpp"
 #include "store/store.hpp"
@@ -43,7 +43,7 @@ public:
             return 1;
         }
         db_ = std::move(*db);
-        net_ = std::make_unique<dispatch::transport>(io_);
+        net_ = std::make_unique<net::transport>(io_);
         disp_ = std::make_unique<dispatch::dispatcher>(io_, *db_, *net_, metrics_, clock_);
         disp_->set_config(cfg_, std::move(initial_channels_));
         http_ = std::make_unique<http::server>(io_, *this, metrics_);
@@ -69,12 +69,12 @@ public:
         return 0;
     }
 
-    [[nodiscard]] std::shared_ptr<const core::config> current_config() const override {
+    [[nodiscard]] std::shared_ptr<const config::config> current_config() const override {
         return cfg_;
     }
 
-    void submit_report(core::report r,
-                       std::function<void(core::result<core::report_ids>)> done) override {
+    void submit_report(domain::report r,
+                       std::function<void(core::result<domain::report_ids>)> done) override {
         const auto cfg = cfg_;
         const auto decision = rules::evaluate(cfg->route, r);
         auto planned = dispatch::plan_report(*cfg, r, decision);
@@ -205,10 +205,10 @@ private:
     core::metrics metrics_;
     core::system_clock clock_;
     core::work_pool pool_{1};
-    std::shared_ptr<const core::config> cfg_;
+    std::shared_ptr<const config::config> cfg_;
     dispatch::channel_map initial_channels_;
     std::unique_ptr<store::store> db_;
-    std::unique_ptr<dispatch::transport> net_;
+    std::unique_ptr<net::transport> net_;
     std::unique_ptr<dispatch::dispatcher> disp_;
     std::unique_ptr<http::server> http_;
     asio::signal_set signals_;

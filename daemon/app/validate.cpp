@@ -17,7 +17,7 @@ std::size_t count_routes(const rules::route_node& n) {
 
 loaded_config load_and_validate(const std::string& path) {
     loaded_config out;
-    auto loaded = core::load_config(path);
+    auto loaded = config::load_config(path);
     if (!loaded.errors.empty() || !loaded.cfg) {
         out.errors = std::move(loaded.errors);
         if (out.errors.empty()) {
@@ -41,7 +41,7 @@ loaded_config load_and_validate(const std::string& path) {
     return out;
 }
 
-std::string summary(const core::config& cfg) {
+std::string summary(const config::config& cfg) {
     return "config OK: " + std::to_string(cfg.sources.size()) + " sources, " +
            std::to_string(cfg.channels.size()) + " channels, " +
            std::to_string(cfg.responders.size()) + " responders, " +

@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "dispatch/dispatcher.hpp"
 
 namespace hotline::app {
 
 struct loaded_config {
-    std::shared_ptr<const core::config> cfg;
+    std::shared_ptr<const config::config> cfg;
     dispatch::channel_map channels;
     std::vector<core::error> errors;  // empty when cfg is usable
 };
@@ -20,7 +20,7 @@ struct loaded_config {
 [[nodiscard]] loaded_config load_and_validate(const std::string& path);
 
 // "config OK: 1 sources, 2 channels, 2 responders, 1 partners, 1 admins, 5 routes"
-[[nodiscard]] std::string summary(const core::config& cfg);
+[[nodiscard]] std::string summary(const config::config& cfg);
 
 // One error per line, "file:line:column: message".
 [[nodiscard]] std::string format_errors(const std::vector<core::error>& errors);

@@ -7,7 +7,7 @@
 
 namespace hotline::dispatch {
 
-core::duration backoff_delay(const core::retry_policy& policy, int attempts,
+core::duration backoff_delay(const config::retry_policy& policy, int attempts,
                              const std::function<double()>& random01) {
     const double base = static_cast<double>(policy.initial_backoff.count());
     const double cap = static_cast<double>(policy.max_backoff.count());
@@ -17,7 +17,7 @@ core::duration backoff_delay(const core::retry_policy& policy, int attempts,
     return core::duration{static_cast<std::int64_t>(ceiling * r)};
 }
 
-bool may_retry(const core::retry_policy& policy, int attempts, std::int64_t created_ms,
+bool may_retry(const config::retry_policy& policy, int attempts, std::int64_t created_ms,
                std::int64_t next_ms) {
     if (attempts >= policy.max_attempts) {
         return false;

@@ -5,17 +5,17 @@
 #include <cstdint>
 #include <functional>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 
 namespace hotline::dispatch {
 
 // `attempts` = attempts made so far (≥ 1). `random01` returns a uniform value in [0, 1).
-[[nodiscard]] core::duration backoff_delay(const core::retry_policy& policy, int attempts,
+[[nodiscard]] core::duration backoff_delay(const config::retry_policy& policy, int attempts,
                                            const std::function<double()>& random01);
 
 // Whether another attempt is allowed after `attempts` attempts, for a job created at
 // `created_ms`, if the next one would happen at `next_ms`.
-[[nodiscard]] bool may_retry(const core::retry_policy& policy, int attempts,
+[[nodiscard]] bool may_retry(const config::retry_policy& policy, int attempts,
                              std::int64_t created_ms, std::int64_t next_ms);
 
 // A libsodium-backed uniform [0, 1) source.

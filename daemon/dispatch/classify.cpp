@@ -21,7 +21,7 @@ hotline_alert alert_fields::view() const {
     return alert;
 }
 
-classified classify_reply(const channel_instance& channel, const transport_reply& reply) {
+classified classify_reply(const channel_instance& channel, const net::transport_reply& reply) {
     std::vector<hotline_kv> headers;
     headers.reserve(reply.headers.size());
     for (const auto& [k, v] : reply.headers) {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "dispatch/plugin_host.hpp"
-#include "dispatch/transport.hpp"
+#include "net/transport.hpp"
 
 namespace hotline::dispatch {
 
@@ -33,6 +33,6 @@ struct classified {
 };
 
 [[nodiscard]] classified classify_reply(const channel_instance& channel,
-                                        const transport_reply& reply);
+                                        const net::transport_reply& reply);
 
 }  // namespace hotline::dispatch

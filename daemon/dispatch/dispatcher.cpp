@@ -18,7 +18,7 @@ constexpr std::size_t scan_batch = 512;
 
 }  // namespace
 
-dispatcher::dispatcher(asio::io_context& io, store::store& db, transport& net,
+dispatcher::dispatcher(asio::io_context& io, store::store& db, net::transport& net,
                        core::metrics& metrics, const core::clock& clock)
     : io_(io),
       db_(db),
@@ -48,7 +48,7 @@ dispatcher::~dispatcher() {
     *alive_ = false;
 }
 
-void dispatcher::set_config(std::shared_ptr<const core::config> cfg, channel_map channels) {
+void dispatcher::set_config(std::shared_ptr<const config::config> cfg, channel_map channels) {
     cfg_ = std::move(cfg);
     channels_ = std::move(channels);
     for (const auto& [name, q] : queues_) {
@@ -67,7 +67,7 @@ void dispatcher::start() {
     scan();
 }
 
-void dispatcher::enqueue(std::vector<store::notification> jobs) {
+void dispatcher::enqueue(std::vector<domain::notification> jobs) {
     if (stopping_) {
         return;  // they stay pending in the store for the next start
     }
@@ -105,7 +105,7 @@ void dispatcher::pump(const std::string& channel) {
     }
 }
 
-void dispatcher::attempt(store::notification job) {
+void dispatcher::attempt(domain::notification job) {
     const auto instance = channels_.at(job.channel);
     if (job.payload.value("kind", std::string{}) == "alert") {
         // What a responder sends back to acknowledge (SMS/email reply, later issues).
@@ -135,7 +135,7 @@ void dispatcher::attempt(store::notification job) {
                   job.attempts + 1);
     net_.perform((*request)->raw, instance->config().timeout,
                  [this, job = std::move(job), instance,
-                  alive = std::weak_ptr(alive_)](transport_reply reply) mutable {
+                  alive = std::weak_ptr(alive_)](net::transport_reply reply) mutable {
                      if (alive.expired()) {
                          return;
                      }
@@ -151,7 +151,7 @@ void dispatcher::attempt(store::notification job) {
                  });
 }
 
-void dispatcher::finish(const store::notification& job, hotline_outcome outcome,
+void dispatcher::finish(const domain::notification& job, hotline_outcome outcome,
                         std::string detail) {
     const auto now = clock_.now_ms();
     if (outcome.kind == HOTLINE_DELIVERED) {
@@ -169,7 +169,7 @@ void dispatcher::finish(const store::notification& job, hotline_outcome outcome,
     if (outcome.kind == HOTLINE_RETRY) {
         const auto it = channels_.find(job.channel);
         const auto policy =
-            it != channels_.end() ? it->second->config().retry : core::retry_policy{};
+            it != channels_.end() ? it->second->config().retry : config::retry_policy{};
         const int attempts = job.attempts + 1;
         auto delay = backoff_delay(policy, attempts, random_unit).count();
         delay = std::max<std::int64_t>(delay, outcome.retry_after_ms);
@@ -190,7 +190,7 @@ void dispatcher::finish(const store::notification& job, hotline_outcome outcome,
     fail(job, detail);
 }
 
-void dispatcher::fail(const store::notification& job, const std::string& detail) {
+void dispatcher::fail(const domain::notification& job, const std::string& detail) {
     const auto plan = plan_failure(*cfg_, job, detail);
     metrics_.counter_add("hotline_notifications_failed_total", {{"channel", job.channel}});
     if (plan.dead_letter) {
@@ -213,7 +213,7 @@ void dispatcher::fail(const store::notification& job, const std::string& detail)
     record(job, std::move(r));
 }
 
-void dispatcher::record(const store::notification& job, store::attempt_result result) {
+void dispatcher::record(const domain::notification& job, store::attempt_result result) {
     const bool retry = result.outcome == store::attempt_result::kind::retry;
     const auto next = result.next_attempt_at;
     ++recording_;
@@ -233,7 +233,7 @@ void dispatcher::record(const store::notification& job, store::attempt_result re
         });
 }
 
-void dispatcher::recorded(const store::notification& job, core::result<store::attempt_record> r) {
+void dispatcher::recorded(const domain::notification& job, core::result<store::attempt_record> r) {
     known_.erase(job.id);
     --recording_;
     if (!r) {
@@ -279,7 +279,7 @@ void dispatcher::scan() {
     std::vector<std::int64_t> exclude(known_.begin(), known_.end());
     db_.due(
         now, scan_batch, std::move(exclude),
-        [this, alive = std::weak_ptr(alive_)](core::result<std::vector<store::notification>> r) {
+        [this, alive = std::weak_ptr(alive_)](core::result<std::vector<domain::notification>> r) {
             asio::post(io_, [this, r = std::move(r), alive]() mutable {
                 if (alive.expired()) {
                     return;

@@ -15,10 +15,10 @@
 
 #include "core/asio.hpp"
 #include "core/clock.hpp"
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "core/metrics.hpp"
 #include "dispatch/plugin_host.hpp"
-#include "dispatch/transport.hpp"
+#include "net/transport.hpp"
 #include "store/store.hpp"
 
 namespace hotline::dispatch {
@@ -27,20 +27,20 @@ using channel_map = std::map<std::string, std::shared_ptr<channel_instance>>;
 
 class dispatcher {
 public:
-    dispatcher(asio::io_context& io, store::store& db, transport& net, core::metrics& metrics,
+    dispatcher(asio::io_context& io, store::store& db, net::transport& net, core::metrics& metrics,
                const core::clock& clock);
     ~dispatcher();
     dispatcher(const dispatcher&) = delete;
     dispatcher& operator=(const dispatcher&) = delete;
 
     // The config and channel instances in force; called at start and on every reload.
-    void set_config(std::shared_ptr<const core::config> cfg, channel_map channels);
+    void set_config(std::shared_ptr<const config::config> cfg, channel_map channels);
 
     // Starts the due-job scan (which also picks up what a crash left pending).
     void start();
 
     // Jobs just committed; all due now. Called on the io thread.
-    void enqueue(std::vector<store::notification> jobs);
+    void enqueue(std::vector<domain::notification> jobs);
 
     // Stops taking new work; `done` runs once every started attempt is recorded, or after
     // `grace` (then transfers are aborted; their jobs stay pending for the next start).
@@ -50,16 +50,16 @@ public:
 
 private:
     struct channel_queue {
-        std::deque<store::notification> waiting;
+        std::deque<domain::notification> waiting;
         std::size_t active{0};  // transfers in flight (bounded by the channel's concurrency)
     };
 
     void pump(const std::string& channel);
-    void attempt(store::notification job);
-    void finish(const store::notification& job, hotline_outcome outcome, std::string detail);
-    void fail(const store::notification& job, const std::string& detail);
-    void record(const store::notification& job, store::attempt_result result);
-    void recorded(const store::notification& job, core::result<store::attempt_record> r);
+    void attempt(domain::notification job);
+    void finish(const domain::notification& job, hotline_outcome outcome, std::string detail);
+    void fail(const domain::notification& job, const std::string& detail);
+    void record(const domain::notification& job, store::attempt_result result);
+    void recorded(const domain::notification& job, core::result<store::attempt_record> r);
     void schedule_scan(std::int64_t at_ms);
     void scan();
     void refresh_stats();
@@ -67,10 +67,10 @@ private:
 
     asio::io_context& io_;
     store::store& db_;
-    transport& net_;
+    net::transport& net_;
     core::metrics& metrics_;
     const core::clock& clock_;
-    std::shared_ptr<const core::config> cfg_;
+    std::shared_ptr<const config::config> cfg_;
     channel_map channels_;
     std::map<std::string, channel_queue> queues_;
     std::set<std::int64_t> known_;  // queued, in flight or being recorded: never scanned in twice

@@ -17,7 +17,7 @@ std::string route_text(const rules::decision& d) {
     return out.empty() ? "root" : out;
 }
 
-const core::person* find_person(const core::config& cfg, const std::string& target,
+const domain::person* find_person(const config::config& cfg, const std::string& target,
                                 bool* is_partner, bool* is_admin) {
     const auto colon = target.find(':');
     if (colon == std::string::npos) {
@@ -43,10 +43,10 @@ const core::person* find_person(const core::config& cfg, const std::string& targ
     return nullptr;
 }
 
-store::planned_notification job_for(const core::person& who, const std::string& target,
+domain::planned_notification job_for(const domain::person& who, const std::string& target,
                                     int contact_index, nlohmann::json payload) {
     const auto& c = who.contacts.at(static_cast<std::size_t>(contact_index));
-    return store::planned_notification{c.channel,     c.address,    target,
+    return domain::planned_notification{c.channel,     c.address,    target,
                                        contact_index, who.language, std::move(payload)};
 }
 
@@ -61,8 +61,8 @@ std::string iso8601_utc(std::int64_t unix_ms) {
     return buf;
 }
 
-nlohmann::json alert_payload(const core::report& r, const rules::decision& d,
-                             const std::string& target, const core::person& who, bool is_partner) {
+nlohmann::json alert_payload(const domain::report& r, const rules::decision& d,
+                             const std::string& target, const domain::person& who, bool is_partner) {
     nlohmann::json p{
         {"kind", "alert"},          {"severity", d.severity},
         {"labels", d.labels},       {"route", route_text(d)},
@@ -85,16 +85,16 @@ nlohmann::json alert_payload(const core::report& r, const rules::decision& d,
     return p;
 }
 
-store::case_info case_for(const rules::decision& d) {
-    return store::case_info{d.severity, route_text(d), d.labels};
+domain::case_info case_for(const rules::decision& d) {
+    return domain::case_info{d.severity, route_text(d), d.labels};
 }
 
-std::vector<store::planned_notification> plan_report(const core::config& cfg, const core::report& r,
+std::vector<domain::planned_notification> plan_report(const config::config& cfg, const domain::report& r,
                                                      const rules::decision& d) {
-    std::vector<store::planned_notification> jobs;
+    std::vector<domain::planned_notification> jobs;
     for (const auto& t : d.targets) {
-        const bool partner = t.type == rules::target::kind::partner;
-        const core::person* who = partner ? cfg.find_partner(t.id) : cfg.find_responder(t.id);
+        const bool partner = t.type == domain::target::kind::partner;
+        const domain::person* who = partner ? cfg.find_partner(t.id) : cfg.find_responder(t.id);
         if (who == nullptr || who->contacts.empty()) {
             continue;  // cross-references are checked at load; nothing to reach
         }
@@ -103,12 +103,12 @@ std::vector<store::planned_notification> plan_report(const core::config& cfg, co
     return jobs;
 }
 
-failure_plan plan_failure(const core::config& cfg, const store::notification& failed,
+failure_plan plan_failure(const config::config& cfg, const domain::notification& failed,
                           const std::string& error) {
     failure_plan plan;
     bool is_partner = false;
     bool is_admin = false;
-    const core::person* who = find_person(cfg, failed.target, &is_partner, &is_admin);
+    const domain::person* who = find_person(cfg, failed.target, &is_partner, &is_admin);
     const int next = failed.contact_index + 1;
     if (who != nullptr && next < static_cast<int>(who->contacts.size())) {
         auto payload = failed.payload;

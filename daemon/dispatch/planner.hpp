@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/config.hpp"
-#include "core/report.hpp"
+#include "config/model.hpp"
+#include "domain/report.hpp"
 #include "rules/route.hpp"
 #include "store/store.hpp"
 
@@ -15,26 +15,26 @@ namespace hotline::dispatch {
 
 // The alert as one recipient may see it. Responders see the whole report; a partner sees
 // ids, severity, route and route labels, plus only the report fields listed in `sees`.
-[[nodiscard]] nlohmann::json alert_payload(const core::report& r, const rules::decision& d,
-                                           const std::string& target, const core::person& who,
+[[nodiscard]] nlohmann::json alert_payload(const domain::report& r, const rules::decision& d,
+                                           const std::string& target, const domain::person& who,
                                            bool is_partner);
 
 // One job per target: its first contact method.
-[[nodiscard]] std::vector<store::planned_notification> plan_report(const core::config& cfg,
-                                                                   const core::report& r,
+[[nodiscard]] std::vector<domain::planned_notification> plan_report(const config::config& cfg,
+                                                                   const domain::report& r,
                                                                    const rules::decision& d);
 
-[[nodiscard]] store::case_info case_for(const rules::decision& d);
+[[nodiscard]] domain::case_info case_for(const rules::decision& d);
 
 struct failure_plan {
-    std::vector<store::planned_notification> follow_ups;
+    std::vector<domain::planned_notification> follow_ups;
     bool dead_letter{false};  // every contact of the target is exhausted
 };
 
 // After `failed` failed for good with `error`: its target's next contact if there is one;
 // otherwise a dead letter, which notifies every admin's first contact (unless the failed
 // job was itself for an admin: that is only logged, so dead letters never loop).
-[[nodiscard]] failure_plan plan_failure(const core::config& cfg, const store::notification& failed,
+[[nodiscard]] failure_plan plan_failure(const config::config& cfg, const domain::notification& failed,
                                         const std::string& error);
 
 // "2026-11-25T09:00:00Z"

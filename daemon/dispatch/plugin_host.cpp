@@ -75,7 +75,7 @@ constexpr std::size_t entry_v1_min_size = offsetof(hotline_channel_v1, destroy) 
 // ---------------------------------------------------------------- channel_instance
 
 channel_instance::channel_instance(std::shared_ptr<plugin_module> module, hotline_channel* handle,
-                                   const hotline_channel_v1* vtable, core::channel_config cfg)
+                                   const hotline_channel_v1* vtable, config::channel_config cfg)
     : module_(std::move(module)), handle_(handle), vtable_(vtable), cfg_(std::move(cfg)) {}
 
 channel_instance::~channel_instance() {
@@ -209,7 +209,7 @@ core::result<std::shared_ptr<plugin_module>> plugin_host::load(const std::string
 }
 
 core::result<std::shared_ptr<channel_instance>> plugin_host::instantiate_channel(
-    const core::channel_config& channel, const std::string& path) {
+    const config::channel_config& channel, const std::string& path) {
     auto module = load(channel.type);
     if (!module) {
         return core::make_error("config", path + ".type: " + module.err().message,
@@ -230,7 +230,7 @@ core::result<std::shared_ptr<channel_instance>> plugin_host::instantiate_channel
         const std::string message = error_message(err, "the channel module rejected its options");
         const auto option =
             std::find_if(channel.options.begin(), channel.options.end(),
-                         [&](const core::channel_option& o) { return o.key == key; });
+                         [&](const config::channel_option& o) { return o.key == key; });
         if (option != channel.options.end()) {
             const std::string shown = option->is_secret ? key + "_file" : key;
             return core::make_error("config", path + ".options." + shown + ": " + message,
@@ -243,7 +243,7 @@ core::result<std::shared_ptr<channel_instance>> plugin_host::instantiate_channel
 }
 
 core::result<std::map<std::string, std::shared_ptr<channel_instance>>> plugin_host::instantiate(
-    const core::config& cfg, std::vector<core::error>* errors) {
+    const config::config& cfg, std::vector<core::error>* errors) {
     std::vector<core::error> found;
     std::map<std::string, std::shared_ptr<channel_instance>> instances;
     for (std::size_t i = 0; i < cfg.channels.size(); ++i) {
@@ -255,7 +255,7 @@ core::result<std::map<std::string, std::shared_ptr<channel_instance>>> plugin_ho
         }
         instances[channel.name] = std::move(*instance);
     }
-    const auto check_people = [&](const std::vector<core::person>& people, const char* section) {
+    const auto check_people = [&](const std::vector<domain::person>& people, const char* section) {
         for (std::size_t p = 0; p < people.size(); ++p) {
             for (std::size_t c = 0; c < people[p].contacts.size(); ++c) {
                 const auto& contact = people[p].contacts[c];

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "core/result.hpp"
 #include "hotline/channel.h"
 
@@ -19,12 +19,12 @@ class plugin_module;
 class channel_instance {
 public:
     channel_instance(std::shared_ptr<plugin_module> module, hotline_channel* handle,
-                     const hotline_channel_v1* vtable, core::channel_config cfg);
+                     const hotline_channel_v1* vtable, config::channel_config cfg);
     ~channel_instance();
     channel_instance(const channel_instance&) = delete;
     channel_instance& operator=(const channel_instance&) = delete;
 
-    [[nodiscard]] const core::channel_config& config() const { return cfg_; }
+    [[nodiscard]] const config::channel_config& config() const { return cfg_; }
     [[nodiscard]] const std::string& type() const { return cfg_.type; }
 
     [[nodiscard]] core::status validate_address(const std::string& address) const;
@@ -52,7 +52,7 @@ private:
     std::shared_ptr<plugin_module> module_;
     hotline_channel* handle_;
     const hotline_channel_v1* vtable_;
-    core::channel_config cfg_;
+    config::channel_config cfg_;
 };
 
 class plugin_host {
@@ -64,12 +64,12 @@ public:
     // address against its channel. Errors name file:line:column of the offending entry
     // (an unknown type, a module with the wrong ABI, a bad option, a bad address).
     [[nodiscard]] core::result<std::map<std::string, std::shared_ptr<channel_instance>>>
-    instantiate(const core::config& cfg, std::vector<core::error>* errors);
+    instantiate(const config::config& cfg, std::vector<core::error>* errors);
 
     // Creates one instance; errors carry the mark of the channel or of the bad option.
     // `path` is the channel's key path for messages, e.g. "channels[2]".
     [[nodiscard]] core::result<std::shared_ptr<channel_instance>> instantiate_channel(
-        const core::channel_config& channel, const std::string& path = "channel");
+        const config::channel_config& channel, const std::string& path = "channel");
 
     // Loads (or reuses) `<dir>/<type>.so` and negotiates the ABI. Errors: unknown type,
     // missing directory, not a module, ABI mismatch, a malformed entry table.

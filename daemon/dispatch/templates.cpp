@@ -51,7 +51,7 @@ data make_context(const nlohmann::json& payload, const std::string& public_url) 
     return ctx;
 }
 
-const core::message_template& pick(const core::config& cfg, const std::string& kind,
+const config::message_template& pick(const config::config& cfg, const std::string& kind,
                                    const std::string& language) {
     if (const auto t = cfg.templates.find(kind); t != cfg.templates.end()) {
         if (const auto l = t->second.find(language); l != t->second.end()) {
@@ -61,7 +61,7 @@ const core::message_template& pick(const core::config& cfg, const std::string& k
             return en->second;
         }
     }
-    return core::default_template(kind, language);
+    return config::default_template(kind, language);
 }
 
 std::string render_one(const std::string& text, const data& ctx) {
@@ -88,7 +88,7 @@ std::string severity_ru(const std::string& severity) {
     return "обычная";
 }
 
-rendered render(const core::config& cfg, const std::string& channel_type,
+rendered render(const config::config& cfg, const std::string& channel_type,
                 const std::string& language, const nlohmann::json& payload) {
     const bool dead_letter = payload.value("kind", std::string{}) == "dead_letter";
     const auto& tmpl = pick(cfg, dead_letter ? "dead_letter" : channel_type, language);
@@ -103,7 +103,7 @@ rendered render(const core::config& cfg, const std::string& channel_type,
     return out;
 }
 
-std::vector<core::error> validate_templates(const core::config& cfg) {
+std::vector<core::error> validate_templates(const config::config& cfg) {
     std::vector<core::error> errors;
     for (const auto& [type, by_language] : cfg.templates) {
         for (const auto& [language, tmpl] : by_language) {

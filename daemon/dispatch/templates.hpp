@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "core/result.hpp"
 
 namespace hotline::dispatch {
@@ -15,11 +15,11 @@ struct rendered {
     std::string body;
 };
 
-[[nodiscard]] rendered render(const core::config& cfg, const std::string& channel_type,
+[[nodiscard]] rendered render(const config::config& cfg, const std::string& channel_type,
                               const std::string& language, const nlohmann::json& payload);
 
 // Checks that every configured template parses; errors carry the template's mark.
-[[nodiscard]] std::vector<core::error> validate_templates(const core::config& cfg);
+[[nodiscard]] std::vector<core::error> validate_templates(const config::config& cfg);
 
 // "критический" for "critical", etc.
 [[nodiscard]] std::string severity_ru(const std::string& severity);

@@ -19,7 +19,7 @@ token_checker::token_checker() {
     (void)init;
 }
 
-void token_checker::rebuild(const std::shared_ptr<const core::config>& cfg) {
+void token_checker::rebuild(const std::shared_ptr<const config::config>& cfg) {
     entries_.clear();
     cfg_ = cfg;
     if (!cfg_) {
@@ -42,7 +42,7 @@ void token_checker::rebuild(const std::shared_ptr<const core::config>& cfg) {
 }
 
 const std::string* token_checker::authenticate(std::string_view token,
-                                               const std::shared_ptr<const core::config>& cfg) {
+                                               const std::shared_ptr<const config::config>& cfg) {
     if (cfg != cfg_) {
         rebuild(cfg);
     }

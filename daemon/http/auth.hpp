@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 
 namespace hotline::http {
 
@@ -21,7 +21,7 @@ public:
     // stays valid until the next call. Hashes of the configured tokens are cached per
     // config object and recomputed after a reload.
     [[nodiscard]] const std::string* authenticate(std::string_view token,
-                                                  const std::shared_ptr<const core::config>& cfg);
+                                                  const std::shared_ptr<const config::config>& cfg);
 
 private:
     using digest = std::array<unsigned char, 32>;
@@ -29,9 +29,9 @@ private:
         digest hash;
         const std::string* source;
     };
-    void rebuild(const std::shared_ptr<const core::config>& cfg);
+    void rebuild(const std::shared_ptr<const config::config>& cfg);
 
-    std::shared_ptr<const core::config> cfg_;  // kept alive: entries point into it
+    std::shared_ptr<const config::config> cfg_;  // kept alive: entries point into it
     std::vector<entry> entries_;
 };
 

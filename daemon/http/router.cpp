@@ -137,7 +137,7 @@ std::string error_body(std::string_view code, std::string_view message) {
     return out;
 }
 
-std::string ids_body(const core::report_ids& ids) {
+std::string ids_body(const domain::report_ids& ids) {
     std::string out = R"({"report_id":)";
     out += std::to_string(ids.report_id);
     out += R"(,"case_id":)";

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/report.hpp"
+#include "domain/report.hpp"
 
 namespace hotline::http {
 
@@ -32,6 +32,6 @@ inline constexpr std::size_t route_count = 5;
 [[nodiscard]] std::string error_body(std::string_view code, std::string_view message);
 
 // {"report_id":1,"case_id":1,"duplicate":false}
-[[nodiscard]] std::string ids_body(const core::report_ids& ids);
+[[nodiscard]] std::string ids_body(const domain::report_ids& ids);
 
 }  // namespace hotline::http

@@ -92,7 +92,7 @@ struct server_state {
     asio::io_context& io;
     application& app;
     core::metrics& metrics;
-    core::server_config cfg;
+    config::server_config cfg;
     std::optional<tcp::acceptor> acceptor;
     std::list<connection> conns;
     std::size_t count{0};
@@ -274,7 +274,7 @@ bool parse_buffered(parser_type& parser, beast::flat_buffer& buf, bool whole, er
 struct submit_wait {
     explicit submit_wait(const asio::any_io_executor& ex) : timer(ex) {}
     asio::steady_timer timer;
-    std::optional<core::result<core::report_ids>> outcome;
+    std::optional<core::result<domain::report_ids>> outcome;
 };
 
 struct request_outcome {
@@ -343,7 +343,7 @@ asio::awaitable<void> handle_report(server_state& st, connection& self, beast::t
     }
     auto wait = std::make_shared<submit_wait>(stream.get_executor());
     wait->timer.expires_at(asio::steady_timer::time_point::max());
-    st.app.submit_report(std::move(report).value(), [wait](core::result<core::report_ids> r) {
+    st.app.submit_report(std::move(report).value(), [wait](core::result<domain::report_ids> r) {
         asio::post(wait->timer.get_executor(), [wait, r = std::move(r)]() mutable {
             wait->outcome.emplace(std::move(r));
             wait->timer.cancel();
@@ -594,7 +594,7 @@ server::~server() {
     force_close(st);
 }
 
-core::result<std::uint16_t> server::start(const core::server_config& cfg) {
+core::result<std::uint16_t> server::start(const config::server_config& cfg) {
     auto& st = *impl_->st;
     if (st.acceptor) {
         return core::make_error("listen", "server already started");

@@ -7,9 +7,9 @@
 
 #include "core/asio.hpp"
 #include "core/clock.hpp"
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "core/metrics.hpp"
-#include "core/report.hpp"
+#include "domain/report.hpp"
 #include "core/result.hpp"
 
 namespace hotline::http {
@@ -19,11 +19,11 @@ class application {
 public:
     virtual ~application() = default;
     // The config in force (swapped atomically on reload). Called on the io thread.
-    [[nodiscard]] virtual std::shared_ptr<const core::config> current_config() const = 0;
+    [[nodiscard]] virtual std::shared_ptr<const config::config> current_config() const = 0;
     // Routes, plans and durably stores a report; `done` runs on the io thread after commit.
     // An error here is a server-side failure (the store could not commit): answer 503.
-    virtual void submit_report(core::report r,
-                               std::function<void(core::result<core::report_ids>)> done) = 0;
+    virtual void submit_report(domain::report r,
+                               std::function<void(core::result<domain::report_ids>)> done) = 0;
     // /readyz: config loaded and store writable.
     [[nodiscard]] virtual bool ready() const = 0;
 };
@@ -36,7 +36,7 @@ public:
     server& operator=(const server&) = delete;
 
     // Binds and starts accepting. Returns the bound port (useful with port 0).
-    [[nodiscard]] core::result<std::uint16_t> start(const core::server_config& cfg);
+    [[nodiscard]] core::result<std::uint16_t> start(const config::server_config& cfg);
 
     // Graceful drain: stop accepting, let in-flight requests finish (those waiting for a
     // commit get their answer), close idle keep-alive connections. `done` runs on the io

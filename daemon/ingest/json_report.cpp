@@ -7,7 +7,8 @@
 #include <sodium.h>
 #include <nlohmann/json.hpp>
 
-#include "ingest/utf8.hpp"
+#include "core/utf8.hpp"
+#include "ingest/language.hpp"
 
 namespace hotline::ingest {
 namespace {
@@ -123,7 +124,7 @@ core::error bad_field(std::string message, std::string context = {}) {
                                   : "at most " + std::to_string(max)) +
                          " bytes");
     }
-    if (!is_valid_utf8(v)) {  // \u escapes are decoded by the parser; re-check the result
+    if (!core::is_valid_utf8(v)) {  // \u escapes are decoded by the parser; re-check the result
         return core::make_error("invalid_utf8", std::string(what) + " is not valid UTF-8");
     }
     if (has_forbidden_control(v, allowed)) {
@@ -138,7 +139,7 @@ core::error bad_field(std::string message, std::string context = {}) {
 // broken JSON reports bad_json.
 class report_sax {
 public:
-    explicit report_sax(core::report& out) : out_(out) {}
+    explicit report_sax(domain::report& out) : out_(out) {}
 
     bool null() {
         value(value_kind::null);
@@ -335,7 +336,7 @@ private:
         out_.labels.emplace(std::move(label_key_), std::move(v));
     }
 
-    core::report& out_;
+    domain::report& out_;
     int depth_{0};
     field current_{field::none};
     unsigned seen_{0};
@@ -358,14 +359,14 @@ std::string generate_external_id() {
     return "gen-" + std::string(hex.data(), 2 * raw.size());
 }
 
-core::result<core::report> parse_report_json(std::string_view body, const std::string& source,
+core::result<domain::report> parse_report_json(std::string_view body, const std::string& source,
                                              std::string_view idempotency_key_header,
                                              std::int64_t now_ms) {
-    if (const auto bad = find_invalid_utf8(body); bad != std::string_view::npos) {
+    if (const auto bad = core::find_invalid_utf8(body); bad != std::string_view::npos) {
         return core::make_error("invalid_utf8",
                                 "body is not valid UTF-8 (at byte " + std::to_string(bad) + ")");
     }
-    core::report r;
+    domain::report r;
     report_sax sax(r);
     try {
         (void)json::sax_parse(body.begin(), body.end(), &sax, json::input_format_t::json,

@@ -1,4 +1,4 @@
-// POST /v1/reports bodies: strict JSON -> core::report.
+// POST /v1/reports bodies: strict JSON -> domain::report.
 //
 // Body: {"sender": str, "text": str, "subject": str, "labels": {str: str}, "external_id": str}
 // Rules (all lengths in bytes of UTF-8):
@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/report.hpp"
+#include "domain/report.hpp"
 #include "core/result.hpp"
 
 namespace hotline::ingest {
@@ -38,7 +38,7 @@ struct json_report_limits {
 };
 
 // `source` becomes report.source (source_kind is "webhook"); `now_ms` report.received_at.
-[[nodiscard]] core::result<core::report> parse_report_json(std::string_view body,
+[[nodiscard]] core::result<domain::report> parse_report_json(std::string_view body,
                                                            const std::string& source,
                                                            std::string_view idempotency_key_header,
                                                            std::int64_t now_ms);

@@ -8,7 +8,7 @@
 
 #include <boost/program_options.hpp>
 
-#include "app/tools.hpp"
+#include "ctl/commands.hpp"
 #include "app/validate.hpp"
 #include "core/log.hpp"
 
@@ -57,7 +57,7 @@ int cmd_route(const std::string& config, const std::string& input) {
         }
         text.assign(std::istreambuf_iterator<char>(in), {});
     }
-    const auto out = hotline::app::explain_route(loaded, text);
+    const auto out = hotline::ctl::explain_route(loaded, text);
     if (!out) {
         std::cerr << "hotlinectl: " << out.err().code << ": " << out.err().message << "\n";
         return 1;
@@ -73,7 +73,7 @@ int cmd_send_test(const std::string& config, const std::string& channel, const s
         std::cerr << hotline::app::format_errors(loaded.errors);
         return 1;
     }
-    const auto out = hotline::app::send_test(loaded, channel, to, language);
+    const auto out = hotline::ctl::send_test(loaded, channel, to, language);
     if (!out) {
         std::cerr << "hotlinectl: " << out.err().describe() << "\n";
         return 1;

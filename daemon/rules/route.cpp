@@ -62,7 +62,7 @@ core::result<std::shared_ptr<const re2::RE2>> compile(const std::string& pattern
     return std::shared_ptr<const re2::RE2>(std::move(re));
 }
 
-const std::string& field_value(const matcher& m, const core::report& r) {
+const std::string& field_value(const matcher& m, const domain::report& r) {
     static const std::string empty;
     const std::string& field = m.field;
     if (!m.label.empty()) {
@@ -213,7 +213,7 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
     return m;
 }
 
-bool matches(const matcher& m, const core::report& r) {
+bool matches(const matcher& m, const domain::report& r) {
     const std::string& value = field_value(m, r);
     switch (m.kind) {
         case matcher::op::equal: return value == m.value;
@@ -292,7 +292,7 @@ core::result<keyword_set> compile_keywords(const std::vector<std::string>& words
     return k;
 }
 
-bool matches(const keyword_set& k, const core::report& r) {
+bool matches(const keyword_set& k, const domain::report& r) {
     // Subject and text separately: a keyword must not be glued together across the two.
     return re2::RE2::PartialMatch(r.subject, *k.regex) || re2::RE2::PartialMatch(r.text, *k.regex);
 }
@@ -320,7 +320,7 @@ core::result<target> parse_target(const std::string& spec, const core::mark& at)
 namespace {
 
 struct walk_state {
-    const core::report& report;
+    const domain::report& report;
     decision& out;
     std::vector<std::string> path;
     std::map<std::string, std::string> labels;
@@ -347,7 +347,7 @@ void trace(decision& out, const route_node& node, bool matched, std::string reas
 }
 
 // Returns the reason text; `matched` tells whether every matcher held.
-std::string test_node(const route_node& node, const core::report& r, bool& matched) {
+std::string test_node(const route_node& node, const domain::report& r, bool& matched) {
     for (const auto& m : node.match) {
         if (!matches(m, r)) {
             matched = false;
@@ -432,7 +432,7 @@ void enter(const route_node& node, const std::string& severity, walk_state& stat
 
 }  // namespace
 
-decision evaluate(const route_node& root, const core::report& r) {
+decision evaluate(const route_node& root, const domain::report& r) {
     decision out;
     out.trace = nlohmann::json::array();
     walk_state state{r, out, {}, {}, -1};

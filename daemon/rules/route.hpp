@@ -9,7 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/mark.hpp"
-#include "core/report.hpp"
+#include "domain/report.hpp"
+#include "domain/target.hpp"
 #include "core/result.hpp"
 
 namespace re2 {
@@ -37,7 +38,7 @@ struct matcher {
 [[nodiscard]] core::result<matcher> parse_matcher(const std::string& spec, const core::mark& at);
 
 // Whether one matcher holds for a report (missing label = empty string, as in Alertmanager).
-[[nodiscard]] bool matches(const matcher& m, const core::report& r);
+[[nodiscard]] bool matches(const matcher& m, const domain::report& r);
 
 // Keyword list: holds when any keyword occurs as a whole word in subject or text, compared
 // with Unicode case folding ("АРЕСТ" matches keyword "арест").
@@ -48,20 +49,9 @@ struct keyword_set {
 };
 [[nodiscard]] core::result<keyword_set> compile_keywords(const std::vector<std::string>& words,
                                                          const core::mark& at);
-[[nodiscard]] bool matches(const keyword_set& k, const core::report& r);
+[[nodiscard]] bool matches(const keyword_set& k, const domain::report& r);
 
-struct target {
-    enum class kind { responder, partner };
-    kind type{kind::responder};
-    std::string id;
-    core::mark at;
-    [[nodiscard]] std::string str() const {
-        return (type == kind::responder ? "responder:" : "partner:") + id;
-    }
-    friend bool operator==(const target& a, const target& b) {
-        return a.type == b.type && a.id == b.id;
-    }
-};
+using domain::target;
 [[nodiscard]] core::result<target> parse_target(const std::string& spec, const core::mark& at);
 
 struct route_node {
@@ -94,6 +84,6 @@ struct decision {
 // matching child is entered and its later siblings skipped unless it says `continue: true`.
 // Unset severity inherits from the parent; labels merge; notify targets accumulate, so
 // every report gets at least the root's targets.
-[[nodiscard]] decision evaluate(const route_node& root, const core::report& r);
+[[nodiscard]] decision evaluate(const route_node& root, const domain::report& r);
 
 }  // namespace hotline::rules

@@ -41,16 +41,6 @@
 
 namespace hotline::store {
 
-const char* to_string(notification_status s) {
-    switch (s) {
-        case notification_status::pending: return "pending";
-        case notification_status::delivered: return "delivered";
-        case notification_status::failed: return "failed";
-        case notification_status::dead: return "dead";
-    }
-    return "pending";
-}
-
 namespace {
 
 using json = nlohmann::json;
@@ -233,7 +223,7 @@ public:
 
     ~sqlite_store() override { close(); }
 
-    void ingest(core::report r, case_info c, std::vector<planned_notification> planned,
+    void ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
                 std::function<void(core::result<ingest_result>)> done) override {
         enqueue<ingest_result>([this, r = std::move(r), c = std::move(c),
                                 planned = std::move(planned)] { return do_ingest(r, c, planned); },
@@ -292,7 +282,7 @@ public:
         }
     }
 
-    core::result<std::optional<core::report>> load_report(std::int64_t report_id) override {
+    core::result<std::optional<domain::report>> load_report(std::int64_t report_id) override {
         const std::lock_guard lock(read_mu_);
         auto q = reader_.prepare(
             "SELECT source, source_kind, external_id, sender, subject, text, labels, language, "
@@ -306,9 +296,9 @@ public:
             return row.err();
         }
         if (!*row) {
-            return std::optional<core::report>{};
+            return std::optional<domain::report>{};
         }
-        core::report r;
+        domain::report r;
         r.source = q->text(0);
         r.source_kind = q->text(1);
         r.external_id = q->text(2);
@@ -323,7 +313,7 @@ public:
         }
         r.language = q->text(7);
         r.received_at = q->int64(8);
-        return std::optional<core::report>(std::move(r));
+        return std::optional<domain::report>(std::move(r));
     }
 
     bool writable() const override { return writable_.load(); }
@@ -588,7 +578,7 @@ private:
         return stored;
     }
 
-    core::result<ingest_result> do_ingest(const core::report& r, const case_info& c,
+    core::result<ingest_result> do_ingest(const domain::report& r, const case_info& c,
                                           const std::vector<planned_notification>& planned) {
         const auto now = now_ms();
         const auto received_at = r.received_at > 0 ? r.received_at : now;
@@ -670,7 +660,7 @@ private:
         return out;
     }
 
-    core::result<ingest_result> find_duplicate(const core::report& r) {
+    core::result<ingest_result> find_duplicate(const domain::report& r) {
         auto q = db_.prepare(
             "SELECT r.id, IFNULL((SELECT MIN(c.id) FROM cases c WHERE c.report_id = r.id), 0) "
             "FROM reports r WHERE r.source = ? AND r.external_id = ?");

@@ -12,7 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/report.hpp"
+#include "domain/case.hpp"
+#include "domain/notification.hpp"
+#include "domain/report.hpp"
 #include "core/result.hpp"
 
 namespace hotline::core {
@@ -22,49 +24,13 @@ class metrics;
 
 namespace hotline::store {
 
-enum class notification_status { pending, delivered, failed, dead };
-[[nodiscard]] const char* to_string(notification_status s);
-
-// An outbox job: one message to one address through one channel instance.
-struct notification {
-    std::int64_t id{};
-    std::int64_t report_id{};
-    std::int64_t case_id{};
-    std::string channel;  // channel instance name
-    std::string address;
-    std::string target;           // "responder:alice", "partner:ngo", "admin:ops"
-    int contact_index{0};         // which of the target's contacts this is
-    std::string language;         // template language for this recipient
-    nlohmann::json payload;       // alert context, already redacted for this recipient
-    std::string idempotency_key;  // stable across retries: "hl-" + 12 hex (id) + 32 random hex
-    int attempts{0};
-    std::int64_t next_attempt_at{};  // unix ms
-    std::int64_t created_at{};       // unix ms
-    std::string last_error;
-    notification_status status{notification_status::pending};
-    std::string provider_id;
-};
-
-// What the planner decides to send for a new report; ids are filled in by the store.
-struct planned_notification {
-    std::string channel;
-    std::string address;
-    std::string target;
-    int contact_index{0};
-    std::string language;
-    nlohmann::json
-        payload;  // the store sets payload["report_id"], ["case_id"], ["notification_id"]
-};
-
-// Case attributes decided by routing.
-struct case_info {
-    std::string severity;  // critical | high | normal | low
-    std::string route;     // matched path(s), e.g. "root/detention"
-    nlohmann::json labels = nlohmann::json::object();
-};
+using domain::case_info;
+using domain::notification;
+using domain::notification_status;
+using domain::planned_notification;
 
 struct ingest_result {
-    core::report_ids ids;
+    domain::report_ids ids;
     std::vector<notification> notifications;  // as stored; empty for a duplicate
 };
 
@@ -119,7 +85,7 @@ public:
     // Stores a report, its case (one per report for now), the planned notifications and an
     // audit event in one transaction. A report whose (source, external_id) exists is a
     // duplicate: nothing is written and the existing ids come back with duplicate=true.
-    virtual void ingest(core::report r, case_info c, std::vector<planned_notification> planned,
+    virtual void ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
                         std::function<void(core::result<ingest_result>)> done) = 0;
 
     // Records an attempt's outcome (and its follow-ups) in one transaction. Every outcome
@@ -147,7 +113,7 @@ public:
     // Reads for tools and tests (synchronous; not for the io thread).
     [[nodiscard]] virtual core::result<std::vector<notification>> notifications_for_report(
         std::int64_t report_id) = 0;
-    [[nodiscard]] virtual core::result<std::optional<core::report>> load_report(
+    [[nodiscard]] virtual core::result<std::optional<domain::report>> load_report(
         std::int64_t report_id) = 0;
 
     // True when a write transaction succeeded recently (for /readyz).

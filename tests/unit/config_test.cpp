@@ -1,4 +1,4 @@
-// core::load_config: the schema of notes/schema.md, positioned errors, includes, secrets,
+// config::load_config: the schema of notes/schema.md, positioned errors, includes, secrets,
 // the shipped example configuration and hostile files.
 #include <doctest/doctest.h>
 
@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 
 namespace fs = std::filesystem;
-using hotline::core::load_config;
-using hotline::core::load_result;
+using hotline::config::load_config;
+using hotline::config::load_result;
 
 namespace {
 
@@ -154,7 +154,7 @@ TEST_CASE("a minimal configuration loads with defaults") {
     CHECK(c.file == file);
     CHECK(c.base_dir == fs::path(file).parent_path().string());
     CHECK(c.secrets_dir == (dir.path / "secrets").string());
-    CHECK(c.plugin_dir == HOTLINE_DEFAULT_PLUGIN_DIR);
+    CHECK(c.plugin_dir == HOTLINE_PLUGIN_DIR);
     CHECK(c.server.listen_address == "127.0.0.1");
     CHECK(c.server.port == 8080);
     CHECK(c.server.body_limit == 64 * 1024);
@@ -844,8 +844,8 @@ TEST_CASE("the shipped example configuration loads") {
 
 namespace {
 
-hotline::core::report report_with(const std::string& text) {
-    hotline::core::report r;
+hotline::domain::report report_with(const std::string& text) {
+    hotline::domain::report r;
     r.source = "partner-webhook";
     r.source_kind = "webhook";
     r.text = text;

@@ -12,20 +12,20 @@ using namespace std::chrono_literals;
 
 namespace {
 
-core::person person(const std::string& id, const std::string& language,
+domain::person person(const std::string& id, const std::string& language,
                     std::vector<std::pair<std::string, std::string>> contacts) {
-    core::person p;
+    domain::person p;
     p.id = id;
     p.name = id;
     p.language = language;
     for (auto& [channel, address] : contacts) {
-        p.contacts.push_back(core::contact{channel, address, {}});
+        p.contacts.push_back(domain::contact{channel, address, {}});
     }
     return p;
 }
 
-core::config sample_config() {
-    core::config cfg;
+config::config sample_config() {
+    config::config cfg;
     cfg.responders.push_back(
         person("alice", "en", {{"hook", "http://127.0.0.1:1/a"}, {"mail", "alice@example.org"}}));
     cfg.responders.push_back(person("bob", "ru", {{"mail", "bob@example.org"}}));
@@ -37,8 +37,8 @@ core::config sample_config() {
     return cfg;
 }
 
-core::report sample_report() {
-    core::report r;
+domain::report sample_report() {
+    domain::report r;
     r.source = "partner-webhook";
     r.source_kind = "webhook";
     r.external_id = "x1";
@@ -55,14 +55,14 @@ rules::decision sample_decision() {
     d.paths = {{"root", "detention"}};
     d.severity = "critical";
     d.labels = {{"kind", "detention"}};
-    d.targets = {rules::target{rules::target::kind::responder, "alice", {}},
-                 rules::target{rules::target::kind::responder, "bob", {}},
-                 rules::target{rules::target::kind::partner, "ngo", {}}};
+    d.targets = {domain::target{domain::target::kind::responder, "alice", {}},
+                 domain::target{domain::target::kind::responder, "bob", {}},
+                 domain::target{domain::target::kind::partner, "ngo", {}}};
     return d;
 }
 
-store::notification stored(const store::planned_notification& p, std::int64_t id) {
-    store::notification n;
+domain::notification stored(const domain::planned_notification& p, std::int64_t id) {
+    domain::notification n;
     n.id = id;
     n.report_id = 7;
     n.case_id = 9;
@@ -81,7 +81,7 @@ store::notification stored(const store::planned_notification& p, std::int64_t id
 }  // namespace
 
 TEST_CASE("backoff: full jitter stays within the exponential ceiling and the cap") {
-    core::retry_policy policy;
+    config::retry_policy policy;
     policy.initial_backoff = 1s;
     policy.max_backoff = 30s;
     CHECK(dispatch::backoff_delay(policy, 1, [] { return 0.999999; }) <= 1s);
@@ -102,7 +102,7 @@ TEST_CASE("backoff: full jitter stays within the exponential ceiling and the cap
 }
 
 TEST_CASE("backoff: attempts and age limit retries") {
-    core::retry_policy policy;
+    config::retry_policy policy;
     policy.max_attempts = 3;
     policy.max_age = 1h;
     CHECK(dispatch::may_retry(policy, 1, 0, 1000));
@@ -207,7 +207,7 @@ TEST_CASE("templates: English and Russian defaults, one-line subjects") {
 
 TEST_CASE("templates: config overrides by channel type and language; bad ones are errors") {
     auto cfg = sample_config();
-    cfg.templates["smtp"]["ru"] = core::message_template{"Дело {{case_id}}", "{{text}}", {}};
+    cfg.templates["smtp"]["ru"] = config::message_template{"Дело {{case_id}}", "{{text}}", {}};
     const auto jobs = dispatch::plan_report(cfg, sample_report(), sample_decision());
     const auto ru = dispatch::render(cfg, "smtp", "ru", stored(jobs[1], 2).payload);
     CHECK(ru.subject == "Дело 9");
@@ -218,7 +218,7 @@ TEST_CASE("templates: config overrides by channel type and language; bad ones ar
     CHECK(dispatch::validate_templates(cfg).empty());
 
     cfg.templates["smtp"]["en"] =
-        core::message_template{"{{#open}} never closed", "ok", core::mark{"conf/t.yaml", 3, 7}};
+        config::message_template{"{{#open}} never closed", "ok", core::mark{"conf/t.yaml", 3, 7}};
     const auto errors = dispatch::validate_templates(cfg);
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].context == "conf/t.yaml:3:7");

@@ -16,17 +16,17 @@
 #include <vector>
 
 #include "core/asio.hpp"
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "core/spawn.hpp"
 #include "dispatch/plugin_host.hpp"
-#include "dispatch/transport.hpp"
+#include "net/transport.hpp"
 
 extern char** environ;
 
 using namespace hotline;
 using namespace std::chrono_literals;
-using dispatch::transport;
-using dispatch::transport_reply;
+using net::transport;
+using net::transport_reply;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -460,7 +460,7 @@ struct smtp_alert {
 
 std::shared_ptr<dispatch::channel_instance> smtp_channel(dispatch::plugin_host& host,
                                                          std::uint16_t port) {
-    core::channel_config cfg;
+    config::channel_config cfg;
     cfg.name = "email";
     cfg.type = "smtp";
     cfg.options = {{"url", "smtp://127.0.0.1:" + std::to_string(port), false, {}},

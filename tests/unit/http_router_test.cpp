@@ -7,6 +7,8 @@
 
 using namespace hotline::http;
 namespace core = hotline::core;
+namespace config = hotline::config;
+namespace domain = hotline::domain;
 
 TEST_CASE("routes") {
     CHECK(route_of("/v1/reports") == route::reports);
@@ -59,24 +61,24 @@ TEST_CASE("bodies are valid JSON") {
 }
 
 TEST_CASE("token checker") {
-    auto cfg = std::make_shared<core::config>();
-    core::source_config a;
+    auto cfg = std::make_shared<config::config>();
+    config::source_config a;
     a.name = "a";
     a.tokens.push_back({"tok-a", "f"});
-    core::source_config b;
+    config::source_config b;
     b.name = "b";
     b.tokens.push_back({"tok-b1", "f"});
     b.tokens.push_back({"tok-b2", "f"});
     b.tokens.push_back({"", "f"});  // an empty token file never authenticates
-    core::source_config mail;
+    config::source_config mail;
     mail.name = "mail";
     mail.kind = "imap";
     mail.tokens.push_back({"tok-m", "f"});
     cfg->sources = {a, b, mail};
-    const std::shared_ptr<const core::config> c = cfg;
+    const std::shared_ptr<const config::config> c = cfg;
 
     token_checker checker;
-    const auto who = [&](std::string_view t, const std::shared_ptr<const core::config>& conf) {
+    const auto who = [&](std::string_view t, const std::shared_ptr<const config::config>& conf) {
         const std::string* s = checker.authenticate(t, conf);
         return s == nullptr ? std::string("-") : *s;
     };
@@ -90,9 +92,9 @@ TEST_CASE("token checker") {
     CHECK(who("tok-a", nullptr) == "-");
 
     // A reload swaps the token set.
-    auto next = std::make_shared<core::config>(*cfg);
+    auto next = std::make_shared<config::config>(*cfg);
     next->sources[0].tokens[0].value = "tok-a-rotated";
-    const std::shared_ptr<const core::config> n = next;
+    const std::shared_ptr<const config::config> n = next;
     CHECK(who("tok-a", n) == "-");
     CHECK(who("tok-a-rotated", n) == "a");
     CHECK(who("tok-a", c) == "a");

@@ -20,12 +20,14 @@
 #include <vector>
 
 #include "core/clock.hpp"
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "core/metrics.hpp"
 #include "http/server.hpp"
 
 using namespace std::chrono_literals;
 namespace core = hotline::core;
+namespace config = hotline::config;
+namespace domain = hotline::domain;
 namespace http = hotline::http;
 namespace asio = boost::asio;
 
@@ -36,15 +38,15 @@ namespace {
 class fake_app final : public http::application {
 public:
     explicit fake_app(asio::io_context& io) : io_(io) {
-        auto cfg = std::make_shared<core::config>();
-        core::source_config a;
+        auto cfg = std::make_shared<config::config>();
+        config::source_config a;
         a.name = "src-a";
         a.tokens.push_back({"token-a", "a.token"});
-        core::source_config b;
+        config::source_config b;
         b.name = "src-b";
         b.tokens.push_back({"token-b1", "b1.token"});
         b.tokens.push_back({"token-b2", "b2.token"});
-        core::source_config other;  // not a webhook source: its token must not work
+        config::source_config other;  // not a webhook source: its token must not work
         other.name = "imap-x";
         other.kind = "imap";
         other.tokens.push_back({"token-imap", "imap.token"});
@@ -52,12 +54,12 @@ public:
         cfg_ = cfg;
     }
 
-    [[nodiscard]] std::shared_ptr<const core::config> current_config() const override {
+    [[nodiscard]] std::shared_ptr<const config::config> current_config() const override {
         return cfg_;
     }
 
-    void submit_report(core::report r,
-                       std::function<void(core::result<core::report_ids>)> done) override {
+    void submit_report(domain::report r,
+                       std::function<void(core::result<domain::report_ids>)> done) override {
         {
             const std::lock_guard lock(mu_);
             reports_.push_back(r);
@@ -72,18 +74,18 @@ public:
             const auto key = r.source + "/" + r.external_id;
             const auto it = ids_.find(key);
             if (it != ids_.end()) {
-                done(core::report_ids{it->second, it->second, true});
+                done(domain::report_ids{it->second, it->second, true});
                 return;
             }
             const std::int64_t id = ++next_id_;
             ids_[key] = id;
-            done(core::report_ids{id, id, false});
+            done(domain::report_ids{id, id, false});
         });
     }
 
     [[nodiscard]] bool ready() const override { return ready_flag.load(); }
 
-    [[nodiscard]] std::vector<core::report> reports() const {
+    [[nodiscard]] std::vector<domain::report> reports() const {
         const std::lock_guard lock(mu_);
         return reports_;
     }
@@ -95,17 +97,17 @@ public:
 
 private:
     asio::io_context& io_;
-    std::shared_ptr<const core::config> cfg_;
+    std::shared_ptr<const config::config> cfg_;
     mutable std::mutex mu_;
-    std::vector<core::report> reports_;
+    std::vector<domain::report> reports_;
     std::map<std::string, std::int64_t> ids_;  // io thread only
     std::int64_t next_id_{0};
 };
 
 // --- fixture ----------------------------------------------------------------------------
 
-core::server_config test_config() {
-    core::server_config cfg;
+config::server_config test_config() {
+    config::server_config cfg;
     cfg.listen_address = "127.0.0.1";
     cfg.port = 0;
     cfg.body_limit = 4096;
@@ -116,7 +118,7 @@ core::server_config test_config() {
 }
 
 struct fixture {
-    explicit fixture(core::server_config cfg = test_config(),
+    explicit fixture(config::server_config cfg = test_config(),
                      std::chrono::milliseconds delay = 5ms) {
         app.delay = delay;
         srv = std::make_unique<http::server>(io, app, metrics);

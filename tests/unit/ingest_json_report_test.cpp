@@ -3,7 +3,8 @@
 #include <string>
 
 #include "ingest/json_report.hpp"
-#include "ingest/utf8.hpp"
+#include "core/utf8.hpp"
+#include "ingest/language.hpp"
 
 using hotline::ingest::parse_report_json;
 
@@ -11,7 +12,7 @@ namespace {
 
 constexpr std::int64_t now = 1'764'061'200'000;
 
-hotline::core::result<hotline::core::report> parse(std::string_view body,
+hotline::core::result<hotline::domain::report> parse(std::string_view body,
                                                    std::string_view key = {}) {
     return parse_report_json(body, "partner-webhook", key, now);
 }
@@ -296,7 +297,7 @@ TEST_CASE("language guess") {
 }
 
 TEST_CASE("utf8 helpers") {
-    using namespace hotline::ingest;
+    using namespace hotline::core;
     CHECK(is_valid_utf8(""));
     CHECK(is_valid_utf8("plain ascii that is longer than eight bytes"));
     CHECK(find_invalid_utf8("0123456789\xff") == 10);

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "dispatch/plugin_host.hpp"
 
 using namespace hotline;
@@ -20,14 +20,14 @@ core::mark at(int line, int column = 5) {
     return core::mark{"conf/hotline.yaml", line, column};
 }
 
-core::config sample_config() {
-    core::config cfg;
-    core::channel_config hook;
+config::config sample_config() {
+    config::config cfg;
+    config::channel_config hook;
     hook.name = "ops-webhook";
     hook.type = "webhook";
     hook.options = {{"secret", "k", true, at(12, 7)}};
     hook.at = at(10, 5);
-    core::channel_config mail;
+    config::channel_config mail;
     mail.name = "email";
     mail.type = "smtp";
     mail.options = {{"url", "smtp://127.0.0.1:2525", false, at(16, 7)},
@@ -35,14 +35,14 @@ core::config sample_config() {
     mail.at = at(14, 5);
     cfg.channels = {hook, mail};
 
-    core::person alice;
+    domain::person alice;
     alice.id = "alice";
     alice.contacts = {{"ops-webhook", "http://127.0.0.1:9000/hook", at(30, 9)},
                       {"email", "alice@example.org", at(31, 9)}};
-    core::person ngo;
+    domain::person ngo;
     ngo.id = "ngo";
     ngo.contacts = {{"email", "desk@ngo.example", at(40, 9)}};
-    core::person ops;
+    domain::person ops;
     ops.id = "ops";
     ops.contacts = {{"email", "ops@example.org", at(50, 9)}};
     cfg.responders = {alice};

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "dispatch/plugin_host.hpp"
 
 #ifndef HOTLINE_OOT_DIR
@@ -25,9 +25,9 @@ std::string oot_dir() {
     return env != nullptr ? env : HOTLINE_OOT_DIR;
 }
 
-core::channel_config channel(const std::string& type,
-                             std::vector<core::channel_option> options = {}) {
-    core::channel_config cfg;
+config::channel_config channel(const std::string& type,
+                             std::vector<config::channel_option> options = {}) {
+    config::channel_config cfg;
     cfg.name = "my-" + type;
     cfg.type = type;
     cfg.options = std::move(options);

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "dispatch/plugin_host.hpp"
 #include "plugin_test_support.hpp"
 
@@ -19,22 +19,22 @@ namespace {
 
 const plugin_test::channel_block email_block{"conf/mail.yaml", "email", "smtp", 3, 5, 9};
 
-core::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
+config::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
     return email_block.option(std::move(key), std::move(value), line, secret);
 }
 
-std::vector<core::channel_option> base_options(std::string from = "Hotline <hotline@example.org>") {
+std::vector<config::channel_option> base_options(std::string from = "Hotline <hotline@example.org>") {
     return {opt("url", "smtp://127.0.0.1:2525", 4), opt("from", std::move(from), 5)};
 }
 
 core::result<std::shared_ptr<dispatch::channel_instance>> create(
-    std::vector<core::channel_option> options) {
+    std::vector<config::channel_option> options) {
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
     return host.instantiate_channel(email_block.config(std::move(options)), "channels[1]");
 }
 
 std::shared_ptr<dispatch::channel_instance> make(
-    std::vector<core::channel_option> options = base_options()) {
+    std::vector<config::channel_option> options = base_options()) {
     auto inst = create(std::move(options));
     if (!inst.ok()) {
         FAIL(inst.err().describe());
@@ -405,7 +405,7 @@ TEST_CASE("smtp options") {
         CHECK(std::string((*c)->raw.url) == "smtp://mail.example.org:587/hotline.example.org");
     }
     struct bad_case {
-        std::vector<core::channel_option> options;
+        std::vector<config::channel_option> options;
         std::string context;
         std::string path;
     };

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "dispatch/plugin_host.hpp"
 
 namespace hotline::plugin_test {
@@ -24,14 +24,14 @@ struct channel_block {
     int column{1};
     int option_column{1};
 
-    [[nodiscard]] core::channel_option option(std::string key, std::string value, int at_line,
+    [[nodiscard]] config::channel_option option(std::string key, std::string value, int at_line,
                                               bool secret = false) const {
-        return core::channel_option{std::move(key), std::move(value), secret,
+        return config::channel_option{std::move(key), std::move(value), secret,
                                     core::mark{file, at_line, option_column}};
     }
 
-    [[nodiscard]] core::channel_config config(std::vector<core::channel_option> options) const {
-        core::channel_config cfg;
+    [[nodiscard]] config::channel_config config(std::vector<config::channel_option> options) const {
+        config::channel_config cfg;
         cfg.name = name;
         cfg.type = type;
         cfg.options = std::move(options);

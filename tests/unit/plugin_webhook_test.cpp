@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
+#include "config/model.hpp"
 #include "dispatch/plugin_host.hpp"
 #include "plugin_test_support.hpp"
 
@@ -19,15 +19,15 @@ namespace {
 const plugin_test::channel_block webhook_block{
     "conf/hotline.yaml", "ops-webhook", "webhook", 20, 5, 7};
 
-core::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
+config::channel_option opt(std::string key, std::string value, int line, bool secret = false) {
     return webhook_block.option(std::move(key), std::move(value), line, secret);
 }
 
 const std::string secret = "s3cr3t-signing-key";
 
 std::shared_ptr<dispatch::channel_instance> make(dispatch::plugin_host& host,
-                                                 std::vector<core::channel_option> extra = {}) {
-    std::vector<core::channel_option> options{opt("secret", secret, 21, true)};
+                                                 std::vector<config::channel_option> extra = {}) {
+    std::vector<config::channel_option> options{opt("secret", secret, 21, true)};
     options.insert(options.end(), extra.begin(), extra.end());
     auto inst = host.instantiate_channel(webhook_block.config(options), "channels[0]");
     if (!inst.ok()) {
@@ -36,7 +36,7 @@ std::shared_ptr<dispatch::channel_instance> make(dispatch::plugin_host& host,
     return *inst;
 }
 
-core::error create_error(std::vector<core::channel_option> options) {
+core::error create_error(std::vector<config::channel_option> options) {
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
     auto inst = host.instantiate_channel(webhook_block.config(std::move(options)), "channels[0]");
     REQUIRE_FALSE(inst.ok());

@@ -8,7 +8,7 @@
 #include "rules/route.hpp"
 
 using hotline::core::mark;
-using hotline::core::report;
+using hotline::domain::report;
 using namespace hotline::rules;
 
 namespace {

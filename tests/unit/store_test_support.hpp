@@ -40,9 +40,9 @@ core::result<T> wait_for(Start start) {
     return f.get();
 }
 
-inline core::report make_report(const std::string& external_id,
+inline domain::report make_report(const std::string& external_id,
                                 std::int64_t received_at = 1'700'000'000'000) {
-    core::report r;
+    domain::report r;
     r.source = "partner-webhook";
     r.source_kind = "webhook";
     r.external_id = external_id;
@@ -77,7 +77,7 @@ inline planned_notification make_planned(const std::string& target = "responder:
 }
 
 inline core::result<ingest_result> ingest_sync(
-    store& s, core::report r, std::vector<planned_notification> planned = {make_planned()},
+    store& s, domain::report r, std::vector<planned_notification> planned = {make_planned()},
     case_info c = make_case()) {
     return wait_for<ingest_result>([&](auto done) {
         s.ingest(std::move(r), std::move(c), std::move(planned), std::move(done));

@@ -1,4 +1,4 @@
-// The configuration model (conf/hotline.yaml and its includes) and its loader.
+// The configuration model (conf/hotline.yaml and its includes): plain data, and its loader.
 // Every value keeps the mark where it was written, so later checks (plugins, cross
 // references) can name file:line:column.
 #pragma once
@@ -13,11 +13,18 @@
 #include "core/duration.hpp"
 #include "core/mark.hpp"
 #include "core/result.hpp"
+#include "domain/people.hpp"
 #include "rules/route.hpp"
 
-namespace hotline::core {
+namespace hotline::config {
 
 using namespace std::chrono_literals;
+using core::duration;
+using core::error;
+using core::mark;
+using core::result;
+using domain::contact;
+using domain::person;
 
 struct server_config {
     std::string listen_address{"127.0.0.1"};
@@ -78,25 +85,6 @@ struct channel_config {
     mark at;
 };
 
-struct contact {
-    std::string channel;  // channel instance name
-    std::string address;  // URL, email address, phone; never logged
-    mark at;
-};
-
-// Responders, partners and admins share this shape.
-struct person {
-    std::string id;
-    std::string name;
-    std::string language{"en"};  // en | ru: picks the template
-    std::string timezone{"UTC"};
-    std::vector<contact> contacts;  // tried in order when one fails for good
-    // Partners only: report fields the partner may see (need-to-know). Ids, severity and
-    // route labels are always sent; of subject, text, sender, labels only those listed.
-    std::set<std::string> sees;
-    mark at;
-};
-
 struct message_template {
     std::string subject;  // mustache
     std::string body;     // mustache
@@ -140,4 +128,4 @@ struct load_result {
 [[nodiscard]] const message_template& default_template(const std::string& channel_type,
                                                        const std::string& language);
 
-}  // namespace hotline::core
+}  // namespace hotline::config

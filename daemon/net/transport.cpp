@@ -2,7 +2,7 @@
 // (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION); we watch with
 // stream_descriptor::async_wait and a steady_timer and report back through
 // curl_multi_socket_action. Everything happens on the io thread.
-#include "dispatch/transport.hpp"
+#include "net/transport.hpp"
 
 #include <curl/curl.h>
 #include <poll.h>
@@ -18,7 +18,7 @@
 
 #include "core/c_handle.hpp"
 
-namespace hotline::dispatch {
+namespace hotline::net {
 
 namespace {
 
@@ -488,4 +488,4 @@ void transport::cancel_all() {
     impl_->cancel_all();
 }
 
-}  // namespace hotline::dispatch
+}  // namespace hotline::net

@@ -11,7 +11,7 @@
 #include "core/duration.hpp"
 #include "hotline/channel.h"
 
-namespace hotline::dispatch {
+namespace hotline::net {
 
 struct transport_reply {
     int transport{0};
@@ -44,4 +44,4 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-}  // namespace hotline::dispatch
+}  // namespace hotline::net

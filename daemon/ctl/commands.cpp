@@ -1,4 +1,4 @@
-#include "app/tools.hpp"
+#include "ctl/commands.hpp"
 
 #include <sodium.h>
 
@@ -6,17 +6,17 @@
 #include "core/clock.hpp"
 #include "dispatch/classify.hpp"
 #include "dispatch/planner.hpp"
-#include "dispatch/transport.hpp"
+#include "net/transport.hpp"
 #include "ingest/json_report.hpp"
 #include "rules/route.hpp"
 
-namespace hotline::app {
+namespace hotline::ctl {
 namespace {
 
-nlohmann::json describe_target(const core::config& cfg, const dispatch::channel_map& channels,
-                               const rules::target& t) {
-    const bool partner = t.type == rules::target::kind::partner;
-    const core::person* who = partner ? cfg.find_partner(t.id) : cfg.find_responder(t.id);
+nlohmann::json describe_target(const config::config& cfg, const dispatch::channel_map& channels,
+                               const domain::target& t) {
+    const bool partner = t.type == domain::target::kind::partner;
+    const domain::person* who = partner ? cfg.find_partner(t.id) : cfg.find_responder(t.id);
     nlohmann::json out{{"target", t.str()}};
     if (who == nullptr) {
         out["error"] = "unknown";
@@ -50,7 +50,7 @@ std::string random_hex(std::size_t bytes) {
 
 }  // namespace
 
-core::result<nlohmann::json> explain_route(const loaded_config& loaded,
+core::result<nlohmann::json> explain_route(const app::loaded_config& loaded,
                                            const std::string& report_json) {
     const auto& cfg = *loaded.cfg;
     auto doc = nlohmann::json::parse(report_json, nullptr, false);
@@ -85,7 +85,7 @@ core::result<nlohmann::json> explain_route(const loaded_config& loaded,
                           {"targets", std::move(targets)}, {"trace", d.trace}};
 }
 
-core::result<send_test_outcome> send_test(const loaded_config& loaded, const std::string& channel,
+core::result<send_test_outcome> send_test(const app::loaded_config& loaded, const std::string& channel,
                                           const std::string& address, const std::string& language) {
     const auto it = loaded.channels.find(channel);
     if (it == loaded.channels.end()) {
@@ -136,9 +136,9 @@ core::result<send_test_outcome> send_test(const loaded_config& loaded, const std
         return send_test_outcome{false, "permanent failure: " + request.err().message};
     }
     asio::io_context io;
-    dispatch::transport net(io);
+    net::transport net(io);
     send_test_outcome out;
-    net.perform((*request)->raw, instance.config().timeout, [&](dispatch::transport_reply reply) {
+    net.perform((*request)->raw, instance.config().timeout, [&](net::transport_reply reply) {
         const auto c = dispatch::classify_reply(instance, reply);
         const auto& detail = c.detail;
         switch (c.outcome.kind) {
@@ -157,4 +157,4 @@ core::result<send_test_outcome> send_test(const loaded_config& loaded, const std
     return out;
 }
 
-}  // namespace hotline::app
+}  // namespace hotline::ctl

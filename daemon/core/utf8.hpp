@@ -1,11 +1,11 @@
-// UTF-8 checks shared by every ingest path (JSON, MIME, SMS gateways): strict RFC 3629
-// validation and a cheap language guess. No allocation, no exceptions.
+// UTF-8 checks shared by every parser of outside input (JSON, YAML, MIME, SMS gateways):
+// strict RFC 3629 validation. No allocation, no exceptions.
 #pragma once
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace hotline::ingest {
+namespace hotline::core {
 
 inline constexpr char32_t invalid_code_point = 0xFFFFFFFF;
 
@@ -25,8 +25,4 @@ inline constexpr char32_t invalid_code_point = 0xFFFFFFFF;
 // boundary (s must be valid UTF-8). For messages that quote a short piece of input.
 [[nodiscard]] std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept;
 
-// "ru" when more than half of the letters are Cyrillic, "en" when more than half are
-// Latin, "" otherwise (no letters, mixed, other scripts). Invalid UTF-8 gives "".
-[[nodiscard]] std::string guess_language(std::string_view text);
-
-}  // namespace hotline::ingest
+}  // namespace hotline::core

@@ -5,14 +5,14 @@
 #include <nlohmann/json.hpp>
 
 #include "app/validate.hpp"
-#include "core/report.hpp"
+#include "domain/report.hpp"
 #include "core/result.hpp"
 
-namespace hotline::app {
+namespace hotline::ctl {
 
 // Reads a report as posted to /v1/reports (plus optional "source" and "source_kind",
 // default: the first configured source) and explains the routing decision as JSON.
-[[nodiscard]] core::result<nlohmann::json> explain_route(const loaded_config& loaded,
+[[nodiscard]] core::result<nlohmann::json> explain_route(const app::loaded_config& loaded,
                                                          const std::string& report_json);
 
 struct send_test_outcome {
@@ -21,9 +21,9 @@ struct send_test_outcome {
 };
 
 // Sends one test message through one channel instance, synchronously, and classifies it.
-[[nodiscard]] core::result<send_test_outcome> send_test(const loaded_config& loaded,
+[[nodiscard]] core::result<send_test_outcome> send_test(const app::loaded_config& loaded,
                                                         const std::string& channel,
                                                         const std::string& address,
                                                         const std::string& language);
 
-}  // namespace hotline::app
+}  // namespace hotline::ctl

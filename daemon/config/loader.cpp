@@ -1,7 +1,8 @@
-// Loads conf/hotline.yaml and its includes into core::config (notes/schema.md).
+// Loads conf/hotline.yaml and its includes into config::config (notes/schema.md).
 // yaml-cpp throws, so this is the one place exceptions are part of the flow; every problem
 // becomes a positioned error and loading goes on, so an admin sees all mistakes at once.
-#include "core/config.hpp"
+#include "config/model.hpp"
+#include "config/paths.hpp"
 #include "core/text.hpp"
 
 #include <glob.h>
@@ -23,7 +24,12 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
-namespace hotline::core {
+namespace hotline::config {
+
+using core::edit_distance;
+using core::format_duration;
+using core::make_error;
+using core::parse_duration;
 
 namespace {
 
@@ -210,7 +216,7 @@ private:
         mark at;
     };
     struct notify_reference {
-        rules::target target;
+        domain::target target;
         std::string path;
     };
 
@@ -1430,7 +1436,7 @@ void loader::check_references() {
     const auto& responder_ids = declared_ids_["responders"];
     const auto& partner_ids = declared_ids_["partners"];
     for (const auto& ref : notify_refs_) {
-        const bool is_responder = ref.target.type == rules::target::kind::responder;
+        const bool is_responder = ref.target.type == domain::target::kind::responder;
         const auto& ids = is_responder ? responder_ids : partner_ids;
         if (ids.count(ref.target.id) == 0) {
             std::vector<std::string> names;
@@ -1460,7 +1466,7 @@ load_result loader::run(const std::string& path) {
     std::error_code ec;
     const fs::path main_path(path);
     cfg_.base_dir = fs::absolute(main_path, ec).parent_path().lexically_normal().string();
-    cfg_.plugin_dir = HOTLINE_DEFAULT_PLUGIN_DIR;
+    cfg_.plugin_dir = default_plugin_dir();
     cfg_.secrets_dir = cfg_.base_dir;
     cfg_.storage.path = (fs::path(cfg_.base_dir) / cfg_.storage.path).lexically_normal().string();
     try {
@@ -1556,4 +1562,4 @@ const person* config::find_partner(const std::string& id) const {
     return it == partners.end() ? nullptr : &*it;
 }
 
-}  // namespace hotline::core
+}  // namespace hotline::config

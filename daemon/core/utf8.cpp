@@ -1,11 +1,8 @@
-#include "ingest/utf8.hpp"
+#include "core/utf8.hpp"
 
 #include <cstdint>
 
-#include <unicode/uchar.h>
-#include <unicode/uscript.h>
-
-namespace hotline::ingest {
+namespace hotline::core {
 namespace {
 
 [[nodiscard]] constexpr bool is_continuation(unsigned char c) noexcept {
@@ -101,46 +98,4 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept
     return s.substr(0, end);
 }
 
-std::string guess_language(std::string_view text) {
-    std::size_t letters = 0;
-    std::size_t cyrillic = 0;
-    std::size_t latin = 0;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        const char32_t cp = decode_utf8(text, pos);
-        if (cp == invalid_code_point) {
-            return {};
-        }
-        if (cp < 0x80) {
-            if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) {
-                ++letters;
-                ++latin;
-            }
-            continue;
-        }
-        const auto c = static_cast<UChar32>(cp);
-        if (u_isalpha(c) == 0) {
-            continue;
-        }
-        ++letters;
-        UErrorCode status = U_ZERO_ERROR;
-        const UScriptCode script = uscript_getScript(c, &status);
-        if (U_FAILURE(status)) {
-            continue;
-        }
-        if (script == USCRIPT_CYRILLIC) {
-            ++cyrillic;
-        } else if (script == USCRIPT_LATIN) {
-            ++latin;
-        }
-    }
-    if (cyrillic * 2 > letters) {
-        return "ru";
-    }
-    if (latin * 2 > letters) {
-        return "en";
-    }
-    return {};
-}
-
-}  // namespace hotline::ingest
+}  // namespace hotline::core

@@ -1,10 +1,10 @@
-// The domain types every subsystem shares.
+// A report: one inbound message, as every source hands it to the ingest pipeline.
 #pragma once
 #include <cstdint>
 #include <map>
 #include <string>
 
-namespace hotline::core {
+namespace hotline::domain {
 
 // One inbound message, normalised (UTF-8 text, sender as given by the source).
 struct report {
@@ -26,4 +26,4 @@ struct report_ids {
     bool duplicate{false};
 };
 
-}  // namespace hotline::core
+}  // namespace hotline::domain

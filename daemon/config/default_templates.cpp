@@ -1,9 +1,9 @@
 // Shipped message templates, English and Russian. Plain text (no HTML escaping): the
 // context is filled by dispatch/templates.cpp. Admins override any of them under
 // `templates.<channel type>.<language>` (and `templates.dead_letter.<language>`).
-#include "core/config.hpp"
+#include "config/model.hpp"
 
-namespace hotline::core {
+namespace hotline::config {
 namespace {
 
 const message_template alert_en{
@@ -64,4 +64,4 @@ const message_template& default_template(const std::string& channel_type,
     return ru ? alert_ru : alert_en;
 }
 
-}  // namespace hotline::core
+}  // namespace hotline::config

@@ -1,1 +1,0 @@
-// Placeholder so a subsystem library without sources still builds.
