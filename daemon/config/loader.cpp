@@ -837,7 +837,7 @@ void loader::read_server(const document& d, const YAML::Node& node) {
 }
 
 void loader::read_storage(const document& d, const YAML::Node& node) {
-    const auto f = read_map(d, node, "storage", {"path", "max_batch"});
+    const auto f = read_map(d, node, "storage", {"path", "max_batch", "key_file"});
     if (!f) {
         return;
     }
@@ -850,6 +850,8 @@ void loader::read_storage(const document& d, const YAML::Node& node) {
             }
         } else if (key == "max_batch") {
             assign_if(read_integer(d, entry.second, path, 1, 100'000), cfg_.storage.max_batch);
+        } else if (key == "key_file") {
+            assign_if(read_string(d, entry.second, path), cfg_.storage.key_file);
         }
     }
 }
@@ -1498,6 +1500,9 @@ load_result loader::run(const std::string& path) {
         }
         for (const auto& d : docs_) {
             read_top(d);
+        }
+        if (const fs::path key(cfg_.storage.key_file); !key.is_absolute()) {
+            cfg_.storage.key_file = (fs::path(cfg_.secrets_dir) / key).lexically_normal().string();
         }
         const document& main_doc = docs_.front();
         const mark main_at = at(main_doc, main_doc.root);

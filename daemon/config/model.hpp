@@ -39,6 +39,10 @@ struct server_config {
 struct storage_config {
     std::string path{"var/hotline.db"};  // resolved against the main config file's folder
     std::size_t max_batch{512};          // group commit: most operations per transaction
+    // The key that seals report contents and payloads at rest (32 random bytes, raw or as
+    // 64 hex digits). Resolved against secrets_dir ($CREDENTIALS_DIRECTORY under systemd)
+    // when relative; read and checked when the store opens, not by the loader.
+    std::string key_file{"storage.key"};
     mark at;
 };
 
