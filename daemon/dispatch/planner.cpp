@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "domain/severity.hpp"
+
 namespace hotline::dispatch {
 namespace {
 
@@ -132,7 +134,7 @@ failure_plan plan_failure(const config::config& cfg, const domain::notification&
             {"target", failed.target},
             {"channel", failed.channel},
             {"last_error", error},
-            {"severity", failed.payload.value("severity", std::string{"normal"})},
+            {"severity", failed.payload.value("severity", std::string(domain::default_severity))},
             {"language", admin.language},
         };
         plan.follow_ups.push_back(job_for(admin, "admin:" + admin.id, 0, std::move(payload)));
