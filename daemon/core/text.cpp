@@ -57,7 +57,8 @@ std::string_view trim(std::string_view s, std::string_view chars) noexcept {
 }
 
 bool is_label_name(std::string_view s) noexcept {
-    if (s.empty() || s.size() > label_name_max || !(is_ascii_letter(s.front()) || s.front() == '_')) {
+    if (s.empty() || s.size() > label_name_max ||
+        !(is_ascii_letter(s.front()) || s.front() == '_')) {
         return false;
     }
     return std::all_of(s.begin(), s.end(), [](char c) {

@@ -27,8 +27,8 @@ namespace hotline::core {
 // character keeps names readable as identifiers in templates and `labels.<name>`.
 inline constexpr std::size_t label_name_max = 64;
 [[nodiscard]] bool is_label_name(std::string_view s) noexcept;
-// The rule in words, for error messages: "letters, digits, '_', '-' or '.', ...".
+// The rule in words, for error messages: "expected a label name of " + label_name_rule.
 inline constexpr std::string_view label_name_rule =
-    "1-64 ASCII letters, digits, '_', '-' or '.', starting with a letter or '_'";
+    "letters, digits, '_', '-' or '.' (starting with a letter or '_', at most 64 bytes)";
 
 }  // namespace hotline::core

@@ -211,7 +211,8 @@ public:
             seen_ |= bit;
         } else if (depth_ == 2 && in_labels_) {
             if (!is_label_key(k)) {
-                fail(bad_field("field \"labels\" keys must match [A-Za-z_][A-Za-z0-9_.-]{0,63}", "labels"));
+                fail(bad_field("field \"labels\" keys must match [A-Za-z_][A-Za-z0-9_.-]{0,63}",
+                               "labels"));
                 return true;
             }
             if (out_.labels.size() >= limits::labels_max) {
@@ -353,8 +354,8 @@ std::string generate_external_id() {
 }
 
 core::result<domain::report> parse_report_json(std::string_view body, const std::string& source,
-                                             std::string_view idempotency_key_header,
-                                             std::int64_t now_ms) {
+                                               std::string_view idempotency_key_header,
+                                               std::int64_t now_ms) {
     if (const auto bad = core::find_invalid_utf8(body); bad != std::string_view::npos) {
         return core::make_error("invalid_utf8",
                                 "body is not valid UTF-8 (at byte " + std::to_string(bad) + ")");

@@ -126,9 +126,9 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
     if (is_label) {
         m.label = m.field.substr(7);
         if (!core::is_label_name(m.label)) {
-            return rule_error(shifted(at, field_start + 7),
-                              "expected a label name (" + std::string(core::label_name_rule) +
-                                  ") after \"labels.\", got \"" + m.label + "\"");
+            return rule_error(shifted(at, field_start + 7), "expected a label name of " +
+                                                                std::string(core::label_name_rule) +
+                                                                ", got \"" + m.label + "\"");
         }
     }
     if (!is_label &&

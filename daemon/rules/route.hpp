@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/mark.hpp"
+#include "core/result.hpp"
 #include "domain/report.hpp"
 #include "domain/severity.hpp"
 #include "domain/target.hpp"
-#include "core/result.hpp"
 
 namespace re2 {
 class RE2;
