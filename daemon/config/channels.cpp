@@ -3,7 +3,6 @@
 #include "config/sections.hpp"
 
 #include <algorithm>
-#include <array>
 #include <string_view>
 
 #include "core/duration.hpp"
@@ -15,7 +14,6 @@ namespace {
 void read_retry(load_state& state, const document& d, const YAML::Node& node,
                 const std::string& path, retry_policy& out) {
     yaml_reader& y = state.yaml;
-
     const auto f =
         y.read_map(d, node, path, {"max_attempts", "initial_backoff", "max_backoff", "max_age"});
     if (!f) {
@@ -44,7 +42,6 @@ void read_retry(load_state& state, const document& d, const YAML::Node& node,
 void read_options(load_state& state, const document& d, const YAML::Node& node,
                   const std::string& path, channel_config& out) {
     yaml_reader& y = state.yaml;
-
     y.visit();
     if (!node.IsMap()) {
         y.fail(y.at(d, node), path, "expected a map of plugin options, got " + describe(node));
@@ -98,7 +95,6 @@ void read_options(load_state& state, const document& d, const YAML::Node& node,
 std::optional<channel_config> read_channel(load_state& state, const document& d,
                                            const YAML::Node& node, const std::string& path) {
     yaml_reader& y = state.yaml;
-
     const auto f =
         y.read_map(d, node, path, {"name", "type", "concurrency", "timeout", "retry", "options"});
     if (!f) {
@@ -157,7 +153,6 @@ std::optional<channel_config> read_channel(load_state& state, const document& d,
 
 void read_channels(load_state& state, const document& d, const YAML::Node& node) {
     yaml_reader& y = state.yaml;
-
     if (!y.expect_list(d, node, "channels")) {
         return;
     }

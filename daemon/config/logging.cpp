@@ -5,7 +5,6 @@ namespace hotline::config {
 
 void read_logging(load_state& state, const document& d, const YAML::Node& node) {
     yaml_reader& y = state.yaml;
-
     const auto f = y.read_map(d, node, "logging", {"format", "level"});
     if (!f) {
         return;

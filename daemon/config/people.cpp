@@ -13,7 +13,6 @@ namespace {
 void read_people(load_state& state, const document& d, const YAML::Node& node,
                  const std::string& section, std::vector<person>& out) {
     yaml_reader& y = state.yaml;
-
     if (!y.expect_list(d, node, section)) {
         return;
     }

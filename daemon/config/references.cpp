@@ -6,7 +6,6 @@ namespace hotline::config {
 
 void check_references(load_state& state) {
     yaml_reader& y = state.yaml;
-
     for (const auto& ref : state.contact_refs) {
         if (state.channel_names.count(ref.name) == 0) {
             std::vector<std::string> channel_names;

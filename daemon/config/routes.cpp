@@ -18,7 +18,6 @@ std::optional<rules::route_node> read_node(load_state& state, const document& d,
                                            const YAML::Node& node, const std::string& path,
                                            int depth, bool is_root) {
     yaml_reader& y = state.yaml;
-
     if (depth > max_route_depth) {
         y.fail(y.at(d, node), path,
                "routes nested deeper than " + std::to_string(max_route_depth) + " levels");

@@ -5,7 +5,6 @@ namespace hotline::config {
 
 void read_server(load_state& state, const document& d, const YAML::Node& node) {
     yaml_reader& y = state.yaml;
-
     const auto f = y.read_map(
         d, node, "server",
         {"address", "port", "body_limit", "read_timeout", "idle_timeout", "max_connections"});

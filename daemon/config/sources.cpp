@@ -5,7 +5,6 @@ namespace hotline::config {
 
 void read_sources(load_state& state, const document& d, const YAML::Node& node) {
     yaml_reader& y = state.yaml;
-
     if (!y.expect_list(d, node, "sources")) {
         return;
     }

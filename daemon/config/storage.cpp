@@ -7,7 +7,6 @@ namespace hotline::config {
 
 void read_storage(load_state& state, const document& d, const YAML::Node& node) {
     yaml_reader& y = state.yaml;
-
     const auto f = y.read_map(d, node, "storage", {"path", "max_batch", "key_file"});
     if (!f) {
         return;

@@ -8,7 +8,6 @@ namespace hotline::config {
 
 void read_templates(load_state& state, const document& d, const YAML::Node& node) {
     yaml_reader& y = state.yaml;
-
     y.visit();
     if (!node.IsMap()) {
         y.fail(

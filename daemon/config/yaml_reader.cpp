@@ -353,8 +353,7 @@ std::optional<yaml_reader::fields> yaml_reader::read_map(const document& d, cons
             continue;
         }
         if (std::find(known.begin(), known.end(), key) == known.end()) {
-            if (std::find(inline_secret_keys.begin(), inline_secret_keys.end(), key) !=
-                    inline_secret_keys.end() &&
+            if (is_inline_secret_key(key) &&
                 std::find(known.begin(), known.end(), key + "_file") != known.end()) {
                 fail(at(d, key_node), key_path,
                      "secrets must come from a file: use " + key + "_file");
