@@ -14,6 +14,114 @@ namespace {
 
 constexpr int max_route_depth = 32;
 
+void read_match(yaml_reader& y, const document& d, const YAML::Node& v, const std::string& key_path,
+                rules::route_node& r) {
+    if (!y.expect_list(d, v, key_path)) {
+        return;
+    }
+    std::size_t i = 0;
+    for (const auto& item : v) {
+        const std::string item_path = index(key_path, i++);
+        auto spec = y.read_string(d, item, item_path);
+        if (!spec) {
+            continue;
+        }
+        mark where = y.at(d, item);
+        if (item.Tag() == "!") {
+            ++where.column;  // a quoted scalar: its text starts after the quote
+        }
+        auto m = rules::parse_matcher(*spec, where);
+        if (!m) {
+            y.add(core::make_error("config", item_path + ": " + m.err().message, m.err().context));
+            continue;
+        }
+        r.match.push_back(std::move(*m));
+    }
+}
+
+void read_keywords(yaml_reader& y, const document& d, const YAML::Node& v,
+                   const std::string& key_path, rules::route_node& r) {
+    if (!y.expect_list(d, v, key_path)) {
+        return;
+    }
+    std::vector<std::string> words;
+    std::size_t i = 0;
+    for (const auto& item : v) {
+        if (auto x = y.read_string(d, item, index(key_path, i))) {
+            words.push_back(*x);
+        }
+        ++i;
+    }
+    if (words.size() != v.size()) {
+        return;
+    }
+    auto k = rules::compile_keywords(words, y.at(d, v));
+    if (!k) {
+        y.add(core::make_error("config", key_path + ": " + k.err().message, k.err().context));
+        return;
+    }
+    r.keywords = std::move(*k);
+}
+
+// The label-name rule is core::is_label_name, the same for posted reports and matchers.
+void read_labels(yaml_reader& y, const document& d, const YAML::Node& v,
+                 const std::string& key_path, rules::route_node& r) {
+    y.visit();
+    if (!v.IsMap()) {
+        y.fail(y.at(d, v), key_path, "expected a map of label names to values, got " + describe(v));
+        return;
+    }
+    for (const auto& label : v) {
+        y.visit();
+        if (!label.first.IsScalar() || !core::is_label_name(label.first.Scalar())) {
+            y.fail(y.at(d, label.first), key_path,
+                   "expected a label name of " + std::string(core::label_name_rule) + ", got " +
+                       describe(label.first));
+            continue;
+        }
+        const std::string label_path = join(key_path, label.first.Scalar());
+        if (r.labels.count(label.first.Scalar()) != 0) {
+            y.fail(y.at(d, label.first), label_path, "duplicate label");
+            continue;
+        }
+        if (label.second.IsNull()) {
+            y.fail(y.at(d, label.first), label_path,
+                   "missing value (write \"\" for an empty label)");
+            continue;
+        }
+        if (auto x = y.read_string(d, label.second, label_path, true)) {
+            r.labels[label.first.Scalar()] = *x;
+        }
+    }
+}
+
+// Targets are checked against responders and partners once every file is read
+// (references.cpp).
+void read_notify(load_state& state, const document& d, const YAML::Node& v,
+                 const std::string& key_path, rules::route_node& r) {
+    yaml_reader& y = state.yaml;
+    if (!y.expect_list(d, v, key_path)) {
+        return;
+    }
+    std::size_t i = 0;
+    for (const auto& item : v) {
+        const std::string item_path = index(key_path, i++);
+        auto spec = y.read_string(d, item, item_path);
+        if (!spec) {
+            continue;
+        }
+        auto t = rules::parse_target(*spec, y.at(d, item));
+        if (!t) {
+            y.add(core::make_error("config", item_path + ": " + t.err().message, t.err().context));
+            continue;
+        }
+        if (std::find(r.notify.begin(), r.notify.end(), *t) == r.notify.end()) {
+            r.notify.push_back(*t);
+        }
+        state.notify_refs.push_back({std::move(*t), item_path});
+    }
+}
+
 std::optional<rules::route_node> read_node(load_state& state, const document& d,
                                            const YAML::Node& node, const std::string& path,
                                            int depth, bool is_root) {
@@ -43,105 +151,17 @@ std::optional<rules::route_node> read_node(load_state& state, const document& d,
         if (key == "name") {
             assign_if(y.read_identifier(d, v, key_path), r.name);
         } else if (key == "match") {
-            if (!y.expect_list(d, v, key_path)) {
-                continue;
-            }
-            std::size_t i = 0;
-            for (const auto& item : v) {
-                const std::string item_path = index(key_path, i++);
-                auto spec = y.read_string(d, item, item_path);
-                if (!spec) {
-                    continue;
-                }
-                mark where = y.at(d, item);
-                if (item.Tag() == "!") {
-                    ++where.column;  // a quoted scalar: its text starts after the quote
-                }
-                auto m = rules::parse_matcher(*spec, where);
-                if (!m) {
-                    y.add(core::make_error("config", item_path + ": " + m.err().message,
-                                           m.err().context));
-                    continue;
-                }
-                r.match.push_back(std::move(*m));
-            }
+            read_match(y, d, v, key_path, r);
         } else if (key == "keywords") {
-            if (!y.expect_list(d, v, key_path)) {
-                continue;
-            }
-            std::vector<std::string> words;
-            std::size_t i = 0;
-            for (const auto& item : v) {
-                if (auto x = y.read_string(d, item, index(key_path, i))) {
-                    words.push_back(*x);
-                }
-                ++i;
-            }
-            if (words.size() != v.size()) {
-                continue;
-            }
-            auto k = rules::compile_keywords(words, y.at(d, v));
-            if (!k) {
-                y.add(
-                    core::make_error("config", key_path + ": " + k.err().message, k.err().context));
-                continue;
-            }
-            r.keywords = std::move(*k);
+            read_keywords(y, d, v, key_path, r);
         } else if (key == "severity") {
             if (auto x = y.read_enum(d, v, key_path, domain::severities)) {
                 r.severity = *x;
             }
         } else if (key == "labels") {
-            y.visit();
-            if (!v.IsMap()) {
-                y.fail(y.at(d, v), key_path,
-                       "expected a map of label names to values, got " + describe(v));
-                continue;
-            }
-            for (const auto& label : v) {
-                y.visit();
-                if (!label.first.IsScalar() || !core::is_label_name(label.first.Scalar())) {
-                    y.fail(y.at(d, label.first), key_path,
-                           "expected a label name of " + std::string(core::label_name_rule) +
-                               ", got " + describe(label.first));
-                    continue;
-                }
-                const std::string label_path = join(key_path, label.first.Scalar());
-                if (r.labels.count(label.first.Scalar()) != 0) {
-                    y.fail(y.at(d, label.first), label_path, "duplicate label");
-                    continue;
-                }
-                if (label.second.IsNull()) {
-                    y.fail(y.at(d, label.first), label_path,
-                           "missing value (write \"\" for an empty label)");
-                    continue;
-                }
-                if (auto x = y.read_string(d, label.second, label_path, true)) {
-                    r.labels[label.first.Scalar()] = *x;
-                }
-            }
+            read_labels(y, d, v, key_path, r);
         } else if (key == "notify") {
-            if (!y.expect_list(d, v, key_path)) {
-                continue;
-            }
-            std::size_t i = 0;
-            for (const auto& item : v) {
-                const std::string item_path = index(key_path, i++);
-                auto spec = y.read_string(d, item, item_path);
-                if (!spec) {
-                    continue;
-                }
-                auto t = rules::parse_target(*spec, y.at(d, item));
-                if (!t) {
-                    y.add(core::make_error("config", item_path + ": " + t.err().message,
-                                           t.err().context));
-                    continue;
-                }
-                if (std::find(r.notify.begin(), r.notify.end(), *t) == r.notify.end()) {
-                    r.notify.push_back(*t);
-                }
-                state.notify_refs.push_back({std::move(*t), item_path});
-            }
+            read_notify(state, d, v, key_path, r);
         } else if (key == "continue") {
             assign_if(y.read_bool(d, v, key_path), r.continue_matching);
         } else if (key == "routes") {
