@@ -33,7 +33,9 @@ struct section {
 // if it needs the whole configuration), declare them in sections.hpp, list the file in
 // CMakeLists.txt and add one row here. Names it uses from other sections go through
 // load_state to references.cpp. Within a file, keys are read in key order (not table
-// order); finishers run in table order after every file is read.
+// order); finishers run in table order after every file is read. A new kind of source
+// (imap, an SMS gateway) is not a top-level key: it is a file and a row in the kind table
+// of sources.cpp.
 constexpr std::array<section, 15> sections{{
     {"include", false, nullptr, nullptr},     // yaml_reader::load
     {"secrets_dir", true, nullptr, nullptr},  // read_secrets_dir, before the rest
