@@ -1,4 +1,5 @@
 #include "app/validate.hpp"
+#include "config/loader.hpp"
 
 #include "dispatch/templates.hpp"
 

@@ -1,4 +1,5 @@
-// The configuration model (conf/hotline.yaml and its includes): plain data, and its loader.
+// The configuration model (conf/hotline.yaml and its includes): plain data. The loader is
+// config/loader.hpp.
 // Every value keeps the mark where it was written, so later checks (plugins, cross
 // references) can name file:line:column.
 #pragma once
@@ -119,14 +120,6 @@ struct config {
     [[nodiscard]] const person* find_responder(const std::string& id) const;
     [[nodiscard]] const person* find_partner(const std::string& id) const;
 };
-
-// Loads and validates the main file and its includes. Either a config, or every error
-// found (each "file:line:column: key.path: message"), never both.
-struct load_result {
-    std::shared_ptr<const config> cfg;
-    std::vector<error> errors;
-};
-[[nodiscard]] load_result load_config(const std::string& path);
 
 // The built-in templates for a channel type and language ("en" when unknown).
 [[nodiscard]] const message_template& default_template(const std::string& channel_type,

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "domain/severity.hpp"
+
 namespace hotline::dispatch {
 namespace {
 
@@ -18,7 +20,7 @@ std::string route_text(const rules::decision& d) {
 }
 
 const domain::person* find_person(const config::config& cfg, const std::string& target,
-                                bool* is_partner, bool* is_admin) {
+                                  bool* is_partner, bool* is_admin) {
     const auto colon = target.find(':');
     if (colon == std::string::npos) {
         return nullptr;
@@ -44,10 +46,10 @@ const domain::person* find_person(const config::config& cfg, const std::string& 
 }
 
 domain::planned_notification job_for(const domain::person& who, const std::string& target,
-                                    int contact_index, nlohmann::json payload) {
+                                     int contact_index, nlohmann::json payload) {
     const auto& c = who.contacts.at(static_cast<std::size_t>(contact_index));
     return domain::planned_notification{c.channel,     c.address,    target,
-                                       contact_index, who.language, std::move(payload)};
+                                        contact_index, who.language, std::move(payload)};
 }
 
 }  // namespace
@@ -62,7 +64,8 @@ std::string iso8601_utc(std::int64_t unix_ms) {
 }
 
 nlohmann::json alert_payload(const domain::report& r, const rules::decision& d,
-                             const std::string& target, const domain::person& who, bool is_partner) {
+                             const std::string& target, const domain::person& who,
+                             bool is_partner) {
     nlohmann::json p{
         {"kind", "alert"},          {"severity", d.severity},
         {"labels", d.labels},       {"route", route_text(d)},
@@ -89,8 +92,9 @@ domain::case_info case_for(const rules::decision& d) {
     return domain::case_info{d.severity, route_text(d), d.labels};
 }
 
-std::vector<domain::planned_notification> plan_report(const config::config& cfg, const domain::report& r,
-                                                     const rules::decision& d) {
+std::vector<domain::planned_notification> plan_report(const config::config& cfg,
+                                                      const domain::report& r,
+                                                      const rules::decision& d) {
     std::vector<domain::planned_notification> jobs;
     for (const auto& t : d.targets) {
         const bool partner = t.type == domain::target::kind::partner;
@@ -132,7 +136,7 @@ failure_plan plan_failure(const config::config& cfg, const domain::notification&
             {"target", failed.target},
             {"channel", failed.channel},
             {"last_error", error},
-            {"severity", failed.payload.value("severity", std::string{"normal"})},
+            {"severity", failed.payload.value("severity", std::string(domain::default_severity))},
             {"language", admin.language},
         };
         plan.follow_ups.push_back(job_for(admin, "admin:" + admin.id, 0, std::move(payload)));

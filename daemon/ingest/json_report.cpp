@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <nlohmann/json.hpp>
 
+#include "core/text.hpp"
 #include "core/utf8.hpp"
 #include "ingest/language.hpp"
 
@@ -82,18 +83,10 @@ enum class controls { none, tab, tab_newlines };
     return false;
 }
 
+// The label-name rule is core's (one rule for reports, matchers and routes).
+static_assert(limits::label_key_max == core::label_name_max);
 [[nodiscard]] bool is_label_key(std::string_view k) noexcept {
-    if (k.empty() || k.size() > limits::label_key_max) {
-        return false;
-    }
-    for (const char c : k) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
+    return core::is_label_name(k);
 }
 
 // A field name from the input is quoted in the message only when it is short and plain,
@@ -218,7 +211,8 @@ public:
             seen_ |= bit;
         } else if (depth_ == 2 && in_labels_) {
             if (!is_label_key(k)) {
-                fail(bad_field("field \"labels\" keys must match [A-Za-z0-9_.-]{1,64}", "labels"));
+                fail(bad_field("field \"labels\" keys must match [A-Za-z_][A-Za-z0-9_.-]{0,63}",
+                               "labels"));
                 return true;
             }
             if (out_.labels.size() >= limits::labels_max) {
@@ -360,8 +354,8 @@ std::string generate_external_id() {
 }
 
 core::result<domain::report> parse_report_json(std::string_view body, const std::string& source,
-                                             std::string_view idempotency_key_header,
-                                             std::int64_t now_ms) {
+                                               std::string_view idempotency_key_header,
+                                               std::int64_t now_ms) {
     if (const auto bad = core::find_invalid_utf8(body); bad != std::string_view::npos) {
         return core::make_error("invalid_utf8",
                                 "body is not valid UTF-8 (at byte " + std::to_string(bad) + ")");

@@ -125,6 +125,11 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
     const bool is_label = m.field.size() > 7 && m.field.compare(0, 7, "labels.") == 0;
     if (is_label) {
         m.label = m.field.substr(7);
+        if (!core::is_label_name(m.label)) {
+            return rule_error(shifted(at, field_start + 7), "expected a label name of " +
+                                                                std::string(core::label_name_rule) +
+                                                                ", got \"" + m.label + "\"");
+        }
     }
     if (!is_label &&
         std::find(plain_fields.begin(), plain_fields.end(), m.field) == plain_fields.end()) {
@@ -328,9 +333,7 @@ struct walk_state {
 };
 
 int severity_rank(const std::string& severity) {
-    const auto& all = severities();
-    const auto it = std::find(all.begin(), all.end(), severity);
-    return it == all.end() ? static_cast<int>(all.size()) : static_cast<int>(it - all.begin());
+    return static_cast<int>(domain::severity_rank(severity));
 }
 
 void add_targets(const route_node& node, decision& out) {
@@ -437,7 +440,7 @@ decision evaluate(const route_node& root, const domain::report& r) {
     out.trace = nlohmann::json::array();
     walk_state state{r, out, {}, {}, -1};
     trace(out, root, true, "the root always matches");
-    enter(root, "normal", state);
+    enter(root, std::string(domain::default_severity), state);
     return out;
 }
 

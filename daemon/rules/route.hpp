@@ -9,9 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/mark.hpp"
-#include "domain/report.hpp"
-#include "domain/target.hpp"
 #include "core/result.hpp"
+#include "domain/report.hpp"
+#include "domain/severity.hpp"
+#include "domain/target.hpp"
 
 namespace re2 {
 class RE2;
@@ -65,12 +66,6 @@ struct route_node {
     std::vector<route_node> routes;  // children, tried in order
     core::mark at;
 };
-
-// Severities from most to least urgent.
-inline const std::vector<std::string>& severities() {
-    static const std::vector<std::string> all{"critical", "high", "normal", "low"};
-    return all;
-}
 
 struct decision {
     std::vector<std::vector<std::string>> paths;  // each matched leaf's node names from root

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "config/model.hpp"
+#include "config/loader.hpp"
 
 namespace fs = std::filesystem;
 using hotline::config::load_config;
@@ -686,9 +686,8 @@ TEST_CASE("routes: matchers, keywords, labels and the root's restrictions") {
                 "sender, subject, text, language or labels.<name>); did you mean \"text\"?",
          file + ":16:17: route.routes[0].keywords: empty keyword",
          file + ":17:17: route.routes[0].continue: expected true or false, got \"yes\"",
-         file + ":18:25: route.routes[0].labels: expected a label name of letters, digits and '_', "
-                "got "
-                "\"9bad\"",
+         file + ":18:25: route.routes[0].labels: expected a label name of letters, digits, '_', "
+                "'-' or '.' (starting with a letter or '_', at most 64 bytes), got \"9bad\"",
          file + ":18:37: route.routes[0].labels.k: expected a string, got a list",
          file + ":19:13: route.routes[0].name: expected a name of letters, digits, '_', '-' or "
                 "'.', got "

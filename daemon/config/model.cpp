@@ -1,0 +1,31 @@
+#include "config/model.hpp"
+
+#include <algorithm>
+
+namespace hotline::config {
+
+const channel_config* config::find_channel(const std::string& name) const {
+    const auto it = std::find_if(channels.begin(), channels.end(),
+                                 [&](const auto& c) { return c.name == name; });
+    return it == channels.end() ? nullptr : &*it;
+}
+
+const source_config* config::find_source(const std::string& name) const {
+    const auto it =
+        std::find_if(sources.begin(), sources.end(), [&](const auto& s) { return s.name == name; });
+    return it == sources.end() ? nullptr : &*it;
+}
+
+const person* config::find_responder(const std::string& id) const {
+    const auto it = std::find_if(responders.begin(), responders.end(),
+                                 [&](const auto& p) { return p.id == id; });
+    return it == responders.end() ? nullptr : &*it;
+}
+
+const person* config::find_partner(const std::string& id) const {
+    const auto it =
+        std::find_if(partners.begin(), partners.end(), [&](const auto& p) { return p.id == id; });
+    return it == partners.end() ? nullptr : &*it;
+}
+
+}  // namespace hotline::config

@@ -1,0 +1,143 @@
+// `responders:`, `partners:` and `admins:` people with contacts; partners also say which
+// report fields they may see.
+#include "config/sections.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+namespace hotline::config {
+
+namespace {
+
+void read_people(load_state& state, const document& d, const YAML::Node& node,
+                 const std::string& section, std::vector<person>& out) {
+    yaml_reader& y = state.yaml;
+    if (!y.expect_list(d, node, section)) {
+        return;
+    }
+    const bool is_partner = section == "partners";
+    std::size_t i = 0;
+    for (const auto& item : node) {
+        const std::string path = index(section, i++);
+        const auto f =
+            is_partner
+                ? y.read_map(d, item, path,
+                             {"id", "name", "language", "timezone", "contacts", "sees"})
+                : y.read_map(d, item, path, {"id", "name", "language", "timezone", "contacts"});
+        if (!f) {
+            continue;
+        }
+        person p;
+        p.at = y.at(d, item);
+        const std::size_t errors_before = y.error_count();
+        if (const auto it = f->find("id"); it != f->end()) {
+            if (auto x = y.read_identifier(d, it->second.second, join(path, "id"))) {
+                p.id = *x;
+                const auto [first, fresh] = state.declared_ids[section].emplace(p.id, p.at);
+                if (!fresh) {
+                    y.fail(y.at(d, it->second.second), join(path, "id"),
+                           "duplicate id \"" + p.id + "\" (first at " + first->second.str() + ")");
+                }
+            }
+        } else {
+            y.fail(p.at, join(path, "id"), "missing (every entry needs an id)");
+        }
+        for (const auto& [key, entry] : *f) {
+            const YAML::Node& v = entry.second;
+            const std::string key_path = join(path, key);
+            if (key == "name") {
+                assign_if(y.read_string(d, v, key_path), p.name);
+            } else if (key == "language") {
+                if (auto x = y.read_enum(d, v, key_path, {"en", "ru"})) {
+                    p.language = *x;
+                }
+            } else if (key == "timezone") {
+                if (auto x = y.read_string(d, v, key_path)) {
+                    const bool plausible =
+                        x->find("..") == std::string::npos && x->front() != '/' &&
+                        std::all_of(x->begin(), x->end(), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '/' ||
+                                   c == '_' || c == '-' || c == '+';
+                        });
+                    if (plausible) {
+                        p.timezone = *x;
+                    } else {
+                        y.fail(y.at(d, v), key_path,
+                               "expected a time zone like Europe/Berlin, got " + describe(v));
+                    }
+                }
+            } else if (key == "sees") {
+                if (y.expect_list(d, v, key_path)) {
+                    std::size_t k = 0;
+                    for (const auto& field : v) {
+                        if (auto x = y.read_enum(d, field, index(key_path, k),
+                                                 {"subject", "text", "sender", "labels"})) {
+                            p.sees.insert(*x);
+                        }
+                        ++k;
+                    }
+                }
+            } else if (key == "contacts") {
+                if (y.expect_list(d, v, key_path)) {
+                    std::size_t k = 0;
+                    for (const auto& c : v) {
+                        const std::string contact_path = index(key_path, k++);
+                        const auto cf = y.read_map(d, c, contact_path, {"channel", "address"});
+                        if (!cf) {
+                            continue;
+                        }
+                        contact ct;
+                        ct.at = y.at(d, c);
+                        for (const char* required : {"channel", "address"}) {
+                            const auto it = cf->find(required);
+                            if (it == cf->end()) {
+                                y.fail(ct.at, join(contact_path, required), "missing");
+                                continue;
+                            }
+                            if (auto x = y.read_string(d, it->second.second,
+                                                       join(contact_path, required))) {
+                                (std::string_view(required) == "channel" ? ct.channel
+                                                                         : ct.address) = *x;
+                                if (std::string_view(required) == "channel") {
+                                    state.contact_refs.push_back({*x, join(contact_path, required),
+                                                                  y.at(d, it->second.second)});
+                                }
+                            }
+                        }
+                        p.contacts.push_back(std::move(ct));
+                    }
+                }
+                if (v.IsSequence() && v.size() == 0) {
+                    y.fail(y.at(d, v), key_path, "must list at least one contact");
+                }
+            }
+        }
+        if (f->find("contacts") == f->end()) {
+            y.fail(p.at, join(path, "contacts"),
+                   "missing (at least one {channel, address} is needed)");
+        }
+        if (p.name.empty()) {
+            p.name = p.id;
+        }
+        if (y.error_count() == errors_before) {
+            out.push_back(std::move(p));
+        }
+    }
+}
+
+}  // namespace
+
+void read_responders(load_state& state, const document& d, const YAML::Node& value) {
+    read_people(state, d, value, "responders", state.cfg.responders);
+}
+
+void read_partners(load_state& state, const document& d, const YAML::Node& value) {
+    read_people(state, d, value, "partners", state.cfg.partners);
+}
+
+void read_admins(load_state& state, const document& d, const YAML::Node& value) {
+    read_people(state, d, value, "admins", state.cfg.admins);
+}
+
+}  // namespace hotline::config

@@ -1,0 +1,84 @@
+// What the section readers share while the files are read, and the readers themselves.
+// Internal to config/: the rest of the daemon sees config::load_config (config/loader.hpp).
+//
+// Each top-level key of conf/hotline.yaml has one reader, in its own file over the
+// yaml_reader, listed in the table in loader.cpp. A reader fills state.cfg and, for what
+// can only be checked once every file is read (names used before they are declared),
+// records the names and references below; references.cpp checks them.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/model.hpp"
+#include "config/yaml_reader.hpp"
+#include "rules/route.hpp"
+
+namespace hotline::config {
+
+struct load_state {
+    struct reference {
+        std::string name;
+        std::string path;  // key path, for the message
+        mark at;
+    };
+    struct notify_reference {
+        domain::target target;
+        std::string path;
+    };
+
+    yaml_reader yaml;
+    config cfg;
+    std::map<std::string, mark> claimed;  // top-level settings that may appear once
+    // routes.cpp: the `route:` root and the `routes:` lists appended to it.
+    std::optional<rules::route_node> root;
+    std::vector<rules::route_node> extra_routes;
+    // For references.cpp.
+    std::vector<reference> contact_refs;  // contacts[].channel
+    std::vector<notify_reference> notify_refs;
+    std::map<std::string, mark> source_names, channel_names;
+    // Ids as written, valid or not, so one bad responder does not also break every reference.
+    std::map<std::string, std::map<std::string, mark>> declared_ids;
+    std::map<std::pair<std::string, std::string>, mark> template_marks;
+};
+
+// Reads the value of one top-level key found in document `d`.
+using section_reader = void (*)(load_state& state, const document& d, const YAML::Node& value);
+// Runs once after every file is read, with the main file's root position, for checks and
+// defaults that need the whole configuration ("at least one source").
+using section_finisher = void (*)(load_state& state, const mark& main_at);
+
+// Records that `key` (a setting that may appear once) is set in `d`; reports and returns
+// false when another file set it already. load_config claims every `once` row of its table.
+bool claim(load_state& state, const document& d, const std::string& key,
+           const YAML::Node& key_node);
+
+// settings.cpp: top-level scalars.
+void read_secrets_dir(load_state& state);  // before everything else: secrets are read early
+void read_plugin_dir(load_state& state, const document& d, const YAML::Node& value);
+void read_public_url(load_state& state, const document& d, const YAML::Node& value);
+// server.cpp, storage.cpp, logging.cpp
+void read_server(load_state& state, const document& d, const YAML::Node& value);
+void read_storage(load_state& state, const document& d, const YAML::Node& value);
+void finish_storage(load_state& state, const mark& main_at);
+void read_logging(load_state& state, const document& d, const YAML::Node& value);
+// sources.cpp, channels.cpp
+void read_sources(load_state& state, const document& d, const YAML::Node& value);
+void finish_sources(load_state& state, const mark& main_at);
+void read_channels(load_state& state, const document& d, const YAML::Node& value);
+// people.cpp
+void read_responders(load_state& state, const document& d, const YAML::Node& value);
+void read_partners(load_state& state, const document& d, const YAML::Node& value);
+void read_admins(load_state& state, const document& d, const YAML::Node& value);
+// templates.cpp
+void read_templates(load_state& state, const document& d, const YAML::Node& value);
+// routes.cpp
+void read_route(load_state& state, const document& d, const YAML::Node& value);
+void read_routes(load_state& state, const document& d, const YAML::Node& value);
+void finish_routes(load_state& state, const mark& main_at);
+// references.cpp: names used in one section and declared in another.
+void check_references(load_state& state);
+
+}  // namespace hotline::config
