@@ -1,4 +1,5 @@
-// The server on 127.0.0.1:0 with a fake application, driven by a plain blocking-socket
+// The server on 127.0.0.1:0 with the standard routes, a fake application and the real
+// ingest::pipeline over a fake commit (the store), driven by a plain blocking-socket
 // client from the test thread while the io_context runs on its own thread.
 #include <doctest/doctest.h>
 
@@ -19,10 +20,12 @@
 #include <thread>
 #include <vector>
 
-#include "core/clock.hpp"
 #include "config/model.hpp"
+#include "core/clock.hpp"
 #include "core/metrics.hpp"
+#include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
+#include "ingest/pipeline.hpp"
 
 using namespace std::chrono_literals;
 namespace core = hotline::core;
@@ -37,7 +40,15 @@ namespace {
 
 class fake_app final : public http::application {
 public:
-    explicit fake_app(asio::io_context& io) : io_(io) {
+    fake_app(asio::io_context& io, core::metrics& metrics)
+        : io_(io),
+          pipeline_(
+              io.get_executor(), metrics,
+              [this](domain::report r, domain::case_info, auto, auto done) {
+                  commit(std::move(r), std::move(done));
+              },
+              [](std::vector<domain::notification>) {}),
+          metrics_(metrics) {
         auto cfg = std::make_shared<config::config>();
         config::source_config a;
         a.name = "src-a";
@@ -52,14 +63,20 @@ public:
         other.tokens.push_back({"token-imap", "imap.token"});
         cfg->sources = {a, b, other};
         cfg_ = cfg;
+        pipeline_.set_config(cfg_);
+    }
+
+    [[nodiscard]] http::route_table routes() {
+        return http::standard_routes(*this, pipeline_, metrics_);
     }
 
     [[nodiscard]] std::shared_ptr<const config::config> current_config() const override {
         return cfg_;
     }
 
-    void submit_report(domain::report r,
-                       std::function<void(core::result<domain::report_ids>)> done) override {
+    // Stands in for store::store::ingest: answers after `delay`, from the io thread.
+    void commit(domain::report r,
+                std::function<void(core::result<hotline::store::ingest_result>)> done) {
         {
             const std::lock_guard lock(mu_);
             reports_.push_back(r);
@@ -74,12 +91,12 @@ public:
             const auto key = r.source + "/" + r.external_id;
             const auto it = ids_.find(key);
             if (it != ids_.end()) {
-                done(domain::report_ids{it->second, it->second, true});
+                done(hotline::store::ingest_result{{it->second, it->second, true}, {}});
                 return;
             }
             const std::int64_t id = ++next_id_;
             ids_[key] = id;
-            done(domain::report_ids{id, id, false});
+            done(hotline::store::ingest_result{{id, id, false}, {}});
         });
     }
 
@@ -97,6 +114,8 @@ public:
 
 private:
     asio::io_context& io_;
+    hotline::ingest::pipeline pipeline_;
+    core::metrics& metrics_;
     std::shared_ptr<const config::config> cfg_;
     mutable std::mutex mu_;
     std::vector<domain::report> reports_;
@@ -121,7 +140,7 @@ struct fixture {
     explicit fixture(config::server_config cfg = test_config(),
                      std::chrono::milliseconds delay = 5ms) {
         app.delay = delay;
-        srv = std::make_unique<http::server>(io, app, metrics);
+        srv = std::make_unique<http::server>(io, app, app.routes(), metrics);
         srv->set_clock(clock);
         auto bound = srv->start(cfg);
         REQUIRE(bound.ok());
@@ -159,7 +178,7 @@ struct fixture {
     asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
     core::metrics metrics;
     core::manual_clock clock{1'764'061'200'000};
-    fake_app app{io};
+    fake_app app{io, metrics};
     std::unique_ptr<http::server> srv;
     std::uint16_t port{};
     std::thread thread;
@@ -749,8 +768,8 @@ TEST_CASE("shutdown with no connections completes at once") {
 TEST_CASE("start fails cleanly on a bad address or a taken port") {
     asio::io_context io;
     core::metrics metrics;
-    fake_app app(io);
-    http::server a(io, app, metrics);
+    fake_app app(io, metrics);
+    http::server a(io, app, app.routes(), metrics);
     auto cfg = test_config();
     cfg.listen_address = "not-an-address";
     auto bad = a.start(cfg);
@@ -759,7 +778,7 @@ TEST_CASE("start fails cleanly on a bad address or a taken port") {
     cfg = test_config();
     auto port = a.start(cfg);
     REQUIRE(port.ok());
-    http::server b(io, app, metrics);
+    http::server b(io, app, app.routes(), metrics);
     cfg.port = *port;
     auto taken = b.start(cfg);
     REQUIRE(!taken.ok());
