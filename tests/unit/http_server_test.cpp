@@ -138,9 +138,11 @@ config::server_config test_config() {
 
 struct fixture {
     explicit fixture(config::server_config cfg = test_config(),
-                     std::chrono::milliseconds delay = 5ms) {
+                     std::chrono::milliseconds delay = 5ms,
+                     std::optional<http::route_table> routes = std::nullopt) {
         app.delay = delay;
-        srv = std::make_unique<http::server>(io, app, app.routes(), metrics);
+        srv = std::make_unique<http::server>(io, app, routes ? std::move(*routes) : app.routes(),
+                                             metrics);
         srv->set_clock(clock);
         auto bound = srv->start(cfg);
         REQUIRE(bound.ok());
@@ -783,4 +785,55 @@ TEST_CASE("start fails cleanly on a bad address or a taken port") {
     auto taken = b.start(cfg);
     REQUIRE(!taken.ok());
     CHECK(taken.err().code == "listen");
+}
+
+namespace {
+
+asio::awaitable<http::reply> echo(http::exchange& ex) {
+    if (auto failed = co_await ex.read_body()) {
+        co_return std::move(*failed);
+    }
+    co_return http::text_reply(200, std::string(ex.param("name")) + "|" + ex.source() + "|" +
+                                        ex.body() + "|" + std::string(ex.path()));
+}
+
+}  // namespace
+
+TEST_CASE("a new endpoint with a dynamic segment needs no change to the server") {
+    auto observed = std::make_shared<std::vector<std::string>>();  // io thread only
+    http::route_table routes;
+    http::endpoint e;
+    e.pattern = "/v1/echo/{name}";
+    e.methods = http::method::post;
+    e.auth = http::auth_kind::source_token;
+    e.handle = [](http::exchange& ex) { return echo(ex); };
+    e.observe = [observed](const std::string& source, const http::reply& r) {
+        observed->push_back(source + ":" + std::to_string(r.status));
+    };
+    REQUIRE(routes.add(std::move(e)).ok());
+    fixture f(test_config(), 5ms, std::move(routes));
+
+    const std::string body = "hi";
+    auto r = roundtrip(f.port,
+                       "POST /v1/echo/a%20b?q=1 HTTP/1.1\r\nHost: t\r\n"
+                       "Authorization: Bearer token-b1\r\nContent-Length: 2\r\n\r\n" +
+                           body);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "a b|src-b|hi|/v1/echo/a%20b");
+    r = roundtrip(f.port, "POST /v1/echo/x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    check_error(r, 401, "unauthorized");
+    r = roundtrip(f.port, get("/v1/echo/x"));
+    check_error(r, 405, "method_not_allowed");
+    CHECK(r->header("allow") == "POST");
+    check_error(roundtrip(f.port, get("/v1/echo/")), 404, "not_found");
+    check_error(roundtrip(f.port, get("/v1/reports", "POST")), 404,
+                "not_found");  // not in this table
+    check_error(roundtrip(f.port, get("/healthz")), 404, "not_found");
+
+    CHECK(f.metric("hotline_http_requests_total",
+                   {{"route", "/v1/echo/{name}"}, {"code", "200"}}) == 1);
+    CHECK(f.metric("hotline_http_requests_total", {{"route", "other"}, {"code", "404"}}) == 3);
+    const auto seen = f.on_io([observed] { return *observed; });
+    CHECK(seen == std::vector<std::string>{"src-b:200", ":401", ":405"});
 }
