@@ -12,10 +12,10 @@
 #include "core/metrics.hpp"
 #include "core/work_pool.hpp"
 #include "dispatch/dispatcher.hpp"
-#include "dispatch/planner.hpp"
-#include "net/transport.hpp"
+#include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
-#include "rules/route.hpp"
+#include "ingest/pipeline.hpp"
+#include "net/transport.hpp"
 #include "store/store.hpp"
 
 namespace hotline::app {
@@ -46,7 +46,12 @@ public:
         net_ = std::make_unique<net::transport>(io_);
         disp_ = std::make_unique<dispatch::dispatcher>(io_, *db_, *net_, metrics_, clock_);
         disp_->set_config(cfg_, std::move(initial_channels_));
-        http_ = std::make_unique<http::server>(io_, *this, metrics_);
+        pipeline_ = std::make_unique<ingest::pipeline>(
+            io_.get_executor(), metrics_, ingest::pipeline::commit_to(*db_),
+            [this](std::vector<domain::notification> jobs) { disp_->enqueue(std::move(jobs)); });
+        pipeline_->set_config(cfg_);
+        http_ = std::make_unique<http::server>(
+            io_, *this, http::standard_routes(*this, *pipeline_, metrics_), metrics_);
         const auto port = http_->start(cfg_->server);
         if (!port) {
             spdlog::critical("cannot listen: {}", port.err().describe());
@@ -71,39 +76,6 @@ public:
 
     [[nodiscard]] std::shared_ptr<const config::config> current_config() const override {
         return cfg_;
-    }
-
-    void submit_report(domain::report r,
-                       std::function<void(core::result<domain::report_ids>)> done) override {
-        const auto cfg = cfg_;
-        const auto decision = rules::evaluate(cfg->route, r);
-        auto planned = dispatch::plan_report(*cfg, r, decision);
-        auto info = dispatch::case_for(decision);
-        const auto source = r.source;
-        db_->ingest(
-            std::move(r), std::move(info), std::move(planned),
-            [this, done = std::move(done), source,
-             severity = decision.severity](core::result<store::ingest_result> res) {
-                asio::post(io_, [this, done, res = std::move(res), source, severity]() mutable {
-                    if (!res) {
-                        spdlog::error("store failed for a report from source={}: {}", source,
-                                      res.err().describe());
-                        done(res.err());
-                        return;
-                    }
-                    done(res->ids);
-                    if (res->ids.duplicate) {
-                        spdlog::info("duplicate report={} source={}", res->ids.report_id, source);
-                        return;
-                    }
-                    spdlog::info(
-                        "stored report={} case={} source={} severity={} "
-                        "notifications={}",
-                        res->ids.report_id, res->ids.case_id, source, severity,
-                        res->notifications.size());
-                    disp_->enqueue(std::move(res->notifications));
-                });
-            });
     }
 
     [[nodiscard]] bool ready() const override {
@@ -160,6 +132,7 @@ private:
         }
         cfg_ = std::move(loaded.cfg);
         disp_->set_config(cfg_, std::move(loaded.channels));
+        pipeline_->set_config(cfg_);
         spdlog::info("reloaded: {}", summary(*cfg_));
     }
 
@@ -210,6 +183,7 @@ private:
     std::unique_ptr<store::store> db_;
     std::unique_ptr<net::transport> net_;
     std::unique_ptr<dispatch::dispatcher> disp_;
+    std::unique_ptr<ingest::pipeline> pipeline_;
     std::unique_ptr<http::server> http_;
     asio::signal_set signals_;
     asio::steady_timer watchdog_;

@@ -1,84 +1,23 @@
 #include "http/router.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "core/text.hpp"
+#include "http/endpoint.hpp"
+
 namespace hotline::http {
 namespace {
 
-[[nodiscard]] constexpr char lower(char c) noexcept {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using core::iequals;
+using core::trim;
 
-[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-[[nodiscard]] std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20U) {
-            out += "\\u00";
-            out += hex[c >> 4U];
-            out += hex[c & 15U];
-        } else {
-            out += ch;
-        }
-    }
-    out += '"';
+// Compact, UTF-8 kept as is, never throws on bytes that are not UTF-8 (a message may
+// quote a field name the client sent).
+std::string dump(const nlohmann::ordered_json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
-
-route route_of(std::string_view target) noexcept {
-    if (const auto q = target.find('?'); q != std::string_view::npos) {
-        target = target.substr(0, q);
-    }
-    if (target == "/v1/reports") {
-        return route::reports;
-    }
-    if (target == "/healthz") {
-        return route::healthz;
-    }
-    if (target == "/readyz") {
-        return route::readyz;
-    }
-    if (target == "/metrics") {
-        return route::metrics;
-    }
-    return route::other;
-}
-
-std::string_view route_label(route r) noexcept {
-    switch (r) {
-        case route::reports: return "/v1/reports";
-        case route::healthz: return "/healthz";
-        case route::readyz: return "/readyz";
-        case route::metrics: return "/metrics";
-        case route::other: break;
-    }
-    return "other";
-}
 
 bool is_json_media_type(std::string_view content_type) noexcept {
     const auto semi = content_type.find(';');
@@ -127,23 +66,43 @@ std::optional<std::string_view> bearer_token(std::string_view authorization) noe
 }
 
 std::string error_body(std::string_view code, std::string_view message) {
-    std::string out;
-    out.reserve(40 + code.size() + message.size());
-    out += R"({"error":{"code":)";
-    append_json_string(out, code);
-    out += R"(,"message":)";
-    append_json_string(out, message);
-    out += "}}";
-    return out;
+    nlohmann::ordered_json inner;
+    inner["code"] = code;
+    inner["message"] = message;
+    nlohmann::ordered_json outer;
+    outer["error"] = std::move(inner);
+    return dump(outer);
 }
 
 std::string ids_body(const domain::report_ids& ids) {
-    std::string out = R"({"report_id":)";
-    out += std::to_string(ids.report_id);
-    out += R"(,"case_id":)";
-    out += std::to_string(ids.case_id);
-    out += ids.duplicate ? R"(,"duplicate":true})" : R"(,"duplicate":false})";
-    return out;
+    nlohmann::ordered_json j;
+    j["report_id"] = ids.report_id;
+    j["case_id"] = ids.case_id;
+    j["duplicate"] = ids.duplicate;
+    return dump(j);
+}
+
+reply error_reply(unsigned status, std::string_view code, std::string_view message) {
+    reply r;
+    r.status = status;
+    r.code = code;
+    r.body = error_body(code, message);
+    return r;
+}
+
+reply text_reply(unsigned status, std::string body, std::string_view type) {
+    reply r;
+    r.status = status;
+    r.body = std::move(body);
+    r.content_type = type;
+    return r;
+}
+
+reply no_reply() {
+    reply r;
+    r.status = 0;
+    r.close = true;
+    return r;
 }
 
 }  // namespace hotline::http

@@ -1,8 +1,7 @@
-// The Beast-free half of the front door: which route a target names, request header
-// checks (media type, bearer token) and response bodies. Pure functions, tested without
-// sockets; server.cpp does the I/O.
+// The Beast-free helpers of the front door: request header checks (media type, bearer
+// token) and response bodies. Pure functions, tested without sockets; which endpoint a
+// target names is route_table's job, the I/O is server.cpp's.
 #pragma once
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,15 +9,6 @@
 #include "domain/report.hpp"
 
 namespace hotline::http {
-
-enum class route : std::uint8_t { reports, healthz, readyz, metrics, other };
-inline constexpr std::size_t route_count = 5;
-
-// The path part of a request target (query ignored), matched exactly.
-[[nodiscard]] route route_of(std::string_view target) noexcept;
-
-// The `route` label of hotline_http_requests_total: the path, or "other".
-[[nodiscard]] std::string_view route_label(route r) noexcept;
 
 // True for "application/json" with optional parameters (case-insensitive); a charset
 // parameter must be utf-8 (RFC 8259: JSON exchanged between systems is UTF-8).
@@ -28,7 +18,7 @@ inline constexpr std::size_t route_count = 5;
 // nothing when the header is absent, another scheme or empty.
 [[nodiscard]] std::optional<std::string_view> bearer_token(std::string_view authorization) noexcept;
 
-// {"error":{"code":"...","message":"..."}} with JSON escaping.
+// {"error":{"code":"...","message":"..."}}; invalid UTF-8 becomes U+FFFD.
 [[nodiscard]] std::string error_body(std::string_view code, std::string_view message);
 
 // {"report_id":1,"case_id":1,"duplicate":false}

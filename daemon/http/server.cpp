@@ -1,7 +1,7 @@
 // The only Beast translation unit: accept loop, one coroutine per connection (the frame
-// owns the stream), request checks in the order auth -> media type -> body -> JSON ->
-// store, graceful drain. Pure pieces (routing, header checks, bodies) live in router.cpp
-// and auth.cpp.
+// owns the stream), request checks in the order route -> method -> auth -> the endpoint's
+// handler, graceful drain. Pure pieces (the route table, header checks, bodies) live in
+// route_table.cpp, router.cpp and auth.cpp; the endpoints in endpoints/.
 #include "http/server.hpp"
 
 #include <array>
@@ -10,15 +10,18 @@
 #include <list>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "core/async_event.hpp"
 #include "core/log.hpp"
 #include "core/spawn.hpp"
+#include "core/text.hpp"
 #include "http/auth.hpp"
+#include "http/endpoint.hpp"
 #include "http/router.hpp"
-#include "ingest/json_report.hpp"
 
 namespace hotline::http {
 namespace {
@@ -36,24 +39,28 @@ constexpr std::size_t linger_bytes = 1024 * 1024;
 constexpr core::duration linger_time = 1s;
 constexpr unsigned max_status = 600;
 
-constexpr std::string_view json_type = "application/json";
-constexpr std::string_view text_type = "text/plain; charset=utf-8";
-constexpr std::string_view metrics_type = "text/plain; version=0.0.4";
-
 [[nodiscard]] std::string_view sv(beast::string_view s) noexcept {
     return {s.data(), s.size()};
 }
 
 // Request counts by route and status, kept in atomics and folded into the registry when
 // /metrics is rendered: the registry's mutex and map lookups stay off the hot path. The
-// collector shares ownership, so it stays valid after the server is gone.
+// collector shares ownership, so it stays valid after the server is gone. One row per
+// pattern of the route table plus one for "other"; the table is fixed, so are the rows.
 struct request_counters {
-    std::array<std::array<std::atomic<std::uint64_t>, max_status>, route_count> requests{};
+    explicit request_counters(const route_table& routes) : requests(routes.route_count() + 1) {
+        for (std::size_t r = 0; r < requests.size(); ++r) {
+            labels.emplace_back(routes.route_label(r));
+        }
+    }
+
+    std::vector<std::array<std::atomic<std::uint64_t>, max_status>> requests;
+    std::vector<std::string> labels;
     std::atomic<std::uint64_t> connections_rejected{0};
     std::atomic<std::size_t> open{0};
 
     void collect(core::metrics& m) {
-        for (std::size_t r = 0; r < route_count; ++r) {
+        for (std::size_t r = 0; r < requests.size(); ++r) {
             for (unsigned code = 0; code < max_status; ++code) {
                 auto& slot = requests[r][code];
                 if (slot.load(std::memory_order_relaxed) == 0) {
@@ -61,8 +68,7 @@ struct request_counters {
                 }
                 const auto n = slot.exchange(0, std::memory_order_relaxed);
                 m.counter_add("hotline_http_requests_total",
-                              {{"route", std::string(route_label(static_cast<route>(r)))},
-                               {"code", std::to_string(code)}},
+                              {{"route", labels[r]}, {"code", std::to_string(code)}},
                               static_cast<double>(n));
             }
         }
@@ -77,7 +83,7 @@ struct request_counters {
 // One open connection, as the server sees it (for drain and force-close).
 struct connection {
     beast::tcp_stream* stream{nullptr};   // lives in the connection's coroutine frame
-    asio::steady_timer* submit{nullptr};  // set while waiting for a commit
+    core::async_event* waiting{nullptr};  // set while a handler waits (for a commit)
     bool idle{false};                     // waiting for the next request's first byte
 };
 
@@ -86,11 +92,13 @@ struct connection {
 // Shared by the accept loop and every connection coroutine, which keep it alive; after
 // the server object is gone (`stopped`) they only unwind, never touch app or metrics.
 struct server_state {
-    server_state(asio::io_context& io_, application& app_, core::metrics& metrics_)
-        : io(io_), app(app_), metrics(metrics_) {}
+    server_state(asio::io_context& io_, application& app_, route_table routes_,
+                 core::metrics& metrics_)
+        : io(io_), app(app_), routes(std::move(routes_)), metrics(metrics_) {}
 
     asio::io_context& io;
     application& app;
+    const route_table routes;
     core::metrics& metrics;
     config::server_config cfg;
     std::optional<tcp::acceptor> acceptor;
@@ -102,7 +110,7 @@ struct server_state {
     std::function<void()> drain_done;
     std::optional<asio::steady_timer> grace;
     token_checker tokens;
-    std::shared_ptr<request_counters> counters = std::make_shared<request_counters>();
+    std::shared_ptr<request_counters> counters = std::make_shared<request_counters>(routes);
     core::system_clock system_time;
     const core::clock* clock{&system_time};
 };
@@ -130,8 +138,8 @@ void force_close(server_state& st) {
         if (c.stream != nullptr) {
             c.stream->close();
         }
-        if (c.submit != nullptr) {
-            c.submit->cancel();
+        if (c.waiting != nullptr) {
+            c.waiting->abort();
         }
     }
 }
@@ -154,34 +162,6 @@ struct registration {
     }
 };
 
-// What to answer; turned into a Beast response in one place (make_response).
-struct reply {
-    unsigned status{200};
-    std::string body;
-    std::string_view content_type{json_type};
-    std::string code;        // API error code, for the rejected counter
-    std::string_view allow;  // for 405
-    bool www_authenticate{false};
-    bool retry_after{false};
-    bool close{false};
-};
-
-reply error_reply(unsigned status, std::string_view code, std::string_view message) {
-    reply r;
-    r.status = status;
-    r.code = code;
-    r.body = error_body(code, message);
-    return r;
-}
-
-reply text_reply(unsigned status, std::string body, std::string_view type = text_type) {
-    reply r;
-    r.status = status;
-    r.body = std::move(body);
-    r.content_type = type;
-    return r;
-}
-
 // An answer for a failed read, or nothing when the peer is gone (close silently).
 std::optional<reply> reply_for_read_error(const error_code& ec, std::size_t body_limit) {
     if (ec == bhttp::error::body_limit) {
@@ -202,19 +182,6 @@ std::optional<reply> reply_for_read_error(const error_code& ec, std::size_t body
     return std::nullopt;  // a socket error
 }
 
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto la = static_cast<char>((a[i] >= 'A' && a[i] <= 'Z') ? a[i] - 'A' + 'a' : a[i]);
-        if (la != b[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
 using response = bhttp::response<bhttp::string_body>;
 
 response make_response(const server_state& st, unsigned version, bool client_keep_alive, bool head,
@@ -225,7 +192,7 @@ response make_response(const server_state& st, unsigned version, bool client_kee
     res.set(bhttp::field::content_type,
             beast::string_view(rep.content_type.data(), rep.content_type.size()));
     if (!rep.allow.empty()) {
-        res.set(bhttp::field::allow, beast::string_view(rep.allow.data(), rep.allow.size()));
+        res.set(bhttp::field::allow, rep.allow);
     }
     if (rep.www_authenticate) {
         res.set(bhttp::field::www_authenticate, R"(Bearer realm="hotline")");
@@ -269,12 +236,110 @@ bool parse_buffered(parser_type& parser, beast::flat_buffer& buf, bool whole, er
     }
 }
 
-// Waits for app.submit_report's completion without blocking the thread: the completion
-// is posted to this connection's executor and wakes a timer used as an event.
-struct submit_wait {
-    explicit submit_wait(const asio::any_io_executor& ex) : timer(ex) {}
-    asio::steady_timer timer;
-    std::optional<core::result<domain::report_ids>> outcome;
+[[nodiscard]] method method_of(bhttp::verb v) noexcept {
+    switch (v) {
+        case bhttp::verb::get: return method::get;
+        case bhttp::verb::head: return method::head;
+        case bhttp::verb::post: return method::post;
+        case bhttp::verb::put: return method::put;
+        case bhttp::verb::delete_: return method::del;
+        case bhttp::verb::patch: return method::patch;
+        case bhttp::verb::options: return method::options;
+        default: return method::none;  // never in a route's set: 405
+    }
+}
+
+// One request as the endpoint's handler sees it, over this connection.
+class connection_exchange final : public exchange {
+public:
+    connection_exchange(server_state& st, connection& self, beast::tcp_stream& stream,
+                        beast::flat_buffer& buf, parser_type& parser,
+                        std::chrono::steady_clock::time_point deadline, const route_match& m,
+                        const std::string& source)
+        : st_(st),
+          self_(self),
+          stream_(stream),
+          buf_(buf),
+          parser_(parser),
+          deadline_(deadline),
+          match_(m),
+          source_(source) {}
+
+    [[nodiscard]] method verb() const override { return method_of(parser_.get().method()); }
+
+    [[nodiscard]] std::string_view path() const override {
+        const auto target = sv(parser_.get().target());
+        return target.substr(0, target.find('?'));
+    }
+
+    [[nodiscard]] std::string_view header(std::string_view name) const override {
+        return sv(parser_.get()[beast::string_view(name.data(), name.size())]);
+    }
+
+    [[nodiscard]] std::string_view param(std::string_view name) const override {
+        for (const auto& [key, value] : match_.captured) {
+            if (key == name) {
+                return value;
+            }
+        }
+        return {};
+    }
+
+    [[nodiscard]] const std::string& source() const override { return source_; }
+    [[nodiscard]] const core::clock& clock() const override { return *st_.clock; }
+
+    asio::awaitable<std::optional<reply>> read_body() override {
+        auto& req = parser_.get();
+        error_code ec;
+        if (!parse_buffered(parser_, buf_, /*whole=*/true, ec) && !ec) {
+            if (req.version() >= 11 &&
+                core::iequals(sv(req[bhttp::field::expect]), "100-continue")) {
+                static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+                co_await asio::async_write(stream_, asio::buffer(go_on.data(), go_on.size()),
+                                           asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) {
+                    co_return no_reply();
+                }
+            }
+            stream_.expires_at(deadline_);
+            co_await bhttp::async_read(stream_, buf_, parser_,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+        }
+        if (!ec) {
+            co_return std::nullopt;
+        }
+        body_unread_ = true;
+        auto rep = reply_for_read_error(ec, st_.cfg.body_limit);
+        if (!rep) {
+            co_return no_reply();
+        }
+        rep->close = true;
+        co_return rep;
+    }
+
+    [[nodiscard]] const std::string& body() const override { return parser_.get().body(); }
+
+    asio::awaitable<bool> wait(core::async_event& ev) override {
+        self_.waiting = &ev;
+        const bool set = co_await ev.wait();
+        self_.waiting = nullptr;
+        co_return set && !st_.stopped;
+    }
+
+    [[nodiscard]] asio::any_io_executor executor() override { return stream_.get_executor(); }
+
+    [[nodiscard]] bool body_unread() const noexcept { return body_unread_; }
+
+private:
+    server_state& st_;
+    connection& self_;
+    beast::tcp_stream& stream_;
+    beast::flat_buffer& buf_;
+    parser_type& parser_;
+    std::chrono::steady_clock::time_point deadline_;
+    const route_match& match_;
+    const std::string& source_;
+    bool body_unread_{false};
 };
 
 struct request_outcome {
@@ -283,122 +348,49 @@ struct request_outcome {
     bool body_unread{false};
 };
 
-asio::awaitable<void> handle_report(server_state& st, connection& self, beast::tcp_stream& stream,
-                                    beast::flat_buffer& buf, parser_type& parser,
-                                    std::chrono::steady_clock::time_point deadline,
-                                    request_outcome& out) {
-    auto& req = parser.get();
-    if (req.method() != bhttp::verb::post) {
-        out.rep = error_reply(405, "method_not_allowed", "use POST");
-        out.rep.allow = "POST";
+// Route -> method -> auth -> handler, each answering its own error.
+asio::awaitable<void> dispatch_request(server_state& st, connection& self,
+                                       beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                       parser_type& parser,
+                                       std::chrono::steady_clock::time_point deadline,
+                                       const route_match& m, request_outcome& out) {
+    if (m.result == route_match::kind::not_found) {
+        out.rep = error_reply(404, "not_found", "no such resource");
         co_return;
     }
-    const auto token = bearer_token(sv(req[bhttp::field::authorization]));
-    const std::string* source =
-        token ? st.tokens.authenticate(*token, st.app.current_config()) : nullptr;
-    if (source == nullptr) {
-        out.rep = error_reply(401, "unauthorized", "a valid bearer token is required");
-        out.rep.www_authenticate = true;
-        co_return;
-    }
-    out.source = *source;
-    if (!is_json_media_type(sv(req[bhttp::field::content_type]))) {
+    if (m.result == route_match::kind::method_not_allowed) {
         out.rep =
-            error_reply(415, "unsupported_media_type", "Content-Type must be application/json");
+            error_reply(405, "method_not_allowed", "use " + m.allow.substr(0, m.allow.find(',')));
+        out.rep.allow = m.allow;
         co_return;
     }
-    error_code ec;
-    if (!parse_buffered(parser, buf, /*whole=*/true, ec) && !ec) {
-        if (req.version() >= 11 &&
-            equals_ignore_case(sv(req[bhttp::field::expect]), "100-continue")) {
-            static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
-            co_await asio::async_write(stream, asio::buffer(go_on.data(), go_on.size()),
-                                       asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) {
-                out.rep.close = true;
-                out.rep.status = 0;  // nothing to send
-                co_return;
-            }
+    const endpoint& e = st.routes.at(m.index);
+    if (e.auth == auth_kind::source_token) {
+        const auto token = bearer_token(sv(parser.get()[bhttp::field::authorization]));
+        const std::string* source =
+            token ? st.tokens.authenticate(*token, st.app.current_config()) : nullptr;
+        if (source == nullptr) {
+            out.rep = error_reply(401, "unauthorized", "a valid bearer token is required");
+            out.rep.www_authenticate = true;
+            co_return;
         }
-        stream.expires_at(deadline);
-        co_await bhttp::async_read(stream, buf, parser,
-                                   asio::redirect_error(asio::use_awaitable, ec));
+        out.source = *source;
     }
-    if (ec) {
-        auto rep = reply_for_read_error(ec, st.cfg.body_limit);
-        if (rep) {
-            out.rep = std::move(*rep);
-        } else {
-            out.rep.status = 0;
-        }
-        out.rep.close = true;
-        out.body_unread = true;
-        co_return;
-    }
-    auto report = ingest::parse_report_json(req.body(), out.source, sv(req["Idempotency-Key"]),
-                                            st.clock->now_ms());
-    if (!report) {
-        out.rep = error_reply(400, report.err().code, report.err().message);
-        co_return;
-    }
-    auto wait = std::make_shared<submit_wait>(stream.get_executor());
-    wait->timer.expires_at(asio::steady_timer::time_point::max());
-    st.app.submit_report(std::move(report).value(), [wait](core::result<domain::report_ids> r) {
-        asio::post(wait->timer.get_executor(), [wait, r = std::move(r)]() mutable {
-            wait->outcome.emplace(std::move(r));
-            wait->timer.cancel();
-        });
-    });
-    self.submit = &wait->timer;
-    if (!wait->outcome) {
-        co_await wait->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    self.submit = nullptr;
-    if (!wait->outcome || st.stopped) {  // force-closed before the commit answered
-        out.rep.status = 0;
-        out.rep.close = true;
-        co_return;
-    }
-    if (!wait->outcome->ok()) {
-        spdlog::warn("http report submit failed source={} code={}", out.source,
-                     wait->outcome->err().code);
-        out.rep = error_reply(503, "unavailable", "the report could not be stored; retry");
-        out.rep.retry_after = true;
-        co_return;
-    }
-    const auto& ids = wait->outcome->value();
-    out.rep.status = ids.duplicate ? 200 : 202;
-    out.rep.body = ids_body(ids);
+    connection_exchange ex(st, self, stream, buf, parser, deadline, m, out.source);
+    out.rep = co_await e.handle(ex);
+    out.body_unread = ex.body_unread();
 }
 
-void handle_get(server_state& st, route r, request_outcome& out) {
-    switch (r) {
-        case route::healthz: out.rep = text_reply(200, "ok\n"); break;
-        case route::readyz:
-            out.rep = st.app.ready() ? text_reply(200, "ready\n") : text_reply(503, "not ready\n");
-            break;
-        case route::metrics: out.rep = text_reply(200, st.metrics.render(), metrics_type); break;
-        case route::reports:
-        case route::other: break;
-    }
-}
-
-void count(server_state& st, route r, const request_outcome& out) {
+void count(server_state& st, const route_match& m, const request_outcome& out) {
     const unsigned status = out.rep.status;
     if (status < max_status) {
-        st.counters->requests[static_cast<std::size_t>(r)][status].fetch_add(
-            1, std::memory_order_relaxed);
+        st.counters->requests[m.route][status].fetch_add(1, std::memory_order_relaxed);
     }
-    if (r != route::reports || st.stopped) {
+    if (m.result == route_match::kind::not_found || st.stopped) {
         return;
     }
-    if (status == 202) {
-        st.metrics.counter_add("hotline_reports_received_total", {{"source", out.source}});
-    } else if (status == 200) {
-        st.metrics.counter_add("hotline_reports_duplicate_total", {{"source", out.source}});
-    } else if (status >= 400 && status < 500) {
-        st.metrics.counter_add("hotline_reports_rejected_total",
-                               {{"source", out.source}, {"reason", out.rep.code}});
+    if (const auto& observe = st.routes.at(m.index).observe) {
+        observe(out.source, out.rep);
     }
 }
 
@@ -419,7 +411,7 @@ asio::awaitable<bool> serve_one(server_state& st, connection& self, beast::tcp_s
                                           asio::redirect_error(asio::use_awaitable, ec));
     }
     auto& req = parser.get();
-    const route r = route_of(sv(req.target()));
+    const route_match m = st.routes.match(sv(req.target()), method_of(req.method()));
     request_outcome out;
     if (ec) {
         auto rep = reply_for_read_error(ec, st.cfg.body_limit);
@@ -429,19 +421,9 @@ asio::awaitable<bool> serve_one(server_state& st, connection& self, beast::tcp_s
         out.rep = std::move(*rep);
         out.rep.close = true;
         out.body_unread = true;
-    } else if (r == route::reports) {
-        co_await handle_report(st, self, stream, buf, parser, deadline, out);
-        out.body_unread = out.body_unread || !parser.is_done();
-    } else if (r == route::other) {
-        out.rep = error_reply(404, "not_found", "no such resource");
-        out.body_unread = !parser.is_done();
-    } else if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
-        out.rep = error_reply(405, "method_not_allowed", "use GET");
-        out.rep.allow = "GET, HEAD";
-        out.body_unread = !parser.is_done();
     } else {
-        handle_get(st, r, out);
-        out.body_unread = !parser.is_done();
+        co_await dispatch_request(st, self, stream, buf, parser, deadline, m, out);
+        out.body_unread = out.body_unread || !parser.is_done();
     }
     if (out.rep.status == 0) {  // peer gone or force-closed: nothing to say
         body_unread = out.body_unread;
@@ -456,13 +438,13 @@ asio::awaitable<bool> serve_one(server_state& st, connection& self, beast::tcp_s
     if (out.body_unread) {
         out.rep.close = true;
     }
-    count(st, r, out);
+    count(st, m, out);
     if (spdlog::should_log(spdlog::level::debug)) {
         const std::chrono::duration<double, std::milli> took =
             std::chrono::steady_clock::now() - started;
         spdlog::debug("http method={} route={} status={} ms={:.3f}",
-                      ec ? std::string_view("-") : sv(req.method_string()), route_label(r),
-                      out.rep.status, took.count());
+                      ec ? std::string_view("-") : sv(req.method_string()),
+                      st.routes.route_label(m.route), out.rep.status, took.count());
     }
     const bool head = !ec && req.method() == bhttp::verb::head;
     auto res = make_response(st, ec ? 11 : req.version(), !ec && req.keep_alive(), head, out.rep);
@@ -562,17 +544,11 @@ struct server::impl {
     state_ptr st;
 };
 
-server::server(asio::io_context& io, application& app, core::metrics& metrics)
+server::server(asio::io_context& io, application& app, route_table routes, core::metrics& metrics)
     : impl_(std::make_unique<impl>()) {
-    impl_->st = std::make_shared<server_state>(io, app, metrics);
+    impl_->st = std::make_shared<server_state>(io, app, std::move(routes), metrics);
     metrics.describe_counter("hotline_http_requests_total",
                              "HTTP requests answered, by route and status code");
-    metrics.describe_counter("hotline_reports_received_total",
-                             "Reports accepted and committed (202), by source");
-    metrics.describe_counter("hotline_reports_duplicate_total",
-                             "Reports already known by (source, external_id), by source");
-    metrics.describe_counter("hotline_reports_rejected_total",
-                             "Report requests refused with a 4xx, by source and reason");
     metrics.describe_counter("hotline_http_connections_rejected_total",
                              "Connections closed at once because max_connections was reached");
     metrics.describe_gauge("hotline_http_connections", "Open HTTP connections");

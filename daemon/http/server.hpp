@@ -1,16 +1,18 @@
-// The HTTP front door (Beast, coroutines): POST /v1/reports, /healthz, /readyz, /metrics.
-// Beast itself appears only in http/*.cpp; this header is Beast-free.
+// The HTTP front door (Beast, coroutines): connections, limits, keep-alive, drain and the
+// error answers; the endpoints come in a route_table (endpoints/endpoints.hpp), so the
+// server knows none by name. Beast itself appears only in http/*.cpp; this header is
+// Beast-free.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <memory>
 
+#include "config/model.hpp"
 #include "core/asio.hpp"
 #include "core/clock.hpp"
-#include "config/model.hpp"
 #include "core/metrics.hpp"
-#include "domain/report.hpp"
 #include "core/result.hpp"
+#include "http/route_table.hpp"
 
 namespace hotline::http {
 
@@ -18,19 +20,17 @@ namespace hotline::http {
 class application {
 public:
     virtual ~application() = default;
-    // The config in force (swapped atomically on reload). Called on the io thread.
+    // The config in force (swapped atomically on reload), for the source tokens. Called
+    // on the io thread.
     [[nodiscard]] virtual std::shared_ptr<const config::config> current_config() const = 0;
-    // Routes, plans and durably stores a report; `done` runs on the io thread after commit.
-    // An error here is a server-side failure (the store could not commit): answer 503.
-    virtual void submit_report(domain::report r,
-                               std::function<void(core::result<domain::report_ids>)> done) = 0;
     // /readyz: config loaded and store writable.
     [[nodiscard]] virtual bool ready() const = 0;
 };
 
 class server {
 public:
-    server(asio::io_context& io, application& app, core::metrics& metrics);
+    // `routes` is fixed for the server's life; its handlers' references must outlive it.
+    server(asio::io_context& io, application& app, route_table routes, core::metrics& metrics);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;

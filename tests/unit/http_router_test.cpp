@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/text.hpp"
 #include "http/auth.hpp"
 #include "http/router.hpp"
 
@@ -10,19 +11,20 @@ namespace core = hotline::core;
 namespace config = hotline::config;
 namespace domain = hotline::domain;
 
-TEST_CASE("routes") {
-    CHECK(route_of("/v1/reports") == route::reports);
-    CHECK(route_of("/v1/reports?x=1") == route::reports);
-    CHECK(route_of("/healthz") == route::healthz);
-    CHECK(route_of("/readyz") == route::readyz);
-    CHECK(route_of("/metrics") == route::metrics);
-    CHECK(route_of("/v1/reports/") == route::other);
-    CHECK(route_of("/V1/REPORTS") == route::other);
-    CHECK(route_of("http://host/healthz") == route::other);
-    CHECK(route_of("") == route::other);
-    CHECK(route_of("*") == route::other);
-    CHECK(route_label(route::reports) == "/v1/reports");
-    CHECK(route_label(route::other) == "other");
+// Which route a target names: see http_route_table_test.cpp.
+
+TEST_CASE("case-insensitive compare and trim (core/text)") {
+    CHECK(core::iequals("Content-Type", "content-type"));
+    CHECK(core::iequals("", ""));
+    CHECK(core::iequals("100-CONTINUE", "100-continue"));
+    CHECK_FALSE(core::iequals("abc", "abd"));
+    CHECK_FALSE(core::iequals("abc", "abcd"));
+    CHECK_FALSE(core::iequals("[", "{"));                // '[' | 0x20 == '{': only A-Z fold
+    CHECK_FALSE(core::iequals("\xc3\x89", "\xc3\xa9"));  // bytes outside ASCII as they are
+    CHECK(core::trim("  \ta b\t ") == "a b");
+    CHECK(core::trim(" \t ").empty());
+    CHECK(core::trim("x") == "x");
+    CHECK(core::trim("\nx\n") == "\nx\n");  // spaces and tabs only (HTTP OWS)
 }
 
 TEST_CASE("JSON media type") {
@@ -58,6 +60,12 @@ TEST_CASE("bodies are valid JSON") {
     CHECK(e["error"]["message"] == "unknown field \"x\"\n\x01");
     CHECK(ids_body({7, 9, false}) == R"({"report_id":7,"case_id":9,"duplicate":false})");
     CHECK(ids_body({7, 9, true}) == R"({"report_id":7,"case_id":9,"duplicate":true})");
+    // Byte-identical to the hand-written escaping it replaced.
+    CHECK(error_body("c", "a\"b\\c\x01") == R"({"error":{"code":"c","message":"a\"b\\c\u0001"}})");
+    CHECK(error_body("c", "Задержан") == R"({"error":{"code":"c","message":"Задержан"}})");
+    // Bytes that are not UTF-8 no longer make invalid JSON (nor throw).
+    CHECK(nlohmann::json::parse(error_body("c", "bad \xff byte"))["error"]["message"] ==
+          "bad \xef\xbf\xbd byte");
 }
 
 TEST_CASE("token checker") {

@@ -1,4 +1,5 @@
-// The server on 127.0.0.1:0 with a fake application, driven by a plain blocking-socket
+// The server on 127.0.0.1:0 with the standard routes, a fake application and the real
+// ingest::pipeline over a fake commit (the store), driven by a plain blocking-socket
 // client from the test thread while the io_context runs on its own thread.
 #include <doctest/doctest.h>
 
@@ -19,10 +20,12 @@
 #include <thread>
 #include <vector>
 
-#include "core/clock.hpp"
 #include "config/model.hpp"
+#include "core/clock.hpp"
 #include "core/metrics.hpp"
+#include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
+#include "ingest/pipeline.hpp"
 
 using namespace std::chrono_literals;
 namespace core = hotline::core;
@@ -37,7 +40,15 @@ namespace {
 
 class fake_app final : public http::application {
 public:
-    explicit fake_app(asio::io_context& io) : io_(io) {
+    fake_app(asio::io_context& io, core::metrics& metrics)
+        : io_(io),
+          pipeline_(
+              io.get_executor(), metrics,
+              [this](domain::report r, domain::case_info, auto, auto done) {
+                  commit(std::move(r), std::move(done));
+              },
+              [](std::vector<domain::notification>) {}),
+          metrics_(metrics) {
         auto cfg = std::make_shared<config::config>();
         config::source_config a;
         a.name = "src-a";
@@ -52,14 +63,20 @@ public:
         other.tokens.push_back({"token-imap", "imap.token"});
         cfg->sources = {a, b, other};
         cfg_ = cfg;
+        pipeline_.set_config(cfg_);
+    }
+
+    [[nodiscard]] http::route_table routes() {
+        return http::standard_routes(*this, pipeline_, metrics_);
     }
 
     [[nodiscard]] std::shared_ptr<const config::config> current_config() const override {
         return cfg_;
     }
 
-    void submit_report(domain::report r,
-                       std::function<void(core::result<domain::report_ids>)> done) override {
+    // Stands in for store::store::ingest: answers after `delay`, from the io thread.
+    void commit(domain::report r,
+                std::function<void(core::result<hotline::store::ingest_result>)> done) {
         {
             const std::lock_guard lock(mu_);
             reports_.push_back(r);
@@ -74,12 +91,12 @@ public:
             const auto key = r.source + "/" + r.external_id;
             const auto it = ids_.find(key);
             if (it != ids_.end()) {
-                done(domain::report_ids{it->second, it->second, true});
+                done(hotline::store::ingest_result{{it->second, it->second, true}, {}});
                 return;
             }
             const std::int64_t id = ++next_id_;
             ids_[key] = id;
-            done(domain::report_ids{id, id, false});
+            done(hotline::store::ingest_result{{id, id, false}, {}});
         });
     }
 
@@ -97,6 +114,8 @@ public:
 
 private:
     asio::io_context& io_;
+    hotline::ingest::pipeline pipeline_;
+    core::metrics& metrics_;
     std::shared_ptr<const config::config> cfg_;
     mutable std::mutex mu_;
     std::vector<domain::report> reports_;
@@ -119,9 +138,11 @@ config::server_config test_config() {
 
 struct fixture {
     explicit fixture(config::server_config cfg = test_config(),
-                     std::chrono::milliseconds delay = 5ms) {
+                     std::chrono::milliseconds delay = 5ms,
+                     std::optional<http::route_table> routes = std::nullopt) {
         app.delay = delay;
-        srv = std::make_unique<http::server>(io, app, metrics);
+        srv = std::make_unique<http::server>(io, app, routes ? std::move(*routes) : app.routes(),
+                                             metrics);
         srv->set_clock(clock);
         auto bound = srv->start(cfg);
         REQUIRE(bound.ok());
@@ -159,7 +180,7 @@ struct fixture {
     asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
     core::metrics metrics;
     core::manual_clock clock{1'764'061'200'000};
-    fake_app app{io};
+    fake_app app{io, metrics};
     std::unique_ptr<http::server> srv;
     std::uint16_t port{};
     std::thread thread;
@@ -749,8 +770,8 @@ TEST_CASE("shutdown with no connections completes at once") {
 TEST_CASE("start fails cleanly on a bad address or a taken port") {
     asio::io_context io;
     core::metrics metrics;
-    fake_app app(io);
-    http::server a(io, app, metrics);
+    fake_app app(io, metrics);
+    http::server a(io, app, app.routes(), metrics);
     auto cfg = test_config();
     cfg.listen_address = "not-an-address";
     auto bad = a.start(cfg);
@@ -759,9 +780,60 @@ TEST_CASE("start fails cleanly on a bad address or a taken port") {
     cfg = test_config();
     auto port = a.start(cfg);
     REQUIRE(port.ok());
-    http::server b(io, app, metrics);
+    http::server b(io, app, app.routes(), metrics);
     cfg.port = *port;
     auto taken = b.start(cfg);
     REQUIRE(!taken.ok());
     CHECK(taken.err().code == "listen");
+}
+
+namespace {
+
+asio::awaitable<http::reply> echo(http::exchange& ex) {
+    if (auto failed = co_await ex.read_body()) {
+        co_return std::move(*failed);
+    }
+    co_return http::text_reply(200, std::string(ex.param("name")) + "|" + ex.source() + "|" +
+                                        ex.body() + "|" + std::string(ex.path()));
+}
+
+}  // namespace
+
+TEST_CASE("a new endpoint with a dynamic segment needs no change to the server") {
+    auto observed = std::make_shared<std::vector<std::string>>();  // io thread only
+    http::route_table routes;
+    http::endpoint e;
+    e.pattern = "/v1/echo/{name}";
+    e.methods = http::method::post;
+    e.auth = http::auth_kind::source_token;
+    e.handle = [](http::exchange& ex) { return echo(ex); };
+    e.observe = [observed](const std::string& source, const http::reply& r) {
+        observed->push_back(source + ":" + std::to_string(r.status));
+    };
+    REQUIRE(routes.add(std::move(e)).ok());
+    fixture f(test_config(), 5ms, std::move(routes));
+
+    const std::string body = "hi";
+    auto r = roundtrip(f.port,
+                       "POST /v1/echo/a%20b?q=1 HTTP/1.1\r\nHost: t\r\n"
+                       "Authorization: Bearer token-b1\r\nContent-Length: 2\r\n\r\n" +
+                           body);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "a b|src-b|hi|/v1/echo/a%20b");
+    r = roundtrip(f.port, "POST /v1/echo/x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    check_error(r, 401, "unauthorized");
+    r = roundtrip(f.port, get("/v1/echo/x"));
+    check_error(r, 405, "method_not_allowed");
+    CHECK(r->header("allow") == "POST");
+    check_error(roundtrip(f.port, get("/v1/echo/")), 404, "not_found");
+    check_error(roundtrip(f.port, get("/v1/reports", "POST")), 404,
+                "not_found");  // not in this table
+    check_error(roundtrip(f.port, get("/healthz")), 404, "not_found");
+
+    CHECK(f.metric("hotline_http_requests_total",
+                   {{"route", "/v1/echo/{name}"}, {"code", "200"}}) == 1);
+    CHECK(f.metric("hotline_http_requests_total", {{"route", "other"}, {"code", "404"}}) == 3);
+    const auto seen = f.on_io([observed] { return *observed; });
+    CHECK(seen == std::vector<std::string>{"src-b:200", ":401", ":405"});
 }

@@ -1,0 +1,254 @@
+// ingest::pipeline over a real SQLite store in a temp dir, with a stand-in for the
+// dispatcher's enqueue: a report in; the stored report, case and notifications, the
+// enqueue call and the counters out; a duplicate; a store error; a config swap.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/asio.hpp"
+#include "core/metrics.hpp"
+#include "ingest/pipeline.hpp"
+#include "store/store.hpp"
+
+using namespace hotline;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct temp_dir {
+    std::filesystem::path path;
+    temp_dir() {
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "hotline-pipeline-XXXXXX").string();
+        REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+        path = tmpl;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+};
+
+domain::person responder(const std::string& id, const std::string& address) {
+    domain::person p;
+    p.id = id;
+    p.name = id;
+    p.language = "en";
+    p.contacts.push_back(domain::contact{"hook", address, {}});
+    return p;
+}
+
+// Root notifies alice; a child route for label kind=detention raises the severity and
+// adds bob.
+std::shared_ptr<const config::config> make_config(bool with_bob = true) {
+    auto cfg = std::make_shared<config::config>();
+    cfg->responders.push_back(responder("alice", "http://127.0.0.1:1/a"));
+    cfg->responders.push_back(responder("bob", "http://127.0.0.1:1/b"));
+    cfg->route.name = "root";
+    cfg->route.severity = "normal";
+    cfg->route.notify.push_back(domain::target{domain::target::kind::responder, "alice", {}});
+    rules::route_node detention;
+    detention.name = "detention";
+    rules::matcher kind;
+    kind.field = "labels.kind";
+    kind.label = "kind";
+    kind.kind = rules::matcher::op::equal;
+    kind.value = "detention";
+    detention.match.push_back(std::move(kind));
+    detention.severity = "critical";
+    if (with_bob) {
+        detention.notify.push_back(domain::target{domain::target::kind::responder, "bob", {}});
+    }
+    cfg->route.routes.push_back(std::move(detention));
+    return cfg;
+}
+
+domain::report make_report(const std::string& external_id, const std::string& kind) {
+    domain::report r;
+    r.source = "partner-webhook";
+    r.source_kind = "webhook";
+    r.external_id = external_id;
+    r.sender = "+79001234567";
+    r.subject = "Задержание";
+    r.text = "Detained at the station";
+    r.labels = {{"kind", kind}};
+    r.language = "ru";
+    r.received_at = 1'764'061'200'000;
+    return r;
+}
+
+struct fixture {
+    fixture() {
+        auto opened = store::store::open({(dir.path / "hotline.db").string(), 64, nullptr});
+        REQUIRE(opened.ok());
+        db = std::move(*opened);
+        pipe.emplace(io.get_executor(), metrics, ingest::pipeline::commit_to(*db),
+                     [this](std::vector<domain::notification> jobs) {
+                         CHECK(io_thread == std::this_thread::get_id());
+                         events.push_back("enqueue");
+                         enqueued.push_back(std::move(jobs));
+                     });
+        pipe->set_config(make_config());
+    }
+    ~fixture() {
+        pipe.reset();
+        db->close();
+    }
+    fixture(const fixture&) = delete;
+    fixture& operator=(const fixture&) = delete;
+
+    // Submits on the io thread (this one) and runs the io_context until `done` ran.
+    core::result<domain::report_ids> submit(domain::report r) {
+        std::optional<core::result<domain::report_ids>> out;
+        pipe->submit(std::move(r), [&](core::result<domain::report_ids> res) {
+            CHECK(io_thread == std::this_thread::get_id());
+            events.push_back("done");
+            out.emplace(std::move(res));
+        });
+        CHECK_FALSE(out.has_value());  // never answers before the commit
+        io.restart();
+        for (int i = 0; i < 500 && !out; ++i) {
+            io.run_one_for(10ms);
+        }
+        REQUIRE(out.has_value());
+        return std::move(*out);
+    }
+
+    double counter(const std::string& name, const core::labels& l) const {
+        return metrics.value(name, l);
+    }
+
+    temp_dir dir;
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    std::thread::id io_thread{std::this_thread::get_id()};
+    core::metrics metrics;
+    std::unique_ptr<store::store> db;
+    std::optional<ingest::pipeline> pipe;
+    std::vector<std::string> events;
+    std::vector<std::vector<domain::notification>> enqueued;
+};
+
+const core::labels source_label{{"source", "partner-webhook"}};
+
+}  // namespace
+
+TEST_CASE("pipeline: a report is routed, planned, committed, enqueued, then answered") {
+    fixture f;
+    const auto ids = f.submit(make_report("r1", "detention"));
+    REQUIRE(ids.ok());
+    CHECK_FALSE(ids->duplicate);
+    CHECK(ids->report_id > 0);
+    CHECK(ids->case_id > 0);
+    CHECK(f.events == std::vector<std::string>{"enqueue", "done"});
+
+    // Stored: the report as given, and one notification per target of the matched path.
+    const auto stored = f.db->load_report(ids->report_id);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->has_value());
+    CHECK((*stored)->external_id == "r1");
+    CHECK((*stored)->text == "Detained at the station");
+    const auto rows = f.db->notifications_for_report(ids->report_id);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 2);
+    std::vector<std::string> targets;
+    for (const auto& n : *rows) {
+        targets.push_back(n.target);
+        CHECK(n.case_id == ids->case_id);
+    }
+    std::sort(targets.begin(), targets.end());
+    CHECK(targets == std::vector<std::string>{"responder:alice", "responder:bob"});
+
+    // Enqueued: exactly the stored rows, with their ids.
+    REQUIRE(f.enqueued.size() == 1);
+    REQUIRE(f.enqueued[0].size() == 2);
+    for (const auto& n : f.enqueued[0]) {
+        CHECK(n.id > 0);
+        CHECK(n.report_id == ids->report_id);
+    }
+    CHECK(f.counter("hotline_reports_received_total", source_label) == 1);
+    CHECK(f.counter("hotline_reports_duplicate_total", source_label) == 0);
+}
+
+TEST_CASE("pipeline: a known (source, external_id) is a duplicate, nothing enqueued") {
+    fixture f;
+    const auto first = f.submit(make_report("r1", "detention"));
+    REQUIRE(first.ok());
+    f.events.clear();
+    const auto again = f.submit(make_report("r1", "other"));
+    REQUIRE(again.ok());
+    CHECK(again->duplicate);
+    CHECK(again->report_id == first->report_id);
+    CHECK(again->case_id == first->case_id);
+    CHECK(f.events == std::vector<std::string>{"done"});
+    CHECK(f.enqueued.size() == 1);
+    CHECK(f.counter("hotline_reports_received_total", source_label) == 1);
+    CHECK(f.counter("hotline_reports_duplicate_total", source_label) == 1);
+}
+
+TEST_CASE("pipeline: a store error is answered as an error, not counted, not enqueued") {
+    fixture f;
+    f.db->close();  // operations now fail with code "closed"
+    const auto res = f.submit(make_report("r1", "detention"));
+    REQUIRE_FALSE(res.ok());
+    CHECK(res.err().code == "closed");
+    CHECK(f.enqueued.empty());
+    CHECK(f.events == std::vector<std::string>{"done"});
+    CHECK(f.counter("hotline_reports_received_total", source_label) == 0);
+}
+
+TEST_CASE("pipeline: each submit plans with the config in force") {
+    fixture f;
+    f.pipe->set_config(make_config(/*with_bob=*/false));
+    const auto ids = f.submit(make_report("r1", "detention"));
+    REQUIRE(ids.ok());
+    REQUIRE(f.enqueued.size() == 1);
+    REQUIRE(f.enqueued[0].size() == 1);
+    CHECK(f.enqueued[0][0].target == "responder:alice");
+    // A report that matches no child gets the root's targets only.
+    f.pipe->set_config(make_config());
+    const auto plain = f.submit(make_report("r2", "other"));
+    REQUIRE(plain.ok());
+    REQUIRE(f.enqueued.size() == 2);
+    CHECK(f.enqueued[1].size() == 1);
+}
+
+TEST_CASE("pipeline: without a config the submit is answered with an error") {
+    asio::io_context io;
+    core::metrics metrics;
+    bool committed = false;
+    ingest::pipeline p(
+        io.get_executor(), metrics,
+        [&](domain::report, domain::case_info, std::vector<domain::planned_notification>,
+            std::function<void(core::result<store::ingest_result>)>) { committed = true; },
+        [](std::vector<domain::notification>) {});
+    std::optional<core::result<domain::report_ids>> out;
+    p.submit(make_report("r1", "x"), [&](core::result<domain::report_ids> r) { out.emplace(r); });
+    io.run();
+    REQUIRE(out.has_value());
+    REQUIRE_FALSE(out->ok());
+    CHECK(out->err().code == "config");
+    CHECK_FALSE(committed);
+}
+
+TEST_CASE("pipeline: rejections count by source and reason") {
+    asio::io_context io;
+    core::metrics metrics;
+    ingest::pipeline p(io.get_executor(), metrics, nullptr, nullptr);
+    p.rejected("partner-webhook", "bad_json");
+    p.rejected("partner-webhook", "bad_json");
+    p.rejected("", "unauthorized");
+    CHECK(metrics.value("hotline_reports_rejected_total",
+                        {{"source", "partner-webhook"}, {"reason", "bad_json"}}) == 2);
+    CHECK(metrics.value("hotline_reports_rejected_total",
+                        {{"source", ""}, {"reason", "unauthorized"}}) == 1);
+    CHECK(metrics.render().find("# HELP hotline_reports_received_total") != std::string::npos);
+}
