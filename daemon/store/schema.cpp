@@ -69,6 +69,16 @@ CREATE TABLE audit_events(
 );
 CREATE INDEX audit_events_by_case ON audit_events(case_id);
 )sql",
+    // 2: sealing at rest. The clear rows of version 1 are sealed after this step, in C++
+    // (store/sqlite/sealing.cpp, seal_existing), since that needs the key. seal_meta holds
+    // "canary" (a fixed text sealed under the current key: a wrong key fails it before
+    // anything is written) and, during a rekey, "rekey_target" (the new key id).
+    R"sql(
+CREATE TABLE seal_meta(
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+)sql",
 };
 
 core::result<int> user_version(sqlite::connection& db) {

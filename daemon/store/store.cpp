@@ -12,7 +12,6 @@
 
 #include <fcntl.h>
 #include <malloc.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,8 +35,10 @@
 
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
+#include "core/random.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
+#include "store/sqlite/sealing.hpp"
 
 namespace hotline::store {
 
@@ -67,10 +68,7 @@ notification_status status_from(const std::string& s) {
 // random key dirties one random index page per notification, which multiplied the WAL
 // bytes per commit. Shape: "hl-" + 12 hex digits of the id + 32 random hex digits.
 std::string new_idempotency_key(std::int64_t notification_id) {
-    unsigned char bytes[16];
-    randombytes_buf(bytes, sizeof bytes);
-    char hex[sizeof bytes * 2 + 1];
-    sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+    const auto hex = core::random_hex(16);
     char id_hex[13];
     std::snprintf(id_hex, sizeof id_hex, "%012llx",
                   static_cast<unsigned long long>(notification_id) & 0xffffffffffffULL);
@@ -113,17 +111,26 @@ core::error closed_error() {
     "id, report_id, case_id, channel, address, target, contact_index, language, payload, " \
     "idempotency_key, attempts, next_attempt_at, created_at, last_error, status, provider_id"
 
-notification read_notification(const sqlite::query& q) {
+// A notification row; "unreadable" when its sealed address or payload does not open.
+core::result<notification> read_notification(const sqlite::query& q, const sqlite::sealer& sealer) {
     notification n;
     n.id = q.int64(0);
     n.report_id = q.int64(1);
     n.case_id = q.int64(2);
     n.channel = q.text(3);
-    n.address = q.text(4);
+    auto address = sealer.open(q, 4, "notifications", "address", n.id);
+    if (!address) {
+        return address.err();
+    }
+    n.address = std::move(*address);
     n.target = q.text(5);
     n.contact_index = static_cast<int>(q.int64(6));
     n.language = q.text(7);
-    n.payload = json::parse(q.text(8), nullptr, false);
+    auto payload = sealer.open(q, 8, "notifications", "payload", n.id);
+    if (!payload) {
+        return payload.err();
+    }
+    n.payload = json::parse(*payload, nullptr, false);
     if (n.payload.is_discarded()) {
         // Only a hand-edited row gets here; keep the job moving rather than block the outbox.
         spdlog::warn("store: notification payload is not valid JSON notification_id={}", n.id);
@@ -199,8 +206,13 @@ private:
 
 class sqlite_store final : public store {
 public:
-    sqlite_store(const options& opts, sqlite::connection writer, sqlite::connection reader)
-        : opts_(opts), db_(std::move(writer)), reader_(std::move(reader)) {
+    sqlite_store(const options& opts, sqlite::db_lock lock, sqlite::connection writer,
+                 sqlite::connection reader)
+        : opts_(opts),
+          lock_(std::move(lock)),
+          sealer_(opts.keys, opts.metrics),
+          db_(std::move(writer)),
+          reader_(std::move(reader)) {
         if (opts_.max_batch == 0) {
             opts_.max_batch = 1;
         }
@@ -215,6 +227,7 @@ public:
                 batch_latency_metric, "Store transaction time from BEGIN to durable COMMIT",
                 {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
         }
+        sealer_.describe_metrics();
         writer_ = std::thread([this] { run(); });
     }
 
@@ -278,7 +291,10 @@ public:
             if (!*row) {
                 return out;
             }
-            out.push_back(read_notification(*q));
+            // An unreadable one is logged and counted by the sealer, and left out here.
+            if (auto n = read_notification(*q, sealer_)) {
+                out.push_back(std::move(*n));
+            }
         }
     }
 
@@ -302,10 +318,19 @@ public:
         r.source = q->text(0);
         r.source_kind = q->text(1);
         r.external_id = q->text(2);
-        r.sender = q->text(3);
-        r.subject = q->text(4);
-        r.text = q->text(5);
-        const auto labels = json::parse(q->text(6), nullptr, false);
+        auto sender = sealer_.open(*q, 3, "reports", "sender", report_id);
+        auto subject = sealer_.open(*q, 4, "reports", "subject", report_id);
+        auto text = sealer_.open(*q, 5, "reports", "text", report_id);
+        auto labels_text = sealer_.open(*q, 6, "reports", "labels", report_id);
+        for (const auto* part : {&sender, &subject, &text, &labels_text}) {
+            if (!*part) {
+                return part->err();
+            }
+        }
+        r.sender = std::move(*sender);
+        r.subject = std::move(*subject);
+        r.text = std::move(*text);
+        const auto labels = json::parse(*labels_text, nullptr, false);
         if (labels.is_object()) {
             for (const auto& [k, v] : labels.items()) {
                 r.labels[k] = v.is_string() ? v.get<std::string>() : v.dump();
@@ -506,6 +531,19 @@ private:
         return q->run();
     }
 
+    // The next free id of a table (MAX(id) + 1; ids are never reused while rows exist).
+    core::result<std::int64_t> next_id(const char* sql) {
+        auto q = db_.prepare(sql);
+        if (!q) {
+            return q.err();
+        }
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        return *row ? q->int64(0) : std::int64_t{1};
+    }
+
     // Inserts planned notifications for one report/case. Ids are allocated up front (we
     // hold the write lock) so the payload can carry its own notification_id in one INSERT.
     core::result<std::vector<notification>> insert_notifications(
@@ -516,18 +554,11 @@ private:
         if (planned.empty()) {
             return stored;
         }
-        std::int64_t next_id = 0;
-        {
-            auto q = db_.prepare("SELECT IFNULL(MAX(id), 0) FROM notifications");
-            if (!q) {
-                return q.err();
-            }
-            auto row = q->step();
-            if (!row) {
-                return row.err();
-            }
-            next_id = q->int64(0) + 1;
+        auto first_id = next_id("SELECT IFNULL(MAX(id), 0) + 1 FROM notifications");
+        if (!first_id) {
+            return first_id.err();
         }
+        std::int64_t next_id = *first_id;
         stored.reserve(planned.size());
         for (const auto& p : planned) {
             notification n;
@@ -542,6 +573,10 @@ private:
             n.payload = p.payload.is_null() ? json::object() : p.payload;
             if (!n.payload.is_object()) {
                 return core::make_error("bad_payload", "notification payload must be an object");
+            }
+            // The schema's CHECK(length(address) > 0) cannot see through the seal.
+            if (n.address.empty()) {
+                return core::make_error("constraint", "notification address is empty");
             }
             n.payload["report_id"] = report_id;
             n.payload["case_id"] = case_id;
@@ -561,15 +596,15 @@ private:
                 .bind(2, report_id)
                 .bind(3, case_id)
                 .bind(4, n.channel)
-                .bind(5, n.address)
                 .bind(6, n.target)
                 .bind(7, static_cast<std::int64_t>(n.contact_index))
                 .bind(8, n.language)
-                .bind(9, dump(n.payload))
                 .bind(10, n.idempotency_key)
                 .bind(11, n.next_attempt_at)
                 .bind(12, now)
                 .bind(13, now);
+            sealer_.bind(*q, 5, "notifications", "address", n.id, n.address);
+            sealer_.bind(*q, 9, "notifications", "payload", n.id, dump(n.payload));
             if (auto done = q->run(); !done) {
                 return done.err();
             }
@@ -583,23 +618,30 @@ private:
         const auto now = now_ms();
         const auto received_at = r.received_at > 0 ? r.received_at : now;
         ingest_result out;
+        // The id is allocated first (we hold the write lock) so that the sealed values can be
+        // bound to their row in the one INSERT.
+        auto report_id = next_id("SELECT IFNULL(MAX(id), 0) + 1 FROM reports");
+        if (!report_id) {
+            return report_id.err();
+        }
         {
             auto q = db_.prepare(
-                "INSERT INTO reports(source, source_kind, external_id, sender, subject, text, "
-                "labels, language, received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO reports(id, source, source_kind, external_id, sender, subject, text, "
+                "labels, language, received_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(source, external_id) DO NOTHING RETURNING id");
             if (!q) {
                 return q.err();
             }
-            q->bind(1, r.source)
-                .bind(2, r.source_kind)
-                .bind(3, r.external_id)
-                .bind(4, r.sender)
-                .bind(5, r.subject)
-                .bind(6, r.text)
-                .bind(7, dump(labels_json(r.labels)))
-                .bind(8, r.language)
-                .bind(9, received_at);
+            q->bind(1, *report_id)
+                .bind(2, r.source)
+                .bind(3, r.source_kind)
+                .bind(4, r.external_id)
+                .bind(9, r.language)
+                .bind(10, received_at);
+            sealer_.bind(*q, 5, "reports", "sender", *report_id, r.sender);
+            sealer_.bind(*q, 6, "reports", "subject", *report_id, r.subject);
+            sealer_.bind(*q, 7, "reports", "text", *report_id, r.text);
+            sealer_.bind(*q, 8, "reports", "labels", *report_id, dump(labels_json(r.labels)));
             auto row = q->step();
             if (!row) {
                 return row.err();
@@ -812,26 +854,62 @@ private:
         const std::unordered_set<std::int64_t> skip(exclude.begin(), exclude.end());
         // Rows come in index order; excluded ids are skipped here, so at most
         // limit + exclude.size() rows are read.
-        auto q = db_.prepare("SELECT " HOTLINE_NOTIFICATION_COLUMNS
-                             " FROM notifications WHERE status = 'pending' AND "
-                             "next_attempt_at <= ? ORDER BY next_attempt_at, id");
-        if (!q) {
-            return q.err();
-        }
-        q->bind(1, now);
-        while (out.size() < limit) {
-            auto row = q->step();
-            if (!row) {
-                return row.err();
+        struct unreadable_row {
+            std::int64_t id, report_id, case_id;
+        };
+        std::vector<unreadable_row> unreadable;
+        {
+            auto q = db_.prepare("SELECT " HOTLINE_NOTIFICATION_COLUMNS
+                                 " FROM notifications WHERE status = 'pending' AND "
+                                 "next_attempt_at <= ? ORDER BY next_attempt_at, id");
+            if (!q) {
+                return q.err();
             }
-            if (!*row) {
-                break;
+            q->bind(1, now);
+            while (out.size() < limit) {
+                auto row = q->step();
+                if (!row) {
+                    return row.err();
+                }
+                if (!*row) {
+                    break;
+                }
+                if (skip.contains(q->int64(0))) {
+                    continue;
+                }
+                if (auto n = read_notification(*q, sealer_)) {
+                    out.push_back(std::move(*n));
+                } else {
+                    unreadable.push_back({q->int64(0), q->int64(1), q->int64(2)});
+                }
             }
-            if (!skip.contains(q->int64(0))) {
-                out.push_back(read_notification(*q));
+        }  // the cursor is reset before the updates
+        for (const auto& u : unreadable) {
+            if (auto marked = mark_unreadable(u.id, u.report_id, u.case_id, now); !marked) {
+                return marked.err();
             }
         }
         return out;
+    }
+
+    // A pending notification whose address or payload does not open can never be sent:
+    // it is settled as dead, so it neither blocks the outbox nor is retried forever.
+    core::status mark_unreadable(std::int64_t id, std::int64_t report_id, std::int64_t case_id,
+                                 std::int64_t now) {
+        auto q = db_.prepare(
+            "UPDATE notifications SET status = 'dead', last_error = ?, updated_at = ? "
+            "WHERE id = ? AND status = 'pending'");
+        if (!q) {
+            return q.err();
+        }
+        q->bind(1, std::string_view(sqlite::unreadable_error)).bind(2, now).bind(3, id);
+        if (auto done = q->run(); !done) {
+            return done;
+        }
+        spdlog::error("store: notification_id={} is unreadable, marked dead", id);
+        const json detail = {{"error", sqlite::unreadable_error}};
+        return audit("", "store", "notification_unreadable", case_id, report_id, id, detail,
+                     now_ms());
     }
 
     core::result<std::optional<std::int64_t>> do_next_due() {
@@ -927,6 +1005,8 @@ private:
     }
 
     options opts_;
+    sqlite::db_lock lock_;  // held while the store is open: keeps a rekey out
+    sqlite::sealer sealer_;
     sqlite::connection db_;  // writer thread only, once it runs
 
     std::mutex read_mu_;
@@ -1014,8 +1094,8 @@ core::result<std::unique_ptr<store>> store::open(const options& opts) {
     if (opts.path.empty() || opts.path == ":memory:" || opts.path.starts_with("file:")) {
         return core::make_error("config", "storage.path must name a database file");
     }
-    if (sodium_init() < 0) {
-        return core::make_error("internal", "libsodium failed to initialise");
+    if (!opts.keys && !opts.unsealed_for_tests) {
+        return core::make_error("key", "no storage key: the store seals what it keeps", opts.path);
     }
     keep_freed_memory();
     const std::filesystem::path path(opts.path);
@@ -1030,6 +1110,10 @@ core::result<std::unique_ptr<store>> store::open(const options& opts) {
     if (auto p = make_private(opts.path); !p) {
         return with_path(p.err(), opts.path);
     }
+    auto lock = sqlite::db_lock::acquire(opts.path);
+    if (!lock) {
+        return lock.err();
+    }
     auto writer = sqlite::connection::open(
         opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
     if (!writer) {
@@ -1038,8 +1122,16 @@ core::result<std::unique_ptr<store>> store::open(const options& opts) {
     if (auto c = configure(*writer, true, opts.busy_timeout_ms); !c) {
         return with_path(c.err(), opts.path);
     }
+    const sqlite::sealer sealer(opts.keys);
+    // Before any migration writes: a key that does not open the existing rows changes nothing.
+    if (auto k = sqlite::check_key(*writer, sealer); !k) {
+        return with_path(k.err(), opts.path);
+    }
     if (auto m = migrate(*writer); !m) {
         return with_path(m.err(), opts.path);
+    }
+    if (auto s = sqlite::seal_existing(*writer, sealer); !s) {
+        return with_path(s.err(), opts.path);
     }
     (void)make_private(opts.path);  // -wal/-shm exist now
     auto reader = sqlite::connection::open(opts.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
@@ -1049,8 +1141,8 @@ core::result<std::unique_ptr<store>> store::open(const options& opts) {
     if (auto c = configure(*reader, false, opts.busy_timeout_ms); !c) {
         return with_path(c.err(), opts.path);
     }
-    return std::unique_ptr<store>(
-        std::make_unique<sqlite_store>(opts, std::move(*writer), std::move(*reader)));
+    return std::unique_ptr<store>(std::make_unique<sqlite_store>(
+        opts, std::move(*lock), std::move(*writer), std::move(*reader)));
 }
 
 }  // namespace hotline::store

@@ -12,10 +12,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/crypto.hpp"
+#include "core/result.hpp"
 #include "domain/case.hpp"
 #include "domain/notification.hpp"
 #include "domain/report.hpp"
-#include "core/result.hpp"
 
 namespace hotline::core {
 class clock;
@@ -71,13 +72,21 @@ struct options {
     // How long to wait for another process's lock (e.g. a tool reading or writing the
     // database) before a batch fails with code "busy".
     int busy_timeout_ms{5000};
+    // Seals report contents, addresses and payloads at rest (store/sqlite/sealing.hpp).
+    // Required: without it open fails with code "key", unless unsealed_for_tests is set.
+    std::shared_ptr<const core::crypto::keyring> keys;
+    // Benchmarks and tests only, never set from the config: store those values in clear.
+    bool unsealed_for_tests{false};
 };
 
 class store {
 public:
     // Opens (creating if needed, with parent directories, mode 0600) and migrates the
-    // database. Runs on the caller's thread. Error codes: "corrupt" (not an SQLite file),
-    // "schema_too_new" (written by a newer hotline), "readonly", "config", "storage".
+    // database, holding "<path>.lock" (flock) until close. Runs on the caller's thread.
+    // Error codes: "corrupt" (not an SQLite file), "schema_too_new" (written by a newer
+    // hotline), "readonly", "config", "storage", "key" (no keyring), "wrong_key" (the key
+    // does not open the existing rows; nothing is written), "rekey_incomplete", "locked"
+    // (another process has it open).
     // Operation errors: "constraint", "bad_payload", "busy", "disk_full", "io_error".
     [[nodiscard]] static core::result<std::unique_ptr<store>> open(const options& opts);
     virtual ~store() = default;
@@ -113,6 +122,9 @@ public:
     // Reads for tools and tests (synchronous; not for the io thread).
     [[nodiscard]] virtual core::result<std::vector<notification>> notifications_for_report(
         std::int64_t report_id) = 0;
+    // A report whose sealed values do not open is an error with code "unreadable" (and
+    // counted in hotline_store_unreadable_total); a notification that does not open is left
+    // out of notifications_for_report and marked dead by due().
     [[nodiscard]] virtual core::result<std::optional<domain::report>> load_report(
         std::int64_t report_id) = 0;
 
