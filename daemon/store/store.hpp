@@ -1,7 +1,13 @@
-// The durable store (SQLite, WAL, synchronous=FULL) behind one writer thread with
-// group commit: operations queued by any thread are run in batches, one transaction
-// and one fsync per batch, and each operation's completion runs only after its batch
-// is durable. Completions run on the writer thread: callers post them where they belong.
+// The durable store: reports and cases, the outbox of notifications, the audit trail.
+// `store` is the interface every backend implements; store/factory.hpp opens one from a
+// type string. Operations queued by any thread are run in batches, one transaction and
+// one fsync per batch, and each operation's completion runs only after its batch is
+// durable: on the store's writer thread, or posted to options.completions when set.
+//
+// Layout: store.hpp (this interface), factory.{hpp,cpp}; the SQLite backend (WAL,
+// synchronous=FULL) in sqlite/: connection (RAII handles, cached statements), writer (the
+// writer thread, group commit, savepoint re-run), schema (migrations), one file per table
+// (reports, cases, outbox, audit) and sqlite_store (this interface over them).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -12,10 +18,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/asio.hpp"
+#include "core/result.hpp"
 #include "domain/case.hpp"
 #include "domain/notification.hpp"
 #include "domain/report.hpp"
-#include "core/result.hpp"
 
 namespace hotline::core {
 class clock;
@@ -71,12 +78,19 @@ struct options {
     // How long to wait for another process's lock (e.g. a tool reading or writing the
     // database) before a batch fails with code "busy".
     int busy_timeout_ms{5000};
+    // Which backend store::open (store/factory.hpp) opens: only "sqlite" today.
+    std::string backend{"sqlite"};
+    // Where completions run. Empty (tools, tests): on the store's own thread, as soon as
+    // the operation's transaction is durable. Set (the daemon's io executor): each `done`
+    // is posted there, so callers need no post of their own.
+    asio::any_io_executor completions{};
 };
 
 class store {
 public:
-    // Opens (creating if needed, with parent directories, mode 0600) and migrates the
-    // database. Runs on the caller's thread. Error codes: "corrupt" (not an SQLite file),
+    // Opens the backend named by opts.backend (see store/factory.hpp; unknown: "config").
+    // SQLite: creates the file if needed (with parent directories, mode 0600) and migrates
+    // it. Runs on the caller's thread. Error codes: "corrupt" (not an SQLite file),
     // "schema_too_new" (written by a newer hotline), "readonly", "config", "storage".
     // Operation errors: "constraint", "bad_payload", "busy", "disk_full", "io_error".
     [[nodiscard]] static core::result<std::unique_ptr<store>> open(const options& opts);
@@ -120,7 +134,8 @@ public:
     [[nodiscard]] virtual bool writable() const = 0;
 
     // Finishes queued operations, then stops the writer thread. Idempotent. Operations
-    // submitted afterwards fail at once, on the caller's thread, with code "closed".
+    // submitted afterwards fail at once with code "closed": on the caller's thread, or
+    // posted to options.completions when set.
     virtual void close() = 0;
 };
 

@@ -9,7 +9,7 @@
 
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
-#include "store/schema.hpp"
+#include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
 #include "store_test_support.hpp"
 
@@ -50,7 +50,7 @@ TEST_CASE("open creates parent directories, a private file, and the current sche
         CHECK(mode_of(dir.db() + "-shm") == 0600U);
     }
     raw_db raw(dir.db());
-    CHECK(raw.scalar("PRAGMA user_version") == current_schema_version());
+    CHECK(raw.scalar("PRAGMA user_version") == sqlite::current_schema_version());
     CHECK(raw.text("PRAGMA journal_mode") == "wal");
     CHECK(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                      "('reports', 'cases', 'notifications', 'audit_events')") == 4);

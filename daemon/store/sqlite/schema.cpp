@@ -1,9 +1,9 @@
-#include "store/schema.hpp"
+#include "store/sqlite/schema.hpp"
 
 #include <array>
 #include <string>
 
-namespace hotline::store {
+namespace hotline::store::sqlite {
 namespace {
 
 // Append only: a released step is never edited, a change is a new step.
@@ -71,7 +71,7 @@ CREATE INDEX audit_events_by_case ON audit_events(case_id);
 )sql",
 };
 
-core::result<int> user_version(sqlite::connection& db) {
+core::result<int> user_version(connection& db) {
     auto q = db.prepare("PRAGMA user_version");
     if (!q) {
         return q.err();
@@ -83,7 +83,7 @@ core::result<int> user_version(sqlite::connection& db) {
     return *row ? static_cast<int>(q->int64(0)) : 0;
 }
 
-core::status apply(sqlite::connection& db, int version) {
+core::status apply(connection& db, int version) {
     if (auto begin = db.exec("BEGIN IMMEDIATE"); !begin) {
         return begin;
     }
@@ -117,7 +117,7 @@ int current_schema_version() {
     return static_cast<int>(migrations.size());
 }
 
-core::status migrate(sqlite::connection& db) {
+core::status migrate(connection& db) {
     auto version = user_version(db);
     if (!version) {
         return version.err();
@@ -137,4 +137,4 @@ core::status migrate(sqlite::connection& db) {
     return core::ok();
 }
 
-}  // namespace hotline::store
+}  // namespace hotline::store::sqlite

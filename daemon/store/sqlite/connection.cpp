@@ -1,4 +1,4 @@
-#include "store/sqlite.hpp"
+#include "store/sqlite/connection.hpp"
 
 #include <utility>
 
@@ -146,6 +146,18 @@ std::string query::text(int column) const {
 
 bool query::is_null(int column) const {
     return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+core::result<std::int64_t> scalar(connection& db, const char* sql) {
+    auto q = db.prepare(sql);
+    if (!q) {
+        return q.err();
+    }
+    auto row = q->step();
+    if (!row) {
+        return row.err();
+    }
+    return *row ? q->int64(0) : 0;
 }
 
 }  // namespace hotline::store::sqlite
