@@ -36,9 +36,38 @@ using domain::notification;
 using domain::notification_status;
 using domain::planned_notification;
 
+// A timer to add. In ingest and record_attempt an empty subject means the operation's
+// case ("case:<id>"), which the caller of ingest cannot know yet.
+struct new_timer {
+    std::int64_t due_at{};      // unix ms
+    std::string kind;           // e.g. "escalation_step"; must not be empty
+    std::string subject;        // e.g. "case:42"
+    std::string payload{"{}"};  // JSON text, opaque to the store
+};
+
+struct timer {
+    std::int64_t id{};
+    std::int64_t due_at{};
+    std::string kind;
+    std::string subject;
+    std::string payload;
+    std::int64_t created_at{};
+    std::string claimed_by;      // empty when never claimed
+    std::int64_t lease_until{};  // 0 when never claimed
+    std::int64_t fired_at{};     // 0 while live
+};
+
+enum class timer_completion {
+    fired,          // marked fired by this call
+    already_fired,  // fired before (a timer fires once)
+    cancelled,      // cancelled (cancel_timers) before it was completed
+    not_owner,      // claimed by another owner (this one's lease expired), or never claimed
+};
+
 struct ingest_result {
     domain::report_ids ids;
     std::vector<notification> notifications;  // as stored; empty for a duplicate
+    std::vector<std::int64_t> timer_ids;      // of the timers added; empty for a duplicate
 };
 
 // Result of one delivery attempt, as the dispatcher saw it.
@@ -52,10 +81,14 @@ struct attempt_result {
     // dead-letter alerts). Empty with dead_letter=false means just "failed".
     std::vector<planned_notification> follow_ups;
     bool dead_letter{false};  // mark this one "dead" (all contacts exhausted)
+    // Added in the same transaction (e.g. the next escalation step), whatever the outcome;
+    // not for a replayed attempt.
+    std::vector<new_timer> timers;
 };
 
 struct attempt_record {
     std::vector<notification> follow_ups;  // as stored, to hand to the dispatcher
+    std::vector<std::int64_t> timer_ids;   // of attempt_result::timers, as stored
 };
 
 struct stats {
@@ -99,8 +132,14 @@ public:
     // Stores a report, its case (one per report for now), the planned notifications and an
     // audit event in one transaction. A report whose (source, external_id) exists is a
     // duplicate: nothing is written and the existing ids come back with duplicate=true.
+    // With `timers`, those are added in the same transaction (not for a duplicate).
     virtual void ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
+                        std::vector<new_timer> timers,
                         std::function<void(core::result<ingest_result>)> done) = 0;
+    void ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
+                std::function<void(core::result<ingest_result>)> done) {
+        ingest(std::move(r), std::move(c), std::move(planned), {}, std::move(done));
+    }
 
     // Records an attempt's outcome (and its follow-ups) in one transaction. Every outcome
     // counts an attempt. Follow-ups are due at once. For a notification that is no longer
@@ -123,6 +162,38 @@ public:
     // can poll it every second without full-table scans in the writer's batches.
     virtual void outbox_stats(std::int64_t now_ms,
                               std::function<void(core::result<stats>)> done) = 0;
+
+    // ---- timers: durable, claimed with a lease, fired once ----
+
+    // Adds timers in one transaction; their ids come back in order. An empty kind or
+    // subject fails with "invalid_argument" (and adds none).
+    virtual void add_timers(std::vector<new_timer> timers,
+                            std::function<void(core::result<std::vector<std::int64_t>>)> done) = 0;
+
+    // Atomically claims up to `limit` live timers due at or before `now_ms` that are
+    // unclaimed or whose lease has expired (lease_until <= now_ms): they become claimed by
+    // `owner` until now_ms + lease_ms and come back, earliest due first. A concurrent
+    // claimer gets none of them; a crashed claimer's timers come back after the lease.
+    // An empty owner or a lease_ms <= 0 fails with "invalid_argument".
+    virtual void claim_due_timers(std::int64_t now_ms, std::string owner, std::int64_t lease_ms,
+                                  std::size_t limit,
+                                  std::function<void(core::result<std::vector<timer>>)> done) = 0;
+
+    // Marks a timer claimed by `owner` fired (even if the lease ran out, as long as nobody
+    // claimed it since). An unknown id fails with "not_found".
+    virtual void complete_timer(std::int64_t id, std::string owner,
+                                std::function<void(core::result<timer_completion>)> done) = 0;
+
+    // Cancels the live timers of `subject` with `kind` (every kind when empty), claimed or
+    // not: none of them fires afterwards (a claimer's complete_timer gets "cancelled").
+    // Returns how many were cancelled.
+    virtual void cancel_timers(std::string subject, std::string kind,
+                               std::function<void(core::result<std::int64_t>)> done) = 0;
+
+    // When claim_due_timers may next return something: the earliest due_at of the live
+    // unclaimed timers and lease_until (or due_at, if later) of the claimed ones.
+    virtual void next_timer_due(
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) = 0;
 
     // Reads for tools and tests (synchronous; not for the io thread).
     [[nodiscard]] virtual core::result<std::vector<notification>> notifications_for_report(

@@ -69,6 +69,25 @@ CREATE TABLE audit_events(
 );
 CREATE INDEX audit_events_by_case ON audit_events(case_id);
 )sql",
+    // 2: durable timers (escalation steps, check-in deadlines, SMS part timeouts, retries).
+    // fired_at is set when a timer is settled: fired, or cancelled (then cancelled_at too),
+    // so "fired_at IS NULL" alone selects the live rows through timers_due.
+    R"sql(
+CREATE TABLE timers(
+  id INTEGER PRIMARY KEY,
+  due_at INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK(length(kind) > 0),
+  subject TEXT NOT NULL,
+  payload TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  claimed_by TEXT,
+  lease_until INTEGER,
+  fired_at INTEGER,
+  cancelled_at INTEGER
+);
+CREATE INDEX timers_due ON timers(fired_at, due_at);
+CREATE INDEX timers_by_subject ON timers(subject, kind);
+)sql",
 };
 
 core::result<int> user_version(connection& db) {

@@ -19,6 +19,7 @@
 #include "store/sqlite/outbox.hpp"
 #include "store/sqlite/reports.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/timers.hpp"
 
 namespace hotline::store::sqlite {
 
@@ -176,9 +177,11 @@ std::int64_t sqlite_store::now_ms() const {
 }
 
 void sqlite_store::ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
+                          std::vector<new_timer> timers,
                           std::function<void(core::result<ingest_result>)> done) {
-    enqueue<ingest_result>([this, r = std::move(r), c = std::move(c), planned = std::move(planned)](
-                               connection& db) { return do_ingest(db, r, c, planned); },
+    enqueue<ingest_result>([this, r = std::move(r), c = std::move(c), planned = std::move(planned),
+                            timers = std::move(timers)](
+                               connection& db) { return do_ingest(db, r, c, planned, timers); },
                            std::move(done));
 }
 
@@ -213,6 +216,49 @@ void sqlite_store::outbox_stats(std::int64_t now_ms,
     enqueue<stats>([now_ms](connection& db) { return do_outbox(db, now_ms); }, std::move(done));
 }
 
+void sqlite_store::add_timers(std::vector<new_timer> timers,
+                              std::function<void(core::result<std::vector<std::int64_t>>)> done) {
+    enqueue<std::vector<std::int64_t>>(
+        [this, timers = std::move(timers)](connection& db) {
+            return insert_timers(db, timers, {}, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::claim_due_timers(std::int64_t now_ms, std::string owner, std::int64_t lease_ms,
+                                    std::size_t limit,
+                                    std::function<void(core::result<std::vector<timer>>)> done) {
+    enqueue<std::vector<timer>>(
+        [now_ms, owner = std::move(owner), lease_ms, limit](connection& db) {
+            return claim_timers(db, now_ms, owner, lease_ms, limit);
+        },
+        std::move(done));
+}
+
+void sqlite_store::complete_timer(std::int64_t id, std::string owner,
+                                  std::function<void(core::result<timer_completion>)> done) {
+    enqueue<timer_completion>(
+        [this, id, owner = std::move(owner)](connection& db) {
+            return sqlite::complete_timer(db, id, owner, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::cancel_timers(std::string subject, std::string kind,
+                                 std::function<void(core::result<std::int64_t>)> done) {
+    enqueue<std::int64_t>(
+        [this, subject = std::move(subject), kind = std::move(kind)](connection& db) {
+            return sqlite::cancel_timers(db, subject, kind, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::next_timer_due(
+    std::function<void(core::result<std::optional<std::int64_t>>)> done) {
+    enqueue<std::optional<std::int64_t>>([](connection& db) { return sqlite::next_timer_due(db); },
+                                         std::move(done));
+}
+
 core::result<std::vector<notification>> sqlite_store::notifications_for_report(
     std::int64_t report_id) {
     const std::lock_guard lock(read_mu_);
@@ -226,7 +272,7 @@ core::result<std::optional<domain::report>> sqlite_store::load_report(std::int64
 
 core::result<ingest_result> sqlite_store::do_ingest(
     connection& db, const domain::report& r, const case_info& c,
-    const std::vector<planned_notification>& planned) {
+    const std::vector<planned_notification>& planned, const std::vector<new_timer>& timers) {
     const auto now = now_ms();
     const auto received_at = r.received_at > 0 ? r.received_at : now;
     ingest_result out;
@@ -254,6 +300,11 @@ core::result<ingest_result> sqlite_store::do_ingest(
         return stored.err();
     }
     out.notifications = std::move(*stored);
+    auto timer_ids = insert_timers(db, timers, "case:" + std::to_string(out.ids.case_id), now);
+    if (!timer_ids) {
+        return timer_ids.err();
+    }
+    out.timer_ids = std::move(*timer_ids);
     audit_event e;
     e.at = now;
     e.actor = "source:" + r.source;
@@ -334,6 +385,11 @@ core::result<attempt_record> sqlite_store::do_record_attempt(connection& db, std
             break;
         }
     }
+    auto timer_ids = insert_timers(db, outcome.timers, "case:" + std::to_string(row.case_id), now);
+    if (!timer_ids) {
+        return timer_ids.err();
+    }
+    record.timer_ids = std::move(*timer_ids);
     if (auto a = insert_audit_event(db, e); !a) {
         return a.err();
     }

@@ -20,7 +20,9 @@ public:
     sqlite_store& operator=(const sqlite_store&) = delete;
     ~sqlite_store() override;
 
+    using store::ingest;
     void ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
+                std::vector<new_timer> timers,
                 std::function<void(core::result<ingest_result>)> done) override;
     void record_attempt(std::int64_t notification_id, attempt_result outcome,
                         std::function<void(core::result<attempt_record>)> done) override;
@@ -29,6 +31,18 @@ public:
     void next_due(std::function<void(core::result<std::optional<std::int64_t>>)> done) override;
     void get_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override;
     void outbox_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override;
+
+    void add_timers(std::vector<new_timer> timers,
+                    std::function<void(core::result<std::vector<std::int64_t>>)> done) override;
+    void claim_due_timers(std::int64_t now_ms, std::string owner, std::int64_t lease_ms,
+                          std::size_t limit,
+                          std::function<void(core::result<std::vector<timer>>)> done) override;
+    void complete_timer(std::int64_t id, std::string owner,
+                        std::function<void(core::result<timer_completion>)> done) override;
+    void cancel_timers(std::string subject, std::string kind,
+                       std::function<void(core::result<std::int64_t>)> done) override;
+    void next_timer_due(
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) override;
 
     core::result<std::vector<notification>> notifications_for_report(
         std::int64_t report_id) override;
@@ -48,7 +62,8 @@ private:
 
     core::result<ingest_result> do_ingest(connection& db, const domain::report& r,
                                           const case_info& c,
-                                          const std::vector<planned_notification>& planned);
+                                          const std::vector<planned_notification>& planned,
+                                          const std::vector<new_timer>& timers);
     core::result<attempt_record> do_record_attempt(connection& db, std::int64_t id,
                                                    const attempt_result& outcome);
     static core::result<stats> do_stats(connection& db, std::int64_t now);
