@@ -13,8 +13,8 @@
 #include "core/work_pool.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "dispatch/planner.hpp"
-#include "net/transport.hpp"
 #include "http/server.hpp"
+#include "net/transport.hpp"
 #include "rules/route.hpp"
 #include "store/store.hpp"
 
@@ -37,7 +37,10 @@ public:
 
     int run() {
         core::init_logging(cfg_->logging.format, cfg_->logging.level);
-        auto db = store::store::open({cfg_->storage.path, cfg_->storage.max_batch, &metrics_});
+        auto db = store::store::open({.path = cfg_->storage.path,
+                                      .max_batch = cfg_->storage.max_batch,
+                                      .metrics = &metrics_,
+                                      .completions = io_.get_executor()});
         if (!db) {
             spdlog::critical("cannot open the store: {}", db.err().describe());
             return 1;

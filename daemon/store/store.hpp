@@ -1,13 +1,24 @@
-// The durable store: reports and cases, the outbox of notifications, the audit trail.
-// `store` is the interface every backend implements; store/factory.hpp opens one from a
-// type string. Operations queued by any thread are run in batches, one transaction and
-// one fsync per batch, and each operation's completion runs only after its batch is
-// durable: on the store's writer thread, or posted to options.completions when set.
+// The durable store: reports and cases, the outbox of notifications, durable timers, the
+// audit trail. `store` is the interface every backend implements; store/factory.hpp opens
+// one from a type string (options.backend). Operations queued by any thread are run in
+// batches, one transaction and one fsync per batch, and each operation's completion runs
+// only after its batch is durable: on the store's writer thread, or posted to
+// options.completions when set.
 //
 // Layout: store.hpp (this interface), factory.{hpp,cpp}; the SQLite backend (WAL,
 // synchronous=FULL) in sqlite/: connection (RAII handles, cached statements), writer (the
 // writer thread, group commit, savepoint re-run), schema (migrations), one file per table
-// (reports, cases, outbox, audit) and sqlite_store (this interface over them).
+// (reports, cases, outbox, audit, timers) and sqlite_store (this interface over them).
+// tests/unit/store_conformance.hpp is the suite every backend must pass.
+//
+// Timers (table `timers`, schema version 2) are what escalation steps, check-in deadlines,
+// SMS part timeouts and retries are built on: id, due_at (unix ms), kind ("escalation_step",
+// "checkin_deadline", "sms_parts", "retry"), subject ("case:42"), payload (JSON text, opaque
+// to the store), created_at, claimed_by and lease_until (set by a claim), fired_at (set
+// when settled: completed, or cancelled, then cancelled_at too). A live timer has no
+// fired_at; a claim takes due live ones that are unclaimed or whose lease ran out, so a
+// crashed claimer's timers come back after the lease; complete_timer fires one once.
+// Index timers_due(fired_at, due_at) serves claims and next_timer_due.
 #pragma once
 #include <cstdint>
 #include <functional>
