@@ -43,6 +43,7 @@ public:
         opts.max_batch = cfg_->storage.max_batch;
         opts.metrics = &metrics_;
         opts.keys = keys_;
+        opts.completions = io_.get_executor();
         auto db = store::store::open(opts);
         if (!db) {
             spdlog::critical("cannot open the store: {}", db.err().describe());

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "core/metrics.hpp"
-#include "store/schema.hpp"
+#include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
 #include "store_test_support.hpp"
 
@@ -191,8 +191,8 @@ TEST_CASE("a database from a newer hotline is refused") {
     }
     {
         raw_db raw(dir.db());
-        REQUIRE(raw.exec("PRAGMA user_version = " + std::to_string(current_schema_version() + 1)) ==
-                SQLITE_OK);
+        REQUIRE(raw.exec("PRAGMA user_version = " +
+                         std::to_string(sqlite::current_schema_version() + 1)) == SQLITE_OK);
     }
     options o;
     o.keys = test_keys();

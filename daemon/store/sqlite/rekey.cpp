@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "store/schema.hpp"
-#include "store/sqlite.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/schema.hpp"
 #include "store/sqlite/sealing.hpp"
 
 namespace hotline::store {

@@ -17,7 +17,7 @@
 
 #include "core/crypto.hpp"
 #include "core/result.hpp"
-#include "store/sqlite.hpp"
+#include "store/sqlite/connection.hpp"
 
 namespace hotline::core {
 class metrics;

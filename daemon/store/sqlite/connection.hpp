@@ -85,4 +85,7 @@ private:
     int bind_rc_{SQLITE_OK};
 };
 
+// First column of the first row of a one-value query (0 when there is no row).
+[[nodiscard]] core::result<std::int64_t> scalar(connection& db, const char* sql);
+
 }  // namespace hotline::store::sqlite

@@ -1,4 +1,4 @@
-#include "store/sqlite.hpp"
+#include "store/sqlite/connection.hpp"
 
 #include <utility>
 
@@ -163,6 +163,18 @@ std::string query::bytes(int column) const {
         return {};
     }
     return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+core::result<std::int64_t> scalar(connection& db, const char* sql) {
+    auto q = db.prepare(sql);
+    if (!q) {
+        return q.err();
+    }
+    auto row = q->step();
+    if (!row) {
+        return row.err();
+    }
+    return *row ? q->int64(0) : 0;
 }
 
 }  // namespace hotline::store::sqlite
