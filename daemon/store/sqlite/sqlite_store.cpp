@@ -150,9 +150,12 @@ core::result<std::unique_ptr<store>> sqlite_store::open(const options& opts) {
     }
     const sealer check(opts.keys);
     // Before any migration writes: a key that does not open the existing rows changes nothing.
+    // Closing the last connection would checkpoint the WAL into the file: not on a refusal.
+    sqlite3_db_config(writer->get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     if (auto k = check_key(*writer, check); !k) {
         return with_path(k.err(), opts.path);
     }
+    sqlite3_db_config(writer->get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
     if (auto m = migrate(*writer); !m) {
         return with_path(m.err(), opts.path);
     }
