@@ -32,12 +32,19 @@ public:
         : path_(std::move(path)),
           cfg_(std::move(initial.cfg)),
           initial_channels_(std::move(initial.channels)),
+          keys_(std::move(initial.keys)),
           signals_(io_, SIGHUP, SIGTERM, SIGINT),
           watchdog_(io_) {}
 
     int run() {
         core::init_logging(cfg_->logging.format, cfg_->logging.level);
-        auto db = store::store::open({cfg_->storage.path, cfg_->storage.max_batch, &metrics_});
+        store::options opts;
+        opts.path = cfg_->storage.path;
+        opts.max_batch = cfg_->storage.max_batch;
+        opts.metrics = &metrics_;
+        opts.keys = keys_;
+        opts.completions = io_.get_executor();
+        auto db = store::store::open(opts);
         if (!db) {
             spdlog::critical("cannot open the store: {}", db.err().describe());
             return 1;
@@ -127,6 +134,10 @@ private:
             loaded.cfg->storage.path != cfg_->storage.path) {
             spdlog::warn("server address/port and storage path changes take effect on restart");
         }
+        if (loaded.keys->current().id() != keys_->current().id()) {
+            spdlog::warn("the storage key changed (key id {}); it takes effect on restart",
+                         loaded.keys->current().id_hex());
+        }
         if (!core::init_logging(loaded.cfg->logging.format, loaded.cfg->logging.level)) {
             spdlog::warn("could not apply the new logging settings");
         }
@@ -180,6 +191,7 @@ private:
     core::work_pool pool_{1};
     std::shared_ptr<const config::config> cfg_;
     dispatch::channel_map initial_channels_;
+    std::shared_ptr<const core::crypto::keyring> keys_;  // the store's, fixed until restart
     std::unique_ptr<store::store> db_;
     std::unique_ptr<net::transport> net_;
     std::unique_ptr<dispatch::dispatcher> disp_;

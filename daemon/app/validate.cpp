@@ -29,6 +29,12 @@ loaded_config load_and_validate(const std::string& path) {
     std::vector<core::error> errors = dispatch::validate_templates(*loaded.cfg);
     dispatch::plugin_host host(loaded.cfg->plugin_dir);
     auto channels = host.instantiate(*loaded.cfg, &errors);
+    // The key is checked here, not when the store opens, so that `hotlinectl check` and a
+    // SIGHUP reload refuse a config whose key file is missing or too open, as startup does.
+    auto key = core::crypto::load_key(loaded.cfg->storage.key_file);
+    if (!key) {
+        errors.push_back(key.err());
+    }
     if (!errors.empty()) {
         out.errors = std::move(errors);
         return out;
@@ -39,6 +45,7 @@ loaded_config load_and_validate(const std::string& path) {
     }
     out.cfg = std::move(loaded.cfg);
     out.channels = std::move(*channels);
+    out.keys = std::make_shared<const core::crypto::keyring>(std::move(*key));
     return out;
 }
 

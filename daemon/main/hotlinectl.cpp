@@ -8,9 +8,10 @@
 
 #include <boost/program_options.hpp>
 
-#include "ctl/commands.hpp"
 #include "app/validate.hpp"
 #include "core/log.hpp"
+#include "ctl/commands.hpp"
+#include "ctl/rekey.hpp"
 
 namespace po = boost::program_options;
 
@@ -25,7 +26,12 @@ constexpr const char* usage =
     "                                          optional \"source\"; - or nothing reads stdin\n"
     "  send-test --config FILE --channel NAME --to ADDRESS [--language en|ru]\n"
     "                                          send one test message through one channel\n"
-    "                                          and print the outcome (exit 0 = delivered)\n\n"
+    "                                          and print the outcome (exit 0 = delivered)\n"
+    "  rekey     --config FILE --new-key FILE  re-seal the stored reports and notifications\n"
+    "                                          under a new key (the old one is the config's\n"
+    "                                          storage.key_file); hotlined must be stopped.\n"
+    "                                          Run it again if it was interrupted; afterwards\n"
+    "                                          point storage.key_file at the new key\n\n"
     "Options";
 
 int cmd_check(const std::string& config) {
@@ -82,6 +88,27 @@ int cmd_send_test(const std::string& config, const std::string& channel, const s
     return out->delivered ? 0 : 1;
 }
 
+int cmd_rekey(const std::string& config, const std::string& new_key) {
+    const auto loaded = hotline::app::load_and_validate(config);
+    if (!loaded.errors.empty()) {
+        std::cerr << hotline::app::format_errors(loaded.errors);
+        return 1;
+    }
+    const auto out = hotline::ctl::rekey(loaded, new_key);
+    if (!out) {
+        std::cerr << "hotlinectl rekey: " << out.err().describe() << "\n";
+        return 1;
+    }
+    std::cout << "rekey: " << out->resealed << " values re-sealed, " << out->already
+              << " were under the new key already";
+    if (out->unreadable > 0) {
+        std::cout << ", " << out->unreadable << " unreadable left as they were";
+    }
+    std::cout << ".\nNow point storage.key_file at " << new_key
+              << " (and back it up with the database) before starting hotlined.\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,7 +118,9 @@ int main(int argc, char** argv) {
         "main configuration file")("channel", po::value<std::string>(),
                                    "send-test: channel instance name")(
         "to", po::value<std::string>(), "send-test: address (URL, email address, phone)")(
-        "language", po::value<std::string>()->default_value("en"), "send-test: en or ru");
+        "language", po::value<std::string>()->default_value("en"), "send-test: en or ru")(
+        "new-key", po::value<std::string>(),
+        "rekey: the new key file (32 random bytes or 64 hex digits, mode 0600)");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -133,6 +162,13 @@ int main(int argc, char** argv) {
         }
         return cmd_send_test(config, vm["channel"].as<std::string>(), vm["to"].as<std::string>(),
                              vm["language"].as<std::string>());
+    }
+    if (command == "rekey") {
+        if (vm.count("new-key") == 0U) {
+            std::cerr << "hotlinectl rekey: --new-key is required\n";
+            return 2;
+        }
+        return cmd_rekey(config, vm["new-key"].as<std::string>());
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;

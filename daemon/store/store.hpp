@@ -1,7 +1,24 @@
-// The durable store (SQLite, WAL, synchronous=FULL) behind one writer thread with
-// group commit: operations queued by any thread are run in batches, one transaction
-// and one fsync per batch, and each operation's completion runs only after its batch
-// is durable. Completions run on the writer thread: callers post them where they belong.
+// The durable store: reports and cases, the outbox of notifications, durable timers, the
+// audit trail. `store` is the interface every backend implements; store/factory.hpp opens
+// one from a type string (options.backend). Operations queued by any thread are run in
+// batches, one transaction and one fsync per batch, and each operation's completion runs
+// only after its batch is durable: on the store's writer thread, or posted to
+// options.completions when set.
+//
+// Layout: store.hpp (this interface), factory.{hpp,cpp}; the SQLite backend (WAL,
+// synchronous=FULL) in sqlite/: connection (RAII handles, cached statements), writer (the
+// writer thread, group commit, savepoint re-run), schema (migrations), one file per table
+// (reports, cases, outbox, audit, timers) and sqlite_store (this interface over them).
+// tests/unit/store_conformance.hpp is the suite every backend must pass.
+//
+// Timers (table `timers`, schema version 2) are what escalation steps, check-in deadlines,
+// SMS part timeouts and retries are built on: id, due_at (unix ms), kind ("escalation_step",
+// "checkin_deadline", "sms_parts", "retry"), subject ("case:42"), payload (JSON text, opaque
+// to the store), created_at, claimed_by and lease_until (set by a claim), fired_at (set
+// when settled: completed, or cancelled, then cancelled_at too). A live timer has no
+// fired_at; a claim takes due live ones that are unclaimed or whose lease ran out, so a
+// crashed claimer's timers come back after the lease; complete_timer fires one once.
+// Index timers_due(fired_at, due_at) serves claims and next_timer_due.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -12,10 +29,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/asio.hpp"
+#include "core/crypto.hpp"
+#include "core/result.hpp"
 #include "domain/case.hpp"
 #include "domain/notification.hpp"
 #include "domain/report.hpp"
-#include "core/result.hpp"
 
 namespace hotline::core {
 class clock;
@@ -29,9 +48,38 @@ using domain::notification;
 using domain::notification_status;
 using domain::planned_notification;
 
+// A timer to add. In ingest and record_attempt an empty subject means the operation's
+// case ("case:<id>"), which the caller of ingest cannot know yet.
+struct new_timer {
+    std::int64_t due_at{};      // unix ms
+    std::string kind;           // e.g. "escalation_step"; must not be empty
+    std::string subject;        // e.g. "case:42"
+    std::string payload{"{}"};  // JSON text, opaque to the store
+};
+
+struct timer {
+    std::int64_t id{};
+    std::int64_t due_at{};
+    std::string kind;
+    std::string subject;
+    std::string payload;
+    std::int64_t created_at{};
+    std::string claimed_by;      // empty when never claimed
+    std::int64_t lease_until{};  // 0 when never claimed
+    std::int64_t fired_at{};     // 0 while live
+};
+
+enum class timer_completion {
+    fired,          // marked fired by this call
+    already_fired,  // fired before (a timer fires once)
+    cancelled,      // cancelled (cancel_timers) before it was completed
+    not_owner,      // claimed by another owner (this one's lease expired), or never claimed
+};
+
 struct ingest_result {
     domain::report_ids ids;
     std::vector<notification> notifications;  // as stored; empty for a duplicate
+    std::vector<std::int64_t> timer_ids;      // of the timers added; empty for a duplicate
 };
 
 // Result of one delivery attempt, as the dispatcher saw it.
@@ -45,10 +93,14 @@ struct attempt_result {
     // dead-letter alerts). Empty with dead_letter=false means just "failed".
     std::vector<planned_notification> follow_ups;
     bool dead_letter{false};  // mark this one "dead" (all contacts exhausted)
+    // Added in the same transaction (e.g. the next escalation step), whatever the outcome;
+    // not for a replayed attempt.
+    std::vector<new_timer> timers;
 };
 
 struct attempt_record {
     std::vector<notification> follow_ups;  // as stored, to hand to the dispatcher
+    std::vector<std::int64_t> timer_ids;   // of attempt_result::timers, as stored
 };
 
 struct stats {
@@ -71,13 +123,28 @@ struct options {
     // How long to wait for another process's lock (e.g. a tool reading or writing the
     // database) before a batch fails with code "busy".
     int busy_timeout_ms{5000};
+    // Seals report contents, addresses and payloads at rest (store/sqlite/sealing.hpp).
+    // Required: without it open fails with code "key", unless unsealed_for_tests is set.
+    std::shared_ptr<const core::crypto::keyring> keys;
+    // Benchmarks and tests only, never set from the config: store those values in clear.
+    bool unsealed_for_tests{false};
+    // Which backend store::open (store/factory.hpp) opens: only "sqlite" today.
+    std::string backend{"sqlite"};
+    // Where completions run. Empty (tools, tests): on the store's own thread, as soon as
+    // the operation's transaction is durable. Set (the daemon's io executor): each `done`
+    // is posted there, so callers need no post of their own.
+    asio::any_io_executor completions{};
 };
 
 class store {
 public:
-    // Opens (creating if needed, with parent directories, mode 0600) and migrates the
-    // database. Runs on the caller's thread. Error codes: "corrupt" (not an SQLite file),
-    // "schema_too_new" (written by a newer hotline), "readonly", "config", "storage".
+    // Opens the backend named by opts.backend (see store/factory.hpp; unknown: "config").
+    // SQLite: creates the file if needed (with parent directories, mode 0600) and migrates
+    // it. Runs on the caller's thread. Error codes: "corrupt" (not an SQLite file),
+    // "schema_too_new" (written by a newer hotline), "readonly", "config", "storage", "key"
+    // (no keyring), "wrong_key" (the key does not open the existing rows; nothing is
+    // written), "rekey_incomplete", "locked" (another process holds "<path>.lock", which an
+    // open SQLite store holds until close).
     // Operation errors: "constraint", "bad_payload", "busy", "disk_full", "io_error".
     [[nodiscard]] static core::result<std::unique_ptr<store>> open(const options& opts);
     virtual ~store() = default;
@@ -85,8 +152,14 @@ public:
     // Stores a report, its case (one per report for now), the planned notifications and an
     // audit event in one transaction. A report whose (source, external_id) exists is a
     // duplicate: nothing is written and the existing ids come back with duplicate=true.
+    // With `timers`, those are added in the same transaction (not for a duplicate).
     virtual void ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
+                        std::vector<new_timer> timers,
                         std::function<void(core::result<ingest_result>)> done) = 0;
+    void ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
+                std::function<void(core::result<ingest_result>)> done) {
+        ingest(std::move(r), std::move(c), std::move(planned), {}, std::move(done));
+    }
 
     // Records an attempt's outcome (and its follow-ups) in one transaction. Every outcome
     // counts an attempt. Follow-ups are due at once. For a notification that is no longer
@@ -110,9 +183,44 @@ public:
     virtual void outbox_stats(std::int64_t now_ms,
                               std::function<void(core::result<stats>)> done) = 0;
 
+    // ---- timers: durable, claimed with a lease, fired once ----
+
+    // Adds timers in one transaction; their ids come back in order. An empty kind or
+    // subject fails with "invalid_argument" (and adds none).
+    virtual void add_timers(std::vector<new_timer> timers,
+                            std::function<void(core::result<std::vector<std::int64_t>>)> done) = 0;
+
+    // Atomically claims up to `limit` live timers due at or before `now_ms` that are
+    // unclaimed or whose lease has expired (lease_until <= now_ms): they become claimed by
+    // `owner` until now_ms + lease_ms and come back, earliest due first. A concurrent
+    // claimer gets none of them; a crashed claimer's timers come back after the lease.
+    // An empty owner or a lease_ms <= 0 fails with "invalid_argument".
+    virtual void claim_due_timers(std::int64_t now_ms, std::string owner, std::int64_t lease_ms,
+                                  std::size_t limit,
+                                  std::function<void(core::result<std::vector<timer>>)> done) = 0;
+
+    // Marks a timer claimed by `owner` fired (even if the lease ran out, as long as nobody
+    // claimed it since). An unknown id fails with "not_found".
+    virtual void complete_timer(std::int64_t id, std::string owner,
+                                std::function<void(core::result<timer_completion>)> done) = 0;
+
+    // Cancels the live timers of `subject` with `kind` (every kind when empty), claimed or
+    // not: none of them fires afterwards (a claimer's complete_timer gets "cancelled").
+    // Returns how many were cancelled.
+    virtual void cancel_timers(std::string subject, std::string kind,
+                               std::function<void(core::result<std::int64_t>)> done) = 0;
+
+    // When claim_due_timers may next return something: the earliest due_at of the live
+    // unclaimed timers and lease_until (or due_at, if later) of the claimed ones.
+    virtual void next_timer_due(
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) = 0;
+
     // Reads for tools and tests (synchronous; not for the io thread).
     [[nodiscard]] virtual core::result<std::vector<notification>> notifications_for_report(
         std::int64_t report_id) = 0;
+    // A report whose sealed values do not open is an error with code "unreadable" (and
+    // counted in hotline_store_unreadable_total); a notification that does not open is left
+    // out of notifications_for_report and marked dead by due().
     [[nodiscard]] virtual core::result<std::optional<domain::report>> load_report(
         std::int64_t report_id) = 0;
 
@@ -120,7 +228,8 @@ public:
     [[nodiscard]] virtual bool writable() const = 0;
 
     // Finishes queued operations, then stops the writer thread. Idempotent. Operations
-    // submitted afterwards fail at once, on the caller's thread, with code "closed".
+    // submitted afterwards fail at once with code "closed": on the caller's thread, or
+    // posted to options.completions when set.
     virtual void close() = 0;
 };
 

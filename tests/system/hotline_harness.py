@@ -5,6 +5,8 @@ group), in a temp dir from tempfile.mkdtemp. Logs stay in that dir; conftest.py
 attaches them to the report of a failing test.
 """
 import base64
+import ctypes
+import ctypes.util
 import email
 import email.policy
 import glob
@@ -177,6 +179,84 @@ def _wait_port_file(proc, port_file, what):
                                  f"log:\n{proc.log_path.read_text(errors='replace')}")
         return port_file.exists() and int(port_file.read_text())
     return wait_until(ready, timeout=15, what=f"{what} to listen")
+
+
+# --------------------------------------------------------------------------- sealing
+
+# Columns the store seals at rest (docs/operations.md), by table. Their associated data is
+# "<table>.<column>:<row id>"; the value is version(1) | key id(8) | nonce(24) | ct+tag.
+SEALED_COLUMNS = {
+    "reports": ("sender", "subject", "text", "labels"),
+    "notifications": ("address", "payload"),
+}
+SEALED_HEADER = 1 + 8 + 24
+SEALED_OVERHEAD = SEALED_HEADER + 16
+
+_sodium = None
+
+
+def sodium():
+    global _sodium
+    if _sodium is None:
+        lib = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+        assert lib.sodium_init() >= 0
+        lib.crypto_aead_xchacha20poly1305_ietf_decrypt.argtypes = [
+            ctypes.c_char_p, ctypes.POINTER(ctypes.c_ulonglong), ctypes.c_void_p,
+            ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_char_p, ctypes.c_ulonglong,
+            ctypes.c_char_p, ctypes.c_char_p]
+        lib.crypto_generichash.argtypes = [
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_ulonglong,
+            ctypes.c_char_p, ctypes.c_size_t]
+        _sodium = lib
+    return _sodium
+
+
+def new_key_file(path):
+    """Writes 32 random bytes, mode 0600, as scripts/run does. Returns the bytes."""
+    key = os.urandom(32)
+    path = Path(path)
+    path.write_bytes(key)
+    os.chmod(path, 0o600)
+    return key
+
+
+def key_id_hex(key):
+    out = ctypes.create_string_buffer(8)
+    label = b"hotline key id v1"
+    assert sodium().crypto_generichash(out, 8, label, len(label), key, len(key)) == 0
+    return out.raw.hex()
+
+
+def open_sealed(key, value, ad):
+    """Opens a sealed column value (bytes) bound to `ad`; returns str, or None if it fails."""
+    if not isinstance(value, (bytes, bytearray)) or len(value) < SEALED_OVERHEAD:
+        return None
+    value = bytes(value)
+    header, ct = value[:SEALED_HEADER], value[SEALED_HEADER:]
+    full_ad = header + ad.encode()
+    out = ctypes.create_string_buffer(len(ct))
+    n = ctypes.c_ulonglong(0)
+    rc = sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(
+        out, ctypes.byref(n), None, ct, len(ct), full_ad, len(full_ad), header[9:], key)
+    return out.raw[:n.value].decode("utf-8") if rc == 0 else None
+
+
+_FROM_RE = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
+
+
+def open_row(key, sql, row):
+    """Opens the sealed columns of a row read by `sql` when it names its table and has the
+    row id; other values are left as they are."""
+    m = _FROM_RE.search(sql)
+    table = m.group(1) if m else None
+    if key is None or table not in SEALED_COLUMNS or "id" not in row:
+        return row
+    for col in SEALED_COLUMNS[table]:
+        if isinstance(row.get(col), (bytes, bytearray)):
+            opened = open_sealed(key, row[col], f"{table}.{col}:{row['id']}")
+            assert opened is not None, f"{table}.{col} of row {row['id']} does not open"
+            row[col] = opened
+    return row
 
 
 # --------------------------------------------------------------------------- HTTP sink
@@ -408,6 +488,10 @@ class Daemon:
         (self.secrets / "webhook.token").write_text(TOKEN + "\n")
         (self.secrets / "other.token").write_text(OTHER_TOKEN + "\n")
         (self.secrets / "webhook-signing.key").write_text(SIGNING_KEY + "\n")
+        # storage.key_file's default, resolved against secrets_dir.
+        key_path = self.secrets / "storage.key"
+        self.storage_key = key_path.read_bytes() if key_path.exists() \
+            else new_key_file(key_path)
         (wd.path / "var").mkdir(exist_ok=True)
         self.proc = None
         self.port = None
@@ -508,7 +592,7 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.alive()
 
-    # ---- database (read-only)
+    # ---- database (read-only; q() opens sealed columns with the daemon's key)
     def db(self):
         conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
         conn.row_factory = sqlite3.Row
@@ -520,7 +604,8 @@ class Daemon:
             try:
                 conn = self.db()
                 try:
-                    return [dict(r) for r in conn.execute(sql, args).fetchall()]
+                    return [open_row(self.storage_key, sql, dict(r))
+                            for r in conn.execute(sql, args).fetchall()]
                 finally:
                     conn.close()
             except sqlite3.OperationalError as e:  # locked / busy during a checkpoint

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "core/metrics.hpp"
-#include "store/schema.hpp"
+#include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
 #include "store_test_support.hpp"
 
@@ -40,6 +40,7 @@ std::string external_id_of(std::int64_t tag) {
 // each acknowledgement to the pipe from the completion (i.e. after the commit), until killed.
 [[noreturn]] void crash_child(const std::string& path, int fd) {
     options o;
+    o.keys = test_keys();
     o.path = path;
     auto opened = store::store::open(o);
     if (!opened.ok()) {
@@ -112,6 +113,7 @@ TEST_CASE("kill -9 mid-run loses no acknowledged report") {
     MESSAGE(acks.size() << " acknowledged before kill -9");
 
     options o;
+    o.keys = test_keys();
     o.path = dir.db();
     auto opened = store::store::open(o);
     REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.err().describe()));
@@ -142,6 +144,7 @@ TEST_CASE("a garbage file at the path is a clean error") {
     temp_dir dir;
     std::filesystem::create_directories(dir.path / "var");
     options o;
+    o.keys = test_keys();
     o.path = dir.db();
     SUBCASE("random bytes") {
         std::ofstream(dir.db(), std::ios::binary) << std::string(8192, '\x5a');
@@ -166,6 +169,7 @@ TEST_CASE("a directory at the path, or an unusable parent, is a clean error") {
     temp_dir dir;
     std::filesystem::create_directories(dir.db());
     options o;
+    o.keys = test_keys();
     o.path = dir.db();
     auto s = store::store::open(o);
     REQUIRE_FALSE(s.ok());
@@ -179,6 +183,7 @@ TEST_CASE("a database from a newer hotline is refused") {
     temp_dir dir;
     {
         options o;
+        o.keys = test_keys();
         o.path = dir.db();
         auto s = store::store::open(o);
         REQUIRE(s.ok());
@@ -186,10 +191,11 @@ TEST_CASE("a database from a newer hotline is refused") {
     }
     {
         raw_db raw(dir.db());
-        REQUIRE(raw.exec("PRAGMA user_version = " + std::to_string(current_schema_version() + 1)) ==
-                SQLITE_OK);
+        REQUIRE(raw.exec("PRAGMA user_version = " +
+                         std::to_string(sqlite::current_schema_version() + 1)) == SQLITE_OK);
     }
     options o;
+    o.keys = test_keys();
     o.path = dir.db();
     auto s = store::store::open(o);
     REQUIRE_FALSE(s.ok());
@@ -212,6 +218,7 @@ TEST_CASE("a foreign SQLite database with clashing tables is refused, not clobbe
                              nullptr, nullptr, nullptr) == SQLITE_OK);
     }
     options o;
+    o.keys = test_keys();
     o.path = dir.db();
     auto s = store::store::open(o);
     REQUIRE_FALSE(s.ok());
@@ -224,6 +231,7 @@ TEST_CASE("a foreign SQLite database with clashing tables is refused, not clobbe
 TEST_CASE("another process holding the write lock: wait, then fail the batch, then recover") {
     temp_dir dir;
     options o;
+    o.keys = test_keys();
     o.path = dir.db();
     o.busy_timeout_ms = 300;
     auto opened = store::store::open(o);
@@ -278,6 +286,7 @@ std::int64_t file_size(const std::string& path) {
 int write_error_child(const std::string& path) {
     ::signal(SIGXFSZ, SIG_IGN);  // get EFBIG from write() instead of dying
     options o;
+    o.keys = test_keys();
     o.path = path;
     auto opened = store::store::open(o);
     if (!opened.ok()) {
@@ -347,6 +356,7 @@ TEST_CASE("ingest throughput with 64 submitters" * doctest::skip()) {
     temp_dir dir;
     core::metrics m;
     options o;
+    o.keys = test_keys();
     o.path = dir.db();
     o.metrics = &m;
     auto opened = store::store::open(o);

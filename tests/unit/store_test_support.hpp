@@ -5,15 +5,26 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <array>
 #include <filesystem>
 #include <future>
 #include <string>
 
 #include "core/c_handle.hpp"
+#include "core/crypto.hpp"
 #include "core/result.hpp"
 #include "store/store.hpp"
 
 namespace hotline::store::testing {
+
+// One fixed storage key, so a store reopened in a test (or in a forked child) opens its rows.
+inline std::shared_ptr<const core::crypto::keyring> test_keys() {
+    static const auto keys = [] {
+        const std::array<unsigned char, core::crypto::key_bytes> bytes{0x42, 0x17, 0x99};
+        return std::make_shared<const core::crypto::keyring>(core::crypto::key::from_bytes(bytes));
+    }();
+    return keys;
+}
 
 struct temp_dir {
     std::filesystem::path path;
@@ -41,7 +52,7 @@ core::result<T> wait_for(Start start) {
 }
 
 inline domain::report make_report(const std::string& external_id,
-                                std::int64_t received_at = 1'700'000'000'000) {
+                                  std::int64_t received_at = 1'700'000'000'000) {
     domain::report r;
     r.source = "partner-webhook";
     r.source_kind = "webhook";
@@ -129,6 +140,25 @@ public:
     }
     int exec(const std::string& sql) {
         return sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, nullptr);
+    }
+    // The raw bytes of a column (a sealed BLOB or clear TEXT).
+    std::string bytes(const std::string& sql) {
+        auto st = prepare(sql);
+        if (sqlite3_step(st.get()) != SQLITE_ROW) {
+            return {};
+        }
+        const auto* data = static_cast<const char*>(sqlite3_column_blob(st.get(), 0));
+        return data == nullptr
+                   ? std::string()
+                   : std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(st.get(), 0)));
+    }
+    // A sealed column of one row, opened with test_keys() ("" when it does not open).
+    std::string opened(const std::string& table, const std::string& column, std::int64_t id) {
+        const auto value =
+            bytes("SELECT " + column + " FROM " + table + " WHERE id = " + std::to_string(id));
+        auto plain = core::crypto::open(*test_keys(), value,
+                                        table + "." + column + ":" + std::to_string(id));
+        return plain ? *plain : std::string();
     }
 
 private:

@@ -1,9 +1,9 @@
-#include "store/schema.hpp"
+#include "store/sqlite/schema.hpp"
 
 #include <array>
 #include <string>
 
-namespace hotline::store {
+namespace hotline::store::sqlite {
 namespace {
 
 // Append only: a released step is never edited, a change is a new step.
@@ -69,9 +69,38 @@ CREATE TABLE audit_events(
 );
 CREATE INDEX audit_events_by_case ON audit_events(case_id);
 )sql",
+    // 2: durable timers (escalation steps, check-in deadlines, SMS part timeouts, retries).
+    // fired_at is set when a timer is settled: fired, or cancelled (then cancelled_at too),
+    // so "fired_at IS NULL" alone selects the live rows through timers_due.
+    R"sql(
+CREATE TABLE timers(
+  id INTEGER PRIMARY KEY,
+  due_at INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK(length(kind) > 0),
+  subject TEXT NOT NULL,
+  payload TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  claimed_by TEXT,
+  lease_until INTEGER,
+  fired_at INTEGER,
+  cancelled_at INTEGER
+);
+CREATE INDEX timers_due ON timers(fired_at, due_at);
+CREATE INDEX timers_by_subject ON timers(subject, kind);
+)sql",
+    // 3: sealing at rest. The clear rows of versions 1-2 are sealed after this step, in C++
+    // (store/sqlite/sealing.cpp, seal_existing), since that needs the key. seal_meta holds
+    // "canary" (a fixed text sealed under the current key: a wrong key fails it before
+    // anything is written) and, during a rekey, "rekey_target" (the new key id).
+    R"sql(
+CREATE TABLE seal_meta(
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+)sql",
 };
 
-core::result<int> user_version(sqlite::connection& db) {
+core::result<int> user_version(connection& db) {
     auto q = db.prepare("PRAGMA user_version");
     if (!q) {
         return q.err();
@@ -83,7 +112,7 @@ core::result<int> user_version(sqlite::connection& db) {
     return *row ? static_cast<int>(q->int64(0)) : 0;
 }
 
-core::status apply(sqlite::connection& db, int version) {
+core::status apply(connection& db, int version) {
     if (auto begin = db.exec("BEGIN IMMEDIATE"); !begin) {
         return begin;
     }
@@ -117,7 +146,7 @@ int current_schema_version() {
     return static_cast<int>(migrations.size());
 }
 
-core::status migrate(sqlite::connection& db) {
+core::status migrate(connection& db) {
     auto version = user_version(db);
     if (!version) {
         return version.err();
@@ -137,4 +166,4 @@ core::status migrate(sqlite::connection& db) {
     return core::ok();
 }
 
-}  // namespace hotline::store
+}  // namespace hotline::store::sqlite

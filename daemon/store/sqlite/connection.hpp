@@ -62,6 +62,8 @@ public:
     query& bind_null(int index);
     // Binds NULL for an empty string (optional text columns such as last_error).
     query& bind_optional(int index, std::string_view value);
+    // Bytes that are not text (sealed values): stored and read back unchanged.
+    query& bind_blob(int index, std::string_view value);
 
     // true = a row is available, false = done.
     [[nodiscard]] core::result<bool> step();
@@ -71,6 +73,9 @@ public:
     [[nodiscard]] std::int64_t int64(int column) const;
     [[nodiscard]] std::string text(int column) const;
     [[nodiscard]] bool is_null(int column) const;
+    [[nodiscard]] bool is_blob(int column) const;
+    // The column's bytes, whatever its type (a sealed BLOB or clear TEXT).
+    [[nodiscard]] std::string bytes(int column) const;
 
 private:
     void note_bind(int rc);
@@ -79,5 +84,8 @@ private:
     sqlite3_stmt* stmt_;
     int bind_rc_{SQLITE_OK};
 };
+
+// First column of the first row of a one-value query (0 when there is no row).
+[[nodiscard]] core::result<std::int64_t> scalar(connection& db, const char* sql);
 
 }  // namespace hotline::store::sqlite

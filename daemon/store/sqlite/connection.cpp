@@ -1,4 +1,4 @@
-#include "store/sqlite.hpp"
+#include "store/sqlite/connection.hpp"
 
 #include <utility>
 
@@ -106,6 +106,11 @@ query& query::bind_optional(int index, std::string_view value) {
     return value.empty() ? bind_null(index) : bind(index, value);
 }
 
+query& query::bind_blob(int index, std::string_view value) {
+    note_bind(sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT));
+    return *this;
+}
+
 core::result<bool> query::step() {
     if (bind_rc_ != SQLITE_OK) {
         return make_error(db_, bind_rc_, "cannot bind parameter");
@@ -146,6 +151,30 @@ std::string query::text(int column) const {
 
 bool query::is_null(int column) const {
     return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+bool query::is_blob(int column) const {
+    return sqlite3_column_type(stmt_, column) == SQLITE_BLOB;
+}
+
+std::string query::bytes(int column) const {
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+    if (data == nullptr) {
+        return {};
+    }
+    return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+core::result<std::int64_t> scalar(connection& db, const char* sql) {
+    auto q = db.prepare(sql);
+    if (!q) {
+        return q.err();
+    }
+    auto row = q->step();
+    if (!row) {
+        return row.err();
+    }
+    return *row ? q->int64(0) : 0;
 }
 
 }  // namespace hotline::store::sqlite

@@ -1,4 +1,5 @@
-// The store's operations: ingest, duplicates, attempts, the due queue, batching, close.
+// The SQLite store: the conformance suite (store_conformance.hpp) against it, plus what
+// only SQLite has: the file and its mode, pragmas, the schema and rows as stored on disk.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
@@ -9,8 +10,10 @@
 
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
-#include "store/schema.hpp"
+#include "store/factory.hpp"
+#include "store/sqlite/schema.hpp"
 #include "store/store.hpp"
+#include "store_conformance.hpp"
 #include "store_test_support.hpp"
 
 using namespace hotline;
@@ -19,9 +22,21 @@ using namespace hotline::store::testing;
 
 namespace {
 
+// The conformance suite's backend: a fresh database file in a temp dir.
+struct sqlite_backend {
+    temp_dir dir;
+    core::result<std::unique_ptr<store::store>> open(options o) const {
+        o.backend = "sqlite";
+        o.path = dir.db();
+        o.keys = test_keys();
+        return store::store::open(o);
+    }
+};
+
 std::unique_ptr<store::store> open_store(const std::string& path, core::metrics* m = nullptr,
                                          const core::clock* clock = nullptr) {
     options o;
+    o.keys = test_keys();
     o.path = path;
     o.metrics = m;
     o.clock = clock;
@@ -38,6 +53,66 @@ unsigned mode_of(const std::string& path) {
 
 }  // namespace
 
+HOTLINE_STORE_CONFORMANCE(sqlite_backend);
+
+TEST_CASE("the factory opens sqlite by default and refuses an unknown backend") {
+    CHECK(backends() == std::vector<std::string_view>{"sqlite"});
+    temp_dir dir;
+    options o;
+    o.keys = test_keys();
+    o.path = dir.db();
+    CHECK(o.backend == "sqlite");
+    auto s = open_store(o);
+    REQUIRE(s.ok());
+    CHECK((*s)->writable());
+    o.backend = "postgresql";
+    auto unknown = store::store::open(o);
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.err().code == "config");
+    CHECK(unknown.err().message.find("postgresql") != std::string::npos);
+    CHECK(unknown.err().message.find("sqlite") != std::string::npos);
+}
+
+TEST_CASE("the timers table: columns as stored, its index, a version 1 database migrates") {
+    temp_dir dir;
+    core::manual_clock clock(1'800'000'000'000);
+    {
+        auto s = open_store(dir.db(), nullptr, &clock);
+        auto ids = wait_for<std::vector<std::int64_t>>([&](auto done) {
+            s->add_timers({conformance::make_timer(2'000'000'000'000, "retry", "case:5")},
+                          std::move(done));
+        });
+        REQUIRE(ids.ok());
+        auto claimed = conformance::claim_sync(*s, 2'000'000'000'000, "node-a", 1'000);
+        REQUIRE(claimed.ok());
+        REQUIRE(claimed->size() == 1);
+        REQUIRE(conformance::cancel_sync(*s, "case:5", "").ok());
+    }
+    raw_db raw(dir.db());
+    CHECK(raw.scalar("PRAGMA user_version") == sqlite::current_schema_version());  // 3: sealing
+    CHECK(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = "
+                     "'timers_due' AND sql LIKE '%(fired_at, due_at)%'") == 1);
+    CHECK(raw.text("SELECT kind FROM timers") == "retry");
+    CHECK(raw.text("SELECT subject FROM timers") == "case:5");
+    CHECK(raw.text("SELECT payload FROM timers") == R"({"step":1})");
+    CHECK(raw.scalar("SELECT created_at FROM timers") == clock.now_ms());
+    CHECK(raw.text("SELECT claimed_by FROM timers") == "node-a");
+    CHECK(raw.scalar("SELECT lease_until FROM timers") == 2'000'000'001'000);
+    CHECK(raw.scalar("SELECT fired_at FROM timers") == clock.now_ms());
+    CHECK(raw.scalar("SELECT cancelled_at FROM timers") == clock.now_ms());
+
+    // A database from before the timers (schema version 1) gets them on open.
+    REQUIRE(raw.exec("DROP TABLE timers; DROP TABLE seal_meta; PRAGMA user_version = 1") ==
+            SQLITE_OK);
+    auto s = open_store(dir.db());
+    CHECK(raw.scalar("PRAGMA user_version") == sqlite::current_schema_version());
+    CHECK(raw.scalar("SELECT COUNT(*) FROM timers") == 0);
+    REQUIRE(wait_for<std::vector<std::int64_t>>([&](auto done) {
+                s->add_timers({conformance::make_timer(1)}, std::move(done));
+            }).ok());
+    CHECK(raw.scalar("SELECT COUNT(*) FROM timers") == 1);
+}
+
 TEST_CASE("open creates parent directories, a private file, and the current schema") {
     temp_dir dir;
     {
@@ -50,7 +125,7 @@ TEST_CASE("open creates parent directories, a private file, and the current sche
         CHECK(mode_of(dir.db() + "-shm") == 0600U);
     }
     raw_db raw(dir.db());
-    CHECK(raw.scalar("PRAGMA user_version") == current_schema_version());
+    CHECK(raw.scalar("PRAGMA user_version") == sqlite::current_schema_version());
     CHECK(raw.text("PRAGMA journal_mode") == "wal");
     CHECK(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                      "('reports', 'cases', 'notifications', 'audit_events')") == 4);
@@ -158,20 +233,6 @@ TEST_CASE("ingest stores report, case, notifications with ids in payloads, and a
     CHECK(raw.scalar("SELECT COUNT(*) FROM notifications WHERE last_error IS NULL") == 3);
 }
 
-TEST_CASE("a report without received_at gets the store's time; no notifications is fine") {
-    temp_dir dir;
-    core::manual_clock clock(1'800'000'000'000);
-    auto s = open_store(dir.db(), nullptr, &clock);
-    auto report = make_report("no-time", 0);
-    auto r = ingest_sync(*s, report, {make_planned()});
-    REQUIRE(r.ok());
-    CHECK(r->notifications.at(0).next_attempt_at == clock.now_ms());
-    auto quiet = ingest_sync(*s, make_report("quiet"), {});
-    REQUIRE(quiet.ok());
-    CHECK(quiet->notifications.empty());
-    CHECK(quiet->ids.case_id > 0);
-}
-
 TEST_CASE("a duplicate returns the same ids and writes nothing") {
     temp_dir dir;
     auto s = open_store(dir.db());
@@ -195,7 +256,8 @@ TEST_CASE("a duplicate returns the same ids and writes nothing") {
     CHECK(second->ids.case_id == first->ids.case_id);
     CHECK(second->notifications.empty());
     CHECK(count_all() == before);
-    CHECK(raw.text("SELECT text FROM reports") == make_report("dup").text);
+    CHECK(raw.scalar("SELECT COUNT(*) FROM reports") == 1);
+    CHECK(raw.opened("reports", "text", first->ids.report_id) == make_report("dup").text);
 
     // Same external id from another source is a different report.
     auto other = make_report("dup");
@@ -204,29 +266,6 @@ TEST_CASE("a duplicate returns the same ids and writes nothing") {
     REQUIRE(third.ok());
     CHECK_FALSE(third->ids.duplicate);
     CHECK(third->ids.report_id != first->ids.report_id);
-}
-
-TEST_CASE("duplicates inside one batch: the second sees the first") {
-    temp_dir dir;
-    auto s = open_store(dir.db());
-    std::vector<std::future<core::result<ingest_result>>> futures;
-    std::vector<std::shared_ptr<std::promise<core::result<ingest_result>>>> promises;
-    for (int i = 0; i < 20; ++i) {
-        auto p = std::make_shared<std::promise<core::result<ingest_result>>>();
-        futures.push_back(p->get_future());
-        s->ingest(make_report("same"), make_case(), {make_planned()},
-                  [p](core::result<ingest_result> r) { p->set_value(std::move(r)); });
-    }
-    int fresh = 0;
-    std::set<std::int64_t> report_ids;
-    for (auto& f : futures) {
-        auto r = f.get();
-        REQUIRE(r.ok());
-        fresh += r->ids.duplicate ? 0 : 1;
-        report_ids.insert(r->ids.report_id);
-    }
-    CHECK(fresh == 1);
-    CHECK(report_ids.size() == 1);
 }
 
 TEST_CASE("a failing operation rolls back alone; the rest of its batch commits") {
@@ -332,37 +371,6 @@ TEST_CASE("group commit batches concurrent submitters") {
     CHECK(text.find("hotline_commit_latency_seconds_count") != std::string::npos);
     raw_db raw(dir.db());
     CHECK(raw.scalar("SELECT COUNT(*) FROM reports") == threads * per_thread);
-}
-
-TEST_CASE("max_batch bounds a batch") {
-    temp_dir dir;
-    core::metrics m;
-    options o;
-    o.path = dir.db();
-    o.metrics = &m;
-    o.max_batch = 3;
-    auto opened = store::store::open(o);
-    REQUIRE(opened.ok());
-    auto& s = **opened;
-    std::latch in_gate(1);
-    std::latch release(1);
-    s.next_due([&](auto) {
-        in_gate.count_down();
-        release.wait();
-    });
-    in_gate.wait();
-    std::atomic<int> done{0};
-    for (int i = 0; i < 9; ++i) {
-        s.ingest(make_report("mb-" + std::to_string(i)), make_case(), {},
-                 [&](core::result<ingest_result> r) {
-                     CHECK(r.ok());
-                     done.fetch_add(1);
-                 });
-    }
-    release.count_down();
-    s.close();
-    CHECK(done.load() == 9);
-    CHECK(m.value("hotline_commit_batch_size", {}) == 4);  // 1 + 3 + 3 + 3
 }
 
 TEST_CASE("record_attempt: delivered, replay, retry, failed with follow-ups, dead letter") {
@@ -503,201 +511,10 @@ TEST_CASE("record_attempt: delivered, replay, retry, failed with follow-ups, dea
     }
 }
 
-TEST_CASE("due, next_due, exclude and stats") {
-    temp_dir dir;
-    core::manual_clock clock(2'000'000'000'000);
-    auto s = open_store(dir.db(), nullptr, &clock);
-    auto empty = next_due_sync(*s);
-    REQUIRE(empty.ok());
-    CHECK_FALSE(empty->has_value());
-    auto none = due_sync(*s, clock.now_ms(), 10);
-    REQUIRE(none.ok());
-    CHECK(none->empty());
-
-    // received_at 3000, 1000, 2000 (+ base): next_attempt_at follows.
-    const std::int64_t base = 1'700'000'000'000;
-    auto r3 = ingest_sync(*s, make_report("t3", base + 3000), {make_planned()});
-    auto r1 = ingest_sync(*s, make_report("t1", base + 1000),
-                          {make_planned(), make_planned("responder:bob")});
-    auto r2 = ingest_sync(*s, make_report("t2", base + 2000), {make_planned()});
-    REQUIRE((r1.ok() && r2.ok() && r3.ok()));
-
-    auto next = next_due_sync(*s);
-    REQUIRE(next.ok());
-    CHECK(next->value_or(0) == base + 1000);
-
-    auto all = due_sync(*s, base + 5000, 100);
-    REQUIRE(all.ok());
-    REQUIRE(all->size() == 4);
-    CHECK((*all)[0].id == r1->notifications[0].id);
-    CHECK((*all)[1].id == r1->notifications[1].id);
-    CHECK((*all)[2].id == r2->notifications[0].id);
-    CHECK((*all)[3].id == r3->notifications[0].id);
-
-    auto early = due_sync(*s, base + 2000, 100);
-    REQUIRE(early.ok());
-    CHECK(early->size() == 3);
-    auto limited = due_sync(*s, base + 5000, 2);
-    REQUIRE(limited.ok());
-    CHECK(limited->size() == 2);
-    auto excluded =
-        due_sync(*s, base + 5000, 2, {r1->notifications[0].id, r2->notifications[0].id});
-    REQUIRE(excluded.ok());
-    REQUIRE(excluded->size() == 2);
-    CHECK((*excluded)[0].id == r1->notifications[1].id);
-    CHECK((*excluded)[1].id == r3->notifications[0].id);
-    auto before = due_sync(*s, base, 100);
-    REQUIRE(before.ok());
-    CHECK(before->empty());
-
-    attempt_result delivered;
-    delivered.outcome = attempt_result::kind::delivered;
-    REQUIRE(attempt_sync(*s, r1->notifications[0].id, delivered).ok());
-    attempt_result failed;
-    failed.outcome = attempt_result::kind::failed;
-    REQUIRE(attempt_sync(*s, r1->notifications[1].id, failed).ok());
-    attempt_result dead;
-    dead.outcome = attempt_result::kind::failed;
-    dead.dead_letter = true;
-    REQUIRE(attempt_sync(*s, r2->notifications[0].id, dead).ok());
-    attempt_result retry;
-    retry.outcome = attempt_result::kind::retry;
-    retry.next_attempt_at = base + 9000;
-    REQUIRE(attempt_sync(*s, r3->notifications[0].id, retry).ok());
-
-    next = next_due_sync(*s);
-    REQUIRE(next.ok());
-    CHECK(next->value_or(0) == base + 9000);
-    auto st = stats_sync(*s, base + 5000);
-    REQUIRE(st.ok());
-    CHECK(st->reports == 3);
-    CHECK(st->cases == 3);
-    CHECK(st->pending == 1);
-    CHECK(st->delivered == 1);
-    CHECK(st->failed == 1);
-    CHECK(st->dead == 1);
-    CHECK(st->oldest_due_at == 0);  // the pending one is not due yet
-    st = stats_sync(*s, base + 9000);
-    REQUIRE(st.ok());
-    CHECK(st->oldest_due_at == base + 9000);
-    // The dispatcher's cheap gauges agree with the full stats.
-    auto outbox =
-        wait_for<stats>([&](auto done) { s->outbox_stats(base + 9000, std::move(done)); });
-    REQUIRE(outbox.ok());
-    CHECK(outbox->pending == 1);
-    CHECK(outbox->oldest_due_at == base + 9000);
-    CHECK(outbox->reports == 0);
-    outbox = wait_for<stats>([&](auto done) { s->outbox_stats(base + 5000, std::move(done)); });
-    REQUIRE(outbox.ok());
-    CHECK(outbox->oldest_due_at == 0);
-
-    REQUIRE(attempt_sync(*s, r3->notifications[0].id, delivered).ok());
-    next = next_due_sync(*s);
-    REQUIRE(next.ok());
-    CHECK_FALSE(next->has_value());
-}
-
-TEST_CASE("close drains the queue; later operations fail at once") {
-    temp_dir dir;
-    auto s = open_store(dir.db());
-    std::atomic<int> ok{0};
-    for (int i = 0; i < 300; ++i) {
-        s->ingest(make_report("c-" + std::to_string(i)), make_case(), {make_planned()},
-                  [&](core::result<ingest_result> r) {
-                      if (r.ok()) {
-                          ok.fetch_add(1);
-                      }
-                  });
-    }
-    s->close();
-    CHECK(ok.load() == 300);
-    s->close();  // idempotent
-
-    bool called = false;
-    s->ingest(make_report("late"), make_case(), {}, [&](core::result<ingest_result> r) {
-        called = true;
-        REQUIRE_FALSE(r.ok());
-        CHECK(r.err().code == "closed");
-    });
-    CHECK(called);  // synchronously, on this thread
-    called = false;
-    s->due(0, 10, {}, [&](auto r) {
-        called = true;
-        CHECK_FALSE(r.ok());
-    });
-    CHECK(called);
-    called = false;
-    s->next_due([&](auto r) {
-        called = true;
-        CHECK_FALSE(r.ok());
-    });
-    CHECK(called);
-    called = false;
-    s->get_stats(0, [&](auto r) {
-        called = true;
-        CHECK_FALSE(r.ok());
-    });
-    CHECK(called);
-    called = false;
-    s->outbox_stats(0, [&](auto r) {
-        called = true;
-        CHECK_FALSE(r.ok());
-    });
-    CHECK(called);
-    called = false;
-    s->record_attempt(1, attempt_result{}, [&](auto r) {
-        called = true;
-        CHECK_FALSE(r.ok());
-    });
-    CHECK(called);
-    // Synchronous reads still work after close.
-    auto stored = s->notifications_for_report(1);
-    REQUIRE(stored.ok());
-    CHECK(stored->size() == 1);
-
-    raw_db raw(dir.db());
-    CHECK(raw.scalar("SELECT COUNT(*) FROM reports") == 300);
-}
-
-TEST_CASE("a throwing completion does not take the writer down") {
-    temp_dir dir;
-    auto s = open_store(dir.db());
-    s->ingest(make_report("throw"), make_case(), {},
-              [](core::result<ingest_result>) { throw std::runtime_error("boom"); });
-    auto after = ingest_sync(*s, make_report("after"));
-    REQUIRE(after.ok());
-    CHECK_FALSE(after->ids.duplicate);
-}
-
-TEST_CASE("hostile text round-trips: NUL bytes, invalid UTF-8, quotes, huge labels") {
-    temp_dir dir;
-    auto s = open_store(dir.db());
-    auto r = make_report("x'); DROP TABLE reports; --");
-    r.text = std::string("a\0b", 3) + "\xff\xfe" + "\"'";
-    r.subject = std::string(100'000, 'S');
-    for (int i = 0; i < 200; ++i) {
-        r.labels["k" + std::to_string(i)] = std::string(100, 'v');
-    }
-    auto planned = make_planned();
-    planned.payload["text"] = "\xc3\x28 invalid";
-    auto res = ingest_sync(*s, r, {planned});
-    REQUIRE_MESSAGE(res.ok(), (res.ok() ? "" : res.err().describe()));
-    auto loaded = s->load_report(res->ids.report_id);
-    REQUIRE(loaded.ok());
-    REQUIRE(loaded->has_value());
-    CHECK((*loaded)->text == r.text);
-    CHECK((*loaded)->external_id == r.external_id);
-    CHECK((*loaded)->subject.size() == 100'000);
-    CHECK((*loaded)->labels == r.labels);
-    auto stored = s->notifications_for_report(res->ids.report_id);
-    REQUIRE(stored.ok());
-    REQUIRE(stored->size() == 1);
-    CHECK((*stored)[0].payload["notification_id"] == (*stored)[0].id);
-}
-
 TEST_CASE("an empty or in-memory path is refused") {
     for (const char* path : {"", ":memory:", "file::memory:"}) {
         options o;
+        o.keys = test_keys();
         o.path = path;
         auto s = store::store::open(o);
         REQUIRE_FALSE(s.ok());

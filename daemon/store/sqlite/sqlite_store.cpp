@@ -1,0 +1,459 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <unordered_set>
+
+#include "core/clock.hpp"
+#include "store/sqlite/audit.hpp"
+#include "store/sqlite/cases.hpp"
+#include "store/sqlite/json_column.hpp"
+#include "store/sqlite/outbox.hpp"
+#include "store/sqlite/reports.hpp"
+#include "store/sqlite/schema.hpp"
+#include "store/sqlite/timers.hpp"
+
+namespace hotline::store::sqlite {
+
+namespace {
+
+constexpr std::size_t max_error_length = 500;
+
+std::string clip(std::string s) {
+    if (s.size() > max_error_length) {
+        s.resize(max_error_length);
+        // Do not leave half a UTF-8 sequence at the cut.
+        while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) {
+            s.pop_back();
+        }
+        if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80) != 0) {
+            s.pop_back();
+        }
+    }
+    return s;
+}
+
+json id_list(const std::vector<notification>& stored) {
+    json ids = json::array();
+    for (const auto& n : stored) {
+        ids.push_back(n.id);
+    }
+    return ids;
+}
+
+// Reports are sensitive: the database and its -wal/-shm files are private to the service
+// user. SQLite creates -wal and -shm with the main file's mode, so creating that one 0600
+// covers them; files left by an older run are tightened too.
+core::status make_private(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return core::make_error("readonly",
+                                "cannot open database file: " + std::string(std::strerror(errno)));
+    }
+    (void)::fchmod(fd, 0600);
+    ::close(fd);
+    for (const char* suffix : {"-wal", "-shm"}) {
+        (void)::chmod((path + suffix).c_str(), 0600);
+    }
+    return core::ok();
+}
+
+core::status configure(connection& db, bool writer, int busy_timeout_ms) {
+    sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+    if (writer) {
+        // The first statement that reads the file: a garbage file fails here.
+        auto q = db.prepare("PRAGMA journal_mode = WAL");
+        if (!q) {
+            return q.err();
+        }
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        if (!*row || q->text(0) != "wal") {
+            return core::make_error("storage", "cannot switch the database to WAL mode");
+        }
+    }
+    // A page cache big enough for the hot index pages of a busy outbox (default: 2 MiB).
+    if (auto s = db.exec("PRAGMA cache_size = -65536"); !s) {
+        return s;
+    }
+    // Checkpoints run inside a commit on the writer thread; fewer, larger ones write each
+    // hot page once instead of once per 1000 WAL frames. The WAL grows to ~40 MiB.
+    if (auto s = db.exec("PRAGMA wal_autocheckpoint = 10000"); !s) {
+        return s;
+    }
+    if (auto s = db.exec("PRAGMA synchronous = FULL"); !s) {
+        return s;
+    }
+    return db.exec("PRAGMA foreign_keys = ON");
+}
+
+core::error with_path(core::error e, const std::string& path) {
+    e.context = path;
+    if (e.code == "corrupt") {
+        e.message = "not a hotline database, or corrupt: " + e.message;
+    }
+    return e;
+}
+
+// Results are built on the writer thread and freed on the callers' threads, so each batch
+// grows the writer's malloc arena and the frees shrink it again; glibc trims an arena as
+// soon as 128 KiB are free at its top (madvise, then page faults to grow back, and TLB
+// shootdowns across every CPU the daemon's threads ran on). Measured with 64 submitters:
+// 1.5k -> 4.6k ingests/s. Process-wide, once; a daemon keeps up to 32 MiB per arena.
+void keep_freed_memory() {
+    static std::once_flag once;
+    std::call_once(once, [] { (void)::mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024); });
+}
+
+}  // namespace
+
+core::result<std::unique_ptr<store>> sqlite_store::open(const options& opts) {
+    if (opts.path.empty() || opts.path == ":memory:" || opts.path.starts_with("file:")) {
+        return core::make_error("config", "storage.path must name a database file");
+    }
+    if (!opts.keys && !opts.unsealed_for_tests) {
+        return core::make_error("key", "no storage key: the store seals what it keeps", opts.path);
+    }
+    keep_freed_memory();
+    const std::filesystem::path path(opts.path);
+    if (path.has_parent_path()) {
+        std::error_code ec;
+        std::filesystem::create_directories(path.parent_path(), ec);
+        if (ec) {
+            return core::make_error("readonly", "cannot create directory: " + ec.message(),
+                                    path.parent_path().string());
+        }
+    }
+    if (auto p = make_private(opts.path); !p) {
+        return with_path(p.err(), opts.path);
+    }
+    auto lock = db_lock::acquire(opts.path);
+    if (!lock) {
+        return lock.err();
+    }
+    auto writer = connection::open(
+        opts.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+    if (!writer) {
+        return with_path(writer.err(), opts.path);
+    }
+    if (auto c = configure(*writer, true, opts.busy_timeout_ms); !c) {
+        return with_path(c.err(), opts.path);
+    }
+    const sealer check(opts.keys);
+    // Before any migration writes: a key that does not open the existing rows changes nothing.
+    // Closing the last connection would checkpoint the WAL into the file: not on a refusal.
+    sqlite3_db_config(writer->get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    if (auto k = check_key(*writer, check); !k) {
+        return with_path(k.err(), opts.path);
+    }
+    sqlite3_db_config(writer->get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
+    if (auto m = migrate(*writer); !m) {
+        return with_path(m.err(), opts.path);
+    }
+    if (auto s = seal_existing(*writer, check); !s) {
+        return with_path(s.err(), opts.path);
+    }
+    (void)make_private(opts.path);  // -wal/-shm exist now
+    auto reader = connection::open(opts.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    if (!reader) {
+        return with_path(reader.err(), opts.path);
+    }
+    if (auto c = configure(*reader, false, opts.busy_timeout_ms); !c) {
+        return with_path(c.err(), opts.path);
+    }
+    return std::unique_ptr<store>(std::make_unique<sqlite_store>(
+        opts, std::move(*lock), std::move(*writer), std::move(*reader)));
+}
+
+sqlite_store::sqlite_store(const options& opts, db_lock lock, connection writer, connection reader)
+    : opts_(opts),
+      lock_(std::move(lock)),
+      sealer_(opts.keys, opts.metrics),
+      reader_(std::move(reader)),
+      writer_(std::move(writer), opts.max_batch, opts.metrics) {
+    sealer_.describe_metrics();
+}
+
+sqlite_store::~sqlite_store() {
+    close();
+}
+
+std::int64_t sqlite_store::now_ms() const {
+    if (opts_.clock != nullptr) {
+        return opts_.clock->now_ms();
+    }
+    return core::system_clock{}.now_ms();
+}
+
+void sqlite_store::ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
+                          std::vector<new_timer> timers,
+                          std::function<void(core::result<ingest_result>)> done) {
+    enqueue<ingest_result>([this, r = std::move(r), c = std::move(c), planned = std::move(planned),
+                            timers = std::move(timers)](
+                               connection& db) { return do_ingest(db, r, c, planned, timers); },
+                           std::move(done));
+}
+
+void sqlite_store::record_attempt(std::int64_t notification_id, attempt_result outcome,
+                                  std::function<void(core::result<attempt_record>)> done) {
+    enqueue<attempt_record>(
+        [this, notification_id, outcome = std::move(outcome)](connection& db) {
+            return do_record_attempt(db, notification_id, outcome);
+        },
+        std::move(done));
+}
+
+void sqlite_store::due(std::int64_t now_ms, std::size_t limit, std::vector<std::int64_t> exclude,
+                       std::function<void(core::result<std::vector<notification>>)> done) {
+    enqueue<std::vector<notification>>(
+        [this, now_ms, limit,
+         skip = std::unordered_set<std::int64_t>(exclude.begin(), exclude.end())](connection& db) {
+            return select_due(db, sealer_, now_ms, limit, skip);
+        },
+        std::move(done));
+}
+
+void sqlite_store::next_due(std::function<void(core::result<std::optional<std::int64_t>>)> done) {
+    enqueue<std::optional<std::int64_t>>([](connection& db) { return sqlite::next_due(db); },
+                                         std::move(done));
+}
+
+void sqlite_store::get_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) {
+    enqueue<stats>([now_ms](connection& db) { return do_stats(db, now_ms); }, std::move(done));
+}
+
+void sqlite_store::outbox_stats(std::int64_t now_ms,
+                                std::function<void(core::result<stats>)> done) {
+    enqueue<stats>([now_ms](connection& db) { return do_outbox(db, now_ms); }, std::move(done));
+}
+
+void sqlite_store::add_timers(std::vector<new_timer> timers,
+                              std::function<void(core::result<std::vector<std::int64_t>>)> done) {
+    enqueue<std::vector<std::int64_t>>(
+        [this, timers = std::move(timers)](connection& db) {
+            return insert_timers(db, timers, {}, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::claim_due_timers(std::int64_t now_ms, std::string owner, std::int64_t lease_ms,
+                                    std::size_t limit,
+                                    std::function<void(core::result<std::vector<timer>>)> done) {
+    enqueue<std::vector<timer>>(
+        [now_ms, owner = std::move(owner), lease_ms, limit](connection& db) {
+            return claim_timers(db, now_ms, owner, lease_ms, limit);
+        },
+        std::move(done));
+}
+
+void sqlite_store::complete_timer(std::int64_t id, std::string owner,
+                                  std::function<void(core::result<timer_completion>)> done) {
+    enqueue<timer_completion>(
+        [this, id, owner = std::move(owner)](connection& db) {
+            return sqlite::complete_timer(db, id, owner, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::cancel_timers(std::string subject, std::string kind,
+                                 std::function<void(core::result<std::int64_t>)> done) {
+    enqueue<std::int64_t>(
+        [this, subject = std::move(subject), kind = std::move(kind)](connection& db) {
+            return sqlite::cancel_timers(db, subject, kind, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::next_timer_due(
+    std::function<void(core::result<std::optional<std::int64_t>>)> done) {
+    enqueue<std::optional<std::int64_t>>([](connection& db) { return sqlite::next_timer_due(db); },
+                                         std::move(done));
+}
+
+core::result<std::vector<notification>> sqlite_store::notifications_for_report(
+    std::int64_t report_id) {
+    const std::lock_guard lock(read_mu_);
+    return sqlite::notifications_for_report(reader_, sealer_, report_id);
+}
+
+core::result<std::optional<domain::report>> sqlite_store::load_report(std::int64_t report_id) {
+    const std::lock_guard lock(read_mu_);
+    return sqlite::load_report(reader_, sealer_, report_id);
+}
+
+core::result<ingest_result> sqlite_store::do_ingest(
+    connection& db, const domain::report& r, const case_info& c,
+    const std::vector<planned_notification>& planned, const std::vector<new_timer>& timers) {
+    const auto now = now_ms();
+    const auto received_at = r.received_at > 0 ? r.received_at : now;
+    ingest_result out;
+    auto report_id = insert_report(db, sealer_, r, received_at);
+    if (!report_id) {
+        return report_id.err();
+    }
+    if (*report_id == 0) {
+        auto existing = find_duplicate(db, r);
+        if (!existing) {
+            return existing.err();
+        }
+        out.ids = *existing;
+        return out;
+    }
+    out.ids.report_id = *report_id;
+    auto case_id = insert_case(db, out.ids.report_id, c, now);
+    if (!case_id) {
+        return case_id.err();
+    }
+    out.ids.case_id = *case_id;
+    auto stored = insert_notifications(db, sealer_, out.ids.report_id, out.ids.case_id, planned,
+                                       received_at, now);
+    if (!stored) {
+        return stored.err();
+    }
+    out.notifications = std::move(*stored);
+    auto timer_ids = insert_timers(db, timers, "case:" + std::to_string(out.ids.case_id), now);
+    if (!timer_ids) {
+        return timer_ids.err();
+    }
+    out.timer_ids = std::move(*timer_ids);
+    audit_event e;
+    e.at = now;
+    e.actor = "source:" + r.source;
+    e.kind = "report_received";
+    e.case_id = out.ids.case_id;
+    e.report_id = out.ids.report_id;
+    e.detail = {{"source", r.source},
+                {"severity", c.severity},
+                {"route", c.route},
+                {"notification_ids", id_list(out.notifications)}};
+    if (auto a = insert_audit_event(db, e); !a) {
+        return a.err();
+    }
+    return out;
+}
+
+core::result<attempt_record> sqlite_store::do_record_attempt(connection& db, std::int64_t id,
+                                                             const attempt_result& outcome) {
+    const auto now = now_ms();
+    auto found = find_notification(db, id);
+    if (!found) {
+        return found.err();
+    }
+    if (!*found) {
+        return core::make_error("not_found", "no notification with id " + std::to_string(id));
+    }
+    const outbox_row& row = **found;
+    if (!row.pending) {
+        // Already settled, e.g. the attempt is replayed after a restart.
+        return attempt_record{};
+    }
+    const std::int64_t attempts = row.attempts + 1;
+    const auto error_text = clip(outcome.detail);
+    attempt_record record;
+    audit_event e;
+    e.at = now;
+    e.actor = "dispatcher";
+    e.case_id = row.case_id;
+    e.report_id = row.report_id;
+    e.notification_id = id;
+    switch (outcome.outcome) {
+        case attempt_result::kind::delivered: {
+            if (auto done = mark_delivered(db, id, attempts, outcome.provider_id, now); !done) {
+                return done.err();
+            }
+            e.kind = "notification_delivered";
+            e.detail = {{"attempts", attempts}, {"provider_id", outcome.provider_id}};
+            break;
+        }
+        case attempt_result::kind::retry: {
+            if (auto done = mark_retry(db, id, attempts, outcome.next_attempt_at, error_text, now);
+                !done) {
+                return done.err();
+            }
+            e.kind = "notification_retry";
+            e.detail = {{"attempts", attempts},
+                        {"next_attempt_at", outcome.next_attempt_at},
+                        {"error", error_text}};
+            break;
+        }
+        case attempt_result::kind::failed: {
+            if (auto done = mark_failed(db, id, outcome.dead_letter, attempts, error_text, now);
+                !done) {
+                return done.err();
+            }
+            // Follow-ups are due at once; the failed job's due time keeps them ahead of
+            // newer work and due even when the caller's clock lags ours (tests).
+            auto stored =
+                insert_notifications(db, sealer_, row.report_id, row.case_id, outcome.follow_ups,
+                                     std::min(now, row.next_attempt_at), now);
+            if (!stored) {
+                return stored.err();
+            }
+            record.follow_ups = std::move(*stored);
+            e.kind = outcome.dead_letter ? "notification_dead" : "notification_failed";
+            e.detail = {{"attempts", attempts},
+                        {"error", error_text},
+                        {"follow_up_ids", id_list(record.follow_ups)}};
+            break;
+        }
+    }
+    auto timer_ids = insert_timers(db, outcome.timers, "case:" + std::to_string(row.case_id), now);
+    if (!timer_ids) {
+        return timer_ids.err();
+    }
+    record.timer_ids = std::move(*timer_ids);
+    if (auto a = insert_audit_event(db, e); !a) {
+        return a.err();
+    }
+    return record;
+}
+
+core::result<stats> sqlite_store::do_stats(connection& db, std::int64_t now) {
+    stats s;
+    auto counts = count_by_status(db);
+    if (!counts) {
+        return counts.err();
+    }
+    s.pending = counts->pending;
+    s.delivered = counts->delivered;
+    s.failed = counts->failed;
+    s.dead = counts->dead;
+    auto reports = scalar(db, "SELECT COUNT(*) FROM reports");
+    if (!reports) {
+        return reports.err();
+    }
+    s.reports = *reports;
+    auto cases = scalar(db, "SELECT COUNT(*) FROM cases");
+    if (!cases) {
+        return cases.err();
+    }
+    s.cases = *cases;
+    auto gauges = read_outbox_gauges(db, now);
+    if (!gauges) {
+        return gauges.err();
+    }
+    s.oldest_due_at = gauges->oldest_due_at;
+    return s;
+}
+
+core::result<stats> sqlite_store::do_outbox(connection& db, std::int64_t now) {
+    auto gauges = read_outbox_gauges(db, now);
+    if (!gauges) {
+        return gauges.err();
+    }
+    stats s;
+    s.pending = gauges->pending;
+    s.oldest_due_at = gauges->oldest_due_at;
+    return s;
+}
+
+}  // namespace hotline::store::sqlite

@@ -1,0 +1,85 @@
+// The SQLite backend of the store interface: a writer thread (writer.hpp) on one
+// read-write connection, and a read-only connection for the synchronous reads.
+#pragma once
+#include <memory>
+#include <mutex>
+
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/sealing.hpp"
+#include "store/sqlite/writer.hpp"
+#include "store/store.hpp"
+
+namespace hotline::store::sqlite {
+
+class sqlite_store final : public store {
+public:
+    // See store::open for what it does and its error codes.
+    [[nodiscard]] static core::result<std::unique_ptr<store>> open(const options& opts);
+
+    sqlite_store(const options& opts, db_lock lock, connection writer, connection reader);
+    sqlite_store(const sqlite_store&) = delete;
+    sqlite_store& operator=(const sqlite_store&) = delete;
+    ~sqlite_store() override;
+
+    using store::ingest;
+    void ingest(domain::report r, case_info c, std::vector<planned_notification> planned,
+                std::vector<new_timer> timers,
+                std::function<void(core::result<ingest_result>)> done) override;
+    void record_attempt(std::int64_t notification_id, attempt_result outcome,
+                        std::function<void(core::result<attempt_record>)> done) override;
+    void due(std::int64_t now_ms, std::size_t limit, std::vector<std::int64_t> exclude,
+             std::function<void(core::result<std::vector<notification>>)> done) override;
+    void next_due(std::function<void(core::result<std::optional<std::int64_t>>)> done) override;
+    void get_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override;
+    void outbox_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override;
+
+    void add_timers(std::vector<new_timer> timers,
+                    std::function<void(core::result<std::vector<std::int64_t>>)> done) override;
+    void claim_due_timers(std::int64_t now_ms, std::string owner, std::int64_t lease_ms,
+                          std::size_t limit,
+                          std::function<void(core::result<std::vector<timer>>)> done) override;
+    void complete_timer(std::int64_t id, std::string owner,
+                        std::function<void(core::result<timer_completion>)> done) override;
+    void cancel_timers(std::string subject, std::string kind,
+                       std::function<void(core::result<std::int64_t>)> done) override;
+    void next_timer_due(
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) override;
+
+    core::result<std::vector<notification>> notifications_for_report(
+        std::int64_t report_id) override;
+    core::result<std::optional<domain::report>> load_report(std::int64_t report_id) override;
+
+    bool writable() const override { return writer_.writable(); }
+    void close() override { writer_.close(); }
+
+private:
+    template <class T, class Body>
+    void enqueue(Body body, std::function<void(core::result<T>)> done) {
+        writer_.submit(std::make_unique<typed_operation<T>>(std::move(body), std::move(done),
+                                                            opts_.completions));
+    }
+
+    [[nodiscard]] std::int64_t now_ms() const;
+
+    core::result<ingest_result> do_ingest(connection& db, const domain::report& r,
+                                          const case_info& c,
+                                          const std::vector<planned_notification>& planned,
+                                          const std::vector<new_timer>& timers);
+    core::result<attempt_record> do_record_attempt(connection& db, std::int64_t id,
+                                                   const attempt_result& outcome);
+    static core::result<stats> do_stats(connection& db, std::int64_t now);
+    static core::result<stats> do_outbox(connection& db, std::int64_t now);
+
+    options opts_;
+
+    db_lock lock_;  // held while open: keeps a rekey (or a second daemon) out
+
+    sealer sealer_;
+
+    std::mutex read_mu_;
+    connection reader_;  // read-only, for the synchronous reads
+
+    writer writer_;  // last: its thread starts after everything it uses exists
+};
+
+}  // namespace hotline::store::sqlite

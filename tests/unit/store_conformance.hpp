@@ -1,0 +1,980 @@
+// The store conformance suite: the store interface's promises, written against the
+// interface only, run against every backend (ISC Kea's generic_lease_mgr_unittest model).
+// A backend is done when this suite passes. A backend test file defines a type B:
+//   B b;             a fresh, empty database (removed when b goes away)
+//   b.open(o)        core::result<std::unique_ptr<store>>: opens that database with the
+//                    options o plus the backend's own fields (backend, path); may be called
+//                    again (reopening sees the same data) and in a forked child
+// and then runs HOTLINE_STORE_CONFORMANCE(B) once at namespace scope.
+#pragma once
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <latch>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/asio.hpp"
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "store/store.hpp"
+#include "store_test_support.hpp"
+
+namespace hotline::store::conformance {
+
+using namespace hotline::store::testing;
+
+template <class B>
+std::unique_ptr<store> open_with(B& backend, core::metrics* m = nullptr,
+                                 const core::clock* clock = nullptr) {
+    options o;
+    o.metrics = m;
+    o.clock = clock;
+    auto s = backend.open(o);
+    REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.err().describe()));
+    return std::move(*s);
+}
+
+inline new_timer make_timer(std::int64_t due_at, const std::string& kind = "escalation_step",
+                            const std::string& subject = "case:1",
+                            const std::string& payload = R"({"step":1})") {
+    new_timer t;
+    t.due_at = due_at;
+    t.kind = kind;
+    t.subject = subject;
+    t.payload = payload;
+    return t;
+}
+
+inline core::result<std::vector<std::int64_t>> add_timers_sync(store& s,
+                                                               std::vector<new_timer> timers) {
+    return wait_for<std::vector<std::int64_t>>(
+        [&](auto done) { s.add_timers(std::move(timers), std::move(done)); });
+}
+
+inline core::result<std::vector<timer>> claim_sync(store& s, std::int64_t now,
+                                                   const std::string& owner,
+                                                   std::int64_t lease_ms = 30'000,
+                                                   std::size_t limit = 100) {
+    return wait_for<std::vector<timer>>(
+        [&](auto done) { s.claim_due_timers(now, owner, lease_ms, limit, std::move(done)); });
+}
+
+inline core::result<timer_completion> complete_sync(store& s, std::int64_t id,
+                                                    const std::string& owner) {
+    return wait_for<timer_completion>(
+        [&](auto done) { s.complete_timer(id, owner, std::move(done)); });
+}
+
+inline core::result<std::int64_t> cancel_sync(store& s, const std::string& subject,
+                                              const std::string& kind) {
+    return wait_for<std::int64_t>(
+        [&](auto done) { s.cancel_timers(subject, kind, std::move(done)); });
+}
+
+inline core::result<std::optional<std::int64_t>> next_timer_sync(store& s) {
+    return wait_for<std::optional<std::int64_t>>(
+        [&](auto done) { s.next_timer_due(std::move(done)); });
+}
+
+inline std::vector<std::int64_t> ids_of(const std::vector<timer>& timers) {
+    std::vector<std::int64_t> ids;
+    for (const auto& t : timers) {
+        ids.push_back(t.id);
+    }
+    return ids;
+}
+
+// ---- reports, outbox, batching, close (moved from store_test.cpp) ----
+
+TEST_CASE_TEMPLATE_DEFINE(
+    "a report without received_at gets the store's time; no notifications is fine", B,
+    conformance_0) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto report = make_report("no-time", 0);
+    auto r = ingest_sync(*s, report, {make_planned()});
+    REQUIRE(r.ok());
+    CHECK(r->notifications.at(0).next_attempt_at == clock.now_ms());
+    auto quiet = ingest_sync(*s, make_report("quiet"), {});
+    REQUIRE(quiet.ok());
+    CHECK(quiet->notifications.empty());
+    CHECK(quiet->ids.case_id > 0);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("duplicates inside one batch: the second sees the first", B,
+                          conformance_1) {
+    B backend;
+    auto s = open_with(backend);
+    std::vector<std::future<core::result<ingest_result>>> futures;
+    std::vector<std::shared_ptr<std::promise<core::result<ingest_result>>>> promises;
+    for (int i = 0; i < 20; ++i) {
+        auto p = std::make_shared<std::promise<core::result<ingest_result>>>();
+        futures.push_back(p->get_future());
+        s->ingest(make_report("same"), make_case(), {make_planned()},
+                  [p](core::result<ingest_result> r) { p->set_value(std::move(r)); });
+    }
+    int fresh = 0;
+    std::set<std::int64_t> report_ids;
+    for (auto& f : futures) {
+        auto r = f.get();
+        REQUIRE(r.ok());
+        fresh += r->ids.duplicate ? 0 : 1;
+        report_ids.insert(r->ids.report_id);
+    }
+    CHECK(fresh == 1);
+    CHECK(report_ids.size() == 1);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("max_batch bounds a batch", B, conformance_2) {
+    B backend;
+    core::metrics m;
+    options o;
+    o.metrics = &m;
+    o.max_batch = 3;
+    auto opened = backend.open(o);
+    REQUIRE(opened.ok());
+    auto& s = **opened;
+    std::latch in_gate(1);
+    std::latch release(1);
+    s.next_due([&](auto) {
+        in_gate.count_down();
+        release.wait();
+    });
+    in_gate.wait();
+    std::atomic<int> done{0};
+    for (int i = 0; i < 9; ++i) {
+        s.ingest(make_report("mb-" + std::to_string(i)), make_case(), {},
+                 [&](core::result<ingest_result> r) {
+                     CHECK(r.ok());
+                     done.fetch_add(1);
+                 });
+    }
+    release.count_down();
+    s.close();
+    CHECK(done.load() == 9);
+    CHECK(m.value("hotline_commit_batch_size", {}) == 4);  // 1 + 3 + 3 + 3
+}
+
+TEST_CASE_TEMPLATE_DEFINE("due, next_due, exclude and stats", B, conformance_3) {
+    B backend;
+    core::manual_clock clock(2'000'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto empty = next_due_sync(*s);
+    REQUIRE(empty.ok());
+    CHECK_FALSE(empty->has_value());
+    auto none = due_sync(*s, clock.now_ms(), 10);
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+
+    // received_at 3000, 1000, 2000 (+ base): next_attempt_at follows.
+    const std::int64_t base = 1'700'000'000'000;
+    auto r3 = ingest_sync(*s, make_report("t3", base + 3000), {make_planned()});
+    auto r1 = ingest_sync(*s, make_report("t1", base + 1000),
+                          {make_planned(), make_planned("responder:bob")});
+    auto r2 = ingest_sync(*s, make_report("t2", base + 2000), {make_planned()});
+    REQUIRE((r1.ok() && r2.ok() && r3.ok()));
+
+    auto next = next_due_sync(*s);
+    REQUIRE(next.ok());
+    CHECK(next->value_or(0) == base + 1000);
+
+    auto all = due_sync(*s, base + 5000, 100);
+    REQUIRE(all.ok());
+    REQUIRE(all->size() == 4);
+    CHECK((*all)[0].id == r1->notifications[0].id);
+    CHECK((*all)[1].id == r1->notifications[1].id);
+    CHECK((*all)[2].id == r2->notifications[0].id);
+    CHECK((*all)[3].id == r3->notifications[0].id);
+
+    auto early = due_sync(*s, base + 2000, 100);
+    REQUIRE(early.ok());
+    CHECK(early->size() == 3);
+    auto limited = due_sync(*s, base + 5000, 2);
+    REQUIRE(limited.ok());
+    CHECK(limited->size() == 2);
+    auto excluded =
+        due_sync(*s, base + 5000, 2, {r1->notifications[0].id, r2->notifications[0].id});
+    REQUIRE(excluded.ok());
+    REQUIRE(excluded->size() == 2);
+    CHECK((*excluded)[0].id == r1->notifications[1].id);
+    CHECK((*excluded)[1].id == r3->notifications[0].id);
+    auto before = due_sync(*s, base, 100);
+    REQUIRE(before.ok());
+    CHECK(before->empty());
+
+    attempt_result delivered;
+    delivered.outcome = attempt_result::kind::delivered;
+    REQUIRE(attempt_sync(*s, r1->notifications[0].id, delivered).ok());
+    attempt_result failed;
+    failed.outcome = attempt_result::kind::failed;
+    REQUIRE(attempt_sync(*s, r1->notifications[1].id, failed).ok());
+    attempt_result dead;
+    dead.outcome = attempt_result::kind::failed;
+    dead.dead_letter = true;
+    REQUIRE(attempt_sync(*s, r2->notifications[0].id, dead).ok());
+    attempt_result retry;
+    retry.outcome = attempt_result::kind::retry;
+    retry.next_attempt_at = base + 9000;
+    REQUIRE(attempt_sync(*s, r3->notifications[0].id, retry).ok());
+
+    next = next_due_sync(*s);
+    REQUIRE(next.ok());
+    CHECK(next->value_or(0) == base + 9000);
+    auto st = stats_sync(*s, base + 5000);
+    REQUIRE(st.ok());
+    CHECK(st->reports == 3);
+    CHECK(st->cases == 3);
+    CHECK(st->pending == 1);
+    CHECK(st->delivered == 1);
+    CHECK(st->failed == 1);
+    CHECK(st->dead == 1);
+    CHECK(st->oldest_due_at == 0);  // the pending one is not due yet
+    st = stats_sync(*s, base + 9000);
+    REQUIRE(st.ok());
+    CHECK(st->oldest_due_at == base + 9000);
+    // The dispatcher's cheap gauges agree with the full stats.
+    auto outbox =
+        wait_for<stats>([&](auto done) { s->outbox_stats(base + 9000, std::move(done)); });
+    REQUIRE(outbox.ok());
+    CHECK(outbox->pending == 1);
+    CHECK(outbox->oldest_due_at == base + 9000);
+    CHECK(outbox->reports == 0);
+    outbox = wait_for<stats>([&](auto done) { s->outbox_stats(base + 5000, std::move(done)); });
+    REQUIRE(outbox.ok());
+    CHECK(outbox->oldest_due_at == 0);
+
+    REQUIRE(attempt_sync(*s, r3->notifications[0].id, delivered).ok());
+    next = next_due_sync(*s);
+    REQUIRE(next.ok());
+    CHECK_FALSE(next->has_value());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("close drains the queue; later operations fail at once", B,
+                          conformance_4) {
+    B backend;
+    auto s = open_with(backend);
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 300; ++i) {
+        s->ingest(make_report("c-" + std::to_string(i)), make_case(), {make_planned()},
+                  [&](core::result<ingest_result> r) {
+                      if (r.ok()) {
+                          ok.fetch_add(1);
+                      }
+                  });
+    }
+    s->close();
+    CHECK(ok.load() == 300);
+    s->close();  // idempotent
+
+    bool called = false;
+    s->ingest(make_report("late"), make_case(), {}, [&](core::result<ingest_result> r) {
+        called = true;
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.err().code == "closed");
+    });
+    CHECK(called);  // synchronously, on this thread
+    called = false;
+    s->due(0, 10, {}, [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    called = false;
+    s->next_due([&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    called = false;
+    s->get_stats(0, [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    called = false;
+    s->outbox_stats(0, [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    called = false;
+    s->record_attempt(1, attempt_result{}, [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    // Synchronous reads still work after close.
+    auto stored = s->notifications_for_report(1);
+    REQUIRE(stored.ok());
+    CHECK(stored->size() == 1);
+
+    // Everything acknowledged before close() is durable: a fresh store sees it.
+    s.reset();
+    auto reopened = open_with(backend);
+    auto st = stats_sync(*reopened, 0);
+    REQUIRE(st.ok());
+    CHECK(st->reports == 300);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("a throwing completion does not take the writer down", B, conformance_5) {
+    B backend;
+    auto s = open_with(backend);
+    s->ingest(make_report("throw"), make_case(), {},
+              [](core::result<ingest_result>) { throw std::runtime_error("boom"); });
+    auto after = ingest_sync(*s, make_report("after"));
+    REQUIRE(after.ok());
+    CHECK_FALSE(after->ids.duplicate);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("hostile text round-trips: NUL bytes, invalid UTF-8, quotes, huge labels",
+                          B, conformance_6) {
+    B backend;
+    auto s = open_with(backend);
+    auto r = make_report("x'); DROP TABLE reports; --");
+    r.text = std::string("a\0b", 3) + "\xff\xfe" + "\"'";
+    r.subject = std::string(100'000, 'S');
+    for (int i = 0; i < 200; ++i) {
+        r.labels["k" + std::to_string(i)] = std::string(100, 'v');
+    }
+    auto planned = make_planned();
+    planned.payload["text"] = "\xc3\x28 invalid";
+    auto res = ingest_sync(*s, r, {planned});
+    REQUIRE_MESSAGE(res.ok(), (res.ok() ? "" : res.err().describe()));
+    auto loaded = s->load_report(res->ids.report_id);
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->text == r.text);
+    CHECK((*loaded)->external_id == r.external_id);
+    CHECK((*loaded)->subject.size() == 100'000);
+    CHECK((*loaded)->labels == r.labels);
+    auto stored = s->notifications_for_report(res->ids.report_id);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->size() == 1);
+    CHECK((*stored)[0].payload["notification_id"] == (*stored)[0].id);
+}
+
+// ---- ingest and record_attempt (interface-level) ----
+
+TEST_CASE_TEMPLATE_DEFINE("ingest returns stored ids; a duplicate returns the same ids", B,
+                          conformance_7) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto r = ingest_sync(*s, make_report("ext-1"), {make_planned(), make_planned("responder:bob")});
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->ids.duplicate);
+    CHECK(r->ids.report_id > 0);
+    CHECK(r->ids.case_id > 0);
+    REQUIRE(r->notifications.size() == 2);
+    CHECK(r->notifications[0].id != r->notifications[1].id);
+    CHECK(r->notifications[0].payload["notification_id"] == r->notifications[0].id);
+    CHECK(r->notifications[0].created_at == clock.now_ms());
+    auto again = ingest_sync(*s, make_report("ext-1"), {make_planned("responder:carol")});
+    REQUIRE(again.ok());
+    CHECK(again->ids.duplicate);
+    CHECK(again->ids.report_id == r->ids.report_id);
+    CHECK(again->ids.case_id == r->ids.case_id);
+    CHECK(again->notifications.empty());
+    auto stored = s->notifications_for_report(r->ids.report_id);
+    REQUIRE(stored.ok());
+    CHECK(stored->size() == 2);
+    auto st = stats_sync(*s, clock.now_ms());
+    REQUIRE(st.ok());
+    CHECK(st->reports == 1);
+    CHECK(st->cases == 1);
+    CHECK(st->pending == 2);
+    // Reopening keeps the data.
+    s.reset();
+    s = open_with(backend, nullptr, &clock);
+    auto loaded = s->load_report(r->ids.report_id);
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->external_id == "ext-1");
+    CHECK((*loaded)->text == make_report("ext-1").text);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("record_attempt outcomes, replay and errors through the interface", B,
+                          conformance_8) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto r = ingest_sync(*s, make_report("att"),
+                         {make_planned("responder:alice"), make_planned("responder:bob"),
+                          make_planned("responder:carol")});
+    REQUIRE(r.ok());
+    const auto& ns = r->notifications;
+    attempt_result delivered;
+    delivered.outcome = attempt_result::kind::delivered;
+    delivered.provider_id = "msg-1";
+    REQUIRE(attempt_sync(*s, ns[0].id, delivered).ok());
+    auto replay = attempt_sync(*s, ns[0].id, delivered);
+    REQUIRE(replay.ok());
+    CHECK(replay->follow_ups.empty());
+
+    attempt_result retry;
+    retry.outcome = attempt_result::kind::retry;
+    retry.detail = "http 503";
+    retry.next_attempt_at = 1'900'000'000'000;
+    REQUIRE(attempt_sync(*s, ns[1].id, retry).ok());
+
+    attempt_result failed;
+    failed.outcome = attempt_result::kind::failed;
+    failed.follow_ups = {make_planned("responder:bob", "email", 1)};
+    auto rec = attempt_sync(*s, ns[2].id, failed);
+    REQUIRE(rec.ok());
+    REQUIRE(rec->follow_ups.size() == 1);
+    CHECK(rec->follow_ups[0].contact_index == 1);
+    CHECK(rec->follow_ups[0].next_attempt_at <= clock.now_ms());
+
+    auto stored = s->notifications_for_report(r->ids.report_id);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->size() == 4);
+    CHECK((*stored)[0].status == notification_status::delivered);
+    CHECK((*stored)[0].attempts == 1);
+    CHECK((*stored)[0].provider_id == "msg-1");
+    CHECK((*stored)[1].status == notification_status::pending);
+    CHECK((*stored)[1].last_error == "http 503");
+    CHECK((*stored)[1].next_attempt_at == 1'900'000'000'000);
+    CHECK((*stored)[2].status == notification_status::failed);
+    CHECK((*stored)[3].status == notification_status::pending);
+
+    auto missing = attempt_sync(*s, 123456, delivered);
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.err().code == "not_found");
+    attempt_result bad;
+    bad.outcome = attempt_result::kind::failed;
+    auto broken = make_planned();
+    broken.payload = nlohmann::json::array({1});
+    bad.follow_ups = {make_planned(), broken};
+    auto rolled_back = attempt_sync(*s, ns[1].id, bad);
+    REQUIRE_FALSE(rolled_back.ok());
+    CHECK(rolled_back.err().code == "bad_payload");
+    stored = s->notifications_for_report(r->ids.report_id);
+    REQUIRE(stored.ok());
+    CHECK(stored->size() == 4);
+    CHECK((*stored)[1].status == notification_status::pending);
+}
+
+// ---- timers ----
+
+TEST_CASE_TEMPLATE_DEFINE("timers: add, claim due ones in order, lease, next_timer_due", B,
+                          conformance_9) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto nothing = next_timer_sync(*s);
+    REQUIRE(nothing.ok());
+    CHECK_FALSE(nothing->has_value());
+    const std::int64_t t0 = 2'000'000'000'000;
+    auto ids = add_timers_sync(*s, {make_timer(t0 + 20, "retry", "case:1", R"({"n":3})"),
+                                    make_timer(t0, "escalation_step", "case:1"),
+                                    make_timer(t0 + 10, "checkin_deadline", "case:2", "")});
+    REQUIRE(ids.ok());
+    REQUIRE(ids->size() == 3);
+    CHECK(std::set<std::int64_t>(ids->begin(), ids->end()).size() == 3);
+    auto next = next_timer_sync(*s);
+    REQUIRE(next.ok());
+    CHECK(next->value_or(0) == t0);
+
+    auto early = claim_sync(*s, t0 - 1, "node-a");
+    REQUIRE(early.ok());
+    CHECK(early->empty());
+    auto claimed = claim_sync(*s, t0 + 10, "node-a", 5'000);
+    REQUIRE(claimed.ok());
+    REQUIRE(claimed->size() == 2);
+    const auto& first = (*claimed)[0];
+    CHECK(first.id == (*ids)[1]);
+    CHECK(first.due_at == t0);
+    CHECK(first.kind == "escalation_step");
+    CHECK(first.subject == "case:1");
+    CHECK(first.payload == R"({"step":1})");
+    CHECK(first.created_at == clock.now_ms());
+    CHECK(first.claimed_by == "node-a");
+    CHECK(first.lease_until == t0 + 10 + 5'000);
+    CHECK(first.fired_at == 0);
+    CHECK((*claimed)[1].id == (*ids)[2]);
+    CHECK((*claimed)[1].payload == "{}");  // an empty payload is stored as an empty object
+
+    // Claimed rows are not handed out again while the lease holds, to anyone.
+    auto again = claim_sync(*s, t0 + 10, "node-b");
+    REQUIRE(again.ok());
+    CHECK(again->empty());
+    auto same_owner = claim_sync(*s, t0 + 10, "node-a");
+    REQUIRE(same_owner.ok());
+    CHECK(same_owner->empty());
+    // The unclaimed one (t0+20) is next; then the leases.
+    next = next_timer_sync(*s);
+    REQUIRE(next.ok());
+    CHECK(next->value_or(0) == t0 + 20);
+    auto third = claim_sync(*s, t0 + 20, "node-b", 100'000);
+    REQUIRE(third.ok());
+    REQUIRE(third->size() == 1);
+    CHECK(third->at(0).id == (*ids)[0]);
+    CHECK(third->at(0).payload == R"({"n":3})");
+    next = next_timer_sync(*s);
+    REQUIRE(next.ok());
+    CHECK(next->value_or(0) == t0 + 10 + 5'000);
+
+    // limit bounds a claim.
+    REQUIRE(add_timers_sync(*s, {make_timer(t0), make_timer(t0), make_timer(t0)}).ok());
+    auto two = claim_sync(*s, t0, "node-c", 1'000, 2);
+    REQUIRE(two.ok());
+    CHECK(two->size() == 2);
+    auto zero = claim_sync(*s, t0, "node-c", 1'000, 0);
+    REQUIRE(zero.ok());
+    CHECK(zero->empty());
+    auto rest = claim_sync(*s, t0, "node-c", 1'000, 10);
+    REQUIRE(rest.ok());
+    CHECK(rest->size() == 1);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("timers: an expired lease comes back; a timer fires once", B,
+                          conformance_10) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    const std::int64_t t0 = 2'000'000'000'000;
+    auto ids = add_timers_sync(*s, {make_timer(t0), make_timer(t0 + 1)});
+    REQUIRE(ids.ok());
+    auto a = claim_sync(*s, t0 + 1, "node-a", 1'000);
+    REQUIRE(a.ok());
+    REQUIRE(a->size() == 2);
+    auto before_expiry = claim_sync(*s, t0 + 1 + 999, "node-b", 1'000);
+    REQUIRE(before_expiry.ok());
+    CHECK(before_expiry->empty());
+    // node-a finishes the second one in time (the first one it does not).
+    auto in_time = complete_sync(*s, (*ids)[1], "node-a");
+    REQUIRE(in_time.ok());
+    CHECK(*in_time == timer_completion::fired);
+
+    auto b = claim_sync(*s, t0 + 1 + 1'000, "node-b", 1'000);
+    REQUIRE(b.ok());
+    REQUIRE(b->size() == 1);
+    CHECK(b->at(0).id == (*ids)[0]);
+    CHECK(b->at(0).claimed_by == "node-b");
+    CHECK(b->at(0).lease_until == t0 + 1 + 1'000 + 1'000);
+    // node-a lost it: its late completion does not count.
+    auto late = complete_sync(*s, (*ids)[0], "node-a");
+    REQUIRE(late.ok());
+    CHECK(*late == timer_completion::not_owner);
+    auto fired = complete_sync(*s, (*ids)[0], "node-b");
+    REQUIRE(fired.ok());
+    CHECK(*fired == timer_completion::fired);
+    auto twice = complete_sync(*s, (*ids)[0], "node-b");
+    REQUIRE(twice.ok());
+    CHECK(*twice == timer_completion::already_fired);
+    auto by_other = complete_sync(*s, (*ids)[1], "node-b");
+    REQUIRE(by_other.ok());
+    CHECK(*by_other == timer_completion::already_fired);
+    // Fired timers never come back, however late.
+    auto after = claim_sync(*s, t0 + 10'000'000, "node-c");
+    REQUIRE(after.ok());
+    CHECK(after->empty());
+    auto next = next_timer_sync(*s);
+    REQUIRE(next.ok());
+    CHECK_FALSE(next->has_value());
+
+    // An expired lease nobody took over still completes for its owner.
+    auto more = add_timers_sync(*s, {make_timer(t0)});
+    REQUIRE(more.ok());
+    REQUIRE(claim_sync(*s, t0, "node-a", 10)->size() == 1);
+    auto expired_but_kept = complete_sync(*s, more->at(0), "node-a");
+    REQUIRE(expired_but_kept.ok());
+    CHECK(*expired_but_kept == timer_completion::fired);
+
+    // Never claimed: nobody owns it. Unknown id: an error.
+    auto unclaimed = add_timers_sync(*s, {make_timer(t0 + 1'000'000)});
+    REQUIRE(unclaimed.ok());
+    auto nobody = complete_sync(*s, unclaimed->at(0), "node-a");
+    REQUIRE(nobody.ok());
+    CHECK(*nobody == timer_completion::not_owner);
+    auto unknown = complete_sync(*s, 987'654, "node-a");
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.err().code == "not_found");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("timers: two concurrent claimers never get the same timer", B,
+                          conformance_11) {
+    B backend;
+    auto s = open_with(backend);
+    const std::int64_t t0 = 2'000'000'000'000;
+    constexpr int count = 300;
+    std::vector<new_timer> timers;
+    for (int i = 0; i < count; ++i) {
+        timers.push_back(make_timer(t0 + i % 7, "sms_parts", "sms:" + std::to_string(i)));
+    }
+    REQUIRE(add_timers_sync(*s, std::move(timers)).ok());
+    std::vector<std::int64_t> got[2];
+    std::atomic<int> errors{0};
+    std::vector<std::thread> claimers;
+    for (int c = 0; c < 2; ++c) {
+        claimers.emplace_back([&, c] {
+            const std::string owner = c == 0 ? "node-a" : "node-b";
+            for (;;) {
+                auto batch = claim_sync(*s, t0 + 10, owner, 60'000, 7);
+                if (!batch.ok()) {
+                    errors.fetch_add(1);
+                    return;
+                }
+                if (batch->empty()) {
+                    return;
+                }
+                for (const auto& t : *batch) {
+                    if (t.claimed_by != owner) {
+                        errors.fetch_add(1);
+                    }
+                    got[c].push_back(t.id);
+                }
+            }
+        });
+    }
+    for (auto& t : claimers) {
+        t.join();
+    }
+    CHECK(errors.load() == 0);
+    std::set<std::int64_t> all(got[0].begin(), got[0].end());
+    const std::set<std::int64_t> second(got[1].begin(), got[1].end());
+    CHECK(all.size() == got[0].size());
+    CHECK(second.size() == got[1].size());
+    all.insert(second.begin(), second.end());
+    CHECK(all.size() == static_cast<std::size_t>(count));
+    CHECK(got[0].size() + got[1].size() == static_cast<std::size_t>(count));
+    MESSAGE("node-a claimed " << got[0].size() << ", node-b " << got[1].size());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("timers: cancel by subject and kind, claimed or not", B, conformance_12) {
+    B backend;
+    auto s = open_with(backend);
+    const std::int64_t t0 = 2'000'000'000'000;
+    auto ids = add_timers_sync(*s, {make_timer(t0, "escalation_step", "case:1"),
+                                    make_timer(t0 + 1, "escalation_step", "case:1"),
+                                    make_timer(t0 + 2, "checkin_deadline", "case:1"),
+                                    make_timer(t0 + 3, "escalation_step", "case:2"),
+                                    make_timer(t0 + 4, "escalation_step", "case:10")});
+    REQUIRE(ids.ok());
+    // The first one is in flight when the acknowledgement arrives.
+    auto in_flight = claim_sync(*s, t0, "node-a");
+    REQUIRE(in_flight.ok());
+    REQUIRE(in_flight->size() == 1);
+    auto cancelled = cancel_sync(*s, "case:1", "escalation_step");
+    REQUIRE(cancelled.ok());
+    CHECK(*cancelled == 2);
+    auto late = complete_sync(*s, (*ids)[0], "node-a");
+    REQUIRE(late.ok());
+    CHECK(*late == timer_completion::cancelled);
+    auto left = claim_sync(*s, t0 + 100, "node-b");
+    REQUIRE(left.ok());
+    CHECK(ids_of(*left) == std::vector{(*ids)[2], (*ids)[3], (*ids)[4]});
+    // Every kind of one subject; "case:1" does not match "case:10".
+    auto all_kinds = cancel_sync(*s, "case:1", "");
+    REQUIRE(all_kinds.ok());
+    CHECK(*all_kinds == 1);
+    auto none_left = cancel_sync(*s, "case:1", "");
+    REQUIRE(none_left.ok());
+    CHECK(*none_left == 0);
+    auto unknown = cancel_sync(*s, "case:99", "escalation_step");
+    REQUIRE(unknown.ok());
+    CHECK(*unknown == 0);
+    auto other = complete_sync(*s, (*ids)[4], "node-b");
+    REQUIRE(other.ok());
+    CHECK(*other == timer_completion::fired);
+    // A fired timer is not cancelled after the fact.
+    auto after_fire = cancel_sync(*s, "case:10", "");
+    REQUIRE(after_fire.ok());
+    CHECK(*after_fire == 0);
+    auto again = complete_sync(*s, (*ids)[4], "node-b");
+    REQUIRE(again.ok());
+    CHECK(*again == timer_completion::already_fired);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("timers: bad input is refused and adds nothing", B, conformance_13) {
+    B backend;
+    auto s = open_with(backend);
+    const std::int64_t t0 = 2'000'000'000'000;
+    auto no_kind = add_timers_sync(*s, {make_timer(t0), make_timer(t0, "")});
+    REQUIRE_FALSE(no_kind.ok());
+    CHECK(no_kind.err().code == "invalid_argument");
+    auto no_subject = add_timers_sync(*s, {make_timer(t0, "retry", "")});
+    REQUIRE_FALSE(no_subject.ok());
+    CHECK(no_subject.err().code == "invalid_argument");
+    auto nothing = claim_sync(*s, t0, "node-a");
+    REQUIRE(nothing.ok());
+    CHECK(nothing->empty());  // the valid first timer was rolled back with the bad one
+    REQUIRE(add_timers_sync(*s, {make_timer(t0)}).ok());
+    auto no_owner = claim_sync(*s, t0, "");
+    REQUIRE_FALSE(no_owner.ok());
+    CHECK(no_owner.err().code == "invalid_argument");
+    auto no_lease = claim_sync(*s, t0, "node-a", 0);
+    REQUIRE_FALSE(no_lease.ok());
+    CHECK(no_lease.err().code == "invalid_argument");
+    auto empty = add_timers_sync(*s, {});
+    REQUIRE(empty.ok());
+    CHECK(empty->empty());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("timers added in ingest and record_attempt transactions", B,
+                          conformance_14) {
+    B backend;
+    auto s = open_with(backend);
+    const std::int64_t t0 = 2'000'000'000'000;
+    auto r = wait_for<ingest_result>([&](auto done) {
+        s->ingest(make_report("with-timers"), make_case(), {make_planned()},
+                  {make_timer(t0, "escalation_step", ""), make_timer(t0 + 1, "sms_parts", "sms:7")},
+                  std::move(done));
+    });
+    REQUIRE(r.ok());
+    REQUIRE(r->timer_ids.size() == 2);
+    const std::string case_subject = "case:" + std::to_string(r->ids.case_id);
+    auto claimed = claim_sync(*s, t0 + 1, "node-a");
+    REQUIRE(claimed.ok());
+    REQUIRE(claimed->size() == 2);
+    CHECK(claimed->at(0).id == r->timer_ids[0]);
+    CHECK(claimed->at(0).subject == case_subject);  // empty subject: this report's case
+    CHECK(claimed->at(1).subject == "sms:7");
+
+    // A duplicate writes nothing, timers included.
+    auto dup = wait_for<ingest_result>([&](auto done) {
+        s->ingest(make_report("with-timers"), make_case(), {}, {make_timer(t0)}, std::move(done));
+    });
+    REQUIRE(dup.ok());
+    CHECK(dup->ids.duplicate);
+    CHECK(dup->timer_ids.empty());
+    auto none = claim_sync(*s, t0 + 1, "node-b");
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+
+    // A bad timer rolls the whole ingest back.
+    auto bad = wait_for<ingest_result>([&](auto done) {
+        s->ingest(make_report("bad-timer"), make_case(), {make_planned()}, {make_timer(t0, "")},
+                  std::move(done));
+    });
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.err().code == "invalid_argument");
+    auto st = stats_sync(*s, t0);
+    REQUIRE(st.ok());
+    CHECK(st->reports == 1);
+
+    attempt_result retry;
+    retry.outcome = attempt_result::kind::retry;
+    retry.next_attempt_at = t0 + 60'000;
+    retry.timers = {make_timer(t0 + 5, "retry", "")};
+    auto rec = attempt_sync(*s, r->notifications[0].id, retry);
+    REQUIRE(rec.ok());
+    REQUIRE(rec->timer_ids.size() == 1);
+    auto step = claim_sync(*s, t0 + 5, "node-a");
+    REQUIRE(step.ok());
+    REQUIRE(step->size() == 1);
+    CHECK(step->at(0).kind == "retry");
+    CHECK(step->at(0).subject == case_subject);
+    // A replayed attempt (no longer pending) adds no timers.
+    attempt_result delivered;
+    delivered.outcome = attempt_result::kind::delivered;
+    REQUIRE(attempt_sync(*s, r->notifications[0].id, delivered).ok());
+    delivered.timers = {make_timer(t0, "retry", "")};
+    auto replay = attempt_sync(*s, r->notifications[0].id, delivered);
+    REQUIRE(replay.ok());
+    CHECK(replay->timer_ids.empty());
+    auto still_none = claim_sync(*s, t0 + 100, "node-b");
+    REQUIRE(still_none.ok());
+    CHECK(still_none->empty());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("timers survive a reopen; timer operations after close fail", B,
+                          conformance_15) {
+    B backend;
+    const std::int64_t t0 = 2'000'000'000'000;
+    std::vector<std::int64_t> ids;
+    {
+        auto s = open_with(backend);
+        auto added = add_timers_sync(*s, {make_timer(t0), make_timer(t0 + 1)});
+        REQUIRE(added.ok());
+        ids = *added;
+        REQUIRE(claim_sync(*s, t0, "node-a", 1'000)->size() == 1);
+    }
+    auto s = open_with(backend);
+    auto claimed = claim_sync(*s, t0 + 1, "node-b", 1'000);
+    REQUIRE(claimed.ok());
+    CHECK(ids_of(*claimed) == std::vector{ids[1]});  // ids[0] is still node-a's
+    auto next = next_timer_sync(*s);
+    REQUIRE(next.ok());
+    CHECK(next->value_or(0) == t0 + 1'000);
+    s->close();
+    bool called = false;
+    s->add_timers({make_timer(t0)}, [&](auto r) {
+        called = true;
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.err().code == "closed");
+    });
+    CHECK(called);
+    called = false;
+    s->claim_due_timers(t0, "node-a", 1'000, 10, [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    called = false;
+    s->complete_timer(ids[0], "node-a", [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    called = false;
+    s->cancel_timers("case:1", "", [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+    called = false;
+    s->next_timer_due([&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+    });
+    CHECK(called);
+}
+
+// The claimer is killed (-9) between claim and complete: its timers come back once the
+// lease runs out, and not before.
+TEST_CASE_TEMPLATE_DEFINE("timers: kill -9 between claim and complete, back after the lease", B,
+                          conformance_16) {
+    B backend;
+    const std::int64_t t0 = 2'000'000'000'000;
+    constexpr std::int64_t lease = 60'000;
+    std::vector<std::int64_t> ids;
+    {
+        auto s = open_with(backend);
+        auto added =
+            add_timers_sync(*s, {make_timer(t0), make_timer(t0 + 1, "checkin_deadline", "case:2")});
+        REQUIRE(added.ok());
+        ids = *added;
+    }  // no store (and no writer thread) in the parent across fork()
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        options o;
+        auto opened = backend.open(o);
+        if (!opened.ok()) {
+            _exit(2);
+        }
+        auto* s = opened->release();  // never closed: the parent kills us
+        s->claim_due_timers(t0 + 1, "doomed", lease, 10, [fd = fds[1]](auto r) {
+            const char n = r.ok() ? static_cast<char>(r->size()) : char{-1};
+            if (::write(fd, &n, 1) != 1) {
+                _exit(3);
+            }
+        });
+        for (;;) {
+            ::pause();
+        }
+    }
+    ::close(fds[1]);
+    char claimed = 0;
+    REQUIRE(::read(fds[0], &claimed, 1) == 1);
+    ::close(fds[0]);
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    REQUIRE(claimed == 2);
+
+    auto s = open_with(backend);
+    auto during = claim_sync(*s, t0 + 1 + lease - 1, "survivor");
+    REQUIRE(during.ok());
+    CHECK(during->empty());
+    auto next = next_timer_sync(*s);
+    REQUIRE(next.ok());
+    CHECK(next->value_or(0) == t0 + 1 + lease);
+    auto back = claim_sync(*s, t0 + 1 + lease, "survivor");
+    REQUIRE(back.ok());
+    REQUIRE(back->size() == 2);
+    CHECK(ids_of(*back) == ids);
+    for (const auto id : ids) {
+        auto done = complete_sync(*s, id, "survivor");
+        REQUIRE(done.ok());
+        CHECK(*done == timer_completion::fired);
+    }
+    auto after = claim_sync(*s, t0 + 10 * lease, "survivor");
+    REQUIRE(after.ok());
+    CHECK(after->empty());
+}
+
+// ---- completions on the caller's executor ----
+
+TEST_CASE_TEMPLATE_DEFINE("with options.completions every completion runs on that executor", B,
+                          conformance_17) {
+    B backend;
+    asio::io_context io;
+    auto guard = asio::make_work_guard(io);
+    options o;
+    o.completions = io.get_executor();
+    auto opened = backend.open(o);
+    REQUIRE(opened.ok());
+    auto& s = **opened;
+    const auto io_thread = std::this_thread::get_id();
+    std::atomic<bool> ran{false};
+    std::thread::id ran_on;
+    s.ingest(make_report("posted"), make_case(), {make_planned()},
+             [&](core::result<ingest_result> r) {
+                 CHECK(r.ok());
+                 ran_on = std::this_thread::get_id();
+                 ran.store(true);
+             });
+    CHECK_FALSE(ran.load());  // only io.run() runs it
+    REQUIRE(io.run_one() == 1);
+    CHECK(ran.load());
+    CHECK(ran_on == io_thread);
+
+    // A throwing completion is caught there too, and the io_context keeps running.
+    s.next_timer_due([](auto) { throw std::runtime_error("boom"); });
+    REQUIRE(io.run_one() == 1);
+
+    s.close();
+    bool called = false;
+    s.get_stats(0, [&](auto r) {
+        called = true;
+        CHECK_FALSE(r.ok());
+        CHECK(r.err().code == "closed");
+    });
+    CHECK_FALSE(called);  // posted, not run on this thread at once
+    REQUIRE(io.run_one() == 1);
+    CHECK(called);
+}
+
+}  // namespace hotline::store::conformance
+
+// Runs the whole suite against backend type B (once per test file, at global scope; B
+// must be visible from there).
+#define HOTLINE_STORE_CONFORMANCE(B)              \
+    namespace hotline::store::conformance {       \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_0, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_1, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_2, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_3, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_4, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_5, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_6, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_7, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_8, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_9, B);  \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_10, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_11, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_12, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_13, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_14, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_15, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_16, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_17, B); \
+    } /* namespace */                             \
+    static_assert(true, "")
