@@ -41,7 +41,7 @@ core::result<T> wait_for(Start start) {
 }
 
 inline domain::report make_report(const std::string& external_id,
-                                std::int64_t received_at = 1'700'000'000'000) {
+                                  std::int64_t received_at = 1'700'000'000'000) {
     domain::report r;
     r.source = "partner-webhook";
     r.source_kind = "webhook";
