@@ -6,8 +6,8 @@
 #include "core/clock.hpp"
 #include "dispatch/classify.hpp"
 #include "dispatch/planner.hpp"
-#include "net/transport.hpp"
 #include "ingest/json_report.hpp"
+#include "net/transport.hpp"
 #include "rules/route.hpp"
 
 namespace hotline::ctl {
@@ -85,8 +85,9 @@ core::result<nlohmann::json> explain_route(const app::loaded_config& loaded,
                           {"targets", std::move(targets)}, {"trace", d.trace}};
 }
 
-core::result<send_test_outcome> send_test(const app::loaded_config& loaded, const std::string& channel,
-                                          const std::string& address, const std::string& language) {
+core::result<send_test_outcome> send_test(const app::loaded_config& loaded,
+                                          const std::string& channel, const std::string& address,
+                                          const std::string& language) {
     const auto it = loaded.channels.find(channel);
     if (it == loaded.channels.end()) {
         std::string known;
@@ -138,21 +139,22 @@ core::result<send_test_outcome> send_test(const app::loaded_config& loaded, cons
     asio::io_context io;
     net::transport net(io);
     send_test_outcome out;
-    net.perform((*request)->raw, instance.config().timeout, [&](net::transport_reply reply) {
-        const auto c = dispatch::classify_reply(instance, reply);
-        const auto& detail = c.detail;
-        switch (c.outcome.kind) {
-            case HOTLINE_DELIVERED:
-                out.delivered = true;
-                out.text = "delivered";
-                if (!c.provider_id.empty()) {
-                    out.text += " (provider id " + c.provider_id + ")";
-                }
-                break;
-            case HOTLINE_RETRY: out.text = "retry later: " + detail; break;
-            default: out.text = "permanent failure: " + detail; break;
-        }
-    });
+    net.perform(dispatch::to_net_request((*request)->raw), instance.config().timeout,
+                [&](net::reply reply) {
+                    const auto c = dispatch::classify_reply(instance, reply);
+                    const auto& detail = c.detail;
+                    switch (c.outcome.kind) {
+                        case HOTLINE_DELIVERED:
+                            out.delivered = true;
+                            out.text = "delivered";
+                            if (!c.provider_id.empty()) {
+                                out.text += " (provider id " + c.provider_id + ")";
+                            }
+                            break;
+                        case HOTLINE_RETRY: out.text = "retry later: " + detail; break;
+                        default: out.text = "permanent failure: " + detail; break;
+                    }
+                });
     io.run();
     return out;
 }

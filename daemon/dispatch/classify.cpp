@@ -21,7 +21,46 @@ hotline_alert alert_fields::view() const {
     return alert;
 }
 
-classified classify_reply(const channel_instance& channel, const net::transport_reply& reply) {
+namespace {
+
+std::string text_or_empty(const char* s) {
+    return s != nullptr ? std::string(s) : std::string{};
+}
+
+}  // namespace
+
+net::request to_net_request(const hotline_request& raw) {
+    net::request req;
+    req.kind = raw.transport == HOTLINE_TRANSPORT_SMTP ? net::protocol::smtp : net::protocol::http;
+    req.url = text_or_empty(raw.url);
+    req.method = text_or_empty(raw.method);
+    if (raw.headers != nullptr) {
+        for (std::size_t i = 0; i < raw.n_headers; ++i) {
+            const hotline_kv& h = raw.headers[i];
+            if (h.key != nullptr && h.value != nullptr) {
+                req.headers.emplace_back(h.key, h.value);
+            }
+        }
+    }
+    req.mail_from = text_or_empty(raw.mail_from);
+    if (raw.rcpt != nullptr) {
+        for (std::size_t i = 0; i < raw.n_rcpt; ++i) {
+            if (raw.rcpt[i] != nullptr) {
+                req.rcpt.emplace_back(raw.rcpt[i]);
+            }
+        }
+    }
+    if (raw.body != nullptr) {
+        req.body.assign(raw.body, raw.body_len);
+    }
+    req.username = text_or_empty(raw.username);
+    req.password = text_or_empty(raw.password);
+    req.use_tls = raw.use_tls;
+    req.insecure_skip_verify = raw.insecure_skip_verify != 0;
+    return req;
+}
+
+classified classify_reply(const channel_instance& channel, const net::reply& reply) {
     std::vector<hotline_kv> headers;
     headers.reserve(reply.headers.size());
     for (const auto& [k, v] : reply.headers) {
@@ -29,7 +68,8 @@ classified classify_reply(const channel_instance& channel, const net::transport_
     }
     hotline_reply raw{};
     raw.struct_size = sizeof raw;
-    raw.transport = reply.transport;
+    raw.transport =
+        reply.kind == net::protocol::smtp ? HOTLINE_TRANSPORT_SMTP : HOTLINE_TRANSPORT_HTTP;
     raw.transport_error = reply.curl_code;
     raw.error_text = reply.error_text.c_str();
     raw.status = reply.status;

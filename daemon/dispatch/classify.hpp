@@ -1,11 +1,11 @@
-// The host's side of one plugin round trip: the alert it hands to build(), and the
-// transport's answer it hands to classify().
+// The host's side of one plugin round trip: the alert it hands to build(), the plugin's
+// request turned into net/'s own type, and net/'s answer it hands to classify().
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "dispatch/plugin_host.hpp"
-#include "net/transport.hpp"
+#include "net/request.hpp"
 
 namespace hotline::dispatch {
 
@@ -32,7 +32,9 @@ struct classified {
     std::string provider_id;
 };
 
-[[nodiscard]] classified classify_reply(const channel_instance& channel,
-                                        const net::transport_reply& reply);
+// Copies what a plugin's build() filled in (NULL strings read as empty).
+[[nodiscard]] net::request to_net_request(const hotline_request& raw);
+
+[[nodiscard]] classified classify_reply(const channel_instance& channel, const net::reply& reply);
 
 }  // namespace hotline::dispatch

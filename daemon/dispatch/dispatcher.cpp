@@ -18,7 +18,7 @@ constexpr std::size_t scan_batch = 512;
 
 }  // namespace
 
-dispatcher::dispatcher(asio::io_context& io, store::store& db, net::transport& net,
+dispatcher::dispatcher(asio::io_context& io, store::store& db, net::sender& net,
                        core::metrics& metrics, const core::clock& clock)
     : io_(io),
       db_(db),
@@ -53,11 +53,7 @@ void dispatcher::set_config(std::shared_ptr<const config::config> cfg, channel_m
     channels_ = std::move(channels);
     for (const auto& [name, q] : queues_) {
         if (!q.waiting.empty()) {
-            asio::post(io_, [this, name = name, alive = std::weak_ptr(alive_)] {
-                if (!alive.expired()) {
-                    pump(name);
-                }
-            });
+            post_alive([this, name = name] { pump(name); })();
         }
     }
 }
@@ -133,9 +129,9 @@ void dispatcher::attempt(domain::notification job) {
     }
     spdlog::debug("attempt notification={} channel={} attempt={}", job.id, job.channel,
                   job.attempts + 1);
-    net_.perform((*request)->raw, instance->config().timeout,
+    net_.perform(to_net_request((*request)->raw), instance->config().timeout,
                  [this, job = std::move(job), instance,
-                  alive = std::weak_ptr(alive_)](net::transport_reply reply) mutable {
+                  alive = std::weak_ptr(alive_)](net::reply reply) mutable {
                      if (alive.expired()) {
                          return;
                      }
@@ -217,20 +213,14 @@ void dispatcher::record(const domain::notification& job, store::attempt_result r
     const bool retry = result.outcome == store::attempt_result::kind::retry;
     const auto next = result.next_attempt_at;
     ++recording_;
-    db_.record_attempt(
-        job.id, std::move(result),
-        [this, job, retry, next,
-         alive = std::weak_ptr(alive_)](core::result<store::attempt_record> r) mutable {
-            asio::post(io_, [this, job = std::move(job), r = std::move(r), retry, next, alive] {
-                if (alive.expired()) {
-                    return;
-                }
-                recorded(job, r);
-                if (retry && r.ok()) {
-                    schedule_scan(next);
-                }
-            });
-        });
+    db_.record_attempt(job.id, std::move(result),
+                       post_alive([this, job, retry, next](core::result<store::attempt_record> r) {
+                           const bool ok = r.ok();
+                           recorded(job, std::move(r));
+                           if (retry && ok) {
+                               schedule_scan(next);
+                           }
+                       }));
 }
 
 void dispatcher::recorded(const domain::notification& job, core::result<store::attempt_record> r) {
@@ -277,13 +267,8 @@ void dispatcher::scan() {
     scanning_ = true;
     const auto now = clock_.now_ms();
     std::vector<std::int64_t> exclude(known_.begin(), known_.end());
-    db_.due(
-        now, scan_batch, std::move(exclude),
-        [this, alive = std::weak_ptr(alive_)](core::result<std::vector<domain::notification>> r) {
-            asio::post(io_, [this, r = std::move(r), alive]() mutable {
-                if (alive.expired()) {
-                    return;
-                }
+    db_.due(now, scan_batch, std::move(exclude),
+            post_alive([this](core::result<std::vector<domain::notification>> r) {
                 scanning_ = false;
                 const auto now = clock_.now_ms();
                 if (!r) {
@@ -302,33 +287,30 @@ void dispatcher::scan() {
                 } else {
                     schedule_scan(now + scan_interval_ms);
                 }
-            });
-        });
+            }));
 }
 
 void dispatcher::refresh_stats() {
     db_.outbox_stats(
-        clock_.now_ms(), [this, alive = std::weak_ptr(alive_)](core::result<store::stats> r) {
-            asio::post(io_, [this, r = std::move(r), alive] {
-                if (alive.expired() || stopping_) {
-                    return;
+        clock_.now_ms(), post_alive([this](core::result<store::stats> r) {
+            if (stopping_) {
+                return;
+            }
+            if (r) {
+                const auto now = clock_.now_ms();
+                metrics_.gauge_set("hotline_outbox_depth", {}, static_cast<double>(r->pending));
+                const double age = r->oldest_due_at > 0 && r->oldest_due_at < now
+                                       ? static_cast<double>(now - r->oldest_due_at) / 1000.0
+                                       : 0.0;
+                metrics_.gauge_set("hotline_outbox_oldest_due_age_seconds", {}, age);
+            }
+            stats_timer_.expires_after(std::chrono::seconds(1));
+            stats_timer_.async_wait([this, alive = std::weak_ptr(alive_)](const error_code& ec) {
+                if (!ec && !alive.expired()) {
+                    refresh_stats();
                 }
-                if (r) {
-                    const auto now = clock_.now_ms();
-                    metrics_.gauge_set("hotline_outbox_depth", {}, static_cast<double>(r->pending));
-                    const double age = r->oldest_due_at > 0 && r->oldest_due_at < now
-                                           ? static_cast<double>(now - r->oldest_due_at) / 1000.0
-                                           : 0.0;
-                    metrics_.gauge_set("hotline_outbox_oldest_due_age_seconds", {}, age);
-                }
-                stats_timer_.expires_after(std::chrono::seconds(1));
-                stats_timer_.async_wait([this, alive](const error_code& ec) {
-                    if (!ec && !alive.expired()) {
-                        refresh_stats();
-                    }
-                });
             });
-        });
+        }));
 }
 
 void dispatcher::shutdown(core::duration grace, std::function<void()> done) {

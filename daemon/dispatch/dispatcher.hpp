@@ -1,8 +1,8 @@
 // Runs outbox jobs on the io thread: renders the message, lets the channel plugin build the
-// transport request, sends it through the curl-multi transport, has the plugin classify the
-// answer, and records the outcome (with retries, fall-through and dead letters) in the store.
-// Jobs come from fresh commits (enqueue) and from a timer-driven scan of due rows, so retries
-// and jobs left over from a crash are picked up after a restart.
+// transport request, sends it through a net::sender (the curl-multi transport), has the plugin
+// classify the answer, and records the outcome (with retries, fall-through and dead letters) in the
+// store. Jobs come from fresh commits (enqueue) and from a timer-driven scan of due rows, so
+// retries and jobs left over from a crash are picked up after a restart.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "config/model.hpp"
 #include "core/asio.hpp"
 #include "core/clock.hpp"
-#include "config/model.hpp"
 #include "core/metrics.hpp"
 #include "dispatch/plugin_host.hpp"
-#include "net/transport.hpp"
+#include "net/sender.hpp"
 #include "store/store.hpp"
 
 namespace hotline::dispatch {
@@ -27,7 +27,8 @@ using channel_map = std::map<std::string, std::shared_ptr<channel_instance>>;
 
 class dispatcher {
 public:
-    dispatcher(asio::io_context& io, store::store& db, net::transport& net, core::metrics& metrics,
+    // Every time it reads comes from `clock`; every wait is a timer on `io`.
+    dispatcher(asio::io_context& io, store::store& db, net::sender& net, core::metrics& metrics,
                const core::clock& clock);
     ~dispatcher();
     dispatcher(const dispatcher&) = delete;
@@ -65,9 +66,26 @@ private:
     void refresh_stats();
     void maybe_finish_shutdown();
 
+    // Wraps `f` into a one-shot callback that may be called from any thread (the store's
+    // writer calls its completions there): it posts `f(args...)` to the io thread and runs
+    // it only if this dispatcher still lives. Call on the io thread, where the callback is
+    // made, never from the callback's thread.
+    template <class F>
+    auto post_alive(F f) {
+        return
+            [io = &io_, alive = std::weak_ptr(alive_), f = std::move(f)](auto&&... args) mutable {
+                asio::post(*io, [alive, f = std::move(f),
+                                 ... args = std::forward<decltype(args)>(args)]() mutable {
+                    if (!alive.expired()) {
+                        f(std::move(args)...);
+                    }
+                });
+            };
+    }
+
     asio::io_context& io_;
     store::store& db_;
-    net::transport& net_;
+    net::sender& net_;
     core::metrics& metrics_;
     const core::clock& clock_;
     std::shared_ptr<const config::config> cfg_;

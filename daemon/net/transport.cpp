@@ -57,27 +57,17 @@ slist_handle append(slist_handle list, const std::string& item) {
 
 }  // namespace
 
-// One transfer: the copied request and everything curl points into while it runs.
+// One transfer: the request and everything curl points into while it runs.
 struct transfer {
     easy_handle easy;
     slist_handle headers;
     slist_handle rcpt;
-    std::string url;
-    std::string method;
-    std::string body;
+    request req;  // owns the strings curl points into; wipes the password when it goes
     std::size_t upload_offset{0};
-    std::string mail_from;
-    std::string username;
-    std::string password;
-    transport_reply reply;
+    reply answer;
     std::vector<std::string> smtp_replies;  // the last few server reply lines
-    std::function<void(transport_reply)> done;
+    std::function<void(reply)> done;
     char error_buffer[CURL_ERROR_SIZE]{};
-
-    ~transfer() {
-        // The SMTP password was copied in; do not leave it in freed memory.
-        std::fill(password.begin(), password.end(), '\0');
-    }
 };
 
 // One socket curl asked us to watch. Shared with pending waits, so a wait that completes
@@ -156,8 +146,8 @@ struct transport::impl {
         auto* t = static_cast<transfer*>(userp);
         const std::size_t n = size * count;
         const std::size_t room =
-            max_response_body - std::min(max_response_body, t->reply.body.size());
-        t->reply.body.append(data, std::min(n, room));
+            max_response_body - std::min(max_response_body, t->answer.body.size());
+        t->answer.body.append(data, std::min(n, room));
         return n;  // drop the excess instead of failing the transfer
     }
 
@@ -166,12 +156,12 @@ struct transport::impl {
         const std::size_t n = size * count;
         const std::string_view line = trim(std::string_view(data, n));
         if (line.substr(0, 5) == "HTTP/") {
-            t->reply.headers.clear();  // a new response (after 100 Continue): start over
+            t->answer.headers.clear();  // a new response (after 100 Continue): start over
             return n;
         }
         const auto colon = line.find(':');
-        if (colon != std::string_view::npos && t->reply.headers.size() < max_response_headers) {
-            t->reply.headers.emplace_back(
+        if (colon != std::string_view::npos && t->answer.headers.size() < max_response_headers) {
+            t->answer.headers.emplace_back(
                 std::string(trim(line.substr(0, colon))),
                 std::string(trim(line.substr(colon + 1)).substr(0, 1024)));
         }
@@ -198,8 +188,9 @@ struct transport::impl {
 
     static size_t on_read(char* buffer, size_t size, size_t count, void* userp) {
         auto* t = static_cast<transfer*>(userp);
-        const std::size_t n = std::min(size * count, t->body.size() - t->upload_offset);
-        std::memcpy(buffer, t->body.data() + t->upload_offset, n);
+        const std::string& body = t->req.body;
+        const std::size_t n = std::min(size * count, body.size() - t->upload_offset);
+        std::memcpy(buffer, body.data() + t->upload_offset, n);
         t->upload_offset += n;
         return n;
     }
@@ -301,21 +292,21 @@ struct transport::impl {
             auto t = std::move(it->second);
             transfers_.erase(it);
             curl_multi_remove_handle(multi_.get(), easy);
-            t->reply.curl_code = static_cast<int>(code);
+            t->answer.curl_code = static_cast<int>(code);
             long status = 0;
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-            t->reply.status = status;
-            if (t->reply.transport == HOTLINE_TRANSPORT_SMTP && status != 0) {
+            t->answer.status = status;
+            if (t->answer.kind == protocol::smtp && status != 0) {
                 const std::string code = std::to_string(status);
                 const auto line =
                     std::find_if(t->smtp_replies.rbegin(), t->smtp_replies.rend(),
                                  [&](const std::string& l) { return l.rfind(code, 0) == 0; });
                 if (line != t->smtp_replies.rend()) {
-                    t->reply.body = *line;
+                    t->answer.body = *line;
                 }
             }
             if (code != CURLE_OK) {
-                t->reply.error_text =
+                t->answer.error_text =
                     t->error_buffer[0] != '\0' ? t->error_buffer : curl_easy_strerror(code);
             }
             finished.push_back(std::move(t));
@@ -330,7 +321,7 @@ struct transport::impl {
         auto done = std::move(t.done);
         if (done) {
             try {
-                done(std::move(t.reply));
+                done(std::move(t.answer));
             } catch (const std::exception& e) {
                 spdlog::error("transport: completion handler failed: {}", e.what());
             }
@@ -339,17 +330,14 @@ struct transport::impl {
 
     // ------------------------------------------------------------------ setup
 
-    static std::unique_ptr<transfer> make_transfer(const hotline_request& req,
-                                                   core::duration timeout) {
+    static std::unique_ptr<transfer> make_transfer(request req, core::duration timeout) {
         auto t = std::make_unique<transfer>();
-        t->reply.transport = req.transport;
-        t->url = req.url != nullptr ? req.url : "";
-        t->method = req.method != nullptr && req.method[0] != '\0' ? req.method : "POST";
-        if (req.body != nullptr) {
-            t->body.assign(req.body, req.body_len);
+        t->answer.kind = req.kind;
+        if (req.method.empty()) {
+            req.method = "POST";
         }
-        t->username = req.username != nullptr ? req.username : "";
-        t->password = req.password != nullptr ? req.password : "";
+        t->req = std::move(req);
+        const request& r = t->req;
 
         t->easy.reset(curl_easy_init());
         if (!t->easy) {
@@ -357,7 +345,7 @@ struct transport::impl {
         }
         CURL* e = t->easy.get();
         curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-        curl_easy_setopt(e, CURLOPT_URL, t->url.c_str());
+        curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                          static_cast<long>(std::max<std::int64_t>(1, timeout.count())));
@@ -367,32 +355,29 @@ struct transport::impl {
         curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &impl::on_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
-        if (!t->username.empty()) {
-            curl_easy_setopt(e, CURLOPT_USERNAME, t->username.c_str());
-            curl_easy_setopt(e, CURLOPT_PASSWORD, t->password.c_str());
+        if (!r.username.empty()) {
+            curl_easy_setopt(e, CURLOPT_USERNAME, r.username.c_str());
+            curl_easy_setopt(e, CURLOPT_PASSWORD, r.password.c_str());
         }
-        if (req.insecure_skip_verify != 0) {
+        if (r.insecure_skip_verify) {
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
         }
 
-        if (req.transport == HOTLINE_TRANSPORT_SMTP) {
+        if (r.kind == protocol::smtp) {
             curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-            t->mail_from = req.mail_from != nullptr ? req.mail_from : "";
-            curl_easy_setopt(e, CURLOPT_MAIL_FROM, t->mail_from.c_str());
-            for (std::size_t i = 0; i < req.n_rcpt; ++i) {
-                if (req.rcpt[i] != nullptr) {
-                    t->rcpt = append(std::move(t->rcpt), req.rcpt[i]);
-                }
+            curl_easy_setopt(e, CURLOPT_MAIL_FROM, r.mail_from.c_str());
+            for (const std::string& to : r.rcpt) {
+                t->rcpt = append(std::move(t->rcpt), to);
             }
             curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t->rcpt.get());
             curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
             curl_easy_setopt(e, CURLOPT_READFUNCTION, &impl::on_read);
             curl_easy_setopt(e, CURLOPT_READDATA, t.get());
-            curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+            curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
             curl_easy_setopt(e, CURLOPT_USE_SSL,
-                             req.use_tls != 0 ? static_cast<long>(CURLUSESSL_ALL)
-                                              : static_cast<long>(CURLUSESSL_NONE));
+                             r.use_tls != 0 ? static_cast<long>(CURLUSESSL_ALL)
+                                            : static_cast<long>(CURLUSESSL_NONE));
             curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &impl::on_debug);
             curl_easy_setopt(e, CURLOPT_DEBUGDATA, t.get());
             curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);  // feeds on_debug only, never stderr
@@ -400,39 +385,36 @@ struct transport::impl {
             curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
         } else {
             curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-            for (std::size_t i = 0; i < req.n_headers; ++i) {
-                const hotline_kv& h = req.headers[i];
-                if (h.key != nullptr && h.value != nullptr) {
-                    t->headers = append(std::move(t->headers), std::string(h.key) + ": " + h.value);
-                }
+            for (const auto& [key, value] : r.headers) {
+                t->headers = append(std::move(t->headers), key + ": " + value);
             }
             // Without this curl waits up to a second for "100 Continue" on larger bodies.
             t->headers = append(std::move(t->headers), "Expect:");
             curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers.get());
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body.data());
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                             static_cast<curl_off_t>(t->body.size()));
-            if (t->method != "POST") {
-                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->method.c_str());
+                             static_cast<curl_off_t>(r.body.size()));
+            if (r.method != "POST") {
+                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
             }
-            if (!t->username.empty()) {
+            if (!r.username.empty()) {
                 curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
             }
         }
         return t;
     }
 
-    void perform(const hotline_request& req, core::duration timeout,
-                 std::function<void(transport_reply)> done) {
-        auto t = make_transfer(req, timeout);
+    void perform(request req, core::duration timeout, std::function<void(reply)> done) {
+        const protocol kind = req.kind;
+        auto t = make_transfer(std::move(req), timeout);
         if (!t) {
-            transport_reply reply;
-            reply.transport = req.transport;
-            reply.curl_code = CURLE_OUT_OF_MEMORY;
-            reply.error_text = "cannot create a curl handle";
-            asio::post(io_, [done = std::move(done), reply = std::move(reply)]() mutable {
+            reply answer;
+            answer.kind = kind;
+            answer.curl_code = CURLE_OUT_OF_MEMORY;
+            answer.error_text = "cannot create a curl handle";
+            asio::post(io_, [done = std::move(done), answer = std::move(answer)]() mutable {
                 if (done) {
-                    done(std::move(reply));
+                    done(std::move(answer));
                 }
             });
             return;
@@ -441,8 +423,8 @@ struct transport::impl {
         CURL* easy = t->easy.get();
         const CURLMcode rc = curl_multi_add_handle(multi_.get(), easy);
         if (rc != CURLM_OK) {
-            t->reply.curl_code = CURLE_FAILED_INIT;
-            t->reply.error_text = curl_multi_strerror(rc);
+            t->answer.curl_code = CURLE_FAILED_INIT;
+            t->answer.error_text = curl_multi_strerror(rc);
             std::shared_ptr<transfer> shared(std::move(t));
             asio::post(io_, [shared] { complete(*shared); });
             return;
@@ -455,8 +437,8 @@ struct transport::impl {
         transfers_.clear();
         for (auto& [easy, t] : pending) {
             curl_multi_remove_handle(multi_.get(), easy);
-            t->reply.curl_code = CURLE_ABORTED_BY_CALLBACK;
-            t->reply.error_text = "cancelled: the transport is shutting down";
+            t->answer.curl_code = CURLE_ABORTED_BY_CALLBACK;
+            t->answer.error_text = "cancelled: the transport is shutting down";
         }
         for (auto& [easy, t] : pending) {
             complete(*t);
@@ -475,9 +457,8 @@ transport::transport(asio::io_context& io) : impl_(std::make_unique<impl>(io)) {
 
 transport::~transport() = default;
 
-void transport::perform(const hotline_request& req, core::duration timeout,
-                        std::function<void(transport_reply)> done) {
-    impl_->perform(req, timeout, std::move(done));
+void transport::perform(request req, core::duration timeout, std::function<void(reply)> done) {
+    impl_->perform(std::move(req), timeout, std::move(done));
 }
 
 std::size_t transport::in_flight() const {

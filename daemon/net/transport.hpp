@@ -1,43 +1,30 @@
-// Runs plugin-built transport requests (HTTP, SMTP) through libcurl's multi interface,
-// driven by Asio sockets and timers on the io thread: no blocking call, no thread per
-// transfer.
+// Runs transfers (HTTP, SMTP) through libcurl's multi interface, driven by Asio sockets and
+// timers on the io thread: no blocking call, no thread per transfer.
 #pragma once
 #include <functional>
 #include <memory>
-#include <string>
-#include <vector>
 
 #include "core/asio.hpp"
 #include "core/duration.hpp"
-#include "hotline/channel.h"
+#include "net/request.hpp"
+#include "net/sender.hpp"
 
 namespace hotline::net {
 
-struct transport_reply {
-    int transport{0};
-    int curl_code{0};  // CURLE_OK = 0
-    std::string error_text;
-    long status{0};    // HTTP status or last SMTP reply code
-    std::string body;  // HTTP response body, truncated at 64 KiB
-    std::vector<std::pair<std::string, std::string>> headers;  // HTTP response headers
-};
-
-class transport {
+class transport final : public sender {
 public:
     explicit transport(asio::io_context& io);
-    ~transport();
+    ~transport() override;
     transport(const transport&) = delete;
     transport& operator=(const transport&) = delete;
 
-    // Starts one transfer; `done` runs on the io thread. The request is copied, so the
-    // caller may free it right after this returns.
-    void perform(const hotline_request& req, core::duration timeout,
-                 std::function<void(transport_reply)> done);
+    // Starts one transfer; `done` runs on the io thread.
+    void perform(request req, core::duration timeout, std::function<void(reply)> done) override;
 
-    [[nodiscard]] std::size_t in_flight() const;
+    [[nodiscard]] std::size_t in_flight() const override;
 
     // Aborts every transfer (their `done` get a transport error). For shutdown.
-    void cancel_all();
+    void cancel_all() override;
 
 private:
     struct impl;

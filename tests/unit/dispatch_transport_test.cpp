@@ -2,6 +2,11 @@
 // same io_context (so the test thread runs everything) and aiosmtpd subprocesses.
 #include <doctest/doctest.h>
 
+// GCC 12 at -O2 inlines Asio's awaitable frame allocator in the test server's coroutines and
+// reports its own operator new/delete pair as mismatched: the false positive the top-level
+// CMakeLists.txt already silences for ASan builds.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,9 +20,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/asio.hpp"
 #include "config/model.hpp"
+#include "core/asio.hpp"
 #include "core/spawn.hpp"
+#include "dispatch/classify.hpp"
 #include "dispatch/plugin_host.hpp"
 #include "net/transport.hpp"
 
@@ -26,7 +32,7 @@ extern char** environ;
 using namespace hotline;
 using namespace std::chrono_literals;
 using net::transport;
-using net::transport_reply;
+using transport_reply = net::reply;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -130,28 +136,16 @@ private:
     std::vector<std::shared_ptr<tcp::socket>> hung_;
 };
 
+// An HTTP request as a channel would build it.
 struct owned_request {
-    std::string url;
-    std::string method{"POST"};
-    std::string body;
-    std::vector<std::string> header_text;  // "Name", "value" pairs flattened
-    std::vector<hotline_kv> headers;
-    hotline_request raw{};
+    net::request raw;
 
-    explicit owned_request(std::string u, std::string b = "{}")
-        : url(std::move(u)), body(std::move(b)) {
-        header_text = {"Content-Type", "application/json", "X-Test", "yes"};
-        for (std::size_t i = 0; i < header_text.size(); i += 2) {
-            headers.push_back({header_text[i].c_str(), header_text[i + 1].c_str()});
-        }
-        raw.struct_size = sizeof raw;
-        raw.transport = HOTLINE_TRANSPORT_HTTP;
-        raw.url = url.data();
-        raw.method = method.data();
-        raw.headers = headers.data();
-        raw.n_headers = headers.size();
-        raw.body = body.data();
-        raw.body_len = body.size();
+    explicit owned_request(std::string u, std::string b = "{}") {
+        raw.kind = net::protocol::http;
+        raw.url = std::move(u);
+        raw.method = "POST";
+        raw.headers = {{"Content-Type", "application/json"}, {"X-Test", "yes"}};
+        raw.body = std::move(b);
     }
 };
 
@@ -230,7 +224,7 @@ bool wait_for_port(const child& c, std::uint16_t port) {
 }
 
 std::optional<transport_reply> perform_one(asio::io_context& io, transport& net,
-                                           const hotline_request& req,
+                                           const net::request& req,
                                            std::chrono::milliseconds timeout) {
     std::optional<transport_reply> got;
     net.perform(req, timeout, [&](transport_reply r) { got = std::move(r); });
@@ -259,7 +253,7 @@ TEST_CASE("http: 200 with a body, headers and the request as sent") {
     REQUIRE(reply);
     CHECK(reply->curl_code == 0);
     CHECK(reply->status == 200);
-    CHECK(reply->transport == HOTLINE_TRANSPORT_HTTP);
+    CHECK(reply->kind == net::protocol::http);
     CHECK(reply->body == R"({"id":"prov-1","ok":true})");
     CHECK(header(*reply, "X-Request-Id") == "req-9");
     CHECK(net.in_flight() == 0);
@@ -278,8 +272,7 @@ TEST_CASE("http: PUT and a body larger than curl's Expect threshold arrive intac
     transport net(io);
     owned_request req("http://127.0.0.1:" + std::to_string(server.port()) + "/echo",
                       std::string(100 * 1024, 'b'));
-    req.method = "PUT";
-    req.raw.method = req.method.data();
+    req.raw.method = "PUT";
     const auto started = std::chrono::steady_clock::now();
     const auto reply = perform_one(io, net, req.raw, 5s);
     REQUIRE(reply);
@@ -489,21 +482,13 @@ TEST_CASE("smtp: one message through aiosmtpd is accepted with 250") {
 
     asio::io_context io;
     transport net(io);
-    const auto reply = perform_one(io, net, (*request)->raw, 10s);
+    const auto reply = perform_one(io, net, dispatch::to_net_request((*request)->raw), 10s);
     REQUIRE(reply);
-    CHECK(reply->transport == HOTLINE_TRANSPORT_SMTP);
+    CHECK(reply->kind == net::protocol::smtp);
     CHECK_MESSAGE(reply->curl_code == 0, reply->error_text);
     CHECK(reply->status == 250);
     CHECK(reply->body.rfind("250", 0) == 0);  // the server's last reply line
-    hotline_reply raw{};
-    raw.struct_size = sizeof raw;
-    raw.transport = reply->transport;
-    raw.transport_error = reply->curl_code;
-    raw.error_text = reply->error_text.c_str();
-    raw.status = reply->status;
-    raw.body = reply->body.c_str();
-    raw.body_len = reply->body.size();
-    CHECK(channel->classify(raw).kind == HOTLINE_DELIVERED);
+    CHECK(dispatch::classify_reply(*channel, *reply).outcome.kind == HOTLINE_DELIVERED);
 }
 
 TEST_CASE("smtp: a 550 for the recipient is reported with its code and classified permanent") {
@@ -540,17 +525,9 @@ TEST_CASE("smtp: a 550 for the recipient is reported with its code and classifie
         alert.raw.address = alert.address.c_str();
         auto request = channel->build(alert.raw);
         REQUIRE(request.ok());
-        const auto reply = perform_one(io, net, (*request)->raw, 10s);
+        const auto reply = perform_one(io, net, dispatch::to_net_request((*request)->raw), 10s);
         REQUIRE(reply);
-        hotline_reply raw{};
-        raw.struct_size = sizeof raw;
-        raw.transport = reply->transport;
-        raw.transport_error = reply->curl_code;
-        raw.error_text = reply->error_text.c_str();
-        raw.status = reply->status;
-        raw.body = reply->body.c_str();
-        raw.body_len = reply->body.size();
-        return std::make_pair(*reply, channel->classify(raw));
+        return std::make_pair(*reply, dispatch::classify_reply(*channel, *reply).outcome);
     };
     {
         const auto [reply, outcome] = send("nobody@example.org");
@@ -581,7 +558,7 @@ TEST_CASE("smtp: nobody listening is a connection error") {
     REQUIRE(request.ok());
     asio::io_context io;
     transport net(io);
-    const auto reply = perform_one(io, net, (*request)->raw, 3s);
+    const auto reply = perform_one(io, net, dispatch::to_net_request((*request)->raw), 3s);
     REQUIRE(reply);
     CHECK(reply->curl_code == 7);
 }
