@@ -360,8 +360,8 @@ std::string generate_external_id() {
 }
 
 core::result<domain::report> parse_report_json(std::string_view body, const std::string& source,
-                                             std::string_view idempotency_key_header,
-                                             std::int64_t now_ms) {
+                                               std::string_view idempotency_key_header,
+                                               std::int64_t now_ms) {
     if (const auto bad = core::find_invalid_utf8(body); bad != std::string_view::npos) {
         return core::make_error("invalid_utf8",
                                 "body is not valid UTF-8 (at byte " + std::to_string(bad) + ")");

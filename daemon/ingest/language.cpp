@@ -1,5 +1,9 @@
 #include "ingest/language.hpp"
 
+// compact_lang_det.h uses FILE without including <cstdio>.
+#include <cstdio>
+
+#include <cld2/public/compact_lang_det.h>
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
 
@@ -50,6 +54,26 @@ std::string guess_language(std::string_view text) {
         return "en";
     }
     return {};
+}
+
+std::string detect_language(std::string_view text) {
+    constexpr std::size_t window = 64 * 1024;
+    if (text.empty() || !core::is_valid_utf8(text)) {
+        return "und";
+    }
+    const std::string_view head = core::utf8_prefix(text, window);
+    bool reliable = false;
+    const CLD2::Language lang = CLD2::DetectLanguage(head.data(), static_cast<int>(head.size()),
+                                                     /*is_plain_text=*/true, &reliable);
+    if (lang == CLD2::UNKNOWN_LANGUAGE || lang == CLD2::TG_UNKNOWN_LANGUAGE) {
+        return "und";
+    }
+    // CLD2 still spells Hebrew with the withdrawn code "iw".
+    const std::string code = CLD2::LanguageCode(lang);
+    if (code == "iw") {
+        return "he";
+    }
+    return code;
 }
 
 }  // namespace hotline::ingest
