@@ -8,9 +8,10 @@
 
 #include <boost/program_options.hpp>
 
-#include "ctl/commands.hpp"
 #include "app/validate.hpp"
 #include "core/log.hpp"
+#include "ctl/commands.hpp"
+#include "ctl/ingest.hpp"
 
 namespace po = boost::program_options;
 
@@ -25,7 +26,10 @@ constexpr const char* usage =
     "                                          optional \"source\"; - or nothing reads stdin\n"
     "  send-test --config FILE --channel NAME --to ADDRESS [--language en|ru]\n"
     "                                          send one test message through one channel\n"
-    "                                          and print the outcome (exit 0 = delivered)\n\n"
+    "                                          and print the outcome (exit 0 = delivered)\n"
+    "  ingest    --dry-run FILE.eml [--config FILE]\n"
+    "                                          parse a mail and print the report the rules\n"
+    "                                          would see (JSON); with --config, the route too\n\n"
     "Options";
 
 int cmd_check(const std::string& config) {
@@ -82,6 +86,30 @@ int cmd_send_test(const std::string& config, const std::string& channel, const s
     return out->delivered ? 0 : 1;
 }
 
+int cmd_ingest(bool dry_run, const std::string& config, const std::vector<std::string>& args) {
+    if (!dry_run || args.size() != 1) {
+        std::cerr << "hotlinectl ingest: usage: ingest --dry-run FILE.eml [--config FILE]\n";
+        return 2;
+    }
+    std::ifstream in(args.front(), std::ios::binary);
+    const std::string raw{std::istreambuf_iterator<char>(in), {}};
+    if (!in && !in.eof()) {
+        std::cerr << "hotlinectl: cannot read " << args.front() << "\n";
+        return 1;
+    }
+    hotline::app::loaded_config loaded;
+    if (!config.empty()) {
+        loaded = hotline::app::load_and_validate(config);
+        if (!loaded.errors.empty()) {
+            std::cerr << hotline::app::format_errors(loaded.errors);
+            return 1;
+        }
+    }
+    std::cout << hotline::ctl::ingest_dry_run(raw, config.empty() ? nullptr : &loaded).dump(2)
+              << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,7 +119,8 @@ int main(int argc, char** argv) {
         "main configuration file")("channel", po::value<std::string>(),
                                    "send-test: channel instance name")(
         "to", po::value<std::string>(), "send-test: address (URL, email address, phone)")(
-        "language", po::value<std::string>()->default_value("en"), "send-test: en or ru");
+        "language", po::value<std::string>()->default_value("en"), "send-test: en or ru")(
+        "dry-run", "ingest: parse only (no daemon is contacted)");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -133,6 +162,9 @@ int main(int argc, char** argv) {
         }
         return cmd_send_test(config, vm["channel"].as<std::string>(), vm["to"].as<std::string>(),
                              vm["language"].as<std::string>());
+    }
+    if (command == "ingest") {
+        return cmd_ingest(vm.count("dry-run") != 0U, vm["config"].defaulted() ? "" : config, args);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;
