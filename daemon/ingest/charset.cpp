@@ -275,7 +275,7 @@ decoded_text decode_text(std::string_view bytes, std::string_view declared) {
     const bool valid_utf8 = core::is_valid_utf8(bytes);
     if (label.empty() || is_ascii_charset(label)) {
         if (fix == charset_fix::none) {
-            fix = charset_fix::detected;
+            fix = label.empty() ? charset_fix::detected : charset_fix::mislabelled;
         }
         if (valid_utf8) {
             label = "utf-8";

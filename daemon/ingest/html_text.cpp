@@ -62,9 +62,15 @@ public:
     void cell() { pending_space_ = true; }
 
     void text(std::string_view s, bool preformatted) {
-        for (const char c : s) {
+        for (std::size_t i = 0; i < s.size(); ++i) {
             if (full_) {
                 return;
+            }
+            char c = s[i];
+            // &nbsp; (U+00A0) is white space to a reader; mail HTML is full of it.
+            if (c == '\xC2' && i + 1 < s.size() && s[i + 1] == '\xA0') {
+                c = ' ';
+                ++i;
             }
             const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
             if (preformatted) {
@@ -166,7 +172,7 @@ html_text html_to_text(std::string_view html, const html_text_limits& limits) {
     const doc_handle doc(
         htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8",
                        HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                           HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED | HTML_PARSE_COMPACT));
+                           HTML_PARSE_NONET | HTML_PARSE_COMPACT));
     if (!doc) {
         return out;
     }

@@ -62,10 +62,16 @@ std::string detect_language(std::string_view text) {
         return "und";
     }
     const std::string_view head = core::utf8_prefix(text, window);
+    CLD2::Language top3[3];
+    int percent3[3];
+    double scores3[3];
+    int text_bytes = 0;
     bool reliable = false;
-    const CLD2::Language lang = CLD2::DetectLanguage(head.data(), static_cast<int>(head.size()),
-                                                     /*is_plain_text=*/true, &reliable);
-    if (lang == CLD2::UNKNOWN_LANGUAGE || lang == CLD2::TG_UNKNOWN_LANGUAGE) {
+    // The Ext* call, not DetectLanguage: that one answers "en" when it knows nothing.
+    const CLD2::Language lang = CLD2::ExtDetectLanguageSummary(
+        head.data(), static_cast<int>(head.size()), /*is_plain_text=*/true, nullptr, 0, top3,
+        percent3, scores3, nullptr, &text_bytes, &reliable);
+    if (!reliable || lang == CLD2::UNKNOWN_LANGUAGE || lang == CLD2::TG_UNKNOWN_LANGUAGE) {
         return "und";
     }
     // CLD2 still spells Hebrew with the withdrawn code "iw".

@@ -381,7 +381,11 @@ private:
         if (attachment_disposition(GMIME_OBJECT(part))) {
             const gobject<GMimeStream> mem(g_mime_stream_mem_new());
             g_mime_object_write_to_stream(GMIME_OBJECT(msg), nullptr, mem.get());
-            const char* name = g_mime_part_get_filename(reinterpret_cast<GMimePart*>(part));
+            const char* name =
+                g_mime_object_get_content_disposition_parameter(GMIME_OBJECT(part), "filename");
+            if (name == nullptr) {
+                name = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "name");
+            }
             add_attachment(name, "message/rfc822", stream_bytes(mem.get()));
         }
         // Reserve the slot first so forwards are listed outermost first.
@@ -412,6 +416,9 @@ private:
         const char* charset = g_mime_object_get_content_type_parameter(obj, "charset");
         auto decoded = decode_text(bytes, charset == nullptr ? "" : charset);
         report_fix(decoded);
+        if (decoded.invalid_sequences > 0) {
+            w_.add("invalid_bytes", "bytes that are not valid in the text's charset became U+FFFD");
+        }
         if (sub == "html") {
             html_text_limits hl;
             hl.max_output_bytes = limits_.max_text_bytes;
