@@ -613,6 +613,11 @@ std::size_t bounded_length(std::string_view raw, const mail_limits& limits, warn
             const std::string l = lower(line);
             for (std::size_t at = l.find("boundary"); at != std::string::npos;
                  at = l.find("boundary", at + 8)) {
+                // A declaration is "boundary" then "=" (or "*0=" and the like).
+                const auto eq = l.find_first_not_of(" \t*0123456789", at + 8);
+                if (eq == std::string::npos || l[eq] != '=') {
+                    continue;
+                }
                 if (++boundaries > max_boundaries) {
                     w.add("too_deep",
                           "the mail declares more multipart boundaries than the "
