@@ -74,15 +74,24 @@ core::result<nlohmann::json> explain_route(const app::loaded_config& loaded,
         return r.err();
     }
     r->source_kind = kind;
-    const auto d = rules::evaluate(cfg.route, *r);
+    return explain_report(loaded, *r);
+}
+
+nlohmann::json explain_report(const app::loaded_config& loaded, const domain::report& r) {
+    const auto& cfg = *loaded.cfg;
+    const auto d = rules::evaluate(cfg.route, r);
     auto targets = nlohmann::json::array();
     for (const auto& t : d.targets) {
         targets.push_back(describe_target(cfg, loaded.channels, t));
     }
-    return nlohmann::json{{"source", r->source},           {"source_kind", r->source_kind},
-                          {"language", r->language},       {"matched", d.paths},
-                          {"severity", d.severity},        {"labels", d.labels},
-                          {"targets", std::move(targets)}, {"trace", d.trace}};
+    return nlohmann::json{{"source", r.source},
+                          {"source_kind", r.source_kind},
+                          {"language", r.language},
+                          {"matched", d.paths},
+                          {"severity", d.severity},
+                          {"labels", d.labels},
+                          {"targets", std::move(targets)},
+                          {"trace", d.trace}};
 }
 
 core::result<send_test_outcome> send_test(const app::loaded_config& loaded,

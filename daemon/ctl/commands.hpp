@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app/validate.hpp"
-#include "domain/report.hpp"
 #include "core/result.hpp"
+#include "domain/report.hpp"
 
 namespace hotline::ctl {
 
@@ -14,6 +14,11 @@ namespace hotline::ctl {
 // default: the first configured source) and explains the routing decision as JSON.
 [[nodiscard]] core::result<nlohmann::json> explain_route(const app::loaded_config& loaded,
                                                          const std::string& report_json);
+
+// The routing decision for a report already normalised (explain_route's JSON without
+// parsing; `hotlinectl ingest --dry-run --config` uses it for mail).
+[[nodiscard]] nlohmann::json explain_report(const app::loaded_config& loaded,
+                                            const domain::report& report);
 
 struct send_test_outcome {
     bool delivered{false};

@@ -22,8 +22,8 @@
 #include <string>
 #include <string_view>
 
-#include "domain/report.hpp"
 #include "core/result.hpp"
+#include "domain/report.hpp"
 
 namespace hotline::ingest {
 
@@ -38,10 +38,9 @@ struct json_report_limits {
 };
 
 // `source` becomes report.source (source_kind is "webhook"); `now_ms` report.received_at.
-[[nodiscard]] core::result<domain::report> parse_report_json(std::string_view body,
-                                                           const std::string& source,
-                                                           std::string_view idempotency_key_header,
-                                                           std::int64_t now_ms);
+[[nodiscard]] core::result<domain::report> parse_report_json(
+    std::string_view body, const std::string& source, std::string_view idempotency_key_header,
+    std::int64_t now_ms);
 
 // A random external id ("gen-" + 32 hex digits) for reports whose sender gave none.
 [[nodiscard]] std::string generate_external_id();

@@ -1,5 +1,9 @@
 #include "ingest/language.hpp"
 
+// compact_lang_det.h uses FILE without including <cstdio>.
+#include <cstdio>
+
+#include <cld2/public/compact_lang_det.h>
 #include <unicode/uchar.h>
 #include <unicode/uscript.h>
 
@@ -50,6 +54,32 @@ std::string guess_language(std::string_view text) {
         return "en";
     }
     return {};
+}
+
+std::string detect_language(std::string_view text) {
+    constexpr std::size_t window = 64 * 1024;
+    if (text.empty() || !core::is_valid_utf8(text)) {
+        return "und";
+    }
+    const std::string_view head = core::utf8_prefix(text, window);
+    CLD2::Language top3[3];
+    int percent3[3];
+    double scores3[3];
+    int text_bytes = 0;
+    bool reliable = false;
+    // The Ext* call, not DetectLanguage: that one answers "en" when it knows nothing.
+    const CLD2::Language lang = CLD2::ExtDetectLanguageSummary(
+        head.data(), static_cast<int>(head.size()), /*is_plain_text=*/true, nullptr, 0, top3,
+        percent3, scores3, nullptr, &text_bytes, &reliable);
+    if (!reliable || lang == CLD2::UNKNOWN_LANGUAGE || lang == CLD2::TG_UNKNOWN_LANGUAGE) {
+        return "und";
+    }
+    // CLD2 still spells Hebrew with the withdrawn code "iw".
+    const std::string code = CLD2::LanguageCode(lang);
+    if (code == "iw") {
+        return "he";
+    }
+    return code;
 }
 
 }  // namespace hotline::ingest

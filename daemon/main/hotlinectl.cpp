@@ -11,6 +11,7 @@
 #include "app/validate.hpp"
 #include "core/log.hpp"
 #include "ctl/commands.hpp"
+#include "ctl/ingest.hpp"
 #include "ctl/rekey.hpp"
 
 namespace po = boost::program_options;
@@ -31,7 +32,10 @@ constexpr const char* usage =
     "                                          under a new key (the old one is the config's\n"
     "                                          storage.key_file); hotlined must be stopped.\n"
     "                                          Run it again if it was interrupted; afterwards\n"
-    "                                          point storage.key_file at the new key\n\n"
+    "                                          point storage.key_file at the new key\n"
+    "  ingest    --dry-run FILE.eml [--config FILE]\n"
+    "                                          parse a mail and print the report the rules\n"
+    "                                          would see (JSON); with --config, the route too\n\n"
     "Options";
 
 int cmd_check(const std::string& config) {
@@ -109,6 +113,30 @@ int cmd_rekey(const std::string& config, const std::string& new_key) {
     return 0;
 }
 
+int cmd_ingest(bool dry_run, const std::string& config, const std::vector<std::string>& args) {
+    if (!dry_run || args.size() != 1) {
+        std::cerr << "hotlinectl ingest: usage: ingest --dry-run FILE.eml [--config FILE]\n";
+        return 2;
+    }
+    std::ifstream in(args.front(), std::ios::binary);
+    const std::string raw{std::istreambuf_iterator<char>(in), {}};
+    if (!in && !in.eof()) {
+        std::cerr << "hotlinectl: cannot read " << args.front() << "\n";
+        return 1;
+    }
+    hotline::app::loaded_config loaded;
+    if (!config.empty()) {
+        loaded = hotline::app::load_and_validate(config);
+        if (!loaded.errors.empty()) {
+            std::cerr << hotline::app::format_errors(loaded.errors);
+            return 1;
+        }
+    }
+    std::cout << hotline::ctl::ingest_dry_run(raw, config.empty() ? nullptr : &loaded).dump(2)
+              << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,7 +148,8 @@ int main(int argc, char** argv) {
         "to", po::value<std::string>(), "send-test: address (URL, email address, phone)")(
         "language", po::value<std::string>()->default_value("en"), "send-test: en or ru")(
         "new-key", po::value<std::string>(),
-        "rekey: the new key file (32 random bytes or 64 hex digits, mode 0600)");
+        "rekey: the new key file (32 random bytes or 64 hex digits, mode 0600)")(
+        "dry-run", "ingest: parse only (no daemon is contacted)");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -169,6 +198,9 @@ int main(int argc, char** argv) {
             return 2;
         }
         return cmd_rekey(config, vm["new-key"].as<std::string>());
+    }
+    if (command == "ingest") {
+        return cmd_ingest(vm.count("dry-run") != 0U, vm["config"].defaulted() ? "" : config, args);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;

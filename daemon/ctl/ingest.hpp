@@ -1,0 +1,24 @@
+// `hotlinectl ingest --dry-run FILE.eml`: a mail as the rules will see it, without a daemon.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "app/validate.hpp"
+#include "domain/report.hpp"
+#include "ingest/mime.hpp"
+
+namespace hotline::ctl {
+
+// The report a mail becomes: source_kind "email", sender address, subject, text with the
+// forwarded mails, language from the detector.
+[[nodiscard]] domain::report mail_report(const ingest::parsed_mail& mail, std::string source,
+                                         std::int64_t received_at);
+
+// The normalised report as JSON: source_kind, sender (+ sender_name), subject, date,
+// text, language, attachments (name, type, size, sha256; never bytes), forwards, the
+// threading headers and warnings. With a config, also "route": explain_report's decision.
+[[nodiscard]] nlohmann::json ingest_dry_run(std::string_view raw, const app::loaded_config* loaded);
+
+}  // namespace hotline::ctl
