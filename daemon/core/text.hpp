@@ -32,14 +32,3 @@ inline constexpr std::string_view label_name_rule =
     "letters, digits, '_', '-' or '.' (starting with a letter or '_', at most 64 bytes)";
 
 }  // namespace hotline::core
-
-namespace hotline::core {
-
-// ASCII case-insensitive equality (HTTP header values, media types, schemes); bytes
-// outside A-Z compare as they are.
-[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
-
-// `s` without leading and trailing spaces and tabs (HTTP optional whitespace).
-[[nodiscard]] std::string_view trim(std::string_view s) noexcept;
-
-}  // namespace hotline::core

@@ -1,6 +1,5 @@
 #include "ctl/commands.hpp"
-
-#include <sodium.h>
+#include "core/random.hpp"
 
 #include "core/asio.hpp"
 #include "core/clock.hpp"
@@ -36,16 +35,6 @@ nlohmann::json describe_target(const config::config& cfg, const dispatch::channe
     }
     out["contacts"] = std::move(contacts);
     return out;
-}
-
-std::string random_hex(std::size_t bytes) {
-    std::string raw(bytes, '\0');
-    randombytes_buf(raw.data(), raw.size());
-    std::string hex(bytes * 2 + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                   raw.size());
-    hex.pop_back();
-    return hex;
 }
 
 }  // namespace
@@ -132,7 +121,7 @@ core::result<send_test_outcome> send_test(const app::loaded_config& loaded,
                                  {"text", body},
                                  {"language", ru ? "ru" : "en"}};
     const dispatch::alert_fields fields{"0",
-                                        "test-" + random_hex(16),
+                                        "test-" + core::random_hex(16),
                                         address,
                                         subject,
                                         body,

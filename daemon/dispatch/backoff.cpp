@@ -1,9 +1,8 @@
 #include "dispatch/backoff.hpp"
+#include "core/random.hpp"
 
 #include <algorithm>
 #include <cmath>
-
-#include <sodium.h>
 
 namespace hotline::dispatch {
 
@@ -27,9 +26,7 @@ bool may_retry(const config::retry_policy& policy, int attempts, std::int64_t cr
 
 double random_unit() {
     // 53 random bits -> a double in [0, 1).
-    std::uint64_t bits = 0;
-    randombytes_buf(&bits, sizeof bits);
-    return static_cast<double>(bits >> 11) * 0x1.0p-53;
+    return static_cast<double>(core::random_u64() >> 11) * 0x1.0p-53;
 }
 
 }  // namespace hotline::dispatch

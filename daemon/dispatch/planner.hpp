@@ -21,8 +21,8 @@ namespace hotline::dispatch {
 
 // One job per target: its first contact method.
 [[nodiscard]] std::vector<domain::planned_notification> plan_report(const config::config& cfg,
-                                                                   const domain::report& r,
-                                                                   const rules::decision& d);
+                                                                    const domain::report& r,
+                                                                    const rules::decision& d);
 
 [[nodiscard]] domain::case_info case_for(const rules::decision& d);
 
@@ -34,7 +34,8 @@ struct failure_plan {
 // After `failed` failed for good with `error`: its target's next contact if there is one;
 // otherwise a dead letter, which notifies every admin's first contact (unless the failed
 // job was itself for an admin: that is only logged, so dead letters never loop).
-[[nodiscard]] failure_plan plan_failure(const config::config& cfg, const domain::notification& failed,
+[[nodiscard]] failure_plan plan_failure(const config::config& cfg,
+                                        const domain::notification& failed,
                                         const std::string& error);
 
 // "2026-11-25T09:00:00Z"

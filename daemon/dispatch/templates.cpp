@@ -52,7 +52,7 @@ data make_context(const nlohmann::json& payload, const std::string& public_url) 
 }
 
 const config::message_template& pick(const config::config& cfg, const std::string& kind,
-                                   const std::string& language) {
+                                     const std::string& language) {
     if (const auto t = cfg.templates.find(kind); t != cfg.templates.end()) {
         if (const auto l = t->second.find(language); l != t->second.end()) {
             return l->second;

@@ -1,4 +1,5 @@
 #include "http/auth.hpp"
+#include "core/crypto.hpp"
 
 #include <cstdint>
 
@@ -15,8 +16,7 @@ void hash(std::string_view in, unsigned char* out, std::size_t out_len) {
 }  // namespace
 
 token_checker::token_checker() {
-    static const int init = sodium_init();  // idempotent; picks the fastest implementations
-    (void)init;
+    core::crypto::ensure_init();  // picks the fastest implementations
 }
 
 void token_checker::rebuild(const std::shared_ptr<const config::config>& cfg) {

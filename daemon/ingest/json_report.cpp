@@ -1,10 +1,10 @@
 #include "ingest/json_report.hpp"
+#include "core/random.hpp"
 
 #include <array>
 #include <optional>
 #include <utility>
 
-#include <sodium.h>
 #include <nlohmann/json.hpp>
 
 #include "core/text.hpp"
@@ -343,14 +343,7 @@ private:
 }  // namespace
 
 std::string generate_external_id() {
-    // sodium_init is idempotent and thread-safe; randombytes needs it once.
-    static const int init = sodium_init();
-    (void)init;
-    std::array<unsigned char, 16> raw{};
-    randombytes_buf(raw.data(), raw.size());
-    std::array<char, 2 * 16 + 1> hex{};
-    sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
-    return "gen-" + std::string(hex.data(), 2 * raw.size());
+    return "gen-" + core::random_hex(16);
 }
 
 core::result<domain::report> parse_report_json(std::string_view body, const std::string& source,

@@ -1,4 +1,5 @@
 #include "ingest/mime.hpp"
+#include "core/crypto.hpp"
 
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
@@ -33,8 +34,7 @@ void init_once() {
     std::call_once(once, [] {
         g_mime_init();
         xmlInitParser();
-        // -1 only when the system has no randomness; hashing does not need any.
-        [[maybe_unused]] const int sodium = sodium_init();
+        core::crypto::ensure_init();
     });
 }
 

@@ -1,4 +1,4 @@
-// The routing tree (DESIGN.md "Routing is a tree"): compiled matchers, inheritance, evaluation.
+// The routing tree (docs/rules.md): compiled matchers, inheritance, evaluation.
 #pragma once
 #include <map>
 #include <memory>

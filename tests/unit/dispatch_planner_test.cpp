@@ -13,7 +13,7 @@ using namespace std::chrono_literals;
 namespace {
 
 domain::person person(const std::string& id, const std::string& language,
-                    std::vector<std::pair<std::string, std::string>> contacts) {
+                      std::vector<std::pair<std::string, std::string>> contacts) {
     domain::person p;
     p.id = id;
     p.name = id;

@@ -91,12 +91,12 @@ public:
             const auto key = r.source + "/" + r.external_id;
             const auto it = ids_.find(key);
             if (it != ids_.end()) {
-                done(hotline::store::ingest_result{{it->second, it->second, true}, {}});
+                done(hotline::store::ingest_result{{it->second, it->second, true}, {}, {}});
                 return;
             }
             const std::int64_t id = ++next_id_;
             ids_[key] = id;
-            done(hotline::store::ingest_result{{id, id, false}, {}});
+            done(hotline::store::ingest_result{{id, id, false}, {}, {}});
         });
     }
 

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "ingest/json_report.hpp"
 #include "core/utf8.hpp"
+#include "ingest/json_report.hpp"
 #include "ingest/language.hpp"
 
 using hotline::ingest::parse_report_json;
@@ -13,7 +13,7 @@ namespace {
 constexpr std::int64_t now = 1'764'061'200'000;
 
 hotline::core::result<hotline::domain::report> parse(std::string_view body,
-                                                   std::string_view key = {}) {
+                                                     std::string_view key = {}) {
     return parse_report_json(body, "partner-webhook", key, now);
 }
 

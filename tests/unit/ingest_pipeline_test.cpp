@@ -87,7 +87,11 @@ domain::report make_report(const std::string& external_id, const std::string& ki
 
 struct fixture {
     fixture() {
-        auto opened = store::store::open({(dir.path / "hotline.db").string(), 64, nullptr});
+        store::options opts;
+        opts.path = (dir.path / "hotline.db").string();
+        opts.max_batch = 64;
+        opts.unsealed_for_tests = true;  // sealing has its own tests; this one is about the path
+        auto opened = store::store::open(opts);
         REQUIRE(opened.ok());
         db = std::move(*opened);
         pipe.emplace(io.get_executor(), metrics, ingest::pipeline::commit_to(*db),

@@ -26,7 +26,7 @@ std::string oot_dir() {
 }
 
 config::channel_config channel(const std::string& type,
-                             std::vector<config::channel_option> options = {}) {
+                               std::vector<config::channel_option> options = {}) {
     config::channel_config cfg;
     cfg.name = "my-" + type;
     cfg.type = type;

@@ -23,7 +23,8 @@ config::channel_option opt(std::string key, std::string value, int line, bool se
     return email_block.option(std::move(key), std::move(value), line, secret);
 }
 
-std::vector<config::channel_option> base_options(std::string from = "Hotline <hotline@example.org>") {
+std::vector<config::channel_option> base_options(
+    std::string from = "Hotline <hotline@example.org>") {
     return {opt("url", "smtp://127.0.0.1:2525", 4), opt("from", std::move(from), 5)};
 }
 

@@ -25,9 +25,9 @@ struct channel_block {
     int option_column{1};
 
     [[nodiscard]] config::channel_option option(std::string key, std::string value, int at_line,
-                                              bool secret = false) const {
+                                                bool secret = false) const {
         return config::channel_option{std::move(key), std::move(value), secret,
-                                    core::mark{file, at_line, option_column}};
+                                      core::mark{file, at_line, option_column}};
     }
 
     [[nodiscard]] config::channel_config config(std::vector<config::channel_option> options) const {

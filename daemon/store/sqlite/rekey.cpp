@@ -15,21 +15,7 @@ namespace {
 
 using sqlite::connection;
 
-core::result<std::optional<std::string>> meta(connection& db, const char* name) {
-    auto q = db.prepare("SELECT value FROM seal_meta WHERE name = ?");
-    if (!q) {
-        return q.err();
-    }
-    q->bind(1, std::string_view(name));
-    auto row = q->step();
-    if (!row) {
-        return row.err();
-    }
-    if (!*row) {
-        return std::optional<std::string>{};
-    }
-    return std::optional<std::string>(q->bytes(0));
-}
+using sqlite::meta;
 
 // Runs `body` in one write transaction.
 template <class Body>

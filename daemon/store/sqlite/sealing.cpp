@@ -33,23 +33,6 @@ core::result<bool> has_seal_meta(connection& db) {
     return *row && q->int64(0) > 0;
 }
 
-// The value of a seal_meta row, if any.
-core::result<std::optional<std::string>> meta(connection& db, const char* name) {
-    auto q = db.prepare("SELECT value FROM seal_meta WHERE name = ?");
-    if (!q) {
-        return q.err();
-    }
-    q->bind(1, std::string_view(name));
-    auto row = q->step();
-    if (!row) {
-        return row.err();
-    }
-    if (!*row) {
-        return std::optional<std::string>{};
-    }
-    return std::optional<std::string>(q->bytes(0));
-}
-
 std::vector<const char*> columns_of(const sealed_table& t) {
     std::vector<const char*> out;
     for (const char* c : t.columns) {
@@ -134,6 +117,22 @@ core::status seal_table(connection& db, const sealer& s, const sealed_table& t) 
 }
 
 }  // namespace
+
+core::result<std::optional<std::string>> meta(connection& db, const char* name) {
+    auto q = db.prepare("SELECT value FROM seal_meta WHERE name = ?");
+    if (!q) {
+        return q.err();
+    }
+    q->bind(1, std::string_view(name));
+    auto row = q->step();
+    if (!row) {
+        return row.err();
+    }
+    if (!*row) {
+        return std::optional<std::string>{};
+    }
+    return std::optional<std::string>(q->bytes(0));
+}
 
 std::string associated_data(const char* table, const char* column, std::int64_t id) {
     std::string ad(table);

@@ -82,6 +82,9 @@ private:
 // value of the sealed columns and records the canary under the current key.
 [[nodiscard]] core::status seal_existing(connection& db, const sealer& s);
 
+// The value of a seal_meta row (e.g. "canary", "rekey_target"), if any.
+[[nodiscard]] core::result<std::optional<std::string>> meta(connection& db, const char* name);
+
 // The canary value for seal_meta, sealed under the ring's current key (rekey records it last).
 [[nodiscard]] std::string canary_value(const core::crypto::keyring& keys);
 
