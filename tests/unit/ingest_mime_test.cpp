@@ -18,6 +18,11 @@ using namespace hotline::ingest;
 
 namespace {
 
+// A bound that only a stall or quadratic work can exceed (these inputs parse in well under
+// a second in the normal build), loose enough for the unoptimised ASan build on a loaded
+// 2-core CI machine: the tests prove "never stalls", not a speed.
+constexpr std::chrono::seconds stall_bound{30};
+
 std::string fixture(const std::string& name) {
     std::ifstream in(std::string(HOTLINE_SOURCE_DIR) + "/tests/unit/data/mail/" + name,
                      std::ios::binary);
@@ -248,7 +253,7 @@ TEST_CASE("an oversized mail: headers decoded, body not parsed, too_large") {
         CHECK(h.has_warning("too_large"));
         CHECK(h.message_id == "huge@example.org");
         CHECK(h.text.empty());
-        CHECK(took < std::chrono::seconds(2));
+        CHECK(took < stall_bound);
     }
 }
 
@@ -302,7 +307,7 @@ TEST_CASE("malformed MIME never crashes and says what happened") {
         body += "--b" + std::to_string(depth - 1) + "\r\nContent-Type: text/plain\r\n\r\ndeep\r\n";
         const auto start = std::chrono::steady_clock::now();
         const auto m = parse_mail(simple_mail(headers, body));
-        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+        CHECK(std::chrono::steady_clock::now() - start < stall_bound);
         CHECK(m.has_warning("too_deep"));
         CHECK(m.text.empty());
     }
@@ -315,7 +320,7 @@ TEST_CASE("malformed MIME never crashes and says what happened") {
         const auto start = std::chrono::steady_clock::now();
         const auto m =
             parse_mail(simple_mail("Content-Type: multipart/mixed; boundary=b\r\n", body));
-        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+        CHECK(std::chrono::steady_clock::now() - start < stall_bound);
         CHECK(m.has_warning("too_many_parts"));
         CHECK(m.text.starts_with("part 0\n\npart 1\n\n"));
         CHECK(m.text.find("part 9999") == std::string::npos);
@@ -413,7 +418,7 @@ TEST_CASE("html_to_text") {
         deep += "bottom";
         const auto start = std::chrono::steady_clock::now();
         const auto out = html_to_text(deep);
-        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+        CHECK(std::chrono::steady_clock::now() - start < stall_bound);
         CHECK(hotline::core::is_valid_utf8(out.text));
         std::string wide;
         for (int i = 0; i < 200000; ++i) {
