@@ -9,6 +9,9 @@
 namespace hotline::core {
 
 void random_bytes(std::span<unsigned char> out) {
+    if (out.empty()) {
+        return;  // randombytes_buf's buffer is declared non-null, even for 0 bytes
+    }
     crypto::ensure_init();
     randombytes_buf(out.data(), out.size());
 }
