@@ -15,27 +15,14 @@
 #include "core/metrics.hpp"
 #include "ingest/pipeline.hpp"
 #include "store/store.hpp"
+#include "store_test_support.hpp"
 
 using namespace hotline;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct temp_dir {
-    std::filesystem::path path;
-    temp_dir() {
-        std::string tmpl =
-            (std::filesystem::temp_directory_path() / "hotline-pipeline-XXXXXX").string();
-        REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-};
+using store::testing::temp_dir;
 
 domain::person responder(const std::string& id, const std::string& address) {
     domain::person p;

@@ -177,4 +177,19 @@ core::result<std::int64_t> scalar(connection& db, const char* sql) {
     return *row ? q->int64(0) : 0;
 }
 
+core::result<std::optional<std::int64_t>> optional_scalar(connection& db, const char* sql) {
+    auto q = db.prepare(sql);
+    if (!q) {
+        return q.err();
+    }
+    auto row = q->step();
+    if (!row) {
+        return row.err();
+    }
+    if (!*row || q->is_null(0)) {
+        return std::optional<std::int64_t>{};
+    }
+    return std::optional<std::int64_t>(q->int64(0));
+}
+
 }  // namespace hotline::store::sqlite

@@ -2,6 +2,7 @@
 // prepared statements, and a query cursor that resets its statement when it goes away.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -87,5 +88,9 @@ private:
 
 // First column of the first row of a one-value query (0 when there is no row).
 [[nodiscard]] core::result<std::int64_t> scalar(connection& db, const char* sql);
+// The one integer a query returns, or nothing when it returns no row or NULL (MIN over no
+// rows).
+[[nodiscard]] core::result<std::optional<std::int64_t>> optional_scalar(connection& db,
+                                                                        const char* sql);
 
 }  // namespace hotline::store::sqlite

@@ -270,18 +270,8 @@ core::result<std::vector<notification>> select_due(
 }
 
 core::result<std::optional<std::int64_t>> next_due(connection& db) {
-    auto q = db.prepare("SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'pending'");
-    if (!q) {
-        return q.err();
-    }
-    auto row = q->step();
-    if (!row) {
-        return row.err();
-    }
-    if (!*row || q->is_null(0)) {
-        return std::optional<std::int64_t>{};
-    }
-    return std::optional<std::int64_t>(q->int64(0));
+    return optional_scalar(
+        db, "SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'pending'");
 }
 
 core::result<std::vector<notification>> notifications_for_report(connection& db, const sealer& s,

@@ -164,20 +164,10 @@ core::result<std::int64_t> cancel_timers(connection& db, std::string_view subjec
 }
 
 core::result<std::optional<std::int64_t>> next_timer_due(connection& db) {
-    auto q = db.prepare(
+    return optional_scalar(
+        db,
         "SELECT MIN(CASE WHEN claimed_by IS NULL THEN due_at ELSE MAX(due_at, lease_until) END) "
         "FROM timers WHERE fired_at IS NULL");
-    if (!q) {
-        return q.err();
-    }
-    auto row = q->step();
-    if (!row) {
-        return row.err();
-    }
-    if (!*row || q->is_null(0)) {
-        return std::optional<std::int64_t>{};
-    }
-    return std::optional<std::int64_t>(q->int64(0));
 }
 
 }  // namespace hotline::store::sqlite
