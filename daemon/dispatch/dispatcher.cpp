@@ -141,6 +141,11 @@ void dispatcher::attempt(domain::notification job) {
                      if (q.active > 0) {
                          --q.active;
                      }
+                     if (!reply.error_detail.empty()) {
+                         // Names the contact's host: never above debug, never stored.
+                         spdlog::debug("transport detail notification={}: {}", job.id,
+                                       reply.error_detail);
+                     }
                      auto c = classify_reply(*instance, reply);
                      finish(job, c.outcome, std::move(c.detail));
                      pump(job.channel);

@@ -40,7 +40,12 @@ struct request {
 struct reply {
     protocol kind{protocol::http};
     int curl_code{0};  // 0 = CURLE_OK; otherwise libcurl's CURLcode (the plugin ABI's numbers)
+    // The error class (libcurl's generic text for curl_code, e.g. "Couldn't resolve host
+    // name"): safe for logs, the store and plugins. It never names a host or address.
     std::string error_text;
+    // libcurl's detailed message ("Failed to connect to mail.example.org port 25 ..."):
+    // names contact hosts, so it is logged at debug level only and never stored.
+    std::string error_detail;
     long status{0};       // HTTP status or last SMTP reply code
     std::string body;     // HTTP response body (truncated at 64 KiB), or the SMTP reply line
     header_list headers;  // HTTP response headers

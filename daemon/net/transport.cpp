@@ -306,8 +306,9 @@ struct transport::impl {
                 }
             }
             if (code != CURLE_OK) {
-                t->answer.error_text =
-                    t->error_buffer[0] != '\0' ? t->error_buffer : curl_easy_strerror(code);
+                // The generic text names no host; the buffer's detail does (debug only).
+                t->answer.error_text = curl_easy_strerror(code);
+                t->answer.error_detail = t->error_buffer;
             }
             finished.push_back(std::move(t));
         }
@@ -347,6 +348,11 @@ struct transport::impl {
         curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
         curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        // The threaded resolver's getaddrinfo cannot be interrupted: without this, removing
+        // a transfer that timed out mid-lookup joins the resolver thread and blocks the io
+        // thread until the lookup returns (curl issues #2975, #4852). With it, libcurl
+        // leaves the thread to finish on its own.
+        curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                          static_cast<long>(std::max<std::int64_t>(1, timeout.count())));
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_buffer);

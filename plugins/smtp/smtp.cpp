@@ -362,7 +362,41 @@ std::string parse_from(std::string_view value, hotline_channel& ch) {
 }
 
 // Empty = fine. Sets `secure` for smtps://.
-std::string check_smtp_url(std::string_view url, bool& secure, bool& has_path) {
+// True for localhost, 127.0.0.0/8 and ::1: the only hosts plaintext SMTP may reach without
+// allow_plaintext (a relay on the same machine; nothing crosses a network in clear).
+bool is_loopback_authority(std::string_view authority) {
+    if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+        authority.remove_prefix(at + 1);
+    }
+    std::string_view host;
+    if (!authority.empty() && authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) {
+            return false;
+        }
+        host = authority.substr(1, close - 1);
+        return host == "::1";
+    }
+    host = authority.substr(0, authority.find(':'));
+    if (host == "localhost" || host == "localhost.") {
+        return true;
+    }
+    // 127.a.b.c, all numeric.
+    if (!host.starts_with("127.")) {
+        return false;
+    }
+    int dots = 0;
+    for (const char c : host) {
+        if (c == '.') {
+            ++dots;
+        } else if (std::isdigit(static_cast<unsigned char>(c)) == 0) {
+            return false;
+        }
+    }
+    return dots == 3;
+}
+
+std::string check_smtp_url(std::string_view url, bool& secure, bool& has_path, bool& loopback) {
     if (has_control(url) || url.find(' ') != std::string_view::npos) {
         return "contains a space or control character";
     }
@@ -382,6 +416,7 @@ std::string check_smtp_url(std::string_view url, bool& secure, bool& has_path) {
         return "has no host";
     }
     has_path = slash != std::string_view::npos && slash + 1 < rest.size();
+    loopback = is_loopback_authority(authority);
     return {};
 }
 
@@ -401,11 +436,13 @@ hotline_channel* smtp_create(const hotline_kv* options, size_t n_options,
             bool have_password = false;
             bool secure = false;
             bool has_path = false;
+            bool loopback = false;
+            bool allow_plaintext = false;
             for (std::size_t i = 0; i < n_options; ++i) {
                 const std::string_view key = view_or_empty(options[i].key);
                 const std::string_view value = view_or_empty(options[i].value);
                 if (key == "url") {
-                    if (const std::string why = check_smtp_url(value, secure, has_path);
+                    if (const std::string why = check_smtp_url(value, secure, has_path, loopback);
                         !why.empty()) {
                         set_error(err, key, "url " + why);
                         return nullptr;
@@ -434,6 +471,11 @@ hotline_channel* smtp_create(const hotline_kv* options, size_t n_options,
                         return nullptr;
                     }
                     tls = value;
+                } else if (key == "allow_plaintext") {
+                    if (!parse_bool(value, allow_plaintext)) {
+                        set_error(err, key, "must be true or false");
+                        return nullptr;
+                    }
                 } else if (key == "insecure_skip_verify") {
                     if (!parse_bool(value, ch->insecure_skip_verify)) {
                         set_error(err, key, "must be true or false");
@@ -453,7 +495,7 @@ hotline_channel* smtp_create(const hotline_kv* options, size_t n_options,
                 } else {
                     set_error(err, key,
                               "unknown option (known: url, from, username, password_file, tls, "
-                              "insecure_skip_verify, helo)");
+                              "allow_plaintext, insecure_skip_verify, helo)");
                     return nullptr;
                 }
             }
@@ -470,8 +512,18 @@ hotline_channel* smtp_create(const hotline_kv* options, size_t n_options,
                           "username and password_file go together");
                 return nullptr;
             }
+            // Mail in clear crosses networks readable by anyone on the path: smtp:// means
+            // STARTTLS required unless the admin says `tls: none`, which is only accepted
+            // for a relay on this machine or with allow_plaintext: true.
             if (tls.empty()) {
-                tls = secure ? "tls" : "none";
+                tls = secure ? "tls" : "starttls";
+            }
+            if (tls == "none" && !loopback && !allow_plaintext) {
+                set_error(err, "tls",
+                          "tls: none sends mail and passwords in clear; it is allowed only for "
+                          "a loopback host (127.0.0.1, ::1, localhost) or with "
+                          "allow_plaintext: true");
+                return nullptr;
             }
             if (tls == "tls" && !secure) {
                 set_error(

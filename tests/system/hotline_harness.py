@@ -429,7 +429,8 @@ def default_config(http, smtp, body_limit="64KiB"):
             {"name": "email", "type": "smtp", "concurrency": 8, "timeout": "5s",
              "retry": dict(RETRY_FAST),
              "options": {"url": smtp.url if smtp else "smtp://127.0.0.1:9",
-                         "from": "Hotline <hotline@example.org>"}},
+                         "from": "Hotline <hotline@example.org>",
+                         "tls": "none"}},  # the loopback sink has no STARTTLS
         ],
         "responders": [
             {"id": "en", "name": "Erin", "language": "en", "timezone": "Europe/Berlin",
@@ -496,6 +497,9 @@ class Daemon:
         self.proc = None
         self.port = None
         self.log_path = wd.path / "hotlined.log"
+        # Prepended to hotlined's argv: e.g. a command that sets up a mount namespace and
+        # execs the rest (the process keeps its pid, so signals reach hotlined).
+        self.wrapper = []
 
     @property
     def db_path(self):
@@ -516,7 +520,8 @@ class Daemon:
         self.write_config()
         require(HOTLINED)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.proc = self.wd.spawn([HOTLINED, "--config", self.config_path], "hotlined.log")
+        self.proc = self.wd.spawn([*self.wrapper, HOTLINED, "--config", self.config_path],
+                                  "hotlined.log")
         if self.port == 0:
             def bound():
                 if not self.proc.alive():

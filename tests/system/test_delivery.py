@@ -210,26 +210,44 @@ def test_hostile_text_survives_json_and_templates(env):
     assert "\U0001F6A8" in text
 
 
-def test_control_characters_are_refused_or_harmless(env):
-    d, http, smtp = env["d"], env["http"], env["smtp"]
+def test_control_characters_are_refused(env):
+    """Controls other than TAB/CR/LF in the text, and CR/LF in the subject (it becomes an
+    email header), are refused outright: nothing is stored, nothing is sent."""
+    d, smtp = env["d"], env["smtp"]
     injection = "Привет\r\nBcc: evil@example.org\r\nX-Injected: yes"
-    for body in (h.report(text="bell \u0007 and escape \u001b[31m red"),
-                 h.report(subject=injection)):
+    for body, field in ((h.report(text="bell \u0007 and escape \u001b[31m red"), "text"),
+                        (h.report(subject=injection), "subject")):
         r = d.post(body)
-        if r.status_code == 400:
-            assert r.json()["error"]["code"] == "bad_field", r.text
-            continue
-        assert r.status_code == 202, r.text
-        ids = r.json()
-        mail = smtp.wait_to("en-mail@example.org",
-                            lambda m: m.header("X-Hotline-Case") == str(ids["case_id"]))[0]
-        assert mail.msg.get("Bcc") is None and mail.msg.get("X-Injected") is None, mail.raw
-        assert mail.rcpt_tos == ["en-mail@example.org"]
-        rec = http.wait_report("/ok/en", ids["report_id"])[0]
-        assert rec["json"]["subject"] == body.get("subject", rec["json"].get("subject"))
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["code"] == "bad_field", r.text
+        assert field in err["message"], r.text
     assert smtp.to("evil@example.org") == []
-    log = d.log_text()
-    assert "\x1b[31m" not in log
+    assert "\x1b[31m" not in d.log_text()
+
+
+def test_line_breaks_in_text_and_labels_cannot_inject(env):
+    """CR/LF are allowed in the text and in label values, so they reach the templates and
+    the channels: an SMTP command or header smuggled in them must stay body text."""
+    d, http, smtp = env["d"], env["http"], env["smtp"]
+    text = ("Меня задержали.\r\n.\r\nMAIL FROM:<evil@example.org>\r\n"
+            "RCPT TO:<evil@example.org>\r\nDATA\r\nSubject: injected\r\n\r\nevil\r\n.\r\n"
+            "Bcc: evil@example.org\n.\nQUIT")
+    body = h.report(text=text, labels={"where": "x\r\nBcc: evil@example.org\r\nX-Injected: yes"})
+    r = d.post(body)
+    assert r.status_code == 202, r.text
+    ids = r.json()
+    mail = smtp.wait_to("en-mail@example.org",
+                        lambda m: m.header("X-Hotline-Case") == str(ids["case_id"]))[0]
+    assert mail.rcpt_tos == ["en-mail@example.org"]
+    assert mail.msg.get("Bcc") is None and mail.msg.get("X-Injected") is None, mail.raw
+    assert "injected" not in (mail.subject or "")
+    # The smuggled lines arrive as text of the one message (dot-stuffing kept them in).
+    assert "MAIL FROM:<evil@example.org>" in mail.text, mail.raw
+    assert "QUIT" in mail.text, mail.raw
+    rec = http.wait_report("/ok/en", ids["report_id"])[0]
+    assert rec["json"]["text"] == text
+    assert smtp.to("evil@example.org") == []
 
 
 def test_email_long_lines_and_long_subject(env):

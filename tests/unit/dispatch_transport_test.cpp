@@ -458,7 +458,8 @@ std::shared_ptr<dispatch::channel_instance> smtp_channel(dispatch::plugin_host& 
     cfg.type = "smtp";
     cfg.options = {{"url", "smtp://127.0.0.1:" + std::to_string(port), false, {}},
                    {"from", "Hotline <hotline@example.org>", false, {}},
-                   {"helo", "hotline.test", false, {}}};
+                   {"helo", "hotline.test", false, {}},
+                   {"tls", "none", false, {}}};  // the test server has no STARTTLS
     auto inst = host.instantiate_channel(cfg);
     if (!inst.ok()) {
         FAIL(inst.err().describe());

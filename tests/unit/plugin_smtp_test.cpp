@@ -25,7 +25,8 @@ config::channel_option opt(std::string key, std::string value, int line, bool se
 
 std::vector<config::channel_option> base_options(
     std::string from = "Hotline <hotline@example.org>") {
-    return {opt("url", "smtp://127.0.0.1:2525", 4), opt("from", std::move(from), 5)};
+    return {opt("url", "smtp://127.0.0.1:2525", 4), opt("from", std::move(from), 5),
+            opt("tls", "none", 6)};
 }
 
 core::result<std::shared_ptr<dispatch::channel_instance>> create(
@@ -381,12 +382,31 @@ TEST_CASE("smtp addresses") {
 }
 
 TEST_CASE("smtp options") {
-    SUBCASE("tls defaults follow the scheme") {
-        auto plain = make();
+    SUBCASE("tls defaults follow the scheme: smtp:// means STARTTLS required") {
         alert_fixture alert;
+        auto plain = make();  // tls: none on a loopback host
         auto a = plain->build(alert.raw);
         REQUIRE(a.ok());
         CHECK((*a)->raw.use_tls == 0);
+        for (const char* url : {"smtp://127.0.0.1:2525", "smtp://mail.example.org:25"}) {
+            auto def = make({opt("url", url, 4), opt("from", "h@example.org", 5)});
+            auto d = def->build(alert.raw);
+            REQUIRE(d.ok());
+            CHECK((*d)->raw.use_tls == 1);
+        }
+        for (const char* url : {"smtp://localhost:25", "smtp://[::1]:25", "smtp://127.8.9.10",
+                                "smtp://user@127.0.0.1:25"}) {
+            CAPTURE(url);
+            auto ok = create(
+                {opt("url", url, 4), opt("from", "h@example.org", 5), opt("tls", "none", 6)});
+            CHECK(ok.ok());
+        }
+        auto allowed =
+            make({opt("url", "smtp://relay.example.org:25", 4), opt("from", "h@example.org", 5),
+                  opt("tls", "none", 6), opt("allow_plaintext", "true", 7)});
+        auto p = allowed->build(alert.raw);
+        REQUIRE(p.ok());
+        CHECK((*p)->raw.use_tls == 0);
         auto implicit =
             make({opt("url", "smtps://mail.example.org:465", 4), opt("from", "h@example.org", 5)});
         auto b = implicit->build(alert.raw);
@@ -428,6 +448,18 @@ TEST_CASE("smtp options") {
         {{opt("url", "smtps://h:465", 4), opt("from", "h@example.org", 5), opt("tls", "none", 6)},
          "conf/mail.yaml:6:9",
          "channels[1].options.tls:"},
+        {{opt("url", "smtp://relay.example.org:25", 4), opt("from", "h@example.org", 5),
+          opt("tls", "none", 6)},
+         "conf/mail.yaml:6:9",
+         "channels[1].options.tls:"},
+        {{opt("url", "smtp://127.0.0.1.example.org:25", 4), opt("from", "h@example.org", 5),
+          opt("tls", "none", 6)},
+         "conf/mail.yaml:6:9",
+         "channels[1].options.tls:"},
+        {{opt("url", "smtp://[::2]:25", 4), opt("from", "h@example.org", 5), opt("tls", "none", 6),
+          opt("allow_plaintext", "maybe", 7)},
+         "conf/mail.yaml:7:9",
+         "channels[1].options.allow_plaintext:"},
         {{opt("url", "smtp://h:25", 4), opt("from", "h@example.org", 5), opt("tls", "ssl", 6)},
          "conf/mail.yaml:6:9",
          "channels[1].options.tls:"},
