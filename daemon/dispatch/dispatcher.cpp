@@ -144,19 +144,26 @@ bool dispatcher::admit(domain::notification job) {
 }
 
 void dispatcher::enqueue(std::vector<domain::notification> jobs) {
+    (void)take(std::move(jobs));
+}
+
+std::size_t dispatcher::take(std::vector<domain::notification> jobs) {
     if (stopping_) {
-        return;  // they stay pending in the store for the next start
+        return 0;  // they stay pending in the store for the next start
     }
     std::set<std::string> touched;
+    std::size_t taken = 0;
     for (auto& job : jobs) {
         auto channel = job.channel;
         if (admit(std::move(job))) {
+            ++taken;
             touched.insert(std::move(channel));
         }
     }
     for (const auto& channel : touched) {
         pump(channel);
     }
+    return taken;
 }
 
 void dispatcher::pump_all() {
@@ -521,16 +528,18 @@ void dispatcher::scanned(const std::string& channel, std::size_t limit,
         spdlog::debug("outbox scan found {} due notifications channel={}", r->size(),
                       channel.empty() ? "(unconfigured)" : channel);
     }
+    const auto taken = take(std::move(*r));
     if (channel.empty()) {
+        // Read on while pages are full and taken; a full queue of a removed channel
+        // drains as its jobs fall through, and the periodic scan reads on then.
         sweep_ = full;
-        again = full;
+        again = full && taken > 0;
     } else {
         auto& q = queues_[channel];
         q.behind = full;
         // A full page with room left (jobs finished meanwhile): read on at once.
-        again = full && q.known.size() < limit_of(channel);
+        again = full && taken > 0 && q.known.size() < limit_of(channel);
     }
-    enqueue(std::move(*r));
     if (again) {
         rescan_ = true;
     }

@@ -90,6 +90,7 @@ private:
 
     [[nodiscard]] std::size_t limit_of(const std::string& channel) const;
     bool admit(domain::notification job);
+    std::size_t take(std::vector<domain::notification> jobs);  // enqueue; how many were kept
     void pump(const std::string& channel);
     void pump_all();
     void attempt(domain::notification job);

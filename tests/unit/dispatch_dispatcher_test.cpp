@@ -516,6 +516,23 @@ TEST_CASE("dispatcher: an aborted last attempt neither falls through nor dead-le
     CHECK(f.metrics.value("hotline_notifications_retried_total", hook_label) == 1);
 }
 
+TEST_CASE("dispatcher: pending rows of a channel no longer configured fall through at start") {
+    fixture f;
+    auto gone = fixture::planned("http://127.0.0.1:9/old", "normal");
+    gone.channel = "gone";
+    auto r = f.ingest("r-gone", {gone});
+    f.report_id = r.ids.report_id;
+    f.disp->start();  // the sweep finds the row: no channel "gone" in the config
+    REQUIRE(f.drive([&] { return f.status_is("responder:alice", 1, status::delivered); }));
+    f.settle();
+    CHECK(f.status_is("responder:alice", 0, status::failed));
+    const auto old = f.row_for("responder:alice", 0);
+    REQUIRE(old.has_value());
+    CHECK(old->last_error.find("no longer configured") != std::string::npos);
+    REQUIRE(f.net.requests.size() == 1);
+    CHECK(f.net.requests[0].url == alice_2);
+}
+
 TEST_CASE("dispatcher: an outcome the store cannot record is held, not re-sent, recorded once") {
     fixture f;
     f.flaky->fail_records = true;
