@@ -86,7 +86,9 @@ public:
     }
 
     [[nodiscard]] bool ready() const override {
-        return cfg_ != nullptr && db_ != nullptr && db_->writable() && !stopping_;
+        // Not while the dispatcher holds outcomes the store could not record (issue 7).
+        return cfg_ != nullptr && db_ != nullptr && db_->writable() && !stopping_ &&
+               (disp_ == nullptr || !disp_->paused());
     }
 
 private:

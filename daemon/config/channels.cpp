@@ -1,5 +1,5 @@
-// `channels:` channel plugin instances: type, concurrency, timeout, retry policy and the
-// options passed to the plugin (secrets from `*_file` options).
+// `channels:` channel plugin instances: type, concurrency, max_queued, timeout, retry policy and
+// the options passed to the plugin (secrets from `*_file` options).
 #include "config/sections.hpp"
 
 #include <algorithm>
@@ -96,7 +96,8 @@ std::optional<channel_config> read_channel(load_state& state, const document& d,
                                            const YAML::Node& node, const std::string& path) {
     yaml_reader& y = state.yaml;
     const auto f =
-        y.read_map(d, node, path, {"name", "type", "concurrency", "timeout", "retry", "options"});
+        y.read_map(d, node, path,
+                   {"name", "type", "concurrency", "max_queued", "timeout", "retry", "options"});
     if (!f) {
         return std::nullopt;
     }
@@ -135,6 +136,8 @@ std::optional<channel_config> read_channel(load_state& state, const document& d,
         const std::string key_path = join(path, key);
         if (key == "concurrency") {
             assign_if(y.read_integer(d, v, key_path, 1, 4096), c.concurrency);
+        } else if (key == "max_queued") {
+            assign_if(y.read_integer(d, v, key_path, 1, 1'000'000), c.max_queued);
         } else if (key == "timeout") {
             assign_if(y.read_duration(d, v, key_path), c.timeout);
         } else if (key == "retry") {
@@ -142,6 +145,13 @@ std::optional<channel_config> read_channel(load_state& state, const document& d,
         } else if (key == "options") {
             read_options(state, d, v, key_path, c);
         }
+    }
+    if (const auto it = f->find("max_queued");
+        it != f->end() && y.error_count() == errors_before && c.max_queued < c.concurrency) {
+        // Fewer jobs in memory than transfer slots would leave slots idle forever.
+        y.fail(y.at(d, it->second.second), join(path, "max_queued"),
+               "must be at least concurrency (" + std::to_string(c.concurrency) + "), got " +
+                   std::to_string(c.max_queued));
     }
     if (y.error_count() != errors_before) {
         return std::nullopt;

@@ -85,7 +85,10 @@ struct channel_config {
     std::string type;                     // plugin type: webhook, smtp, ...
     std::vector<channel_option> options;  // everything not a host key, passed to the plugin
     std::size_t concurrency{16};          // transfers in flight on this channel
-    duration timeout{10s};                // per attempt
+    // Jobs the dispatcher holds in memory for this channel (waiting, in flight, being
+    // recorded); the rest of a backlog stays in the store and is paged in as room frees.
+    std::size_t max_queued{1000};
+    duration timeout{10s};  // per attempt
     retry_policy retry;
     mark at;
 };

@@ -1,6 +1,8 @@
 #include "dispatch/dispatcher.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 
 #include "core/log.hpp"
 #include "dispatch/backoff.hpp"
@@ -11,10 +13,32 @@
 namespace hotline::dispatch {
 namespace {
 
+using namespace std::chrono_literals;
+
 // Safety net: a job whose in-memory path was lost (a failed record, a reload that dropped a
-// channel) is found again by the periodic scan.
+// channel, a job a full channel did not keep) is found again by the periodic scan.
 constexpr std::int64_t scan_interval_ms = 5000;
-constexpr std::size_t scan_batch = 512;
+// The sweep for rows of channels no longer configured reads this many per query.
+constexpr std::size_t sweep_batch = 512;
+// Retrying a held outcome's record: from this delay, doubling, up to the cap.
+constexpr core::duration hold_retry_first = 100ms;
+constexpr core::duration hold_retry_cap = 5s;
+
+// Store errors that say "cannot write now" (a full disk, an I/O error, another process's
+// lock): the same write can succeed later, so the outcome is held and retried. Others
+// ("not_found", "constraint", "closed", ...) cannot, and are logged instead.
+bool cannot_write_now(const core::error& e) {
+    return e.code == "disk_full" || e.code == "io_error" || e.code == "busy" ||
+           e.code == "readonly" || e.code == "storage";
+}
+
+std::size_t rank_of(const domain::notification& job) {
+    const auto it = job.payload.find("severity");
+    if (it == job.payload.end() || !it->is_string()) {
+        return domain::severity_rank(domain::default_severity);
+    }
+    return domain::severity_rank(it->get_ref<const std::string&>());
+}
 
 }  // namespace
 
@@ -27,6 +51,9 @@ dispatcher::dispatcher(asio::io_context& io, store::store& db, net::sender& net,
       clock_(clock),
       scan_timer_(io),
       stats_timer_(io),
+      hold_timer_(io),
+      grace_timer_(io),
+      hold_delay_(hold_retry_first),
       alive_(std::make_shared<bool>(true)) {
     metrics_.describe_counter("hotline_notifications_sent_total",
                               "Notifications delivered, by channel.");
@@ -40,22 +67,47 @@ dispatcher::dispatcher(asio::io_context& io, store::store& db, net::sender& net,
     metrics_.describe_gauge("hotline_outbox_depth", "Pending notifications in the outbox.");
     metrics_.describe_gauge("hotline_outbox_oldest_due_age_seconds",
                             "Age of the oldest pending notification that is due.");
+    metrics_.describe_gauge("hotline_dispatch_queued",
+                            "Notifications the dispatcher holds in memory, by channel.");
+    metrics_.describe_gauge(
+        "hotline_dispatch_held_outcomes",
+        "Delivery outcomes the store could not record yet (dispatch is paused while > 0).");
     metrics_.gauge_set("hotline_outbox_depth", {}, 0);
     metrics_.gauge_set("hotline_outbox_oldest_due_age_seconds", {}, 0);
+    metrics_.gauge_set("hotline_dispatch_held_outcomes", {}, 0);
 }
 
 dispatcher::~dispatcher() {
     *alive_ = false;
 }
 
+std::size_t dispatcher::in_flight() const {
+    std::size_t n = 0;
+    for (const auto& [name, q] : queues_) {
+        n += q.known.size();
+    }
+    return n;
+}
+
+std::size_t dispatcher::in_memory(const std::string& channel) const {
+    const auto it = queues_.find(channel);
+    return it == queues_.end() ? 0 : it->second.known.size();
+}
+
+std::size_t dispatcher::limit_of(const std::string& channel) const {
+    const auto it = channels_.find(channel);
+    if (it == channels_.end()) {
+        return config::channel_config{}.max_queued;  // failed through by pump, not sent
+    }
+    const auto& c = it->second->config();
+    return std::max<std::size_t>({1, c.max_queued, c.concurrency});
+}
+
 void dispatcher::set_config(std::shared_ptr<const config::config> cfg, channel_map channels) {
     cfg_ = std::move(cfg);
     channels_ = std::move(channels);
-    for (const auto& [name, q] : queues_) {
-        if (!q.waiting.empty()) {
-            post_alive([this, name = name] { pump(name); })();
-        }
-    }
+    sweep_ = true;  // a channel may have gone: the next scan falls its pending rows through
+    post_alive([this] { pump_all(); })();
 }
 
 void dispatcher::start() {
@@ -63,41 +115,102 @@ void dispatcher::start() {
     scan();
 }
 
+bool dispatcher::admit(domain::notification job) {
+    auto& q = queues_[job.channel];
+    if (q.known.contains(job.id)) {
+        return false;
+    }
+    const auto rank = std::min(rank_of(job), severity_levels - 1);
+    if (q.known.size() >= limit_of(job.channel)) {
+        // Full: the least severe waiting job (the newest of its severity) goes back to
+        // the store, if it is less severe than this one; otherwise this one stays there.
+        q.behind = true;
+        auto worst = severity_levels;
+        for (auto r = severity_levels; r-- > rank + 1;) {
+            if (!q.waiting[r].empty()) {
+                worst = r;
+                break;
+            }
+        }
+        if (worst == severity_levels) {
+            return false;
+        }
+        q.known.erase(q.waiting[worst].back().id);
+        q.waiting[worst].pop_back();
+    }
+    q.known.insert(job.id);
+    q.waiting[rank].push_back(std::move(job));
+    return true;
+}
+
 void dispatcher::enqueue(std::vector<domain::notification> jobs) {
+    (void)take(std::move(jobs));
+}
+
+std::size_t dispatcher::take(std::vector<domain::notification> jobs) {
     if (stopping_) {
-        return;  // they stay pending in the store for the next start
+        return 0;  // they stay pending in the store for the next start
     }
     std::set<std::string> touched;
+    std::size_t taken = 0;
     for (auto& job : jobs) {
-        if (!known_.insert(job.id).second) {
-            continue;
+        auto channel = job.channel;
+        if (admit(std::move(job))) {
+            ++taken;
+            touched.insert(std::move(channel));
         }
-        touched.insert(job.channel);
-        queues_[job.channel].waiting.push_back(std::move(job));
     }
     for (const auto& channel : touched) {
         pump(channel);
     }
+    return taken;
+}
+
+void dispatcher::pump_all() {
+    for (const auto& [name, q] : queues_) {
+        const bool waiting = std::any_of(q.waiting.begin(), q.waiting.end(),
+                                         [](const auto& w) { return !w.empty(); });
+        if (waiting) {
+            pump(name);
+        }
+    }
 }
 
 void dispatcher::pump(const std::string& channel) {
+    if (stopping_ || paused()) {
+        return;  // paused: nothing starts until the store records again
+    }
     auto& q = queues_[channel];
+    const auto next = [&q]() -> std::optional<domain::notification> {
+        for (auto& w : q.waiting) {
+            if (!w.empty()) {
+                auto job = std::move(w.front());
+                w.pop_front();
+                return job;
+            }
+        }
+        return std::nullopt;
+    };
     const auto it = channels_.find(channel);
     if (it == channels_.end()) {
         // A reload removed this channel: fall through to the next contact.
-        while (!q.waiting.empty() && !stopping_) {
-            auto job = std::move(q.waiting.front());
-            q.waiting.pop_front();
-            fail(job, "channel \"" + channel + "\" is no longer configured");
+        while (!stopping_ && !paused()) {
+            auto job = next();
+            if (!job) {
+                break;
+            }
+            fail(*job, "channel \"" + channel + "\" is no longer configured");
         }
         return;
     }
     const auto limit = std::max<std::size_t>(1, it->second->config().concurrency);
-    while (!stopping_ && q.active < limit && !q.waiting.empty()) {
-        auto job = std::move(q.waiting.front());
-        q.waiting.pop_front();
+    while (!stopping_ && !paused() && q.active < limit) {
+        auto job = next();
+        if (!job) {
+            break;
+        }
         ++q.active;
-        attempt(std::move(job));
+        attempt(std::move(*job));
     }
 }
 
@@ -140,6 +253,14 @@ void dispatcher::attempt(domain::notification job) {
                      auto& q = queues_[job.channel];
                      if (q.active > 0) {
                          --q.active;
+                     }
+                     if (aborting_ && reply.status == 0) {
+                         // Aborted by the shutdown grace: not an attempt. The row stays
+                         // pending with its attempts, no fall-through, no dead letter.
+                         spdlog::info("shutdown: notification={} aborted, stays pending", job.id);
+                         forget(job);
+                         maybe_finish_shutdown();
+                         return;
                      }
                      if (!reply.error_detail.empty()) {
                          // Names the contact's host: never above debug, never stored.
@@ -215,30 +336,109 @@ void dispatcher::fail(const domain::notification& job, const std::string& detail
 }
 
 void dispatcher::record(const domain::notification& job, store::attempt_result result) {
-    const bool retry = result.outcome == store::attempt_result::kind::retry;
-    const auto next = result.next_attempt_at;
     ++recording_;
+    auto copy = result;  // kept to retry the record should the store not write it
     db_.record_attempt(job.id, std::move(result),
-                       post_alive([this, job, retry, next](core::result<store::attempt_record> r) {
-                           const bool ok = r.ok();
-                           recorded(job, std::move(r));
-                           if (retry && ok) {
-                               schedule_scan(next);
-                           }
+                       post_alive([this, job, copy = std::move(copy)](
+                                      core::result<store::attempt_record> r) mutable {
+                           recorded(job, std::move(copy), std::move(r));
                        }));
 }
 
-void dispatcher::recorded(const domain::notification& job, core::result<store::attempt_record> r) {
-    known_.erase(job.id);
+void dispatcher::forget(const domain::notification& job) {
+    auto& q = queues_[job.channel];
+    q.known.erase(job.id);
+    // Room again after a full page or a job not kept: page the backlog in, in halves so a
+    // draining channel does not scan per finished job.
+    if (q.behind && q.known.size() <= limit_of(job.channel) / 2) {
+        schedule_scan(clock_.now_ms());
+    }
+}
+
+void dispatcher::recorded(const domain::notification& job, store::attempt_result result,
+                          core::result<store::attempt_record> r) {
     --recording_;
+    if (!r && cannot_write_now(r.err()) && !aborting_) {
+        hold(job, std::move(result), r.err());
+        return;
+    }
+    const bool was_held = held_.erase(job.id) > 0;
+    forget(job);
     if (!r) {
-        // The job stays pending in the store; the scan picks it up again.
+        // Not a write the store may take later: the job stays pending and the scan picks it
+        // up again.
         spdlog::error("could not record attempt notification={}: {}", job.id, r.err().describe());
         schedule_scan(clock_.now_ms() + 1000);
-    } else if (!r->follow_ups.empty()) {
-        enqueue(std::move(r->follow_ups));
+    } else {
+        if (result.outcome == store::attempt_result::kind::retry) {
+            schedule_scan(result.next_attempt_at);
+        }
+        if (!r->follow_ups.empty()) {
+            enqueue(std::move(r->follow_ups));
+        }
+    }
+    if (was_held) {
+        metrics_.gauge_set("hotline_dispatch_held_outcomes", {}, static_cast<double>(held_.size()));
+        if (held_.empty()) {
+            hold_timer_.cancel();
+            hold_armed_ = false;
+            hold_delay_ = hold_retry_first;
+            if (!stopping_) {
+                spdlog::info("store records outcomes again: dispatch resumed");
+            }
+            pump_all();
+            schedule_scan(clock_.now_ms());
+        }
     }
     maybe_finish_shutdown();
+}
+
+void dispatcher::hold(const domain::notification& job, store::attempt_result result,
+                      const core::error& e) {
+    const bool first = held_.empty();
+    auto& h = held_[job.id];
+    const bool fresh = h.job.id == 0;
+    h.job = job;
+    h.result = std::move(result);
+    h.recording = false;
+    if (first) {
+        spdlog::error(
+            "store cannot record delivery outcomes (code={}): dispatch paused, outcomes held "
+            "in memory until it can",
+            e.code);
+    }
+    if (fresh) {
+        spdlog::warn("holding the outcome of notification={} (store code={})", job.id, e.code);
+    }
+    metrics_.gauge_set("hotline_dispatch_held_outcomes", {}, static_cast<double>(held_.size()));
+    arm_hold_retry();
+    maybe_finish_shutdown();
+}
+
+void dispatcher::arm_hold_retry() {
+    if (hold_armed_ || held_.empty()) {
+        return;
+    }
+    hold_armed_ = true;
+    hold_timer_.expires_after(hold_delay_);
+    hold_delay_ = std::min(hold_delay_ * 2, hold_retry_cap);
+    hold_timer_.async_wait([this, alive = std::weak_ptr(alive_)](const error_code& ec) {
+        if (ec || alive.expired()) {
+            return;
+        }
+        hold_armed_ = false;
+        retry_held();
+    });
+}
+
+void dispatcher::retry_held() {
+    for (auto& [id, h] : held_) {
+        if (h.recording) {
+            continue;
+        }
+        h.recording = true;
+        record(h.job, h.result);
+    }
 }
 
 void dispatcher::schedule_scan(std::int64_t at_ms) {
@@ -265,34 +465,98 @@ void dispatcher::scan() {
     if (stopping_) {
         return;
     }
-    if (scanning_) {
+    if (scans_out_ > 0) {
         rescan_ = true;
         return;
     }
-    scanning_ = true;
     const auto now = clock_.now_ms();
-    std::vector<std::int64_t> exclude(known_.begin(), known_.end());
-    db_.due(now, scan_batch, std::move(exclude),
-            post_alive([this](core::result<std::vector<domain::notification>> r) {
-                scanning_ = false;
-                const auto now = clock_.now_ms();
-                if (!r) {
-                    spdlog::error("outbox scan failed: {}", r.err().describe());
-                    schedule_scan(now + 1000);
-                    return;
-                }
-                const bool full = r->size() >= scan_batch;
-                if (!r->empty()) {
-                    spdlog::debug("outbox scan found {} due notifications", r->size());
-                }
-                enqueue(std::move(*r));
-                if (full || rescan_) {
-                    rescan_ = false;
-                    schedule_scan(now);
-                } else {
-                    schedule_scan(now + scan_interval_ms);
-                }
-            }));
+    // One query per channel with room, for at most that room, skipping what is in memory:
+    // what a scan reads is bounded by max_queued, not by the backlog.
+    std::vector<std::pair<std::string, store::due_query>> queries;
+    for (const auto& [name, instance] : channels_) {
+        const auto& q = queues_[name];
+        const auto limit = limit_of(name);
+        if (q.known.size() >= limit) {
+            continue;  // forget() scans again once it has drained to half
+        }
+        store::due_query d;
+        d.channel = name;
+        d.limit = limit - q.known.size();
+        d.exclude.assign(q.known.begin(), q.known.end());
+        queries.emplace_back(name, std::move(d));
+    }
+    if (sweep_) {
+        // Rows of channels no longer configured (a reload or restart removed them): only
+        // a config change makes them, so only then are they looked for.
+        store::due_query d;
+        d.limit = sweep_batch;
+        for (const auto& [name, q] : queues_) {
+            if (!channels_.contains(name)) {
+                d.exclude.insert(d.exclude.end(), q.known.begin(), q.known.end());
+            }
+        }
+        for (const auto& [name, instance] : channels_) {
+            d.skip_channels.push_back(name);
+        }
+        queries.emplace_back(std::string{}, std::move(d));
+    }
+    if (queries.empty()) {
+        schedule_scan(now + scan_interval_ms);
+        return;
+    }
+    scans_out_ = queries.size();
+    for (auto& [name, d] : queries) {
+        const auto limit = d.limit;
+        db_.due(now, std::move(d),
+                post_alive(
+                    [this, name = name, limit](core::result<std::vector<domain::notification>> r) {
+                        scanned(name, limit, std::move(r));
+                    }));
+    }
+}
+
+void dispatcher::scanned(const std::string& channel, std::size_t limit,
+                         core::result<std::vector<domain::notification>> r) {
+    --scans_out_;
+    const auto now = clock_.now_ms();
+    bool again = false;
+    if (!r) {
+        spdlog::error("outbox scan failed: {}", r.err().describe());
+        rescan_ = false;
+        if (scans_out_ == 0) {
+            schedule_scan(now + 1000);
+        }
+        return;
+    }
+    const bool full = r->size() >= limit;
+    if (!r->empty()) {
+        spdlog::debug("outbox scan found {} due notifications channel={}", r->size(),
+                      channel.empty() ? "(unconfigured)" : channel);
+    }
+    const auto taken = take(std::move(*r));
+    if (channel.empty()) {
+        // Read on while pages are full and taken; a full queue of a removed channel
+        // drains as its jobs fall through, and the periodic scan reads on then.
+        sweep_ = full;
+        again = full && taken > 0;
+    } else {
+        auto& q = queues_[channel];
+        q.behind = full;
+        // A full page with room left (jobs finished meanwhile): read on at once.
+        again = full && taken > 0 && q.known.size() < limit_of(channel);
+    }
+    if (again) {
+        rescan_ = true;
+    }
+    if (scans_out_ > 0) {
+        return;
+    }
+    if (rescan_) {
+        rescan_ = false;
+        schedule_scan(now);
+    } else {
+        schedule_scan(now + scan_interval_ms);
+    }
 }
 
 void dispatcher::refresh_stats() {
@@ -309,6 +573,10 @@ void dispatcher::refresh_stats() {
                                        : 0.0;
                 metrics_.gauge_set("hotline_outbox_oldest_due_age_seconds", {}, age);
             }
+            for (const auto& [name, q] : queues_) {
+                metrics_.gauge_set("hotline_dispatch_queued", {{"channel", name}},
+                                   static_cast<double>(q.known.size()));
+            }
             stats_timer_.expires_after(std::chrono::seconds(1));
             stats_timer_.async_wait([this, alive = std::weak_ptr(alive_)](const error_code& ec) {
                 if (!ec && !alive.expired()) {
@@ -324,18 +592,41 @@ void dispatcher::shutdown(core::duration grace, std::function<void()> done) {
     scan_timer_.cancel();
     stats_timer_.cancel();
     for (auto& [name, q] : queues_) {
-        for (const auto& job : q.waiting) {
-            known_.erase(job.id);  // still pending in the store
+        for (auto& w : q.waiting) {
+            for (const auto& job : w) {
+                q.known.erase(job.id);  // still pending in the store
+            }
+            w.clear();
         }
-        q.waiting.clear();
     }
-    scan_timer_.expires_after(grace);
-    scan_timer_.async_wait([this, alive = std::weak_ptr(alive_)](const error_code& ec) {
+    grace_timer_.expires_after(grace);
+    grace_timer_.async_wait([this, alive = std::weak_ptr(alive_)](const error_code& ec) {
         if (!ec && !alive.expired() && on_stopped_) {
-            spdlog::warn("shutdown grace over: aborting {} transfers", net_.in_flight());
-            net_.cancel_all();
+            grace_over();
         }
     });
+    maybe_finish_shutdown();
+}
+
+void dispatcher::grace_over() {
+    aborting_ = true;
+    if (net_.in_flight() > 0) {
+        spdlog::warn("shutdown grace over: aborting {} transfers", net_.in_flight());
+    }
+    net_.cancel_all();
+    if (!held_.empty()) {
+        spdlog::warn(
+            "shutdown: {} delivery outcomes could not be recorded; those notifications stay "
+            "pending and will be sent again after the restart",
+            held_.size());
+        for (auto& [id, h] : held_) {
+            if (!h.recording) {
+                queues_[h.job.channel].known.erase(id);
+            }
+        }
+        std::erase_if(held_, [](const auto& e) { return !e.second.recording; });
+        hold_timer_.cancel();
+    }
     maybe_finish_shutdown();
 }
 
@@ -346,12 +637,16 @@ void dispatcher::maybe_finish_shutdown() {
     if (recording_ > 0) {
         return;
     }
+    if (!held_.empty() && !aborting_) {
+        return;  // retried until the grace runs out
+    }
     for (const auto& [name, q] : queues_) {
         if (q.active > 0) {
             return;
         }
     }
-    scan_timer_.cancel();
+    grace_timer_.cancel();
+    hold_timer_.cancel();
     auto done = std::move(on_stopped_);
     on_stopped_ = nullptr;
     done();

@@ -103,6 +103,14 @@ struct attempt_record {
     std::vector<std::int64_t> timer_ids;   // of attempt_result::timers, as stored
 };
 
+// Which due jobs store::due returns.
+struct due_query {
+    std::string channel;                     // only this channel's; empty: every channel
+    std::vector<std::string> skip_channels;  // none of these channels' (with channel empty)
+    std::size_t limit{};                     // at most this many
+    std::vector<std::int64_t> exclude;       // not these ids (the caller's in-memory jobs)
+};
+
 struct stats {
     std::int64_t reports{};
     std::int64_t cases{};
@@ -168,8 +176,12 @@ public:
     virtual void record_attempt(std::int64_t notification_id, attempt_result outcome,
                                 std::function<void(core::result<attempt_record>)> done) = 0;
 
-    // Pending jobs due at or before `now_ms`, oldest first, skipping `exclude` ids (in flight).
-    virtual void due(std::int64_t now_ms, std::size_t limit, std::vector<std::int64_t> exclude,
+    // Pending jobs due at or before `now_ms` that `q` selects: the most severe first
+    // (critical, high, normal, low, then any other), oldest due first within a severity,
+    // then by id. A dispatcher asks per channel for as many as it has room for, skipping
+    // the ones it holds, so what it reads stays bounded by its own in-memory limit
+    // however many rows are pending.
+    virtual void due(std::int64_t now_ms, due_query q,
                      std::function<void(core::result<std::vector<notification>>)> done) = 0;
 
     // Earliest next_attempt_at among pending jobs, if any.
@@ -224,7 +236,8 @@ public:
     [[nodiscard]] virtual core::result<std::optional<domain::report>> load_report(
         std::int64_t report_id) = 0;
 
-    // True when a write transaction succeeded recently (for /readyz).
+    // False from a failed write until a transaction that changed rows commits again; a
+    // read-only one does not count (for /readyz).
     [[nodiscard]] virtual bool writable() const = 0;
 
     // Finishes queued operations, then stops the writer thread. Idempotent. Operations

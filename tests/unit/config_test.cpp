@@ -170,6 +170,7 @@ TEST_CASE("a minimal configuration loads with defaults") {
     CHECK(c.sources[0].at.column == 5);
     REQUIRE(c.channels.size() == 1);
     CHECK(c.channels[0].concurrency == 16);
+    CHECK(c.channels[0].max_queued == 1000);
     CHECK(c.channels[0].timeout == std::chrono::seconds(10));
     CHECK(c.channels[0].retry.max_attempts == 8);
     REQUIRE(c.channels[0].options.size() == 1);
@@ -218,6 +219,7 @@ TEST_CASE("every setting is read") {
         "  - name: mail\n"
         "    type: smtp\n"
         "    concurrency: 3\n"
+        "    max_queued: 250\n"
         "    timeout: 45s\n"
         "    retry: {max_attempts: 2, initial_backoff: 2s, max_backoff: 1h, max_age: 2d}\n"
         "    options:\n"
@@ -262,6 +264,7 @@ TEST_CASE("every setting is read") {
     CHECK(c.sources[0].tokens[1].file == (dir.path / "secrets/t2").string());
     const auto& ch = c.channels[0];
     CHECK(ch.concurrency == 3);
+    CHECK(ch.max_queued == 250);
     CHECK(ch.timeout == std::chrono::seconds(45));
     CHECK(ch.retry.max_attempts == 2);
     CHECK(ch.retry.initial_backoff == std::chrono::seconds(2));
@@ -271,7 +274,7 @@ TEST_CASE("every setting is read") {
     CHECK(ch.options[1].key == "password");
     CHECK(ch.options[1].value == "pw");
     CHECK(ch.options[1].is_secret);
-    CHECK(ch.options[1].at.line == 25);
+    CHECK(ch.options[1].at.line == 26);
     CHECK(ch.options[2].value == "false");
     CHECK(ch.options[3].value == "25");
     REQUIRE(c.partners.size() == 1);
@@ -384,6 +387,42 @@ TEST_CASE("wrong types, bad enums, bad integers and empty required fields") {
          file +
              ":17:13: route.severity: expected one of critical, high, normal, low; got \"urgent\"",
          file + ":18:11: route.notify: expected a list, got \"responder:alice\""});
+}
+
+TEST_CASE("channels[].max_queued: an integer from 1 to 1,000,000, at least concurrency") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    const auto channel = [](const std::string& extra) {
+        return "secrets_dir: secrets\n" + sources_part +
+               "channels:\n"
+               "  - name: mail\n"
+               "    type: smtp\n" +
+               extra + "    options: {url: \"smtp://127.0.0.1:2525\"}\n" + responders_part +
+               route_part;
+    };
+    auto file = dir.write("main.yaml", channel("    max_queued: 0\n"));
+    expect_errors(load_config(file),
+                  {file + ":8:17: channels[0].max_queued: expected an integer from 1 to 1000000, "
+                          "got 0"});
+    file = dir.write("main.yaml", channel("    max_queued: lots\n"));
+    expect_errors(load_config(file),
+                  {file + ":8:17: channels[0].max_queued: expected an integer, got \"lots\""});
+    file = dir.write("main.yaml", channel("    concurrency: 64\n    max_queued: 32\n"));
+    expect_errors(
+        load_config(file),
+        {file + ":9:17: channels[0].max_queued: must be at least concurrency (64), got 32"});
+    file = dir.write("main.yaml", channel("    concurrency: 64\n    max_queued: 64\n"));
+    const auto r = load_config(file);
+    INFO(dump(r));
+    REQUIRE(r.cfg != nullptr);
+    CHECK(r.cfg->channels[0].max_queued == 64);
+    // The default bound applies with a larger concurrency (the dispatcher uses the larger).
+    file = dir.write("main.yaml", channel("    concurrency: 2000\n"));
+    const auto big = load_config(file);
+    INFO(dump(big));
+    REQUIRE(big.cfg != nullptr);
+    CHECK(big.cfg->channels[0].max_queued == 1000);
 }
 
 TEST_CASE("duplicates: ids, names, YAML keys, templates, settings in two files") {

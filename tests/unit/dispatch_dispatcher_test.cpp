@@ -1,16 +1,22 @@
 // The dispatcher's state machine over a real SQLite store and the real webhook module, with
 // a scripted net::sender in place of the curl transport: delivery, retries (same
 // idempotency key), fall-through to the next contact, dead letters to the admins (and no
-// loop when an admin's alert fails), and the shutdown grace that aborts a hung transfer.
+// loop when an admin's alert fails), and the shutdown grace that aborts a hung transfer
+// without counting it as an attempt. Issue 7: outcomes the store cannot record are held (a
+// flaky_store wrapper fails record_attempt on demand), the backlog in memory is bounded per
+// channel and paged in from the store, and a critical job never waits behind low ones.
 // Timers wait real time, so the retry policy uses millisecond backoffs.
 #include <doctest/doctest.h>
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -108,6 +114,94 @@ private:
     std::size_t posted_{0};
 };
 
+namespace st = hotline::store;
+
+// The real store, except that record_attempt fails with "disk_full" while `fail_records`
+// is set (as SQLite answers on a full disk), without reaching the store. Counts the
+// record_attempt calls that reached the store, by notification id.
+class flaky_store final : public hotline::store::store {
+public:
+    explicit flaky_store(hotline::store::store& inner) : inner_(inner) {}
+
+    using hotline::store::store::ingest;
+    void ingest(domain::report r, st::case_info c, std::vector<st::planned_notification> planned,
+                std::vector<st::new_timer> timers,
+                std::function<void(core::result<st::ingest_result>)> done) override {
+        inner_.ingest(std::move(r), std::move(c), std::move(planned), std::move(timers),
+                      std::move(done));
+    }
+    void record_attempt(std::int64_t id, st::attempt_result outcome,
+                        std::function<void(core::result<st::attempt_record>)> done) override {
+        ++record_calls;
+        if (fail_records) {
+            done(core::make_error("disk_full", "database or disk is full"));
+            return;
+        }
+        ++recorded[id];
+        inner_.record_attempt(id, std::move(outcome), std::move(done));
+    }
+    void due(std::int64_t now_ms, st::due_query q,
+             std::function<void(core::result<std::vector<st::notification>>)> done) override {
+        ++due_calls;
+        if (!q.channel.empty()) {  // the sweep for unconfigured channels has its own limit
+            max_exclude = std::max(max_exclude, q.exclude.size());
+            max_limit = std::max(max_limit, q.limit);
+        }
+        inner_.due(now_ms, std::move(q), std::move(done));
+    }
+    void next_due(std::function<void(core::result<std::optional<std::int64_t>>)> done) override {
+        inner_.next_due(std::move(done));
+    }
+    void get_stats(std::int64_t now_ms,
+                   std::function<void(core::result<st::stats>)> done) override {
+        inner_.get_stats(now_ms, std::move(done));
+    }
+    void outbox_stats(std::int64_t now_ms,
+                      std::function<void(core::result<st::stats>)> done) override {
+        inner_.outbox_stats(now_ms, std::move(done));
+    }
+    void add_timers(std::vector<st::new_timer> timers,
+                    std::function<void(core::result<std::vector<std::int64_t>>)> done) override {
+        inner_.add_timers(std::move(timers), std::move(done));
+    }
+    void claim_due_timers(std::int64_t now_ms, std::string owner, std::int64_t lease_ms,
+                          std::size_t limit,
+                          std::function<void(core::result<std::vector<st::timer>>)> done) override {
+        inner_.claim_due_timers(now_ms, std::move(owner), lease_ms, limit, std::move(done));
+    }
+    void complete_timer(std::int64_t id, std::string owner,
+                        std::function<void(core::result<st::timer_completion>)> done) override {
+        inner_.complete_timer(id, std::move(owner), std::move(done));
+    }
+    void cancel_timers(std::string subject, std::string kind,
+                       std::function<void(core::result<std::int64_t>)> done) override {
+        inner_.cancel_timers(std::move(subject), std::move(kind), std::move(done));
+    }
+    void next_timer_due(
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) override {
+        inner_.next_timer_due(std::move(done));
+    }
+    core::result<std::vector<st::notification>> notifications_for_report(
+        std::int64_t report_id) override {
+        return inner_.notifications_for_report(report_id);
+    }
+    core::result<std::optional<domain::report>> load_report(std::int64_t report_id) override {
+        return inner_.load_report(report_id);
+    }
+    bool writable() const override { return inner_.writable(); }
+    void close() override { inner_.close(); }
+
+    bool fail_records{false};
+    int record_calls{0};
+    int due_calls{0};
+    std::size_t max_exclude{0};
+    std::size_t max_limit{0};
+    std::map<std::int64_t, int> recorded;
+
+private:
+    hotline::store::store& inner_;
+};
+
 // What the dispatcher and the store read as now: a fixed start plus the real (steady) time
 // since. Not core::manual_clock: the dispatcher arms real timers from clock differences and
 // then checks due jobs against the clock, so a clock stepped by the test between io slices
@@ -151,8 +245,14 @@ std::string header(const net::request& r, const std::string& key) {
     return {};
 }
 
+// Channel settings a test changes from the fixture's defaults.
+struct channel_tweaks {
+    std::size_t concurrency{0};  // 0: the default
+    std::size_t max_queued{0};
+};
+
 struct fixture {
-    fixture() {
+    explicit fixture(channel_tweaks tweaks = {}) {
         REQUIRE(sodium_init() >= 0);
         store::options opts;
         opts.path = dir.db();
@@ -169,11 +269,18 @@ struct fixture {
         channel.retry.initial_backoff = 1ms;
         channel.retry.max_backoff = 2ms;
         channel.retry.max_attempts = 5;
+        if (tweaks.concurrency != 0) {
+            channel.concurrency = tweaks.concurrency;
+        }
+        if (tweaks.max_queued != 0) {
+            channel.max_queued = tweaks.max_queued;
+        }
         auto inst = host.instantiate_channel(channel, "channels[0]");
         if (!inst.ok()) {
             FAIL(inst.err().describe());
         }
-        disp.emplace(io, *db, net, metrics, clock);
+        flaky.emplace(*db);
+        disp.emplace(io, *flaky, net, metrics, clock);
         disp->set_config(cfg, dispatch::channel_map{{"hook", *inst}});
     }
     ~fixture() {
@@ -185,18 +292,30 @@ struct fixture {
 
     // Stores a report with one job for alice's first contact and hands it to the dispatcher.
     void ingest_and_enqueue() {
+        auto r = ingest("r1", {planned(alice_1, "critical")});
+        report_id = r.ids.report_id;
+        disp->enqueue(r.notifications);
+    }
+
+    static domain::planned_notification planned(const std::string& address,
+                                                const std::string& severity) {
         domain::planned_notification p;
         p.channel = "hook";
-        p.address = alice_1;
+        p.address = address;
         p.target = "responder:alice";
         p.contact_index = 0;
         p.language = "en";
-        p.payload = {{"kind", "alert"}, {"severity", "critical"}, {"target", "responder:alice"}};
-        auto r = store::testing::ingest_sync(*db, store::testing::make_report("r1"), {p});
+        p.payload = {{"kind", "alert"}, {"severity", severity}, {"target", "responder:alice"}};
+        return p;
+    }
+
+    // Stores one report with `jobs` (not handed to the dispatcher).
+    store::ingest_result ingest(const std::string& external_id,
+                                std::vector<domain::planned_notification> jobs) {
+        auto r = store::testing::ingest_sync(*db, store::testing::make_report(external_id),
+                                             std::move(jobs));
         REQUIRE(r.ok());
-        REQUIRE(r->notifications.size() == 1);
-        report_id = r->ids.report_id;
-        disp->enqueue(r->notifications);
+        return std::move(*r);
     }
 
     void tick() { io.run_for(2ms); }
@@ -244,6 +363,7 @@ struct fixture {
     core::metrics metrics;
     fake_sender net{io};
     std::unique_ptr<store::store> db;
+    std::optional<flaky_store> flaky;
     std::optional<dispatch::dispatcher> disp;
     std::int64_t report_id{0};
 };
@@ -359,13 +479,252 @@ TEST_CASE("dispatcher: at grace expiry a hung transfer is aborted and its job st
     REQUIRE(f.drive([&] { return stopped; }, 3000));
     CHECK(f.net.cancels == 1);
     CHECK(f.net.in_flight() == 0);
-    // Abort code 42 is a transport error the webhook module classifies as "retry": the
-    // attempt is counted and the job stays pending for the next start.
+    // The abort is the shutdown's, not the channel's: no attempt is counted, nothing is
+    // recorded, and the job stays pending as it was for the next start (issue 7, fault 6).
     const auto n = f.row_for("responder:alice", 0);
     REQUIRE(n.has_value());
     CHECK(n->status == status::pending);
-    CHECK(n->attempts == 1);
-    CHECK(n->last_error.find("transport error 42") != std::string::npos);
+    CHECK(n->attempts == 0);
+    CHECK(n->last_error.empty());
+    CHECK(f.flaky->record_calls == 0);
     f.settle();
     CHECK(f.net.requests.size() == 1);  // stopped: no new attempt after shutdown
+    CHECK(f.disp->in_flight() == 0);
+}
+
+TEST_CASE("dispatcher: an aborted last attempt neither falls through nor dead-letters") {
+    // One attempt left: were the abort counted, it would exhaust the retries and fall
+    // through to alice's second contact (and from there to a dead letter).
+    fixture f;
+    f.net.script = {http(503), hang()};
+    f.ingest_and_enqueue();
+    REQUIRE(f.drive([&] {
+        const auto n = f.row_for("responder:alice", 0);
+        return n && n->attempts == 1 && f.net.requests.size() == 2;
+    }));
+    bool stopped = false;
+    f.disp->shutdown(100ms, [&] { stopped = true; });
+    REQUIRE(f.drive([&] { return stopped; }, 3000));
+    f.settle();
+    const auto rows = f.rows();
+    REQUIRE(rows.size() == 1);  // no follow-up for the next contact, no admin alert
+    CHECK(rows[0].status == status::pending);
+    CHECK(rows[0].attempts == 1);
+    CHECK(rows[0].last_error.find("503") != std::string::npos);
+    CHECK(f.metrics.value("hotline_notifications_failed_total", hook_label) == 0);
+    CHECK(f.metrics.value("hotline_notifications_dead_total", hook_label) == 0);
+    CHECK(f.metrics.value("hotline_notifications_retried_total", hook_label) == 1);
+}
+
+TEST_CASE("dispatcher: pending rows of a channel no longer configured fall through at start") {
+    fixture f;
+    auto gone = fixture::planned("http://127.0.0.1:9/old", "normal");
+    gone.channel = "gone";
+    auto r = f.ingest("r-gone", {gone});
+    f.report_id = r.ids.report_id;
+    f.disp->start();  // the sweep finds the row: no channel "gone" in the config
+    REQUIRE(f.drive([&] { return f.status_is("responder:alice", 1, status::delivered); }));
+    f.settle();
+    CHECK(f.status_is("responder:alice", 0, status::failed));
+    const auto old = f.row_for("responder:alice", 0);
+    REQUIRE(old.has_value());
+    CHECK(old->last_error.find("no longer configured") != std::string::npos);
+    REQUIRE(f.net.requests.size() == 1);
+    CHECK(f.net.requests[0].url == alice_2);
+}
+
+TEST_CASE("dispatcher: an outcome the store cannot record is held, not re-sent, recorded once") {
+    fixture f;
+    f.flaky->fail_records = true;
+    f.net.script = {http(200)};
+    f.ingest_and_enqueue();
+    // The delivery happened, its record failed: held, retried with backoff (100, 200, 400,
+    // 800 ms...), and for longer than the old 1 s rescan that re-sent it.
+    REQUIRE(f.drive([&] { return f.flaky->record_calls >= 4; }, 4000));
+    f.settle(600);
+    CHECK(f.net.requests.size() == 1);
+    CHECK(f.disp->held() == 1);
+    CHECK(f.disp->paused());
+    CHECK(f.disp->in_flight() == 1);
+    CHECK(f.flaky->record_calls <= 6);  // backoff, not a busy loop
+    CHECK(f.metrics.value("hotline_dispatch_held_outcomes", {}) == 1);
+    auto n = f.row_for("responder:alice", 0);
+    REQUIRE(n.has_value());
+    CHECK(n->status == status::pending);
+
+    // While held, dispatch is paused: a new job waits (a scan would not send it either).
+    auto second = f.ingest("r2", {fixture::planned(alice_2, "critical")});
+    f.disp->enqueue(second.notifications);
+    f.disp->start();
+    f.settle(300);
+    CHECK(f.net.requests.size() == 1);
+
+    // The store writes again: the held outcome is recorded (once), dispatch resumes.
+    f.flaky->fail_records = false;
+    REQUIRE(f.drive([&] { return f.status_is("responder:alice", 0, status::delivered); }, 8000));
+    const auto second_id = second.notifications[0].id;
+    REQUIRE(f.drive(
+        [&] {
+            const auto r = f.db->notifications_for_report(second.ids.report_id);
+            return r.ok() && r->size() == 1 && (*r)[0].status == status::delivered;
+        },
+        3000));
+    f.settle(200);
+    n = f.row_for("responder:alice", 0);
+    REQUIRE(n.has_value());
+    CHECK(n->attempts == 1);
+    CHECK(f.flaky->recorded[n->id] == 1);
+    CHECK(f.flaky->recorded[second_id] == 1);
+    REQUIRE(f.net.requests.size() == 2);  // each sent once
+    CHECK(f.net.requests[0].url == alice_1);
+    CHECK(f.net.requests[1].url == alice_2);
+    CHECK(f.disp->held() == 0);
+    CHECK_FALSE(f.disp->paused());
+    CHECK(f.metrics.value("hotline_dispatch_held_outcomes", {}) == 0);
+}
+
+TEST_CASE("dispatcher: held outcomes are retried within the shutdown grace, then given up") {
+    SUBCASE("the store recovers within the grace: recorded, then stopped") {
+        fixture f;
+        f.flaky->fail_records = true;
+        f.ingest_and_enqueue();
+        REQUIRE(f.drive([&] { return f.disp->held() == 1; }));
+        bool stopped = false;
+        f.disp->shutdown(5s, [&] { stopped = true; });
+        f.settle(150);
+        CHECK_FALSE(stopped);
+        f.flaky->fail_records = false;
+        REQUIRE(f.drive([&] { return stopped; }, 4000));
+        CHECK(f.status_is("responder:alice", 0, status::delivered));
+        CHECK(f.net.requests.size() == 1);
+    }
+    SUBCASE("it does not: after the grace the job stays pending, to be sent after a restart") {
+        fixture f;
+        f.flaky->fail_records = true;
+        f.ingest_and_enqueue();
+        REQUIRE(f.drive([&] { return f.disp->held() == 1; }));
+        bool stopped = false;
+        f.disp->shutdown(300ms, [&] { stopped = true; });
+        f.settle(100);
+        CHECK_FALSE(stopped);
+        REQUIRE(f.drive([&] { return stopped; }, 3000));
+        CHECK(f.disp->held() == 0);
+        CHECK(f.disp->in_flight() == 0);
+        const auto n = f.row_for("responder:alice", 0);
+        REQUIRE(n.has_value());
+        CHECK(n->status == status::pending);
+        CHECK(n->attempts == 0);
+        CHECK(f.net.requests.size() == 1);
+    }
+}
+
+// Fault 7: 100,000 pending jobs (a channel down for an hour) against the default bound of
+// 1,000 per channel. The dispatcher only scans; each job is sent once, and the jobs it holds
+// in memory and the pages it asks the store for never exceed the bound.
+void page_backlog(std::size_t reports, std::size_t per_report, channel_tweaks tweaks,
+                  std::size_t bound) {
+    fixture f(tweaks);
+    // A log line per delivery would be most of the run time.
+    const auto level = spdlog::get_level();
+    spdlog::set_level(spdlog::level::warn);
+    struct restore {
+        spdlog::level::level_enum level;
+        ~restore() { spdlog::set_level(level); }
+    } const restore_level{level};
+    std::vector<std::int64_t> ids;
+    for (std::size_t r = 0; r < reports; ++r) {
+        std::vector<domain::planned_notification> jobs;
+        for (std::size_t i = 0; i < per_report; ++i) {
+            jobs.push_back(
+                fixture::planned(alice_1 + "/" + std::to_string(r * per_report + i), "low"));
+        }
+        ids.push_back(f.ingest("bulk-" + std::to_string(r), std::move(jobs)).ids.report_id);
+    }
+    const auto total = reports * per_report;
+    std::size_t most = 0;
+    f.disp->start();
+    const auto sample = [&] { most = std::max(most, f.disp->in_memory("hook")); };
+    REQUIRE(f.drive(
+        [&] {
+            sample();
+            return f.net.requests.size() >= total;
+        },
+        240000));
+    REQUIRE(f.drive(
+        [&] {
+            sample();
+            return f.disp->in_flight() == 0;
+        },
+        10000));
+    f.settle(200);
+    CHECK(most <= bound);
+    CHECK(most >= std::min<std::size_t>(bound, 2));
+    CHECK(f.flaky->max_limit <= bound);
+    CHECK(f.flaky->max_exclude <= bound);
+    CHECK(f.net.requests.size() == total);
+    std::set<std::string> urls;
+    for (const auto& r : f.net.requests) {
+        urls.insert(r.url);
+    }
+    CHECK(urls.size() == total);
+    std::size_t delivered = 0;
+    for (const auto rid : ids) {
+        const auto rows = f.db->notifications_for_report(rid);
+        REQUIRE(rows.ok());
+        for (const auto& n : *rows) {
+            delivered += n.status == status::delivered && n.attempts == 1 ? 1 : 0;
+        }
+    }
+    CHECK(delivered == total);
+}
+
+TEST_CASE("dispatcher: a backlog larger than max_queued is paged in, each job sent once") {
+    page_backlog(10, 100, {2, 16}, 16);
+}
+
+TEST_CASE("dispatcher: 100,000 pending jobs, at most max_queued (1,000) in memory") {
+    page_backlog(100, 1000, {}, 1000);
+}
+
+TEST_CASE("dispatcher: a critical job is never queued behind 10,000 low ones") {
+    SUBCASE("from the store: the due scan hands over the critical one first") {
+        fixture f({1, 100});
+        std::vector<domain::planned_notification> low;
+        for (int i = 0; i < 10'000; ++i) {
+            low.push_back(fixture::planned(alice_1 + "/low", "low"));
+        }
+        f.ingest("lows", std::move(low));
+        f.ingest("crit", {fixture::planned(alice_2, "critical")});
+        f.net.script = {hang()};
+        f.disp->start();
+        REQUIRE(f.drive([&] { return f.net.requests.size() == 1; }));
+        CHECK(f.net.requests[0].url == alice_2);
+        CHECK(f.disp->in_memory("hook") <= 100);
+    }
+    SUBCASE("fresh: it displaces a waiting low one and goes next") {
+        fixture f({1, 100});
+        std::vector<domain::planned_notification> low;
+        for (int i = 0; i < 10'000; ++i) {
+            low.push_back(fixture::planned(alice_1 + "/low", "low"));
+        }
+        f.ingest("lows", std::move(low));
+        f.net.script = {hang()};
+        f.disp->start();
+        REQUIRE(f.drive(
+            [&] { return f.net.requests.size() == 1 && f.disp->in_memory("hook") == 100; }));
+        CHECK(f.net.requests[0].url == alice_1 + "/low");
+        auto crit = f.ingest("crit", {fixture::planned(alice_2, "critical")});
+        auto high = f.ingest("high", {fixture::planned(alice_2 + "/high", "high")});
+        f.disp->enqueue(high.notifications);
+        f.disp->enqueue(crit.notifications);
+        CHECK(f.disp->in_memory("hook") == 100);  // each displaced a waiting low one
+        f.net.script = {hang()};
+        f.net.cancel_all();  // the hung transfer ends (as a transport error: a retry)
+        REQUIRE(f.drive([&] { return f.net.requests.size() == 2; }));
+        CHECK(f.net.requests[1].url == alice_2);
+        f.net.script = {hang()};
+        f.net.cancel_all();
+        REQUIRE(f.drive([&] { return f.net.requests.size() == 3; }));
+        CHECK(f.net.requests[2].url == alice_2 + "/high");
+    }
 }

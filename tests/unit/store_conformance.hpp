@@ -259,6 +259,88 @@ TEST_CASE_TEMPLATE_DEFINE("due, next_due, exclude and stats", B, conformance_3) 
     CHECK_FALSE(next->has_value());
 }
 
+TEST_CASE_TEMPLATE_DEFINE("due: most severe first, per channel, skipping channels and ids", B,
+                          conformance_18) {
+    B backend;
+    core::manual_clock clock(2'000'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    const std::int64_t base = 1'700'000'000'000;
+    const auto planned = [](const std::string& target, const std::string& channel,
+                            const std::string& severity) {
+        auto p = make_planned(target, channel);
+        p.payload["severity"] = severity;
+        return p;
+    };
+    // Older low ones first, then a critical, a high, an unknown severity and one without.
+    auto low1 =
+        ingest_sync(*s, make_report("s1", base + 1000), {planned("responder:a", "hook", "low")});
+    auto low2 =
+        ingest_sync(*s, make_report("s2", base + 2000), {planned("responder:b", "hook", "low")});
+    auto crit = ingest_sync(*s, make_report("s3", base + 3000),
+                            {planned("responder:c", "hook", "critical")});
+    auto high =
+        ingest_sync(*s, make_report("s4", base + 4000), {planned("responder:d", "mail", "high")});
+    auto odd =
+        ingest_sync(*s, make_report("s5", base + 5000), {planned("responder:e", "hook", "weird")});
+    auto none_p = make_planned("responder:f", "hook");
+    none_p.payload.erase("severity");
+    auto none = ingest_sync(*s, make_report("s6", base + 6000), {none_p});
+    REQUIRE((low1.ok() && low2.ok() && crit.ok() && high.ok() && odd.ok() && none.ok()));
+    const auto id = [](const core::result<ingest_result>& r) { return r->notifications[0].id; };
+    const auto ids = [](const std::vector<notification>& v) {
+        std::vector<std::int64_t> out;
+        for (const auto& n : v) {
+            out.push_back(n.id);
+        }
+        return out;
+    };
+
+    // Every channel: critical, high, normal (no severity), low by due time, other.
+    auto all = due_sync(*s, base + 9000, 100);
+    REQUIRE(all.ok());
+    CHECK(ids(*all) ==
+          std::vector<std::int64_t>{id(crit), id(high), id(none), id(low1), id(low2), id(odd)});
+    // One channel, with a limit: the critical one is not behind the older low ones.
+    auto hook = due_sync(*s, base + 9000, 2, {}, "hook");
+    REQUIRE(hook.ok());
+    CHECK(ids(*hook) == std::vector<std::int64_t>{id(crit), id(none)});
+    auto mail = due_sync(*s, base + 9000, 10, {}, "mail");
+    REQUIRE(mail.ok());
+    CHECK(ids(*mail) == std::vector<std::int64_t>{id(high)});
+    // Excluded ids make room for the next ones; not yet due ones are not returned.
+    auto next = due_sync(*s, base + 9000, 2, {id(crit), id(none)}, "hook");
+    REQUIRE(next.ok());
+    CHECK(ids(*next) == std::vector<std::int64_t>{id(low1), id(low2)});
+    auto early = due_sync(*s, base + 2500, 10, {}, "hook");
+    REQUIRE(early.ok());
+    CHECK(ids(*early) == std::vector<std::int64_t>{id(low1), id(low2)});
+    // Every channel but the skipped ones (rows of channels no longer configured).
+    auto others = due_sync(*s, base + 9000, 10, {}, "", {"hook"});
+    REQUIRE(others.ok());
+    CHECK(ids(*others) == std::vector<std::int64_t>{id(high)});
+    auto nothing = due_sync(*s, base + 9000, 10, {}, "", {"hook", "mail"});
+    REQUIRE(nothing.ok());
+    CHECK(nothing->empty());
+    auto unknown = due_sync(*s, base + 9000, 10, {}, "nope");
+    REQUIRE(unknown.ok());
+    CHECK(unknown->empty());
+
+    // A retried job is due again later; a settled one never.
+    attempt_result retry;
+    retry.outcome = attempt_result::kind::retry;
+    retry.next_attempt_at = base + 20'000;
+    REQUIRE(attempt_sync(*s, id(crit), retry).ok());
+    attempt_result delivered;
+    delivered.outcome = attempt_result::kind::delivered;
+    REQUIRE(attempt_sync(*s, id(none), delivered).ok());
+    hook = due_sync(*s, base + 9000, 10, {}, "hook");
+    REQUIRE(hook.ok());
+    CHECK(ids(*hook) == std::vector<std::int64_t>{id(low1), id(low2), id(odd)});
+    hook = due_sync(*s, base + 20'000, 1, {}, "hook");
+    REQUIRE(hook.ok());
+    CHECK(ids(*hook) == std::vector<std::int64_t>{id(crit)});
+}
+
 TEST_CASE_TEMPLATE_DEFINE("close drains the queue; later operations fail at once", B,
                           conformance_4) {
     B backend;
@@ -284,7 +366,7 @@ TEST_CASE_TEMPLATE_DEFINE("close drains the queue; later operations fail at once
     });
     CHECK(called);  // synchronously, on this thread
     called = false;
-    s->due(0, 10, {}, [&](auto r) {
+    s->due(0, due_query{{}, {}, 10, {}}, [&](auto r) {
         called = true;
         CHECK_FALSE(r.ok());
     });
@@ -976,5 +1058,6 @@ TEST_CASE_TEMPLATE_DEFINE("with options.completions every completion runs on tha
     TEST_CASE_TEMPLATE_INVOKE(conformance_15, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_16, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_17, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_18, B); \
     } /* namespace */                             \
     static_assert(true, "")

@@ -102,8 +102,9 @@ TEST_CASE("the timers table: columns as stored, its index, a version 1 database 
     CHECK(raw.scalar("SELECT cancelled_at FROM timers") == clock.now_ms());
 
     // A database from before the timers (schema version 1) gets them on open.
-    REQUIRE(raw.exec("DROP TABLE timers; DROP TABLE seal_meta; PRAGMA user_version = 1") ==
-            SQLITE_OK);
+    REQUIRE(raw.exec("DROP TABLE timers; DROP TABLE seal_meta; DROP INDEX "
+                     "notifications_due_by_channel; ALTER TABLE notifications DROP COLUMN "
+                     "severity_rank; PRAGMA user_version = 1") == SQLITE_OK);
     auto s = open_store(dir.db());
     CHECK(raw.scalar("PRAGMA user_version") == sqlite::current_schema_version());
     CHECK(raw.scalar("SELECT COUNT(*) FROM timers") == 0);
@@ -520,4 +521,38 @@ TEST_CASE("an empty or in-memory path is refused") {
         REQUIRE_FALSE(s.ok());
         CHECK(s.err().code == "config");
     }
+}
+
+TEST_CASE("writable: false after a failed write, back only when a batch that wrote commits") {
+    // Issue 7, fault 1: a read-only batch (a due scan, the gauges) commits on a full disk
+    // too; it must not turn /readyz green while every write still fails.
+    temp_dir dir;
+    options o;
+    o.keys = test_keys();
+    o.path = dir.db();
+    o.busy_timeout_ms = 50;
+    auto opened = store::store::open(o);
+    REQUIRE(opened.ok());
+    auto& s = **opened;
+    REQUIRE(ingest_sync(s, make_report("w1")).ok());
+    CHECK(s.writable());
+
+    raw_db other(dir.db());
+    REQUIRE(other.exec("BEGIN EXCLUSIVE") == SQLITE_OK);  // every write batch now fails: busy
+    auto refused = ingest_sync(s, make_report("w2"));
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.err().code == "busy");
+    CHECK_FALSE(s.writable());
+    REQUIRE(other.exec("COMMIT") == SQLITE_OK);
+
+    // Reads commit again, and a duplicate writes nothing: still not writable.
+    REQUIRE(due_sync(s, 0, 10).ok());
+    REQUIRE(wait_for<stats>([&](auto done) { s.outbox_stats(0, std::move(done)); }).ok());
+    auto dup = ingest_sync(s, make_report("w1"));
+    REQUIRE(dup.ok());
+    CHECK(dup->ids.duplicate);
+    CHECK_FALSE(s.writable());
+    // A batch that changed rows proves the store writes again.
+    REQUIRE(ingest_sync(s, make_report("w3")).ok());
+    CHECK(s.writable());
 }

@@ -102,9 +102,16 @@ inline core::result<attempt_record> attempt_sync(store& s, std::int64_t id, atte
 
 inline core::result<std::vector<notification>> due_sync(store& s, std::int64_t now,
                                                         std::size_t limit,
-                                                        std::vector<std::int64_t> exclude = {}) {
+                                                        std::vector<std::int64_t> exclude = {},
+                                                        std::string channel = {},
+                                                        std::vector<std::string> skip = {}) {
+    due_query q;
+    q.channel = std::move(channel);
+    q.skip_channels = std::move(skip);
+    q.limit = limit;
+    q.exclude = std::move(exclude);
     return wait_for<std::vector<notification>>(
-        [&](auto done) { s.due(now, limit, std::move(exclude), std::move(done)); });
+        [&](auto done) { s.due(now, std::move(q), std::move(done)); });
 }
 
 inline core::result<std::optional<std::int64_t>> next_due_sync(store& s) {

@@ -2,11 +2,13 @@
 
 #include "core/random.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
 #include <spdlog/spdlog.h>
 
+#include "domain/severity.hpp"
 #include "store/sqlite/json_column.hpp"
 
 namespace hotline::store::sqlite {
@@ -38,6 +40,16 @@ std::string new_idempotency_key(std::int64_t notification_id) {
     std::snprintf(id_hex, sizeof id_hex, "%012llx",
                   static_cast<unsigned long long>(notification_id) & 0xffffffffffffULL);
     return std::string("hl-") + id_hex + hex;
+}
+
+// The clear rank the due scan orders by (0 = critical): the payload's severity, which
+// the planner sets on every alert and dead letter; "normal" when it has none.
+std::int64_t severity_rank_of(const json& payload) {
+    const auto it = payload.find("severity");
+    const std::string_view severity = it != payload.end() && it->is_string()
+                                          ? std::string_view(it->get_ref<const std::string&>())
+                                          : domain::default_severity;
+    return static_cast<std::int64_t>(domain::severity_rank(severity));
 }
 
 // Columns of a notification row, in the order read_notification expects.
@@ -125,8 +137,8 @@ core::result<std::vector<notification>> insert_notifications(
         auto q = db.prepare(
             "INSERT INTO notifications(id, report_id, case_id, channel, address, target, "
             "contact_index, language, payload, idempotency_key, attempts, next_attempt_at, "
-            "created_at, status, updated_at) "
-            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'pending', ?)");
+            "created_at, status, updated_at, severity_rank) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 'pending', ?, ?)");
         if (!q) {
             return q.err();
         }
@@ -140,7 +152,8 @@ core::result<std::vector<notification>> insert_notifications(
             .bind(10, n.idempotency_key)
             .bind(11, n.next_attempt_at)
             .bind(12, now)
-            .bind(13, now);
+            .bind(13, now)
+            .bind(14, severity_rank_of(n.payload));
         s.bind(*q, 5, "notifications", "address", n.id, n.address);
         s.bind(*q, 9, "notifications", "payload", n.id, dump(n.payload));
         if (auto done = q->run(); !done) {
@@ -215,42 +228,107 @@ core::status mark_failed(connection& db, std::int64_t id, bool dead, std::int64_
     return q->run();
 }
 
-core::result<std::vector<notification>> select_due(
-    connection& db, const sealer& s, std::int64_t now, std::size_t limit,
-    const std::unordered_set<std::int64_t>& exclude) {
+namespace {
+
+// Up to `want` rows of one channel and severity, oldest due first, skipping the excluded
+// ones before their sealed columns are opened.
+core::status select_range(connection& db, const sealer& s, std::int64_t now,
+                          const std::string& channel, std::int64_t rank, std::size_t want,
+                          const std::unordered_set<std::int64_t>& exclude,
+                          std::vector<notification>& out, std::vector<std::int64_t>& unreadable) {
+    auto q = db.prepare("SELECT " HOTLINE_NOTIFICATION_COLUMNS
+                        " FROM notifications WHERE status = 'pending' AND channel = ? AND "
+                        "severity_rank = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id");
+    if (!q) {
+        return q.err();
+    }
+    q->bind(1, channel).bind(2, rank).bind(3, now);
+    std::size_t got = 0;
+    while (got < want) {
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        if (!*row) {
+            break;
+        }
+        if (exclude.contains(q->int64(0))) {
+            continue;
+        }
+        if (auto n = read_notification(*q, s)) {
+            out.push_back(std::move(*n));
+            ++got;
+        } else {
+            unreadable.push_back(q->int64(0));
+        }
+    }
+    return core::ok();
+}
+
+// The channels with pending rows: one walk of the index prefix, no table rows.
+core::result<std::vector<std::string>> pending_channels(connection& db) {
+    auto q = db.prepare("SELECT DISTINCT channel FROM notifications WHERE status = 'pending'");
+    if (!q) {
+        return q.err();
+    }
+    std::vector<std::string> out;
+    for (;;) {
+        auto row = q->step();
+        if (!row) {
+            return row.err();
+        }
+        if (!*row) {
+            return out;
+        }
+        out.push_back(q->text(0));
+    }
+}
+
+}  // namespace
+
+core::result<std::vector<notification>> select_due(connection& db, const sealer& s,
+                                                   std::int64_t now, const due_selection& sel) {
     std::vector<notification> out;
-    if (limit == 0) {
+    if (sel.limit == 0) {
         return out;
     }
+    std::vector<std::string> channels;
+    if (!sel.channel.empty()) {
+        channels.push_back(sel.channel);
+    } else {
+        auto found = pending_channels(db);
+        if (!found) {
+            return found.err();
+        }
+        for (auto& c : *found) {
+            if (!sel.skip_channels.contains(c)) {
+                channels.push_back(std::move(c));
+            }
+        }
+    }
     std::vector<std::int64_t> unreadable;
-    {
-        // Rows come in index order; excluded ids are skipped here, so at most
-        // limit + exclude.size() rows are read.
-        auto q = db.prepare("SELECT " HOTLINE_NOTIFICATION_COLUMNS
-                            " FROM notifications WHERE status = 'pending' AND "
-                            "next_attempt_at <= ? ORDER BY next_attempt_at, id");
-        if (!q) {
-            return q.err();
-        }
-        q->bind(1, now);
-        while (out.size() < limit) {
-            auto row = q->step();
-            if (!row) {
-                return row.err();
-            }
-            if (!*row) {
-                break;
-            }
-            if (exclude.contains(q->int64(0))) {
-                continue;
-            }
-            if (auto n = read_notification(*q, s)) {
-                out.push_back(std::move(*n));
-            } else {
-                unreadable.push_back(q->int64(0));
+    for (std::int64_t rank = 0;
+         rank <= static_cast<std::int64_t>(domain::severities.size()) && out.size() < sel.limit;
+         ++rank) {
+        // Within a severity, channels merge by due time: each gives at most what is left.
+        const auto first = out.size();
+        const auto want = sel.limit - first;
+        for (const auto& channel : channels) {
+            if (auto r =
+                    select_range(db, s, now, channel, rank, want, sel.exclude, out, unreadable);
+                !r) {
+                return r.err();
             }
         }
-    }  // the cursor is reset before the updates
+        const auto begin = out.begin() + static_cast<std::ptrdiff_t>(first);
+        std::sort(begin, out.end(), [](const notification& a, const notification& b) {
+            return a.next_attempt_at != b.next_attempt_at ? a.next_attempt_at < b.next_attempt_at
+                                                          : a.id < b.id;
+        });
+        if (out.size() > sel.limit) {
+            out.resize(sel.limit);
+        }
+    }
     for (const auto id : unreadable) {
         // It can never be sent: settle it, so it neither blocks the outbox nor is retried.
         // No admin dead-letter alert is raised for it (the error log and metric are the alert).

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
@@ -47,12 +48,24 @@ struct outbox_row {
                                        std::int64_t attempts, std::string_view error,
                                        std::int64_t now);
 
-// Pending rows due at or before `now`, oldest first, at most `limit`, skipping `exclude`.
-// A row whose address or payload does not open is marked dead (last_error says
-// "unreadable: ...") and left out: it can never be sent.
-[[nodiscard]] core::result<std::vector<domain::notification>> select_due(
-    connection& db, const sealer& s, std::int64_t now, std::size_t limit,
-    const std::unordered_set<std::int64_t>& exclude);
+// store::due_query, with sets for the lookups.
+struct due_selection {
+    std::string channel;  // empty: every channel not in skip_channels
+    std::unordered_set<std::string> skip_channels;
+    std::size_t limit{};
+    std::unordered_set<std::int64_t> exclude;
+};
+
+// Pending rows due at or before `now` that `sel` selects, most severe first (the clear
+// severity_rank column), then by next_attempt_at and id; at most `limit`. Each (channel,
+// severity) is one range of the notifications_due_by_channel index, so the rows read are
+// at most limit + the excluded ones, however many are pending or not due yet. A row whose
+// address or payload does not open is marked dead (last_error says "unreadable: ...") and
+// left out: it can never be sent.
+[[nodiscard]] core::result<std::vector<domain::notification>> select_due(connection& db,
+                                                                         const sealer& s,
+                                                                         std::int64_t now,
+                                                                         const due_selection& sel);
 
 [[nodiscard]] core::result<std::optional<std::int64_t>> next_due(connection& db);
 

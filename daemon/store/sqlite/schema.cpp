@@ -98,6 +98,20 @@ CREATE TABLE seal_meta(
   value BLOB NOT NULL
 );
 )sql",
+    // 4: severity-ordered, per-channel due scans (issue 7): the rank of the notification's
+    // severity in clear (0 = critical ... 3 = low, 4 = other; domain/severity.hpp), set at
+    // insert from the payload. Existing rows take their case's severity, which is what
+    // the planner put in their payloads. The index serves one (channel, severity) range
+    // per query, so a scan reads what it returns, not the whole backlog.
+    R"sql(
+ALTER TABLE notifications ADD COLUMN severity_rank INTEGER NOT NULL DEFAULT 2;
+UPDATE notifications SET severity_rank = IFNULL((
+  SELECT CASE c.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2
+                         WHEN 'low' THEN 3 ELSE 4 END
+  FROM cases c WHERE c.id = notifications.case_id), 2);
+CREATE INDEX notifications_due_by_channel
+  ON notifications(status, channel, severity_rank, next_attempt_at);
+)sql",
 };
 
 core::result<int> user_version(connection& db) {

@@ -212,12 +212,16 @@ void sqlite_store::record_attempt(std::int64_t notification_id, attempt_result o
         std::move(done));
 }
 
-void sqlite_store::due(std::int64_t now_ms, std::size_t limit, std::vector<std::int64_t> exclude,
+void sqlite_store::due(std::int64_t now_ms, due_query q,
                        std::function<void(core::result<std::vector<notification>>)> done) {
+    due_selection sel;
+    sel.channel = std::move(q.channel);
+    sel.skip_channels.insert(q.skip_channels.begin(), q.skip_channels.end());
+    sel.limit = q.limit;
+    sel.exclude.insert(q.exclude.begin(), q.exclude.end());
     enqueue<std::vector<notification>>(
-        [this, now_ms, limit,
-         skip = std::unordered_set<std::int64_t>(exclude.begin(), exclude.end())](connection& db) {
-            return select_due(db, sealer_, now_ms, limit, skip);
+        [this, now_ms, sel = std::move(sel)](connection& db) {
+            return select_due(db, sealer_, now_ms, sel);
         },
         std::move(done));
 }

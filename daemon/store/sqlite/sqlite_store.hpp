@@ -27,7 +27,7 @@ public:
                 std::function<void(core::result<ingest_result>)> done) override;
     void record_attempt(std::int64_t notification_id, attempt_result outcome,
                         std::function<void(core::result<attempt_record>)> done) override;
-    void due(std::int64_t now_ms, std::size_t limit, std::vector<std::int64_t> exclude,
+    void due(std::int64_t now_ms, due_query q,
              std::function<void(core::result<std::vector<notification>>)> done) override;
     void next_due(std::function<void(core::result<std::optional<std::int64_t>>)> done) override;
     void get_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override;

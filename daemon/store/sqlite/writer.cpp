@@ -113,6 +113,7 @@ void writer::fail_batch(std::vector<std::unique_ptr<operation>>& batch, const co
 // inputs) and nothing of the first run has been committed or reported.
 void writer::run_batch(std::vector<std::unique_ptr<operation>>& batch) {
     const auto started = std::chrono::steady_clock::now();
+    const auto changes_before = sqlite3_total_changes64(db_.get());
     auto outcome = attempt_batch(batch, false);
     if (outcome == batch_outcome::op_failed) {
         outcome = attempt_batch(batch, true);
@@ -121,7 +122,12 @@ void writer::run_batch(std::vector<std::unique_ptr<operation>>& batch) {
         return;  // attempt_batch failed every op
     }
     // synchronous=FULL: the batch is on disk now, so completions may acknowledge.
-    writable_.store(true);
+    // Only a batch that changed rows proves the store can write again: a read-only one
+    // (a due scan, the gauges) commits on a full disk too, and must not turn /readyz
+    // green while every write still fails (issue 7, fault 1).
+    if (sqlite3_total_changes64(db_.get()) != changes_before) {
+        writable_.store(true);
+    }
     if (metrics_ != nullptr) {
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
         metrics_->observe(batch_size_metric, {}, static_cast<double>(batch.size()));

@@ -120,7 +120,7 @@ public:
     // Queues an op; after close() it fails at once (on the calling thread) with "closed".
     void submit(std::unique_ptr<operation> op);
 
-    // True when a write transaction succeeded recently (for /readyz).
+    // False from a failed batch until a batch that changed rows commits (for /readyz).
     [[nodiscard]] bool writable() const { return writable_.load(); }
 
     // Finishes queued operations, then stops the thread. Idempotent; callable from a
