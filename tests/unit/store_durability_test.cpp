@@ -335,7 +335,7 @@ int disk_full_child(const std::string& path) {
 
 // What a child that must die of an I/O error reports through a pipe: 'a' when the first
 // report was acknowledged, 'b' if the second (whose COMMIT fails) ever completed.
-enum class io_fault { fsync, write_too_big };
+enum class io_fault { fsync, write_too_big, checkpoint_fsync };
 
 [[noreturn]] void io_error_child(const std::string& path, int fd, io_fault fault) {
     ::alarm(30);  // a child that neither exits nor completes must not hang the test
@@ -353,6 +353,20 @@ enum class io_fault { fsync, write_too_big };
         _exit(3);
     }
     auto second = make_report("second");
+    if (fault == io_fault::checkpoint_fsync) {
+        // WAL syncs succeed, the database file's fail: the first checkpoint (inside a
+        // COMMIT, after wal_autocheckpoint frames) must end the process. Big reports get
+        // there in a few hundred commits; each acknowledged one writes 'a'.
+        fault_vfs::set(vfs_fault::db_sync_io_error);
+        for (int i = 0; i < 2000; ++i) {
+            auto r = make_report("more-" + std::to_string(i));
+            r.text = std::string(200'000, 'm');
+            if (!ingest_sync(s, r).ok() || ::write(fd, "a", 1) != 1) {
+                _exit(5);
+            }
+        }
+        _exit(6);  // never checkpointed
+    }
     if (fault == io_fault::fsync) {
         fault_vfs::set(vfs_fault::sync_io_error);
     } else {
@@ -423,6 +437,18 @@ TEST_CASE("an fsync error on COMMIT exits at once and acknowledges nothing") {
     raw_db raw(dir.db());
     CHECK(raw.text("PRAGMA integrity_check") == "ok");
     CHECK(raw.scalar("SELECT COUNT(*) FROM reports WHERE external_id = 'first'") == 1);
+}
+
+TEST_CASE("a failed fsync in the checkpoint that a COMMIT runs exits too") {
+    temp_dir dir;
+    const auto [status, written] = run_io_error_child(dir.db(), io_fault::checkpoint_fsync);
+    CHECK(status == sqlite::io_error_exit_code);
+    REQUIRE(written.size() > 1);
+    CHECK(written.find_first_not_of('a') == std::string::npos);
+    // Every acknowledged report is in the WAL, which reopening recovers.
+    raw_db raw(dir.db());
+    CHECK(raw.text("PRAGMA integrity_check") == "ok");
+    CHECK(raw.scalar("SELECT COUNT(*) FROM reports") >= static_cast<std::int64_t>(written.size()));
 }
 
 TEST_CASE("any other I/O error on COMMIT (EFBIG: SQLITE_IOERR_WRITE) exits too") {

@@ -10,7 +10,9 @@
 
 namespace hotline::store::testing {
 
-enum class vfs_fault { none, sync_io_error, write_full };
+// sync_io_error: every xSync fails; db_sync_io_error: only the database file's (a
+// checkpoint's), the WAL's succeed.
+enum class vfs_fault { none, sync_io_error, db_sync_io_error, write_full };
 
 class fault_vfs {
 public:
@@ -33,6 +35,7 @@ private:
     struct wrapped {
         sqlite3_file base;
         sqlite3_file* real;
+        bool main_db;
     };
     static sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<wrapped*>(f)->real; }
 
@@ -40,6 +43,7 @@ private:
                     int* out_flags) {
         auto* w = reinterpret_cast<wrapped*>(file);
         w->real = reinterpret_cast<sqlite3_file*>(w + 1);
+        w->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
         const int rc = real_->xOpen(real_, name, w->real, flags, out_flags);
         w->base.pMethods = w->real->pMethods != nullptr ? &methods_ : nullptr;
         return rc;
@@ -60,7 +64,9 @@ private:
         return real(f)->pMethods->xTruncate(real(f), size);
     }
     static int sync(sqlite3_file* f, int flags) {
-        if (fault_.load() == vfs_fault::sync_io_error) {
+        const auto fault = fault_.load();
+        if (fault == vfs_fault::sync_io_error ||
+            (fault == vfs_fault::db_sync_io_error && reinterpret_cast<wrapped*>(f)->main_db)) {
             injected_.fetch_add(1);
             return SQLITE_IOERR_FSYNC;
         }

@@ -53,7 +53,29 @@ writer::writer(connection db, std::size_t max_batch, core::metrics* metrics)
             batch_latency_metric, "Store transaction time from BEGIN to durable COMMIT",
             {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
     }
+    // SQLite's own autocheckpoint runs inside COMMIT and drops the checkpoint's result, so
+    // a failed fsync of the database file would go unseen and the next checkpoint could
+    // "succeed" over pages the kernel dropped, then reset the WAL that still held them.
+    // The same checkpoint, with its result checked.
+    if (auto frames = scalar(db_, "PRAGMA wal_autocheckpoint"); frames && *frames > 0) {
+        checkpoint_frames_ = static_cast<int>(*frames);
+        sqlite3_wal_hook(db_.get(), &writer::after_wal_commit, this);
+    }
     thread_ = std::thread([this] { run(); });
+}
+
+int writer::after_wal_commit(void* self, sqlite3* db, const char* name, int frames) noexcept {
+    auto* w = static_cast<writer*>(self);
+    if (frames < w->checkpoint_frames_) {
+        return SQLITE_OK;
+    }
+    const int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    // Any I/O error here: the database file's state is unknown (the WAL still holds the
+    // commit). Busy (a reader in the way) is routine: the next commit tries again.
+    if ((rc & 0xff) == SQLITE_IOERR) {
+        w->exit_if_unknown_on_disk("COMMIT (its checkpoint)", rc);
+    }
+    return SQLITE_OK;
 }
 
 writer::~writer() {
@@ -142,7 +164,7 @@ core::status writer::exec_cached(const char* sql) {
 // answer retries, and a committed report then answers as a duplicate). SQLITE_FULL is not
 // this: nothing was written, the batch fails and is retried.
 void writer::exit_if_unknown_on_disk(const char* statement, int rc) {
-    const bool on_commit = std::string_view(statement) == "COMMIT";
+    const bool on_commit = std::string_view(statement).starts_with("COMMIT");
     if ((rc & 0xff) != SQLITE_IOERR || (!on_commit && !is_failed_sync(rc))) {
         return;
     }

@@ -156,11 +156,14 @@ private:
     // Exits the process when the latest failure on the connection was an I/O error on
     // COMMIT or a failed fsync (anywhere); otherwise returns.
     void exit_if_unknown_on_disk(const char* statement, int rc);
+    // The WAL hook (in place of SQLite's autocheckpoint, which ignores a failed checkpoint).
+    static int after_wal_commit(void* self, sqlite3* db, const char* name, int frames) noexcept;
     void beat() noexcept;
     core::status exec_cached(const char* sql);
 
     connection db_;  // writer thread only, once it runs
     std::size_t max_batch_;
+    int checkpoint_frames_{0};  // PRAGMA wal_autocheckpoint as configured; 0 = none
     core::metrics* metrics_;
 
     std::mutex mu_;
