@@ -2,7 +2,11 @@
 and format while the writer thread logs, and must never free what another thread uses.
 Meant for an ASan build: with HOTLINE_ASAN_BUILD_DIR set (scripts/test sets it to
 build-asan) it runs that hotlined and fails on any AddressSanitizer or UBSan report;
-without it, the normal build (which only shows the daemon survives)."""
+without it, the normal build (which only shows the daemon survives). HOTLINE_TEST_RELOADS
+sets the number of reloads. The race it guards against is narrow: with the old logger
+(replaced on each reload) 40, and once 200, reloads under ASan did not hit it, while
+tests/unit/core_log_test.cpp under ASan does at once; this test keeps the whole daemon
+honest (reload, formatter swap, writer logging) under the sanitizers."""
 import json
 import os
 from pathlib import Path
@@ -10,7 +14,7 @@ from pathlib import Path
 import hotline_harness as h
 
 ASAN_DIR = os.environ.get("HOTLINE_ASAN_BUILD_DIR")
-RELOADS = 40
+RELOADS = int(os.environ.get("HOTLINE_TEST_RELOADS", "40"))
 # Debug and trace make the writer thread log every batch; json and text swap the formatter.
 LOGGING = [("text", "debug"), ("json", "trace"), ("json", "info"), ("text", "trace")]
 
