@@ -1,5 +1,7 @@
 #include "app/daemon.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -172,12 +174,31 @@ private:
             return;
         }
         watchdog_interval_ = std::chrono::microseconds(usec / 2);
+        // A writer heartbeat older than one kick interval means a batch running that long:
+        // stuck, as far as systemd should care. Never below a few idle heartbeats, so that
+        // an idle writer's bounded waits cannot look like silence.
+        writer_silence_limit_ = std::max<std::chrono::steady_clock::duration>(
+            watchdog_interval_, std::chrono::seconds(1));
         kick_watchdog();
     }
 
     void kick_watchdog() {
-        // Fired from the io thread, so a stuck loop stops the kicks and systemd restarts us.
-        sd_notify(0, "WATCHDOG=1");
+        // Fired from the io thread, so a stuck loop stops the kicks and systemd restarts
+        // us; and only while the store's writer heartbeats too, so does a stuck writer.
+        const auto silent = std::chrono::steady_clock::now() - db_->writer_heartbeat();
+        if (silent < writer_silence_limit_) {
+            if (writer_silent_) {
+                spdlog::info("store writer alive again: kicking the watchdog");
+                writer_silent_ = false;
+            }
+            sd_notify(0, "WATCHDOG=1");
+        } else if (!writer_silent_) {
+            writer_silent_ = true;
+            spdlog::error(
+                "store writer silent for {} ms (a batch running longer than the watchdog "
+                "interval): not kicking the watchdog",
+                std::chrono::duration_cast<std::chrono::milliseconds>(silent).count());
+        }
         watchdog_.expires_after(watchdog_interval_);
         watchdog_.async_wait([this](const error_code& ec) {
             if (!ec) {
@@ -202,6 +223,8 @@ private:
     asio::signal_set signals_;
     asio::steady_timer watchdog_;
     std::chrono::microseconds watchdog_interval_{0};
+    std::chrono::steady_clock::duration writer_silence_limit_{std::chrono::seconds(1)};
+    bool writer_silent_{false};
     std::string bound_address_;
     std::uint16_t bound_port_{0};
     bool reloading_{false};

@@ -34,6 +34,9 @@ struct server_config {
     duration read_timeout{10s};         // per request head+body
     duration idle_timeout{60s};         // keep-alive idle
     std::size_t max_connections{1024};  // past this, new connections are closed at once
+    // How long a report's source waits for its commit before it is answered 503 (a stuck
+    // store must not hang connections); the commit may still land after that.
+    duration submit_timeout{5s};
     mark at;
 };
 

@@ -70,16 +70,24 @@ bool init_logging(const std::string& format, const std::string& level) {
     if (format != "text" && format != "json") {
         return false;
     }
-    auto logger = std::make_shared<spdlog::logger>(
-        "hotline", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    // Created once and never replaced (issue 7, item 5): spdlog::info() and friends use
+    // the default logger through a raw pointer without holding a reference, so replacing
+    // it on SIGHUP freed it under the writer thread's feet. A reload changes only the
+    // format and level of this logger, and both are thread-safe: the sink swaps its
+    // formatter under the mutex it logs under, and the level is an atomic.
+    static const std::shared_ptr<spdlog::logger> logger = [] {
+        auto created = std::make_shared<spdlog::logger>(
+            "hotline", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+        created->flush_on(spdlog::level::warn);
+        spdlog::set_default_logger(created);
+        return created;
+    }();
     if (format == "json") {
         logger->set_formatter(std::make_unique<json_formatter>());
     } else {
         logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     }
     logger->set_level(lvl);
-    logger->flush_on(spdlog::level::warn);
-    spdlog::set_default_logger(logger);
     return true;
 }
 

@@ -3,11 +3,27 @@
 #include <string>
 #include <utility>
 
+#include "core/duration.hpp"
 #include "core/log.hpp"
 #include "dispatch/planner.hpp"
 #include "rules/route.hpp"
 
 namespace hotline::ingest {
+
+// One submit waiting for its commit: answered once, by the commit or by the deadline,
+// whichever comes first (both run on the io executor).
+struct pipeline::pending {
+    pending(const asio::any_io_executor& io, completion d) : done(std::move(d)), deadline(io) {}
+    completion done;
+    asio::steady_timer deadline;
+    bool answered{false};
+
+    void answer(core::result<domain::report_ids> r) {
+        answered = true;
+        deadline.cancel();
+        done(std::move(r));
+    }
+};
 
 pipeline::pipeline(asio::any_io_executor io, core::metrics& metrics, commit_fn commit,
                    enqueue_fn enqueue)
@@ -48,30 +64,49 @@ void pipeline::submit(domain::report r, completion done) {
     auto planned = dispatch::plan_report(*cfg, r, decision);
     auto info = dispatch::case_for(decision);
     std::string source = r.source;
+    auto waiting = std::make_shared<pending>(io_, std::move(done));
+    // A stuck store (a stalled fsync) must not hang the source's connection: answer 503
+    // at the deadline. The commit may still land; committed() then only enqueues.
+    waiting->deadline.expires_after(cfg->server.submit_timeout);
+    waiting->deadline.async_wait(
+        [waiting, source, timeout = cfg->server.submit_timeout](const error_code& ec) {
+            if (ec || waiting->answered) {
+                return;
+            }
+            spdlog::warn(
+                "store did not commit a report from source={} within submit_timeout={}: answered "
+                "unavailable",
+                source, core::format_duration(timeout));
+            waiting->answer(core::make_error("timeout", "the store did not commit in time"));
+        });
     commit_(std::move(r), std::move(info), std::move(planned),
-            [this, done = std::move(done), source = std::move(source),
+            [this, waiting, source = std::move(source),
              severity = decision.severity](core::result<store::ingest_result> res) mutable {
                 // The store answers on its writer thread: back to the io executor.
                 asio::post(io_,
-                           [this, done = std::move(done), res = std::move(res),
+                           [this, waiting = std::move(waiting), res = std::move(res),
                             source = std::move(source), severity = std::move(severity)]() mutable {
-                               committed(std::move(res), source, severity, done);
+                               committed(std::move(res), source, severity, *waiting);
                            });
             });
 }
 
 void pipeline::committed(core::result<store::ingest_result> res, const std::string& source,
-                         const std::string& severity, const completion& done) {
+                         const std::string& severity, pending& waiting) {
     if (!res) {
         spdlog::error("store failed for a report from source={}: {}", source, res.err().describe());
-        done(res.err());
+        if (!waiting.answered) {
+            waiting.answer(res.err());
+        }
         return;
     }
     const domain::report_ids ids = res->ids;
     if (ids.duplicate) {
         metrics_.counter_add("hotline_reports_duplicate_total", {{"source", source}});
         spdlog::info("duplicate report={} source={}", ids.report_id, source);
-        done(ids);
+        if (!waiting.answered) {
+            waiting.answer(ids);
+        }
         return;
     }
     metrics_.counter_add("hotline_reports_received_total", {{"source", source}});
@@ -80,7 +115,14 @@ void pipeline::committed(core::result<store::ingest_result> res, const std::stri
     // Committed first, so a crash from here on loses nothing: the dispatcher's scan of due
     // rows would find these notifications too.
     enqueue_(std::move(res->notifications));
-    done(ids);
+    if (waiting.answered) {
+        spdlog::warn(
+            "report={} source={} committed after its source was answered unavailable; "
+            "its retry will be answered as a duplicate",
+            ids.report_id, source);
+        return;
+    }
+    waiting.answer(ids);
 }
 
 void pipeline::rejected(std::string_view source, std::string_view reason) {

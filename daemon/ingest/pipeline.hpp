@@ -51,7 +51,10 @@ public:
     // Routes, plans and commits `r`, enqueues its notifications, then calls `done` on the
     // io executor. Never blocks: routing and planning are in-memory, the commit runs on
     // the store's writer. Call on the io executor. Counts hotline_reports_received_total
-    // or hotline_reports_duplicate_total by source; logs ids only.
+    // or hotline_reports_duplicate_total by source; logs ids only. If the commit has not
+    // completed within server.submit_timeout, `done` gets an error with code "timeout"
+    // then; a commit that lands later still enqueues its notifications (and `done` is not
+    // called again): the source's retry is then a duplicate.
     void submit(domain::report r, completion done);
 
     // A report a source refused before submit (bad token, bad JSON, too large): counts
@@ -60,8 +63,9 @@ public:
     void rejected(std::string_view source, std::string_view reason);
 
 private:
+    struct pending;
     void committed(core::result<store::ingest_result> res, const std::string& source,
-                   const std::string& severity, const completion& done);
+                   const std::string& severity, pending& waiting);
 
     asio::any_io_executor io_;
     core::metrics& metrics_;

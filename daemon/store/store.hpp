@@ -20,6 +20,7 @@
 // crashed claimer's timers come back after the lease; complete_timer fires one once.
 // Index timers_due(fired_at, due_at) serves claims and next_timer_due.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -239,6 +240,14 @@ public:
     // False from a failed write until a transaction that changed rows commits again; a
     // read-only one does not count (for /readyz).
     [[nodiscard]] virtual bool writable() const = 0;
+
+    // When the backend's writer last showed life (the daemon kicks the systemd watchdog
+    // only while it is recent): a writer beats at least every few hundred milliseconds
+    // while idle and at the start and end of each batch. A backend without a writer
+    // thread is always alive. Any thread.
+    [[nodiscard]] virtual std::chrono::steady_clock::time_point writer_heartbeat() const {
+        return std::chrono::steady_clock::now();
+    }
 
     // Finishes queued operations, then stops the writer thread. Idempotent. Operations
     // submitted afterwards fail at once with code "closed": on the caller's thread, or

@@ -497,9 +497,6 @@ class Daemon:
         self.proc = None
         self.port = None
         self.log_path = wd.path / "hotlined.log"
-        # Prepended to hotlined's argv: e.g. a command that sets up a mount namespace and
-        # execs the rest (the process keeps its pid, so signals reach hotlined).
-        self.wrapper = []
 
     @property
     def db_path(self):
@@ -511,17 +508,28 @@ class Daemon:
         self.config_path.write_text(dump_yaml(self.cfg), encoding="utf-8")
         return self.config_path
 
-    def start(self, wait_ready=True, port=None):
+    def start(self, wait_ready=True, port=None, env=None, binary=None, wrapper=()):
         """Starts hotlined and waits for /readyz. By default on a fresh free port written
         into the config; with port=0 the daemon picks one and the harness reads it from
-        the log line "listening ... port=N"."""
+        the log line "listening ... port=N". `env` adds to (or, with None values, removes
+        from) the environment; `binary` is another hotlined (an ASan build); `wrapper` is
+        an argv prefix that execs the rest (e.g. sh setting WATCHDOG_PID=$$)."""
         self.port = free_port() if port is None else port
         self.cfg["server"]["port"] = self.port
         self.write_config()
-        require(HOTLINED)
+        binary = binary or HOTLINED
+        require(binary)
+        child_env = None
+        if env:
+            child_env = dict(os.environ)
+            for k, v in env.items():
+                if v is None:
+                    child_env.pop(k, None)
+                else:
+                    child_env[k] = str(v)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self.proc = self.wd.spawn([*self.wrapper, HOTLINED, "--config", self.config_path],
-                                  "hotlined.log")
+        self.proc = self.wd.spawn([*wrapper, binary, "--config", self.config_path],
+                                  "hotlined.log", env=child_env)
         if self.port == 0:
             def bound():
                 if not self.proc.alive():

@@ -93,9 +93,7 @@ def env():
         cfg["responders"].append(h.person(
             "far", "en", [("far-webhook", f"http://{DNS_NAME}:8080/hook")]))
         cfg["route"]["notify"] = ["responder:en", "responder:far"]
-        d = h.Daemon(wd, cfg)
-        d.wrapper = namespace_wrapper(resolv)
-        d.start()
+        d = h.Daemon(wd, cfg).start(wrapper=namespace_wrapper(resolv))
     except BaseException:
         if dns:
             dns.close()

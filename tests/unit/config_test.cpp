@@ -330,6 +330,30 @@ TEST_CASE("durations use core::parse_duration and must be positive") {
          file + ":16:17: server.idle_timeout: expected a duration above zero, got \"0s\""});
 }
 
+TEST_CASE("server.submit_timeout: 5s by default, a positive duration, errors at its position") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    const auto defaults = load_config(dir.write("main.yaml", minimal()));
+    REQUIRE(defaults.cfg != nullptr);
+    CHECK(defaults.cfg->server.submit_timeout == std::chrono::seconds(5));
+
+    const auto set =
+        load_config(dir.write("set.yaml", minimal("server:\n  submit_timeout: 750ms\n")));
+    INFO(dump(set));
+    REQUIRE(set.cfg != nullptr);
+    CHECK(set.cfg->server.submit_timeout == std::chrono::milliseconds(750));
+
+    const auto file = dir.write("bad.yaml", minimal("server:\n  submit_timeout: 0s\n"));
+    expect_errors(
+        load_config(file),
+        {file + ":15:19: server.submit_timeout: expected a duration above zero, got \"0s\""});
+    const auto unit = dir.write("unit.yaml", minimal("server:\n  submit_timeout: 5\n"));
+    expect_errors(load_config(unit),
+                  {unit + ":15:19: server.submit_timeout: invalid duration \"5\": missing unit "
+                          "(expected e.g. 90s, 15m, 6h, 1h30m, 250ms)"});
+}
+
 TEST_CASE("unknown keys are errors with did-you-mean, at the key's position") {
     const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
     const temp_dir dir;

@@ -230,6 +230,106 @@ TEST_CASE("pipeline: without a config the submit is answered with an error") {
     CHECK_FALSE(committed);
 }
 
+namespace {
+
+// A pipeline whose commits are held until the test lets them land (a stalled store).
+struct held_commits {
+    explicit held_commits(std::chrono::milliseconds submit_timeout)
+        : pipe(
+              io.get_executor(), metrics,
+              [this](domain::report, domain::case_info, std::vector<domain::planned_notification>,
+                     std::function<void(core::result<store::ingest_result>)> done) {
+                  held.push_back(std::move(done));
+              },
+              [this](std::vector<domain::notification> jobs) {
+                  enqueued.push_back(std::move(jobs));
+              }) {
+        auto cfg = std::make_shared<config::config>(*make_config());
+        cfg->server.submit_timeout = submit_timeout;
+        pipe.set_config(cfg);
+    }
+
+    void submit(domain::report r) {
+        pipe.submit(std::move(r),
+                    [this](core::result<domain::report_ids> res) { answers.push_back(res); });
+    }
+
+    template <class Pred>
+    void run_until(Pred pred, std::chrono::milliseconds limit) {
+        const auto until = std::chrono::steady_clock::now() + limit;
+        while (!pred() && std::chrono::steady_clock::now() < until) {
+            io.run_one_for(5ms);
+        }
+    }
+
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    core::metrics metrics;
+    std::vector<std::function<void(core::result<store::ingest_result>)>> held;
+    std::vector<std::vector<domain::notification>> enqueued;
+    std::vector<core::result<domain::report_ids>> answers;
+    ingest::pipeline pipe;
+};
+
+store::ingest_result stored(std::int64_t report_id) {
+    store::ingest_result r;
+    r.ids.report_id = report_id;
+    r.ids.case_id = report_id;
+    r.notifications.emplace_back();
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("pipeline: no commit within submit_timeout is answered 'timeout'; a late one enqueues") {
+    held_commits h(100ms);
+    const auto started = std::chrono::steady_clock::now();
+    h.submit(make_report("r1", "detention"));
+    h.run_until([&] { return !h.answers.empty(); }, 5s);
+    const auto took = std::chrono::steady_clock::now() - started;
+    REQUIRE(h.answers.size() == 1);
+    REQUIRE_FALSE(h.answers[0].ok());
+    CHECK(h.answers[0].err().code == "timeout");
+    CHECK(took >= 100ms);
+    CHECK(took < 3s);
+    CHECK(h.enqueued.empty());
+
+    // The commit lands after all: its notifications are sent, the source is not answered
+    // twice (its retry will be a duplicate), and the report counts as received.
+    REQUIRE(h.held.size() == 1);
+    h.held[0](stored(7));
+    h.run_until([&] { return !h.enqueued.empty(); }, 5s);
+    CHECK(h.enqueued.size() == 1);
+    h.io.run_for(20ms);
+    CHECK(h.answers.size() == 1);
+    CHECK(h.metrics.value("hotline_reports_received_total", source_label) == 1);
+}
+
+TEST_CASE("pipeline: a commit within submit_timeout is answered once, the deadline is void") {
+    held_commits h(50ms);
+    h.submit(make_report("r1", "detention"));
+    h.io.run_for(5ms);
+    REQUIRE(h.held.size() == 1);
+    h.held[0](stored(8));
+    h.run_until([&] { return !h.answers.empty(); }, 5s);
+    REQUIRE(h.answers.size() == 1);
+    REQUIRE(h.answers[0].ok());
+    CHECK(h.answers[0]->report_id == 8);
+    h.io.run_for(150ms);  // past the deadline: nothing more
+    CHECK(h.answers.size() == 1);
+    CHECK(h.enqueued.size() == 1);
+
+    // A failed commit before the deadline is answered with its error, once.
+    h.submit(make_report("r2", "detention"));
+    h.io.run_for(5ms);
+    REQUIRE(h.held.size() == 2);
+    h.held[1](core::make_error("disk_full", "full"));
+    h.io.run_for(150ms);
+    REQUIRE(h.answers.size() == 2);
+    REQUIRE_FALSE(h.answers[1].ok());
+    CHECK(h.answers[1].err().code == "disk_full");
+}
+
 TEST_CASE("pipeline: rejections count by source and reason") {
     asio::io_context io;
     core::metrics metrics;

@@ -1,5 +1,6 @@
 // The store against the outside world: kill -9, garbage and future files, other
-// processes holding locks. Plus a throughput printout (skipped unless --no-skip).
+// processes holding locks, a full disk, I/O errors on COMMIT. Plus a throughput printout
+// (skipped unless --no-skip).
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,7 +19,9 @@
 
 #include "core/metrics.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/writer.hpp"
 #include "store/store.hpp"
+#include "store_fault_vfs.hpp"
 #include "store_test_support.hpp"
 
 using namespace hotline;
@@ -282,9 +285,11 @@ std::int64_t file_size(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
 }
 
-// Runs in a child (the file size limit is per process). Returns 0 or the failed step.
-int write_error_child(const std::string& path) {
-    ::signal(SIGXFSZ, SIG_IGN);  // get EFBIG from write() instead of dying
+// Runs in a child (the fault VFS is process-wide). Returns 0 or the failed step. A full
+// disk (SQLITE_FULL: nothing was written) fails the batch and is transient; an I/O error
+// on COMMIT is not (see the tests below).
+int disk_full_child(const std::string& path) {
+    fault_vfs::install();
     options o;
     o.keys = test_keys();
     o.path = path;
@@ -296,27 +301,23 @@ int write_error_child(const std::string& path) {
     if (!ingest_sync(s, make_report("small")).ok()) {
         return 11;
     }
-    const auto limit = std::max(file_size(path), file_size(path + "-wal")) + 4096;
-    rlimit lim{static_cast<rlim_t>(limit), RLIM_INFINITY};
-    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) {
-        return 12;
-    }
+    fault_vfs::set(vfs_fault::write_full);
     auto big = make_report("big");
     big.text = std::string(300'000, 'b');
     auto failed = ingest_sync(s, big);
+    if (fault_vfs::injected() == 0) {
+        return 12;
+    }
     if (failed.ok()) {
         return 13;
     }
-    if (failed.err().code != "disk_full" && failed.err().code != "io_error") {
+    if (failed.err().code != "disk_full") {
         return 14;
     }
     if (s.writable()) {
         return 15;
     }
-    lim.rlim_cur = RLIM_INFINITY;
-    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) {
-        return 16;
-    }
+    fault_vfs::set(vfs_fault::none);
     auto again = ingest_sync(s, big);
     if (!again.ok() || again->ids.duplicate) {
         return 17;  // the failed batch left nothing behind
@@ -332,15 +333,90 @@ int write_error_child(const std::string& path) {
     return 0;
 }
 
+// What a child that must die of an I/O error reports through a pipe: 'a' when the first
+// report was acknowledged, 'b' if the second (whose COMMIT fails) ever completed.
+enum class io_fault { fsync, write_too_big, checkpoint_fsync };
+
+[[noreturn]] void io_error_child(const std::string& path, int fd, io_fault fault) {
+    ::alarm(30);  // a child that neither exits nor completes must not hang the test
+    fault_vfs::install();
+    ::signal(SIGXFSZ, SIG_IGN);  // EFBIG from write() instead of dying of the signal
+    options o;
+    o.keys = test_keys();
+    o.path = path;
+    auto opened = store::store::open(o);
+    if (!opened.ok()) {
+        _exit(2);
+    }
+    auto& s = **opened;
+    if (!ingest_sync(s, make_report("first")).ok() || ::write(fd, "a", 1) != 1) {
+        _exit(3);
+    }
+    auto second = make_report("second");
+    if (fault == io_fault::checkpoint_fsync) {
+        // WAL syncs succeed, the database file's fail: the first checkpoint (inside a
+        // COMMIT, after wal_autocheckpoint frames) must end the process. Big reports get
+        // there in a few hundred commits; each acknowledged one writes 'a'.
+        fault_vfs::set(vfs_fault::db_sync_io_error);
+        for (int i = 0; i < 2000; ++i) {
+            auto r = make_report("more-" + std::to_string(i));
+            r.text = std::string(200'000, 'm');
+            if (!ingest_sync(s, r).ok() || ::write(fd, "a", 1) != 1) {
+                _exit(5);
+            }
+        }
+        _exit(6);  // never checkpointed
+    }
+    if (fault == io_fault::fsync) {
+        fault_vfs::set(vfs_fault::sync_io_error);
+    } else {
+        // The WAL cannot grow: write() fails with EFBIG, which SQLite reports as
+        // SQLITE_IOERR_WRITE on COMMIT.
+        const auto limit = std::max(file_size(path), file_size(path + "-wal")) + 4096;
+        const rlimit lim{static_cast<rlim_t>(limit), RLIM_INFINITY};
+        if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) {
+            _exit(4);
+        }
+        second.text = std::string(300'000, 'b');
+    }
+    (void)ingest_sync(s, second);
+    (void)!::write(fd, "b", 1);  // the completion ran: it must not
+    _exit(0);
+}
+
+// Forks io_error_child; returns its exit status and what it wrote to the pipe.
+std::pair<int, std::string> run_io_error_child(const std::string& path, io_fault fault) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    std::fflush(nullptr);  // or the child repeats buffered output
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        io_error_child(path, fds[1], fault);
+    }
+    ::close(fds[1]);
+    std::string written;
+    char c = 0;
+    while (::read(fds[0], &c, 1) == 1) {
+        written += c;
+    }
+    ::close(fds[0]);
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    return {WEXITSTATUS(status), written};
+}
+
 }  // namespace
 
-TEST_CASE("a write error fails the batch, the store keeps running and recovers") {
+TEST_CASE("a full disk fails the batch, the store keeps running and recovers") {
     temp_dir dir;
     std::fflush(nullptr);  // or the child repeats buffered output
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        _exit(write_error_child(dir.db()));
+        _exit(disk_full_child(dir.db()));
     }
     int status = 0;
     REQUIRE(::waitpid(pid, &status, 0) == pid);
@@ -349,6 +425,41 @@ TEST_CASE("a write error fails the batch, the store keeps running and recovers")
     raw_db raw(dir.db());
     CHECK(raw.text("PRAGMA integrity_check") == "ok");
     CHECK(raw.scalar("SELECT COUNT(*) FROM reports") == 2);
+}
+
+// Issue 7, item 2: after a failed fsync nobody knows what is on disk, so the process ends
+// at once with io_error_exit_code and completes nothing; reopening recovers from the WAL.
+TEST_CASE("an fsync error on COMMIT exits at once and acknowledges nothing") {
+    temp_dir dir;
+    const auto [status, written] = run_io_error_child(dir.db(), io_fault::fsync);
+    CHECK(status == sqlite::io_error_exit_code);
+    CHECK(written == "a");
+    raw_db raw(dir.db());
+    CHECK(raw.text("PRAGMA integrity_check") == "ok");
+    CHECK(raw.scalar("SELECT COUNT(*) FROM reports WHERE external_id = 'first'") == 1);
+}
+
+TEST_CASE("a failed fsync in the checkpoint that a COMMIT runs exits too") {
+    temp_dir dir;
+    const auto [status, written] = run_io_error_child(dir.db(), io_fault::checkpoint_fsync);
+    CHECK(status == sqlite::io_error_exit_code);
+    REQUIRE(written.size() > 1);
+    CHECK(written.find_first_not_of('a') == std::string::npos);
+    // Every acknowledged report is in the WAL, which reopening recovers.
+    raw_db raw(dir.db());
+    CHECK(raw.text("PRAGMA integrity_check") == "ok");
+    CHECK(raw.scalar("SELECT COUNT(*) FROM reports") >= static_cast<std::int64_t>(written.size()));
+}
+
+TEST_CASE("any other I/O error on COMMIT (EFBIG: SQLITE_IOERR_WRITE) exits too") {
+    temp_dir dir;
+    const auto [status, written] = run_io_error_child(dir.db(), io_fault::write_too_big);
+    CHECK(status == sqlite::io_error_exit_code);
+    CHECK(written == "a");
+    raw_db raw(dir.db());
+    CHECK(raw.text("PRAGMA integrity_check") == "ok");
+    CHECK(raw.scalar("SELECT COUNT(*) FROM reports WHERE external_id = 'first'") == 1);
+    CHECK(raw.scalar("SELECT COUNT(*) FROM reports WHERE external_id = 'second'") == 0);
 }
 
 // Throughput, printed not asserted: build-b/store_durability_test -tc='*throughput*' --no-skip

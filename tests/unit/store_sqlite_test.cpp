@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <latch>
 #include <set>
 #include <thread>
@@ -12,6 +14,7 @@
 #include "core/metrics.hpp"
 #include "store/factory.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
 #include "store_conformance.hpp"
 #include "store_test_support.hpp"
@@ -130,6 +133,73 @@ TEST_CASE("open creates parent directories, a private file, and the current sche
     CHECK(raw.text("PRAGMA journal_mode") == "wal");
     CHECK(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                      "('reports', 'cases', 'notifications', 'audit_events')") == 4);
+}
+
+// Issue 7, item 8: acknowledging after COMMIT is only worth something if COMMIT waited for
+// the disk. Read on the writer's own connection, not a fresh one (synchronous is per
+// connection, and a new connection would show SQLite's default).
+TEST_CASE("the writer's connection runs WAL with synchronous=FULL") {
+    temp_dir dir;
+    auto s = open_store(dir.db());
+    auto* sqlite = dynamic_cast<sqlite::sqlite_store*>(s.get());
+    REQUIRE(sqlite != nullptr);
+    const auto synchronous = wait_for<std::int64_t>([&](auto done) {
+        sqlite->run_on_writer<std::int64_t>(
+            [](sqlite::connection& db) { return sqlite::scalar(db, "PRAGMA synchronous"); },
+            std::move(done));
+    });
+    REQUIRE(synchronous.ok());
+    CHECK(*synchronous == 2);  // FULL (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA)
+    const auto journal = wait_for<std::string>([&](auto done) {
+        sqlite->run_on_writer<std::string>(
+            [](sqlite::connection& db) -> core::result<std::string> {
+                auto q = db.prepare("PRAGMA journal_mode");
+                if (!q) {
+                    return q.err();
+                }
+                auto row = q->step();
+                if (!row) {
+                    return row.err();
+                }
+                return *row ? q->text(0) : std::string();
+            },
+            std::move(done));
+    });
+    REQUIRE(journal.ok());
+    CHECK(*journal == "wal");
+}
+
+// Issue 7, item 3: the daemon kicks the systemd watchdog only while this is recent.
+TEST_CASE("the writer heartbeats while idle, and not while a batch is stuck") {
+    using namespace std::chrono_literals;
+    temp_dir dir;
+    auto s = open_store(dir.db());
+    auto* sqlite = dynamic_cast<sqlite::sqlite_store*>(s.get());
+    REQUIRE(sqlite != nullptr);
+    const auto age = [&] { return std::chrono::steady_clock::now() - s->writer_heartbeat(); };
+
+    std::this_thread::sleep_for(3 * sqlite::writer::idle_heartbeat);
+    CHECK(age() < 2 * sqlite::writer::idle_heartbeat);  // idle, yet alive
+
+    std::latch entered(1);
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::promise<core::result<std::int64_t>> finished;
+    sqlite->run_on_writer<std::int64_t>(
+        [&entered, released](sqlite::connection&) -> core::result<std::int64_t> {
+            entered.count_down();
+            released.wait();  // a batch that does not come back (a stalled fsync)
+            return 1;
+        },
+        [&finished](core::result<std::int64_t> r) { finished.set_value(std::move(r)); });
+    entered.wait();
+    std::this_thread::sleep_for(4 * sqlite::writer::idle_heartbeat);
+    CHECK(age() >= 3 * sqlite::writer::idle_heartbeat);  // stuck: no beat since the batch began
+
+    release.set_value();
+    auto done = finished.get_future();
+    REQUIRE(done.get().ok());
+    CHECK(age() < sqlite::writer::idle_heartbeat);  // beat when the batch finished
 }
 
 TEST_CASE("reopening keeps data and does not migrate twice") {

@@ -50,7 +50,18 @@ public:
     core::result<std::optional<domain::report>> load_report(std::int64_t report_id) override;
 
     bool writable() const override { return writer_.writable(); }
+    std::chrono::steady_clock::time_point writer_heartbeat() const override {
+        return writer_.heartbeat();
+    }
     void close() override { writer_.close(); }
+
+    // Runs `body` on the writer's connection, in a batch like any operation. For tests that
+    // check how the writer's connection is set up (PRAGMA synchronous, journal_mode).
+    template <class T>
+    void run_on_writer(std::function<core::result<T>(connection&)> body,
+                       std::function<void(core::result<T>)> done) {
+        enqueue<T>(std::move(body), std::move(done));
+    }
 
 private:
     template <class T, class Body>

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string_view>
 
 #include "core/metrics.hpp"
 
@@ -10,6 +12,28 @@ namespace {
 
 constexpr const char* batch_size_metric = "hotline_commit_batch_size";
 constexpr const char* batch_latency_metric = "hotline_commit_latency_seconds";
+
+// The extended result codes of an I/O error, for the one line logged before exiting.
+const char* io_error_name(int rc) {
+    switch (rc) {
+        case SQLITE_IOERR_FSYNC: return "SQLITE_IOERR_FSYNC";
+        case SQLITE_IOERR_DIR_FSYNC: return "SQLITE_IOERR_DIR_FSYNC";
+        case SQLITE_IOERR_WRITE: return "SQLITE_IOERR_WRITE";
+        case SQLITE_IOERR_READ: return "SQLITE_IOERR_READ";
+        case SQLITE_IOERR_SHORT_READ: return "SQLITE_IOERR_SHORT_READ";
+        case SQLITE_IOERR_TRUNCATE: return "SQLITE_IOERR_TRUNCATE";
+        case SQLITE_IOERR_FSTAT: return "SQLITE_IOERR_FSTAT";
+        case SQLITE_IOERR_SHMOPEN: return "SQLITE_IOERR_SHMOPEN";
+        case SQLITE_IOERR_SHMSIZE: return "SQLITE_IOERR_SHMSIZE";
+        case SQLITE_IOERR_SHMMAP: return "SQLITE_IOERR_SHMMAP";
+        case SQLITE_IOERR_NOMEM: return "SQLITE_IOERR_NOMEM";
+        default: return "SQLITE_IOERR";
+    }
+}
+
+bool is_failed_sync(int rc) {
+    return rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_DIR_FSYNC;
+}
 
 }  // namespace
 
@@ -29,7 +53,29 @@ writer::writer(connection db, std::size_t max_batch, core::metrics* metrics)
             batch_latency_metric, "Store transaction time from BEGIN to durable COMMIT",
             {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
     }
+    // SQLite's own autocheckpoint runs inside COMMIT and drops the checkpoint's result, so
+    // a failed fsync of the database file would go unseen and the next checkpoint could
+    // "succeed" over pages the kernel dropped, then reset the WAL that still held them.
+    // The same checkpoint, with its result checked.
+    if (auto frames = scalar(db_, "PRAGMA wal_autocheckpoint"); frames && *frames > 0) {
+        checkpoint_frames_ = static_cast<int>(*frames);
+        sqlite3_wal_hook(db_.get(), &writer::after_wal_commit, this);
+    }
     thread_ = std::thread([this] { run(); });
+}
+
+int writer::after_wal_commit(void* self, sqlite3* db, const char* name, int frames) noexcept {
+    auto* w = static_cast<writer*>(self);
+    if (frames < w->checkpoint_frames_) {
+        return SQLITE_OK;
+    }
+    const int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    // Any I/O error here: the database file's state is unknown (the WAL still holds the
+    // commit). Busy (a reader in the way) is routine: the next commit tries again.
+    if ((rc & 0xff) == SQLITE_IOERR) {
+        w->exit_if_unknown_on_disk("COMMIT (its checkpoint)", rc);
+    }
+    return SQLITE_OK;
 }
 
 writer::~writer() {
@@ -64,12 +110,22 @@ void writer::close() {
     }
 }
 
+void writer::beat() noexcept {
+    heartbeat_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
 void writer::run() {
     std::vector<std::unique_ptr<operation>> batch;
     for (;;) {
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+            // Bounded waits: an idle writer keeps its heartbeat fresh, so only a batch
+            // that runs long (or a dead thread) makes it old.
+            while (!cv_.wait_for(lock, idle_heartbeat,
+                                 [this] { return !queue_.empty() || closing_; })) {
+                beat();
+            }
+            beat();
             if (queue_.empty()) {
                 return;  // closing, and everything queued before close() has run
             }
@@ -83,6 +139,7 @@ void writer::run() {
         }
         run_batch(batch);
         batch.clear();
+        beat();
     }
 }
 
@@ -91,7 +148,32 @@ core::status writer::exec_cached(const char* sql) {
     if (!q) {
         return q.err();
     }
-    return q->run();
+    auto done = q->run();
+    if (!done) {
+        exit_if_unknown_on_disk(sql, sqlite3_extended_errcode(db_.get()));
+    }
+    return done;
+}
+
+// After a failed COMMIT or fsync SQLite cannot say what reached the disk: the WAL may hold
+// the whole transaction, part of it, or none, and the kernel may have dropped the dirty
+// pages it could not write (so a later fsync "succeeds" without them). Neither "failed"
+// nor "done" is true for the batch's operations, and carrying on would acknowledge later
+// ones on top of an unknown state. So: one line, then exit at once, completing nothing;
+// systemd restarts the daemon and SQLite recovers from the WAL (a client that got no
+// answer retries, and a committed report then answers as a duplicate). SQLITE_FULL is not
+// this: nothing was written, the batch fails and is retried.
+void writer::exit_if_unknown_on_disk(const char* statement, int rc) {
+    const bool on_commit = std::string_view(statement).starts_with("COMMIT");
+    if ((rc & 0xff) != SQLITE_IOERR || (!on_commit && !is_failed_sync(rc))) {
+        return;
+    }
+    spdlog::critical(
+        "store: {} failed with an I/O error ({}, code {}): what is on disk is unknown; exiting "
+        "with status {} so that a restart recovers from the WAL",
+        statement, io_error_name(rc), rc, io_error_exit_code);
+    spdlog::default_logger_raw()->flush();
+    std::_Exit(io_error_exit_code);
 }
 
 void writer::fail_batch(std::vector<std::unique_ptr<operation>>& batch, const core::error& e) {
@@ -118,6 +200,7 @@ void writer::run_batch(std::vector<std::unique_ptr<operation>>& batch) {
     if (outcome == batch_outcome::op_failed) {
         outcome = attempt_batch(batch, true);
     }
+    beat();  // before the completions: whoever they wake sees a writer that is alive
     if (outcome != batch_outcome::committed) {
         return;  // attempt_batch failed every op
     }
@@ -133,6 +216,7 @@ void writer::run_batch(std::vector<std::unique_ptr<operation>>& batch) {
         metrics_->observe(batch_size_metric, {}, static_cast<double>(batch.size()));
         metrics_->observe(batch_latency_metric, {}, took.count());
     }
+    spdlog::debug("store: batch committed ops={}", batch.size());
     for (auto& op : batch) {
         op->finish();
     }
@@ -152,6 +236,9 @@ writer::batch_outcome writer::attempt_batch(std::vector<std::unique_ptr<operatio
             }
         }
         const core::error* failed = op->execute(db_);
+        if (failed != nullptr) {
+            exit_if_unknown_on_disk("a statement", sqlite3_extended_errcode(db_.get()));
+        }
         if (failed != nullptr && !isolate) {
             if (db_.in_transaction()) {
                 (void)exec_cached("ROLLBACK");

@@ -2,8 +2,12 @@
 // connection, one transaction and one fsync per batch (group commit), and each
 // operation's completion runs only after its batch is durable (or failed). A failing
 // operation is rolled back alone: the batch is re-run with one savepoint per operation.
+// An I/O error on COMMIT (or a failed fsync) ends the process (io_error_exit_code): what
+// reached the disk is unknown, so nothing may be acknowledged; a restart recovers from
+// the WAL. The thread heartbeats (heartbeat()) so that a stuck batch can be noticed.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -109,8 +113,15 @@ private:
     std::optional<core::result<T>> outcome_;
 };
 
+// The exit status after an I/O error on COMMIT or a failed fsync: EX_IOERR (sysexits.h).
+// Not 0, so systemd's Restart=on-failure restarts the daemon.
+inline constexpr int io_error_exit_code = 74;
+
 class writer {
 public:
+    // How long the idle thread waits for work before it heartbeats again.
+    static constexpr std::chrono::milliseconds idle_heartbeat{250};
+
     // Takes the write connection and starts the thread. metrics may be null.
     writer(connection db, std::size_t max_batch, core::metrics* metrics);
     writer(const writer&) = delete;
@@ -123,6 +134,14 @@ public:
     // False from a failed batch until a batch that changed rows commits (for /readyz).
     [[nodiscard]] bool writable() const { return writable_.load(); }
 
+    // When the thread last showed life: it beats when it starts and finishes a batch and at
+    // least every idle_heartbeat while idle, so an old heartbeat means a batch that has been
+    // running that long (a stalled fsync, a lock never released) or a dead thread.
+    [[nodiscard]] std::chrono::steady_clock::time_point heartbeat() const {
+        return std::chrono::steady_clock::time_point(
+            std::chrono::steady_clock::duration(heartbeat_.load()));
+    }
+
     // Finishes queued operations, then stops the thread. Idempotent; callable from a
     // completion on the writer thread (the destructor joins then).
     void close();
@@ -134,10 +153,17 @@ private:
     void run_batch(std::vector<std::unique_ptr<operation>>& batch);
     batch_outcome attempt_batch(std::vector<std::unique_ptr<operation>>& batch, bool isolate);
     void fail_batch(std::vector<std::unique_ptr<operation>>& batch, const core::error& e);
+    // Exits the process when the latest failure on the connection was an I/O error on
+    // COMMIT or a failed fsync (anywhere); otherwise returns.
+    void exit_if_unknown_on_disk(const char* statement, int rc);
+    // The WAL hook (in place of SQLite's autocheckpoint, which ignores a failed checkpoint).
+    static int after_wal_commit(void* self, sqlite3* db, const char* name, int frames) noexcept;
+    void beat() noexcept;
     core::status exec_cached(const char* sql);
 
     connection db_;  // writer thread only, once it runs
     std::size_t max_batch_;
+    int checkpoint_frames_{0};  // PRAGMA wal_autocheckpoint as configured; 0 = none
     core::metrics* metrics_;
 
     std::mutex mu_;
@@ -146,6 +172,8 @@ private:
     bool closing_{false};
 
     std::atomic<bool> writable_{true};
+    std::atomic<std::chrono::steady_clock::rep> heartbeat_{
+        std::chrono::steady_clock::now().time_since_epoch().count()};
     std::mutex join_mu_;
     std::thread thread_;  // last: starts after everything it uses exists
 };
