@@ -62,6 +62,9 @@ public:
         other.kind = "imap";
         other.tokens.push_back({"token-imap", "imap.token"});
         cfg->sources = {a, b, other};
+        // These tests send many reports from one sender; the limits have their own tests.
+        cfg->server.limits.source.rate = 0;
+        cfg->server.limits.sender.rate = 0;
         cfg_ = cfg;
         pipeline_.set_config(cfg_);
     }
@@ -133,6 +136,7 @@ config::server_config test_config() {
     cfg.read_timeout = 2s;
     cfg.idle_timeout = 5s;
     cfg.max_connections = 1024;
+    cfg.max_connections_per_ip = 1024;  // every test client is 127.0.0.1
     return cfg;
 }
 
@@ -651,7 +655,8 @@ TEST_CASE("max_connections") {
     CHECK(f.connections() == 3);
     conn extra(f.port);
     CHECK(extra.closed());
-    CHECK(f.metric("hotline_http_connections_rejected_total", {}) == 1);
+    CHECK(f.metric("hotline_http_connections_rejected_total", {{"reason", "max_connections"}}) ==
+          1);
     // The held ones still work; after one goes, a new one is served.
     REQUIRE(held[0]->send(get("/healthz")));
     REQUIRE(held[0]->read());

@@ -99,11 +99,12 @@ struct fixture {
     // Submits on the io thread (this one) and runs the io_context until `done` ran.
     core::result<domain::report_ids> submit(domain::report r) {
         std::optional<core::result<domain::report_ids>> out;
-        pipe->submit(std::move(r), [&](core::result<domain::report_ids> res) {
+        const auto refused = pipe->submit(std::move(r), [&](core::result<domain::report_ids> res) {
             CHECK(io_thread == std::this_thread::get_id());
             events.push_back("done");
             out.emplace(std::move(res));
         });
+        REQUIRE_FALSE(refused.has_value());
         CHECK_FALSE(out.has_value());  // never answers before the commit
         io.restart();
         for (int i = 0; i < 500 && !out; ++i) {
@@ -222,7 +223,9 @@ TEST_CASE("pipeline: without a config the submit is answered with an error") {
             std::function<void(core::result<store::ingest_result>)>) { committed = true; },
         [](std::vector<domain::notification>) {});
     std::optional<core::result<domain::report_ids>> out;
-    p.submit(make_report("r1", "x"), [&](core::result<domain::report_ids> r) { out.emplace(r); });
+    CHECK_FALSE(p.submit(make_report("r1", "x"), [&](core::result<domain::report_ids> r) {
+                     out.emplace(r);
+                 }).has_value());
     io.run();
     REQUIRE(out.has_value());
     REQUIRE_FALSE(out->ok());
