@@ -4,6 +4,7 @@
 // route_table.cpp, router.cpp and auth.cpp; the endpoints in endpoints/.
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -598,17 +599,24 @@ asio::awaitable<void> serve(state_ptr st, std::list<connection>::iterator it,
 }
 
 // The remote address a per-IP count is kept under; an IPv4-mapped IPv6 address counts as
-// its IPv4 address.
+// its IPv4 address, and an IPv6 address as its /64 (one host usually has a whole /64, so
+// counting single addresses would cap nothing).
 std::string peer_key(const tcp::socket& socket) {
     error_code ec;
-    auto address = socket.remote_endpoint(ec).address();
+    const auto address = socket.remote_endpoint(ec).address();
     if (ec) {
         return {};
     }
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    if (address.is_v4()) {
+        return address.to_string();
     }
-    return address.to_string();
+    const auto v6 = address.to_v6();
+    if (v6.is_v4_mapped()) {
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    }
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::make_address_v6(bytes).to_string() + "/64";
 }
 
 // Whether a new connection from `peer` may be served: the per-IP cap, the total cap, and
