@@ -153,6 +153,11 @@ void read_server(load_state& state, const document& d, const YAML::Node& node) {
         y.fail(*reserved_at, "server.reserved_connections",
                "must be below max_connections (" + std::to_string(s.max_connections) + ")");
     }
+    if (metrics_at && s.metrics_port != 0 && s.metrics_port == s.port &&
+        s.metrics_address == s.listen_address) {
+        y.fail(*metrics_at, "server.metrics_listen",
+               "is the main listener's address and port; give another port, or off");
+    }
     // Who reports when is sensitive (traffic analysis): metrics off loopback need a token.
     if (metrics_at && !is_loopback(s.metrics_address) && s.metrics_token.value.empty()) {
         y.fail(*metrics_at, "server.metrics_listen",

@@ -1024,6 +1024,13 @@ TEST_CASE("floods: metrics_listen off, and bad limits are positioned errors") {
         REQUIRE(r.cfg != nullptr);
         CHECK(r.cfg->server.metrics_address.empty());
     }
+    {
+        const auto clash = dir.write(
+            "clash.yaml", minimal("server: {port: 8080, metrics_listen: \"127.0.0.1:8080\"}\n"));
+        expect_errors(load_config(clash),
+                      {clash + ":14:38: server.metrics_listen: is the main listener's address and "
+                               "port; give another port, or off"});
+    }
     // minimal() has 13 lines; the server map starts on line 14.
     const auto file = dir.write("main.yaml",
                                 minimal("server:\n"                               // 14
