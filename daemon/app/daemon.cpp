@@ -59,13 +59,29 @@ public:
             io_.get_executor(), metrics_, ingest::pipeline::commit_to(*db_),
             [this](std::vector<domain::notification> jobs) { disp_->enqueue(std::move(jobs)); });
         pipeline_->set_config(cfg_);
+        // /metrics on its own (loopback by default) listener, or on the main one when
+        // server.metrics_listen is off.
+        const bool metrics_apart = !cfg_->server.metrics_address.empty();
         http_ = std::make_unique<http::server>(
-            io_, *this, http::standard_routes(*this, *pipeline_, metrics_), metrics_);
+            io_, *this, http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart),
+            metrics_);
         const auto port = http_->start(cfg_->server);
         if (!port) {
             spdlog::critical("cannot listen: {}", port.err().describe());
             db_->close();
             return 1;
+        }
+        if (metrics_apart) {
+            metrics_http_ = std::make_unique<http::server>(
+                io_, *this, http::metrics_routes(*this, metrics_), metrics_);
+            config::server_config listener = cfg_->server;
+            listener.listen_address = cfg_->server.metrics_address;
+            listener.port = cfg_->server.metrics_port;
+            if (const auto mport = metrics_http_->start(listener, "metrics"); !mport) {
+                spdlog::critical("cannot listen for metrics: {}", mport.err().describe());
+                db_->close();
+                return 1;
+            }
         }
         bound_address_ = cfg_->server.listen_address;
         bound_port_ = cfg_->server.port;
@@ -160,6 +176,9 @@ private:
         spdlog::info("signal={}: draining", signo);
         signals_.cancel();
         watchdog_.cancel();
+        if (metrics_http_) {
+            metrics_http_->shutdown(http_grace, [] {});
+        }
         http_->shutdown(http_grace, [this] {
             disp_->shutdown(dispatch_grace, [this] {
                 spdlog::info("drained");
@@ -220,6 +239,7 @@ private:
     std::unique_ptr<dispatch::dispatcher> disp_;
     std::unique_ptr<ingest::pipeline> pipeline_;
     std::unique_ptr<http::server> http_;
+    std::unique_ptr<http::server> metrics_http_;  // server.metrics_listen; null when off
     asio::signal_set signals_;
     asio::steady_timer watchdog_;
     std::chrono::microseconds watchdog_interval_{0};

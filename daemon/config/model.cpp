@@ -16,6 +16,15 @@ const source_config* config::find_source(const std::string& name) const {
     return it == sources.end() ? nullptr : &*it;
 }
 
+rate_limits config::limits_for(const std::string& source) const {
+    rate_limits out = server.limits;
+    if (const source_config* s = find_source(source)) {
+        out.source = s->source_limit.value_or(out.source);
+        out.sender = s->sender_limit.value_or(out.sender);
+    }
+    return out;
+}
+
 const person* config::find_responder(const std::string& id) const {
     const auto it = std::find_if(responders.begin(), responders.end(),
                                  [&](const auto& p) { return p.id == id; });

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,34 @@ using core::result;
 using domain::contact;
 using domain::person;
 
+// A named secret read from a file (`*_file:` key). The value never reaches a log.
+struct secret {
+    std::string value;
+    std::string file;  // resolved path, for messages
+};
+
+// A token bucket: `rate` reports per second on average, `burst` at once. rate 0: no limit.
+struct rate_limit {
+    double rate{0};
+    std::size_t burst{0};
+    [[nodiscard]] bool enabled() const noexcept { return rate > 0; }
+};
+
+// The limits every source gets unless its own `rate_limits:` says otherwise; far above
+// what a real reporter or partner sends, so only a flood meets them.
+struct rate_limits {
+    rate_limit source{200.0, 400};       // all reports of one source
+    rate_limit sender{20.0 / 60.0, 10};  // reports of one sender (phone, email) of a source
+};
+
+// How the pipeline shares the store's writer between sources (ingest/fair_queue.hpp).
+struct ingest_limits {
+    std::size_t max_in_flight{256};             // commits queued at the writer, all sources
+    std::size_t max_in_flight_per_source{128};  // ... of one source
+    std::size_t max_queued_per_source{1024};    // waiting in memory; past it 429
+    std::size_t max_queued{8192};               // waiting in memory, all sources; past it 503
+};
+
 struct server_config {
     std::string listen_address{"127.0.0.1"};
     std::uint16_t port{8080};           // 0 = any free port (tests); the bound port is logged
@@ -37,7 +66,22 @@ struct server_config {
     // How long a report's source waits for its commit before it is answered 503 (a stuck
     // store must not hang connections); the commit may still land after that.
     duration submit_timeout{5s};
+    std::size_t max_connections_per_ip{64};
+    // Of max_connections, slots only a connection that authenticated may hold (default: a
+    // quarter); when the rest is full, the oldest idle unauthenticated connection goes.
+    std::optional<std::size_t> reserved_connections;
+    duration preauth_timeout{10s};  // a connection not authenticated by then is closed when idle
+    // The /metrics listener; an empty address: none, /metrics is served on the main one.
+    std::string metrics_address{"127.0.0.1"};
+    std::uint16_t metrics_port{9464};
+    secret metrics_token;  // when set, /metrics needs "Authorization: Bearer <token>"
+    rate_limits limits;
+    ingest_limits ingest;
     mark at;
+
+    [[nodiscard]] std::size_t reserved() const noexcept {
+        return reserved_connections.value_or(max_connections / 4);
+    }
 };
 
 struct storage_config {
@@ -56,16 +100,13 @@ struct logging_config {
     mark at;
 };
 
-// A named secret read from a file (`*_file:` key). The value never reaches a log.
-struct secret {
-    std::string value;
-    std::string file;  // resolved path, for messages
-};
-
 struct source_config {
     std::string name;
     std::string kind{"webhook"};  // only webhook for now
     std::vector<secret> tokens;   // bearer tokens (token_file or token_files)
+    // `rate_limits:` of this source; what it leaves out comes from server.rate_limits.
+    std::optional<rate_limit> source_limit;
+    std::optional<rate_limit> sender_limit;
     mark at;
 };
 
@@ -123,6 +164,8 @@ struct config {
 
     [[nodiscard]] const channel_config* find_channel(const std::string& name) const;
     [[nodiscard]] const source_config* find_source(const std::string& name) const;
+    // server.rate_limits with what the source's own `rate_limits:` overrides.
+    [[nodiscard]] rate_limits limits_for(const std::string& source) const;
     [[nodiscard]] const person* find_responder(const std::string& id) const;
     [[nodiscard]] const person* find_partner(const std::string& id) const;
 };

@@ -64,6 +64,11 @@ void read_server(load_state& state, const document& d, const YAML::Node& value);
 void read_storage(load_state& state, const document& d, const YAML::Node& value);
 void finish_storage(load_state& state, const mark& main_at);
 void read_logging(load_state& state, const document& d, const YAML::Node& value);
+// limits.cpp: a `rate_limits:` map ({source: {rate, burst}, sender: ...}) at `path`; sets
+// what it gives.
+void read_rate_limits(load_state& state, const document& d, const YAML::Node& node,
+                      const std::string& path, std::optional<rate_limit>& source,
+                      std::optional<rate_limit>& sender);
 // sources.cpp, channels.cpp
 void read_sources(load_state& state, const document& d, const YAML::Node& value);
 void finish_sources(load_state& state, const mark& main_at);

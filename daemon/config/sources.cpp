@@ -106,7 +106,7 @@ void read_sources(load_state& state, const document& d, const YAML::Node& node) 
     for (const auto& item : node) {
         const std::string path = index("sources", i++);
         const source_kind& kind = kind_of(item);
-        std::vector<std::string_view> keys{"name", "kind"};
+        std::vector<std::string_view> keys{"name", "kind", "rate_limits"};
         keys.insert(keys.end(), kind.keys.begin(), kind.keys.end());
         const auto f = y.read_map(d, item, path, key_span(keys));
         if (!f) {
@@ -140,6 +140,12 @@ void read_sources(load_state& state, const document& d, const YAML::Node& node) 
             } else {
                 ok = false;
             }
+        }
+        if (const auto it = f->find("rate_limits"); it != f->end()) {
+            const auto errors = y.error_count();
+            read_rate_limits(state, d, it->second.second, join(path, "rate_limits"), s.source_limit,
+                             s.sender_limit);
+            ok = ok && y.error_count() == errors;
         }
         if (!kind.read(state, d, *f, path, s)) {
             ok = false;

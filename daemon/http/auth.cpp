@@ -15,6 +15,15 @@ void hash(std::string_view in, unsigned char* out, std::size_t out_len) {
 
 }  // namespace
 
+bool same_token(std::string_view presented, std::string_view expected) {
+    core::crypto::ensure_init();
+    std::array<unsigned char, 32> a{};
+    std::array<unsigned char, 32> b{};
+    hash(presented, a.data(), a.size());
+    hash(expected, b.data(), b.size());
+    return !expected.empty() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 token_checker::token_checker() {
     core::crypto::ensure_init();  // picks the fastest implementations
 }

@@ -13,6 +13,10 @@
 
 namespace hotline::http {
 
+// Whether `presented` is `expected`, in time independent of where they differ (both are
+// hashed first, then compared with sodium_memcmp).
+[[nodiscard]] bool same_token(std::string_view presented, std::string_view expected);
+
 class token_checker {
 public:
     token_checker();

@@ -36,8 +36,9 @@ enum class method : std::uint8_t {
 
 // Who may call a route. The server checks it before the handler runs (after the method).
 enum class auth_kind : std::uint8_t {
-    none,          // anyone (health, metrics; a route that checks a secret in its path)
-    source_token,  // "Authorization: Bearer <token>" of a configured webhook source
+    none,           // anyone (health, metrics; a route that checks a secret in its path)
+    source_token,   // "Authorization: Bearer <token>" of a configured webhook source
+    metrics_token,  // server.metrics_token_file's token when one is set, else anyone
 };
 
 inline constexpr std::string_view json_type = "application/json";
@@ -51,7 +52,7 @@ struct reply {
     std::string code;   // API error code ("" on success), for the rejected counter
     std::string allow;  // for 405
     bool www_authenticate{false};
-    bool retry_after{false};
+    unsigned retry_after{0};  // seconds for Retry-After; 0: no such header
     bool close{false};
 };
 

@@ -4,12 +4,14 @@
 // route_table.cpp, router.cpp and auth.cpp; the endpoints in endpoints/.
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <list>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/beast/core.hpp>
@@ -56,8 +58,14 @@ struct request_counters {
 
     std::vector<std::array<std::atomic<std::uint64_t>, max_status>> requests;
     std::vector<std::string> labels;
-    std::atomic<std::uint64_t> connections_rejected{0};
+    // Refused at accept, by reason: max_connections, per_ip, unauthenticated (the share
+    // not reserved for authenticated connections is full and none of it is idle).
+    std::atomic<std::uint64_t> rejected_total{0};
+    std::atomic<std::uint64_t> rejected_per_ip{0};
+    std::atomic<std::uint64_t> rejected_unauthenticated{0};
+    std::atomic<std::uint64_t> evicted{0};  // idle unauthenticated, closed for a newcomer
     std::atomic<std::size_t> open{0};
+    bool main_listener{true};  // the metrics listener leaves the connection gauge alone
 
     void collect(core::metrics& m) {
         for (std::size_t r = 0; r < requests.size(); ++r) {
@@ -72,19 +80,35 @@ struct request_counters {
                               static_cast<double>(n));
             }
         }
-        if (const auto n = connections_rejected.exchange(0, std::memory_order_relaxed); n > 0) {
-            m.counter_add("hotline_http_connections_rejected_total", {}, static_cast<double>(n));
+        const auto fold = [&m](std::atomic<std::uint64_t>& n, const char* name,
+                               core::labels labels) {
+            if (const auto v = n.exchange(0, std::memory_order_relaxed); v > 0) {
+                m.counter_add(name, std::move(labels), static_cast<double>(v));
+            }
+        };
+        fold(rejected_total, "hotline_http_connections_rejected_total",
+             {{"reason", "max_connections"}});
+        fold(rejected_per_ip, "hotline_http_connections_rejected_total", {{"reason", "per_ip"}});
+        fold(rejected_unauthenticated, "hotline_http_connections_rejected_total",
+             {{"reason", "unauthenticated"}});
+        fold(evicted, "hotline_http_connections_evicted_total", {});
+        if (main_listener) {
+            m.gauge_set("hotline_http_connections", {},
+                        static_cast<double>(open.load(std::memory_order_relaxed)));
         }
-        m.gauge_set("hotline_http_connections", {},
-                    static_cast<double>(open.load(std::memory_order_relaxed)));
     }
 };
 
-// One open connection, as the server sees it (for drain and force-close).
+// One open connection, as the server sees it (for drain, force-close and the caps).
 struct connection {
     beast::tcp_stream* stream{nullptr};   // lives in the connection's coroutine frame
     core::async_event* waiting{nullptr};  // set while a handler waits (for a commit)
     bool idle{false};                     // waiting for the next request's first byte
+    bool reading_head{false};             // waiting for the rest of a request head
+    bool authenticated{false};            // a request of it passed a token check
+    bool counted{false};                  // in the server's counts (until closed/evicted)
+    std::string peer;                     // remote address, for max_connections_per_ip
+    std::chrono::steady_clock::time_point accepted;
 };
 
 }  // namespace
@@ -102,8 +126,10 @@ struct server_state {
     core::metrics& metrics;
     config::server_config cfg;
     std::optional<tcp::acceptor> acceptor;
-    std::list<connection> conns;
+    std::list<connection> conns;  // oldest first
     std::size_t count{0};
+    std::size_t unauthenticated{0};
+    std::unordered_map<std::string, std::size_t> per_ip;
     bool draining{false};
     bool drained{false};
     bool stopped{false};
@@ -144,6 +170,50 @@ void force_close(server_state& st) {
     }
 }
 
+// Takes `c` out of the counts (when it closes, or at once when it is evicted).
+void release(server_state& st, connection& c) {
+    if (!c.counted) {
+        return;
+    }
+    c.counted = false;
+    --st.count;
+    if (!c.authenticated) {
+        --st.unauthenticated;
+    }
+    if (const auto it = st.per_ip.find(c.peer); it != st.per_ip.end() && --it->second == 0) {
+        st.per_ip.erase(it);
+    }
+    st.counters->open.store(st.count, std::memory_order_relaxed);
+    if (st.draining && st.count == 0 && !st.stopped) {
+        finish_drain(st);
+    }
+}
+
+void mark_authenticated(server_state& st, connection& c) {
+    if (c.authenticated) {
+        return;
+    }
+    c.authenticated = true;
+    if (c.counted) {
+        --st.unauthenticated;
+    }
+}
+
+// Closes the oldest unauthenticated connection that is idle or still sending a request
+// head, to make room for a newcomer. Never an authenticated one, never one being answered.
+bool evict_one(server_state& st) {
+    for (auto& c : st.conns) {
+        if (c.counted && !c.authenticated && c.stream != nullptr && c.waiting == nullptr &&
+            (c.idle || c.reading_head)) {
+            release(st, c);
+            c.stream->close();
+            st.counters->evicted.fetch_add(1, std::memory_order_relaxed);
+            return true;
+        }
+    }
+    return false;
+}
+
 // The connection's entry in the registry, removed when the coroutine frame goes.
 struct registration {
     state_ptr st;
@@ -153,12 +223,8 @@ struct registration {
     registration(const registration&) = delete;
     registration& operator=(const registration&) = delete;
     ~registration() {
+        release(*st, *it);
         st->conns.erase(it);
-        --st->count;
-        st->counters->open.store(st->count, std::memory_order_relaxed);
-        if (st->draining && st->count == 0 && !st->stopped) {
-            finish_drain(*st);
-        }
     }
 };
 
@@ -197,8 +263,8 @@ response make_response(const server_state& st, unsigned version, bool client_kee
     if (rep.www_authenticate) {
         res.set(bhttp::field::www_authenticate, R"(Bearer realm="hotline")");
     }
-    if (rep.retry_after) {
-        res.set(bhttp::field::retry_after, "1");
+    if (rep.retry_after > 0) {
+        res.set(bhttp::field::retry_after, std::to_string(rep.retry_after));
     }
     res.keep_alive(client_keep_alive && !rep.close && !st.draining && !st.stopped);
     if (head) {
@@ -365,16 +431,30 @@ asio::awaitable<void> dispatch_request(server_state& st, connection& self,
         co_return;
     }
     const endpoint& e = st.routes.at(m.index);
+    const auto unauthorized = [&out] {
+        out.rep = error_reply(401, "unauthorized", "a valid bearer token is required");
+        out.rep.www_authenticate = true;
+    };
     if (e.auth == auth_kind::source_token) {
         const auto token = bearer_token(sv(parser.get()[bhttp::field::authorization]));
         const std::string* source =
             token ? st.tokens.authenticate(*token, st.app.current_config()) : nullptr;
         if (source == nullptr) {
-            out.rep = error_reply(401, "unauthorized", "a valid bearer token is required");
-            out.rep.www_authenticate = true;
+            unauthorized();
             co_return;
         }
         out.source = *source;
+        mark_authenticated(st, self);
+    } else if (e.auth == auth_kind::metrics_token) {
+        const auto cfg = st.app.current_config();
+        if (cfg != nullptr && !cfg->server.metrics_token.value.empty()) {
+            const auto token = bearer_token(sv(parser.get()[bhttp::field::authorization]));
+            if (!token || !same_token(*token, cfg->server.metrics_token.value)) {
+                unauthorized();
+                co_return;
+            }
+            mark_authenticated(st, self);
+        }
     }
     connection_exchange ex(st, self, stream, buf, parser, deadline, m, out.source);
     out.rep = co_await e.handle(ex);
@@ -407,8 +487,10 @@ asio::awaitable<bool> serve_one(server_state& st, connection& self, beast::tcp_s
     error_code ec;
     if (!parse_buffered(parser, buf, /*whole=*/false, ec) && !ec) {
         stream.expires_at(deadline);
+        self.reading_head = true;
         co_await bhttp::async_read_header(stream, buf, parser,
                                           asio::redirect_error(asio::use_awaitable, ec));
+        self.reading_head = false;
     }
     auto& req = parser.get();
     const route_match m = st.routes.match(sv(req.target()), method_of(req.method()));
@@ -490,8 +572,15 @@ asio::awaitable<void> serve(state_ptr st, std::list<connection>::iterator it,
             // Idle: a new connection gets read_timeout to start talking, a kept-alive one
             // idle_timeout. Reading the first bytes here (not in async_read) is what lets
             // a drain tell idle connections (cancel) from busy ones (let them finish).
+            // Until it authenticates, a connection lives preauth_timeout from its accept:
+            // idle sockets of strangers must not hold slots for a minute each.
             self.idle = true;
-            stream.expires_after(first ? st->cfg.read_timeout : st->cfg.idle_timeout);
+            auto deadline = std::chrono::steady_clock::now() +
+                            (first ? st->cfg.read_timeout : st->cfg.idle_timeout);
+            if (!self.authenticated) {
+                deadline = std::min(deadline, self.accepted + st->cfg.preauth_timeout);
+            }
+            stream.expires_at(deadline);
             error_code ec;
             const std::size_t n = co_await stream.async_read_some(
                 buf.prepare(read_chunk), asio::redirect_error(asio::use_awaitable, ec));
@@ -509,6 +598,53 @@ asio::awaitable<void> serve(state_ptr st, std::list<connection>::iterator it,
     co_await close_connection(stream, buf, linger && !st->stopped);
 }
 
+// The remote address a per-IP count is kept under; an IPv4-mapped IPv6 address counts as
+// its IPv4 address, and an IPv6 address as its /64 (one host usually has a whole /64, so
+// counting single addresses would cap nothing).
+std::string peer_key(const tcp::socket& socket) {
+    error_code ec;
+    const auto address = socket.remote_endpoint(ec).address();
+    if (ec) {
+        return {};
+    }
+    if (address.is_v4()) {
+        return address.to_string();
+    }
+    const auto v6 = address.to_v6();
+    if (v6.is_v4_mapped()) {
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    }
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::make_address_v6(bytes).to_string() + "/64";
+}
+
+// Whether a new connection from `peer` may be served: the per-IP cap, the total cap, and
+// the share of the total left to unauthenticated connections (the rest is reserved for
+// connections that authenticated), making room by evicting when that share is full.
+bool admit(server_state& st, const std::string& peer) {
+    if (const auto it = st.per_ip.find(peer);
+        it != st.per_ip.end() && it->second >= st.cfg.max_connections_per_ip) {
+        st.counters->rejected_per_ip.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    // With no slots reserved, max_connections is a plain cap: a newcomer is refused, no
+    // one is evicted for it.
+    const std::size_t reserved = std::min(st.cfg.reserved(), st.cfg.max_connections);
+    if (st.count >= st.cfg.max_connections) {
+        if (reserved == 0 || !evict_one(st)) {
+            st.counters->rejected_total.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+        return true;
+    }
+    if (st.unauthenticated >= st.cfg.max_connections - reserved && !evict_one(st)) {
+        st.counters->rejected_unauthenticated.fetch_add(1, std::memory_order_relaxed);
+        return false;
+    }
+    return true;
+}
+
 asio::awaitable<void> accept_loop(state_ptr st) {
     for (;;) {
         error_code ec;
@@ -524,14 +660,19 @@ asio::awaitable<void> accept_loop(state_ptr st) {
             co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
-        if (st->count >= st->cfg.max_connections) {
-            st->counters->connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        std::string peer = peer_key(socket);
+        if (!admit(*st, peer)) {
             socket.close(ec);
             continue;
         }
         socket.set_option(tcp::no_delay(true), ec);
         const auto it = st->conns.emplace(st->conns.end());
+        it->peer = std::move(peer);
+        it->accepted = std::chrono::steady_clock::now();
+        it->counted = true;
         ++st->count;
+        ++st->unauthenticated;
+        ++st->per_ip[it->peer];
         st->counters->open.store(st->count, std::memory_order_relaxed);
         asio::co_spawn(st->io, serve(st, it, beast::tcp_stream(std::move(socket))),
                        core::log_on_exception{"http.connection"});
@@ -550,7 +691,11 @@ server::server(asio::io_context& io, application& app, route_table routes, core:
     metrics.describe_counter("hotline_http_requests_total",
                              "HTTP requests answered, by route and status code");
     metrics.describe_counter("hotline_http_connections_rejected_total",
-                             "Connections closed at once because max_connections was reached");
+                             "Connections closed at once, by reason: max_connections, per_ip "
+                             "(max_connections_per_ip), unauthenticated (the unreserved share "
+                             "is full and none of it idle)");
+    metrics.describe_counter("hotline_http_connections_evicted_total",
+                             "Idle unauthenticated connections closed to make room for a new one");
     metrics.describe_gauge("hotline_http_connections", "Open HTTP connections");
     metrics.on_collect(
         [counters = impl_->st->counters](core::metrics& m) { counters->collect(m); });
@@ -570,7 +715,7 @@ server::~server() {
     force_close(st);
 }
 
-core::result<std::uint16_t> server::start(const config::server_config& cfg) {
+core::result<std::uint16_t> server::start(const config::server_config& cfg, std::string_view role) {
     auto& st = *impl_->st;
     if (st.acceptor) {
         return core::make_error("listen", "server already started");
@@ -604,7 +749,13 @@ core::result<std::uint16_t> server::start(const config::server_config& cfg) {
     }
     st.cfg = cfg;
     st.acceptor.emplace(std::move(acceptor));
-    spdlog::info("listening address={} port={}", cfg.listen_address, port);
+    if (role.empty()) {
+        spdlog::info("listening address={} port={}", cfg.listen_address, port);
+    } else {
+        // Not "listening": tools (and the test harness) read the main port from that line.
+        st.counters->main_listener = false;
+        spdlog::info("{} listener address={} port={}", role, cfg.listen_address, port);
+    }
     asio::co_spawn(st.io, accept_loop(impl_->st), core::log_on_exception{"http.accept"});
     return port;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "config/model.hpp"
 #include "core/asio.hpp"
@@ -35,8 +36,11 @@ public:
     server(const server&) = delete;
     server& operator=(const server&) = delete;
 
-    // Binds and starts accepting. Returns the bound port (useful with port 0).
-    [[nodiscard]] core::result<std::uint16_t> start(const config::server_config& cfg);
+    // Binds and starts accepting. Returns the bound port (useful with port 0). `role`
+    // names a listener other than the main one ("metrics") in its log line, and keeps it
+    // out of the hotline_http_connections gauge.
+    [[nodiscard]] core::result<std::uint16_t> start(const config::server_config& cfg,
+                                                    std::string_view role = {});
 
     // Graceful drain: stop accepting, let in-flight requests finish (those waiting for a
     // commit get their answer), close idle keep-alive connections. `done` runs on the io

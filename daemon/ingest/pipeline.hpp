@@ -1,21 +1,29 @@
-// The one path every source's reports take: route (rules::evaluate) -> plan
-// (dispatch::plan_report, case_for) -> commit in one transaction -> enqueue the stored
+// The one path every source's reports take: rate limits (ingest/rate_limiter) -> route
+// (rules::evaluate) -> plan (dispatch::plan_report, case_for) -> wait for a turn at the
+// store (ingest/fair_queue) -> commit in one transaction -> enqueue the stored
 // notifications -> answer the source. Sources (the webhook today; IMAP, SMS gateways,
 // acknowledgement replies and missed check-ins next) call submit() and nothing else, so
 // each counts and logs the same way.
 #pragma once
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/model.hpp"
 #include "core/asio.hpp"
+#include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "domain/case.hpp"
 #include "domain/notification.hpp"
 #include "domain/report.hpp"
+#include "ingest/fair_queue.hpp"
+#include "ingest/rate_limiter.hpp"
 #include "store/store.hpp"
 
 namespace hotline::ingest {
@@ -48,14 +56,31 @@ public:
     // started with. Called on the io executor (startup and reload).
     void set_config(std::shared_ptr<const config::config> cfg);
 
+    // Why submit() refused a report at once (`done` is then never called): a rate limit
+    // or a full queue. The source should answer `status` with Retry-After.
+    struct refusal {
+        unsigned status{429};      // 429: this source or sender; 503: the daemon is full
+        std::string_view limiter;  // "source", "sender" or "queue" (the metric label)
+        std::int64_t retry_after_s{1};
+    };
+
     // Routes, plans and commits `r`, enqueues its notifications, then calls `done` on the
-    // io executor. Never blocks: routing and planning are in-memory, the commit runs on
-    // the store's writer. Call on the io executor. Counts hotline_reports_received_total
-    // or hotline_reports_duplicate_total by source; logs ids only. If the commit has not
-    // completed within server.submit_timeout, `done` gets an error with code "timeout"
+    // io executor. Never blocks: limits, routing and planning are in-memory, the commit
+    // runs on the store's writer when the fair queue gives `r` its turn. Call on the io
+    // executor. Counts hotline_reports_received_total or hotline_reports_duplicate_total
+    // by source, or hotline_reports_limited_total by source and limiter; logs ids only.
+    // If the commit has not completed within server.submit_timeout (counted from here,
+    // so a wait in the fair queue counts too), `done` gets an error with code "timeout"
     // then; a commit that lands later still enqueues its notifications (and `done` is not
     // called again): the source's retry is then a duplicate.
-    void submit(domain::report r, completion done);
+    [[nodiscard]] std::optional<refusal> submit(domain::report r, completion done);
+
+    // Time for the token buckets (default: a monotonic clock). Must outlive the pipeline.
+    void set_clock(const core::clock& clock) { clock_ = &clock; }
+
+    // Commits at the store and reports waiting for their turn (tests, metrics).
+    [[nodiscard]] std::size_t in_flight() const noexcept { return queue_.in_flight(); }
+    [[nodiscard]] std::size_t queued() const noexcept { return queue_.queued(); }
 
     // A report a source refused before submit (bad token, bad JSON, too large): counts
     // hotline_reports_rejected_total by source ("" when unauthenticated) and reason (the
@@ -63,15 +88,39 @@ public:
     void rejected(std::string_view source, std::string_view reason);
 
 private:
-    struct pending;
+    // One submit's answer: given once, by the commit or by the deadline, whichever comes
+    // first (both run on the io executor).
+    struct waiter;
+    // A routed and planned report waiting for its turn at the store.
+    struct pending {
+        domain::report report;
+        domain::case_info info;
+        std::vector<domain::planned_notification> planned;
+        std::string severity;
+        std::shared_ptr<waiter> answer;
+    };
+    struct limiter_log {
+        std::uint64_t refused{0};  // since the last line
+        std::int64_t logged_ms{0};
+        bool logged{false};
+    };
+
+    std::optional<refusal> limited(const std::string& source, refusal r, std::int64_t now_ms);
+    // Starts commits while the fair queue has turns to give.
+    void pump();
+    void start_commit(const std::string& source, pending p);
     void committed(core::result<store::ingest_result> res, const std::string& source,
-                   const std::string& severity, pending& waiting);
+                   const std::string& severity, waiter& answer);
 
     asio::any_io_executor io_;
     core::metrics& metrics_;
     commit_fn commit_;
     enqueue_fn enqueue_;
     std::shared_ptr<const config::config> cfg_;
+    const core::clock* clock_;
+    rate_limiter limiter_;
+    fair_queue<pending> queue_;
+    std::map<std::pair<std::string, std::string_view>, limiter_log> limiter_logs_;
 };
 
 }  // namespace hotline::ingest

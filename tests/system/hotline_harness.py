@@ -415,7 +415,13 @@ def default_config(http, smtp, body_limit="64KiB"):
         "plugin_dir": str(PLUGIN_DIR),
         "public_url": "http://127.0.0.1:8080",
         "server": {"address": "127.0.0.1", "port": 0, "body_limit": body_limit,
-                   "read_timeout": "5s", "idle_timeout": "30s", "max_connections": 1024},
+                   "read_timeout": "5s", "idle_timeout": "30s", "max_connections": 1024,
+                   # Port 0: the harness reads the bound one from the log (metrics_port).
+                   "metrics_listen": "127.0.0.1:0",
+                   # Load tests send thousands of reports from one source and sender
+                   # (h.report's default); the limits' own tests (test_floods) set theirs.
+                   "rate_limits": {"source": {"rate": "100000/s", "burst": 100000},
+                                   "sender": {"rate": "100000/s", "burst": 100000}}},
         "storage": {"path": "var/hotline.db"},
         "logging": {"format": "text", "level": "info"},
         "sources": [
@@ -475,6 +481,7 @@ def dump_yaml(cfg):
 # --------------------------------------------------------------------------- daemon
 
 LISTEN_RE = re.compile(r"listening.*?port=(\d+)")
+METRICS_LISTEN_RE = re.compile(r"metrics listener address=\S+ port=(\d+)")
 
 
 class Daemon:
@@ -496,6 +503,7 @@ class Daemon:
         (wd.path / "var").mkdir(exist_ok=True)
         self.proc = None
         self.port = None
+        self.metrics_port = None  # server.metrics_listen's bound port (None: off)
         self.log_path = wd.path / "hotlined.log"
 
     @property
@@ -540,8 +548,22 @@ class Daemon:
             self.port = wait_until(bound, what="the 'listening ... port=N' log line")
         if wait_ready:
             self.wait_ready()
+            self._find_metrics_port(offset)
         return self
 
+    def _find_metrics_port(self, offset):
+        """The metrics listener logs its port before the daemon is ready."""
+        self.metrics_port = None
+        if self.cfg["server"].get("metrics_listen", "127.0.0.1:9464") == "off":
+            return
+        m = METRICS_LISTEN_RE.search(self.log_text()[offset:])
+        assert m, "no 'metrics listener ... port=N' log line"
+        self.metrics_port = int(m.group(1))
+
+    def metrics_url(self, path="/metrics"):
+        """On the metrics listener, or the main one when metrics_listen is off."""
+        port = self.metrics_port if self.metrics_port is not None else self.port
+        return f"http://127.0.0.1:{port}{path}"
     def wait_ready(self, timeout=DEFAULT_TIMEOUT):
         def ready():
             if not self.proc.alive():
@@ -640,13 +662,17 @@ class Daemon:
                           what=f"notifications of report {report_id} to settle")
 
     # ---- metrics
+    def metrics_get(self, **kw):
+        kw.setdefault("timeout", 10)
+        return requests.get(self.metrics_url(), **kw)
+
     def metrics(self):
-        r = self.get("/metrics")
+        r = self.metrics_get()
         assert r.status_code == 200, r.status_code
         return parse_metrics(r.text)
 
     def metrics_text(self):
-        return self.get("/metrics").text
+        return self.metrics_get().text
 
 
 _SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')

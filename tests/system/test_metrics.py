@@ -1,4 +1,7 @@
-"""/metrics exposes the agreed families, and the counts move."""
+"""/metrics exposes the agreed families, and the counts move; it is served on its own
+loopback listener (server.metrics_listen), not on the main one, or behind a token."""
+import requests
+
 import hotline_harness as h
 
 FAMILIES = [
@@ -19,7 +22,7 @@ def test_health_endpoints(daemon):
 
 
 def test_metric_families_are_exposed(daemon):
-    r = daemon.get("/metrics")
+    r = daemon.metrics_get()
     assert r.status_code == 200
     assert r.headers.get("Content-Type", "").startswith("text/plain"), r.headers
     text = r.text
@@ -71,3 +74,34 @@ def test_counters_move(daemon, http_sink):
     # All delivered: the outbox drains to zero.
     h.wait_until(lambda: h.metric_sum(daemon.metrics(), "hotline_outbox_depth") == 0,
                  timeout=10, what="hotline_outbox_depth 0")
+
+
+def test_metrics_are_not_on_the_main_listener(daemon):
+    assert daemon.metrics_port is not None and daemon.metrics_port != daemon.port
+    r = daemon.get("/metrics")
+    assert r.status_code == 404, r.status_code
+    assert "hotline_" not in r.text
+    # The metrics listener answers the health checks too.
+    assert requests.get(daemon.metrics_url("/healthz"), timeout=5).status_code == 200
+    assert requests.get(daemon.metrics_url("/readyz"), timeout=5).status_code == 200
+
+
+def test_metrics_token(wd, base_cfg):
+    base_cfg["server"]["metrics_token_file"] = "metrics.token"
+    d = h.Daemon(wd, base_cfg)
+    (d.secrets / "metrics.token").write_text("m3trics-token\n")
+    d.start()
+    assert d.metrics_get().status_code == 401
+    assert d.metrics_get(headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert d.metrics_get(headers={"Authorization": f"Bearer {h.TOKEN}"}).status_code == 401
+    r = d.metrics_get(headers={"Authorization": "Bearer m3trics-token"})
+    assert r.status_code == 200 and "hotline_http_requests_total" in r.text
+
+
+def test_metrics_listen_off_serves_metrics_on_the_main_listener(wd, base_cfg):
+    base_cfg["server"]["metrics_listen"] = "off"
+    d = h.Daemon(wd, base_cfg).start()
+    assert d.metrics_port is None
+    assert "metrics listener" not in d.log_text()
+    r = d.get("/metrics")
+    assert r.status_code == 200 and "hotline_reports_received_total" in r.text

@@ -998,3 +998,121 @@ TEST_CASE("the example rule set rules/detention.yaml loads and routes en/ru repo
     CHECK(leaf(d) == "summons");
     CHECK(d.severity == "high");
 }
+
+TEST_CASE("floods: connection caps, metrics listener and rate limits have defaults") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    const auto r = load_config(dir.write("main.yaml", minimal()));
+    INFO(dump(r));
+    REQUIRE(r.cfg != nullptr);
+    const auto& s = r.cfg->server;
+    CHECK(s.max_connections_per_ip == 64);
+    CHECK(s.reserved() == 256);  // a quarter of max_connections
+    CHECK(s.preauth_timeout == std::chrono::seconds(10));
+    CHECK(s.metrics_address == "127.0.0.1");
+    CHECK(s.metrics_port == 9464);
+    CHECK(s.metrics_token.value.empty());
+    CHECK(s.limits.source.rate == doctest::Approx(200));
+    CHECK(s.limits.source.burst == 400);
+    CHECK(s.limits.sender.rate == doctest::Approx(20.0 / 60.0));
+    CHECK(s.limits.sender.burst == 10);
+    CHECK(s.ingest.max_in_flight == 256);
+    CHECK(s.ingest.max_in_flight_per_source == 128);
+    CHECK(r.cfg->limits_for("hook").sender.burst == 10);
+}
+
+TEST_CASE("floods: every new server key and a source's rate_limits are read") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    dir.write("secrets/metrics.token", "m3trics\n");
+    const auto file = dir.write("main.yaml",
+                                "secrets_dir: secrets\n"
+                                "sources:\n"
+                                "  - name: hook\n"
+                                "    token_file: token\n"
+                                "    rate_limits:\n"
+                                "      sender: {rate: 60/min, burst: 5}\n"
+                                "  - name: quiet\n"
+                                "    token_file: token\n"
+                                "    rate_limits: {source: {rate: off}}\n" +
+                                    channels_part + responders_part + route_part +
+                                    "server:\n"
+                                    "  max_connections: 100\n"
+                                    "  max_connections_per_ip: 8\n"
+                                    "  reserved_connections: 30\n"
+                                    "  preauth_timeout: 3s\n"
+                                    "  metrics_listen: \"[::1]:9100\"\n"
+                                    "  metrics_token_file: metrics.token\n"
+                                    "  rate_limits:\n"
+                                    "    source: {rate: 1000/h, burst: 50}\n"
+                                    "    sender: {rate: 2/s, burst: 4}\n"
+                                    "  ingest: {max_in_flight: 10, "
+                                    "max_in_flight_per_source: 3, max_queued: 99, "
+                                    "max_queued_per_source: 9}\n");
+    const auto r = load_config(file);
+    INFO(dump(r));
+    REQUIRE(r.cfg != nullptr);
+    const auto& s = r.cfg->server;
+    CHECK(s.max_connections_per_ip == 8);
+    CHECK(s.reserved() == 30);
+    CHECK(s.preauth_timeout == std::chrono::seconds(3));
+    CHECK(s.metrics_address == "::1");
+    CHECK(s.metrics_port == 9100);
+    CHECK(s.metrics_token.value == "m3trics");
+    CHECK(s.limits.source.rate == doctest::Approx(1000.0 / 3600.0));
+    CHECK(s.limits.source.burst == 50);
+    CHECK(s.limits.sender.rate == doctest::Approx(2));
+    CHECK(s.ingest.max_in_flight == 10);
+    CHECK(s.ingest.max_in_flight_per_source == 3);
+    CHECK(s.ingest.max_queued == 99);
+    CHECK(s.ingest.max_queued_per_source == 9);
+    const auto hook = r.cfg->limits_for("hook");
+    CHECK(hook.sender.rate == doctest::Approx(1));
+    CHECK(hook.sender.burst == 5);
+    CHECK(hook.source.burst == 50);  // from server.rate_limits
+    const auto quiet = r.cfg->limits_for("quiet");
+    CHECK_FALSE(quiet.source.enabled());
+    CHECK(quiet.sender.burst == 4);
+}
+
+TEST_CASE("floods: metrics_listen off, and bad limits are positioned errors") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    {
+        const auto r =
+            load_config(dir.write("off.yaml", minimal("server: {metrics_listen: off}\n")));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->server.metrics_address.empty());
+    }
+    {
+        const auto clash = dir.write(
+            "clash.yaml", minimal("server: {port: 8080, metrics_listen: \"127.0.0.1:8080\"}\n"));
+        expect_errors(load_config(clash),
+                      {clash + ":14:38: server.metrics_listen: is the main listener's address and "
+                               "port; give another port, or off"});
+    }
+    // minimal() has 13 lines; the server map starts on line 14.
+    const auto file = dir.write("main.yaml",
+                                minimal("server:\n"                               // 14
+                                        "  max_connections: 8\n"                  // 15
+                                        "  reserved_connections: 8\n"             // 16
+                                        "  metrics_listen: 0.0.0.0:9464\n"        // 17
+                                        "  rate_limits:\n"                        // 18
+                                        "    source: {rate: 20/day, burst: 1}\n"  // 19
+                                        "    sender: {rate: 5/s}\n"               // 20
+                                        "  ingest: {max_in_flight: 0}\n"          // 21
+                                        "  max_connections_per_ip: many\n"));     // 22
+    expect_errors(
+        load_config(file),
+        {file + ":16:25: server.reserved_connections: must be below max_connections (8)",
+         file + ":17:19: server.metrics_listen: a non-loopback metrics listener needs "
+                "server.metrics_token_file",
+         file + ":19:20: server.rate_limits.source.rate: expected a rate like 200/s, 20/min or "
+                "1000/h, or off",
+         file + ":20:13: server.rate_limits.sender.burst: missing (a limit needs rate and burst)",
+         file + ":21:27: server.ingest.max_in_flight: expected an integer from 1 to 1000000, got 0",
+         file + ":22:27: server.max_connections_per_ip: expected an integer, got \"many\""});
+}

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -62,12 +63,27 @@ public:
         other.kind = "imap";
         other.tokens.push_back({"token-imap", "imap.token"});
         cfg->sources = {a, b, other};
+        // These tests send many reports from one sender; the limits have their own tests.
+        cfg->server.limits.source.rate = 0;
+        cfg->server.limits.sender.rate = 0;
         cfg_ = cfg;
         pipeline_.set_config(cfg_);
     }
 
     [[nodiscard]] http::route_table routes() {
         return http::standard_routes(*this, pipeline_, metrics_);
+    }
+    [[nodiscard]] http::route_table routes_without_metrics() {
+        return http::standard_routes(*this, pipeline_, metrics_, /*with_metrics=*/false);
+    }
+    [[nodiscard]] http::route_table metrics_routes() {
+        return http::metrics_routes(*this, metrics_);
+    }
+    // Before the server starts: requests read the config from the io thread.
+    void set_metrics_token(std::string token) {
+        auto cfg = std::make_shared<config::config>(*cfg_);
+        cfg->server.metrics_token = {std::move(token), "metrics.token"};
+        cfg_ = cfg;
     }
 
     [[nodiscard]] std::shared_ptr<const config::config> current_config() const override {
@@ -133,14 +149,19 @@ config::server_config test_config() {
     cfg.read_timeout = 2s;
     cfg.idle_timeout = 5s;
     cfg.max_connections = 1024;
+    cfg.max_connections_per_ip = 1024;  // every test client is 127.0.0.1
     return cfg;
 }
 
 struct fixture {
     explicit fixture(config::server_config cfg = test_config(),
                      std::chrono::milliseconds delay = 5ms,
-                     std::optional<http::route_table> routes = std::nullopt) {
+                     std::optional<http::route_table> routes = std::nullopt,
+                     const std::function<http::route_table(fake_app&)>& routes_of = nullptr) {
         app.delay = delay;
+        if (routes_of) {
+            routes = routes_of(app);
+        }
         srv = std::make_unique<http::server>(io, app, routes ? std::move(*routes) : app.routes(),
                                              metrics);
         srv->set_clock(clock);
@@ -651,7 +672,8 @@ TEST_CASE("max_connections") {
     CHECK(f.connections() == 3);
     conn extra(f.port);
     CHECK(extra.closed());
-    CHECK(f.metric("hotline_http_connections_rejected_total", {}) == 1);
+    CHECK(f.metric("hotline_http_connections_rejected_total", {{"reason", "max_connections"}}) ==
+          1);
     // The held ones still work; after one goes, a new one is served.
     REQUIRE(held[0]->send(get("/healthz")));
     REQUIRE(held[0]->read());
@@ -836,4 +858,39 @@ TEST_CASE("a new endpoint with a dynamic segment needs no change to the server")
     CHECK(f.metric("hotline_http_requests_total", {{"route", "other"}, {"code", "404"}}) == 3);
     const auto seen = f.on_io([observed] { return *observed; });
     CHECK(seen == std::vector<std::string>{"src-b:200", ":401", ":405"});
+}
+
+TEST_CASE("/metrics: a 404 on the main listener when it has its own, a token when set") {
+    SUBCASE("main listener without /metrics") {
+        fixture f(test_config(), 5ms, std::nullopt,
+                  [](fake_app& app) { return app.routes_without_metrics(); });
+        const auto r = roundtrip(f.port, get("/metrics"));
+        REQUIRE(r);
+        CHECK(r->status == 404);
+        const auto health = roundtrip(f.port, get("/healthz"));
+        REQUIRE(health);
+        CHECK(health->status == 200);
+    }
+    SUBCASE("metrics listener with a token") {
+        fixture f(test_config(), 5ms, std::nullopt,
+                  [](fake_app& app) { return app.metrics_routes(); });
+        f.on_io([&f] {
+            f.app.set_metrics_token("m3trics");
+            return 0;
+        });
+        auto r = roundtrip(f.port, get("/metrics"));
+        REQUIRE(r);
+        CHECK(r->status == 401);
+        CHECK(r->header("www-authenticate") == R"(Bearer realm="hotline")");
+        r = roundtrip(f.port, get("/metrics", "GET", "Authorization: Bearer token-a\r\n"));
+        REQUIRE(r);
+        CHECK(r->status == 401);  // a source token is not the metrics token
+        r = roundtrip(f.port, get("/metrics", "GET", "Authorization: Bearer m3trics\r\n"));
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->body.find("hotline_http_requests_total") != std::string::npos);
+        r = roundtrip(f.port, get("/v1/reports", "POST"));
+        REQUIRE(r);
+        CHECK(r->status == 404);  // the metrics listener serves no reports
+    }
 }

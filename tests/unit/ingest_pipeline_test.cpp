@@ -99,11 +99,12 @@ struct fixture {
     // Submits on the io thread (this one) and runs the io_context until `done` ran.
     core::result<domain::report_ids> submit(domain::report r) {
         std::optional<core::result<domain::report_ids>> out;
-        pipe->submit(std::move(r), [&](core::result<domain::report_ids> res) {
+        const auto refused = pipe->submit(std::move(r), [&](core::result<domain::report_ids> res) {
             CHECK(io_thread == std::this_thread::get_id());
             events.push_back("done");
             out.emplace(std::move(res));
         });
+        REQUIRE_FALSE(refused.has_value());
         CHECK_FALSE(out.has_value());  // never answers before the commit
         io.restart();
         for (int i = 0; i < 500 && !out; ++i) {
@@ -222,7 +223,9 @@ TEST_CASE("pipeline: without a config the submit is answered with an error") {
             std::function<void(core::result<store::ingest_result>)>) { committed = true; },
         [](std::vector<domain::notification>) {});
     std::optional<core::result<domain::report_ids>> out;
-    p.submit(make_report("r1", "x"), [&](core::result<domain::report_ids> r) { out.emplace(r); });
+    CHECK_FALSE(p.submit(make_report("r1", "x"), [&](core::result<domain::report_ids> r) {
+                     out.emplace(r);
+                 }).has_value());
     io.run();
     REQUIRE(out.has_value());
     REQUIRE_FALSE(out->ok());
@@ -342,4 +345,149 @@ TEST_CASE("pipeline: rejections count by source and reason") {
     CHECK(metrics.value("hotline_reports_rejected_total",
                         {{"source", ""}, {"reason", "unauthorized"}}) == 1);
     CHECK(metrics.render().find("# HELP hotline_reports_received_total") != std::string::npos);
+}
+
+namespace {
+
+// The pipeline over a commit_fn that holds every commit until the test completes it, so
+// what is at the store (in flight) and what waits in the fair queue can be seen.
+struct held_commits {
+    struct call {
+        std::string source;
+        std::string external_id;
+        std::function<void(core::result<store::ingest_result>)> done;
+    };
+
+    explicit held_commits(config::ingest_limits limits) {
+        auto cfg = std::const_pointer_cast<config::config>(make_config());
+        cfg->route.severity = "low";  // everything but detention (critical) is low
+        cfg->server.limits.source.rate = 0;
+        cfg->server.limits.sender.rate = 0;
+        cfg->server.ingest = limits;
+        pipe.emplace(
+            io.get_executor(), metrics,
+            [this](domain::report r, domain::case_info, std::vector<domain::planned_notification>,
+                   std::function<void(core::result<store::ingest_result>)> done) {
+                calls.push_back({r.source, r.external_id, std::move(done)});
+            },
+            [](std::vector<domain::notification>) {});
+        pipe->set_config(cfg);
+    }
+
+    std::optional<ingest::pipeline::refusal> submit(const std::string& source,
+                                                    const std::string& external_id,
+                                                    const std::string& kind) {
+        auto r = make_report(external_id, kind);
+        r.source = source;
+        return pipe->submit(std::move(r), [this](core::result<domain::report_ids> res) {
+            answered += res.ok() ? 1 : 0;
+        });
+    }
+
+    // Completes the commit of call `i` and runs what it posted.
+    void complete(std::size_t i) {
+        const std::int64_t id = static_cast<std::int64_t>(i) + 1;
+        calls[i].done(store::ingest_result{{id, id, false}, {}, {}});
+        io.restart();
+        io.poll();
+    }
+
+    asio::io_context io;
+    core::metrics metrics;
+    std::optional<ingest::pipeline> pipe;
+    std::vector<call> calls;
+    int answered{0};
+};
+
+config::ingest_limits ingest_limits(std::size_t in_flight, std::size_t per_source) {
+    config::ingest_limits l;
+    l.max_in_flight = in_flight;
+    l.max_in_flight_per_source = per_source;
+    l.max_queued = 20'000;
+    l.max_queued_per_source = 20'000;
+    return l;
+}
+
+}  // namespace
+
+TEST_CASE("fair ingest: a critical report is not queued behind 10,000 low ones") {
+    held_commits h(ingest_limits(4, 4));  // source A may take every slot at the store
+    for (int i = 0; i < 10'000; ++i) {
+        REQUIRE_FALSE(h.submit("A", "low-" + std::to_string(i), "x").has_value());
+    }
+    CHECK(h.calls.size() == 4);
+    CHECK(h.pipe->in_flight() == 4);
+    CHECK(h.pipe->queued() == 9'996);
+    REQUIRE_FALSE(h.submit("B", "crit", "detention").has_value());
+    CHECK(h.calls.size() == 4);  // the store's slots are all taken
+    h.complete(0);
+    REQUIRE(h.calls.size() == 5);
+    CHECK(h.calls[4].source == "B");  // the next to commit, ahead of 9,996 low ones
+    CHECK(h.calls[4].external_id == "crit");
+    CHECK(h.answered == 1);
+    // Then A goes on, in its own order.
+    h.complete(1);
+    REQUIRE(h.calls.size() == 6);
+    CHECK(h.calls[5].external_id == "low-4");
+}
+
+TEST_CASE("fair ingest: one source cannot take every slot at the store") {
+    held_commits h(ingest_limits(4, 2));
+    for (int i = 0; i < 100; ++i) {
+        REQUIRE_FALSE(h.submit("A", "a-" + std::to_string(i), "x").has_value());
+    }
+    CHECK(h.calls.size() == 2);
+    // B (even with a low report) starts at once: A is at its per-source cap.
+    REQUIRE_FALSE(h.submit("B", "b-0", "x").has_value());
+    REQUIRE(h.calls.size() == 3);
+    CHECK(h.calls[2].source == "B");
+}
+
+TEST_CASE("fair ingest: a full queue refuses at once (429 per source, 503 overall)") {
+    auto l = ingest_limits(1, 1);
+    l.max_queued_per_source = 3;
+    l.max_queued = 5;
+    held_commits h(l);
+    for (int i = 0; i < 4; ++i) {  // one in flight, three queued
+        REQUIRE_FALSE(h.submit("A", "a-" + std::to_string(i), "x").has_value());
+    }
+    const auto refused = h.submit("A", "a-4", "x");
+    REQUIRE(refused.has_value());
+    CHECK(refused->status == 429);
+    CHECK(refused->limiter == "queue");
+    CHECK(refused->retry_after_s >= 1);
+    REQUIRE_FALSE(h.submit("B", "b-0", "x").has_value());
+    REQUIRE_FALSE(h.submit("B", "b-1", "x").has_value());
+    const auto all = h.submit("C", "c-0", "x");
+    REQUIRE(all.has_value());
+    CHECK(all->status == 503);
+    CHECK(h.metrics.value("hotline_reports_limited_total",
+                          {{"source", "A"}, {"limiter", "queue"}}) == 1);
+    CHECK(h.metrics.value("hotline_reports_limited_total",
+                          {{"source", "C"}, {"limiter", "queue"}}) == 1);
+    CHECK(h.calls.size() == 1);  // nothing refused reached the store
+}
+
+TEST_CASE("pipeline: a rate-limited report is refused before routing, never committed") {
+    held_commits h(ingest_limits(4, 4));
+    auto cfg = std::make_shared<config::config>(*make_config());
+    cfg->route.severity = "low";
+    cfg->server.limits.source.rate = 0;
+    cfg->server.limits.sender = {1.0 / 60.0, 2};
+    h.pipe->set_config(cfg);
+    core::manual_clock clock;
+    h.pipe->set_clock(clock);
+    REQUIRE_FALSE(h.submit("A", "r-0", "x").has_value());
+    REQUIRE_FALSE(h.submit("A", "r-1", "x").has_value());
+    const auto refused = h.submit("A", "r-2", "x");  // same sender (make_report's)
+    REQUIRE(refused.has_value());
+    CHECK(refused->status == 429);
+    CHECK(refused->limiter == "sender");
+    CHECK(refused->retry_after_s == 60);
+    CHECK(h.calls.size() == 2);
+    CHECK(h.metrics.value("hotline_reports_limited_total",
+                          {{"source", "A"}, {"limiter", "sender"}}) == 1);
+    clock.advance(60'000);
+    CHECK_FALSE(h.submit("A", "r-3", "x").has_value());
+    CHECK(h.calls.size() == 3);
 }

@@ -16,14 +16,28 @@ namespace endpoints {
 // POST /v1/reports (webhook sources, bearer token): JSON report -> pipeline.
 [[nodiscard]] core::status add_reports(route_table& routes, ingest::pipeline& pipeline);
 
-// GET /healthz, /readyz (application::ready) and /metrics.
+// GET /healthz and /readyz (application::ready).
+[[nodiscard]] core::status add_health(route_table& routes, const application& app);
+
+// GET /metrics, behind server.metrics_token_file's token when one is set.
+[[nodiscard]] core::status add_metrics(route_table& routes, core::metrics& metrics);
+
+// Aborts on a route table error (the tables are fixed: a programming error).
+void abort_on(const core::status& s);
+
+// add_health and add_metrics.
 [[nodiscard]] core::status add_ops(route_table& routes, const application& app,
                                    core::metrics& metrics);
 
 }  // namespace endpoints
 
-// Every endpoint hotlined serves. The references must outlive the table.
+// Every endpoint hotlined serves on its main listener; /metrics only with `with_metrics`
+// (when there is no metrics listener), else it is a 404 there. The references must outlive
+// the table.
 [[nodiscard]] route_table standard_routes(const application& app, ingest::pipeline& pipeline,
-                                          core::metrics& metrics);
+                                          core::metrics& metrics, bool with_metrics = true);
+
+// What the metrics listener (server.metrics_listen) serves: /metrics, /healthz, /readyz.
+[[nodiscard]] route_table metrics_routes(const application& app, core::metrics& metrics);
 
 }  // namespace hotline::http

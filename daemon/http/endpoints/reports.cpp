@@ -27,7 +27,14 @@ asio::awaitable<reply> handle_report(ingest::pipeline& pipeline, exchange& ex) {
         co_return error_reply(400, report.err().code, report.err().message);
     }
     const auto result = std::make_shared<core::async_result<outcome>>(ex.executor());
-    pipeline.submit(std::move(report).value(), core::async_result<outcome>::completion(result));
+    if (const auto refused = pipeline.submit(std::move(report).value(),
+                                             core::async_result<outcome>::completion(result))) {
+        auto rep = refused->status == 429
+                       ? error_reply(429, "rate_limited", "too many reports; retry later")
+                       : error_reply(503, "busy", "too many reports waiting; retry later");
+        rep.retry_after = static_cast<unsigned>(refused->retry_after_s);
+        co_return rep;
+    }
     if (!co_await ex.wait(result->event())) {  // force-closed before the commit answered
         co_return no_reply();
     }
@@ -35,7 +42,7 @@ asio::awaitable<reply> handle_report(ingest::pipeline& pipeline, exchange& ex) {
     if (!done.ok()) {
         spdlog::warn("http report submit failed source={} code={}", ex.source(), done.err().code);
         auto rep = error_reply(503, "unavailable", "the report could not be stored; retry");
-        rep.retry_after = true;
+        rep.retry_after = 1;
         co_return rep;
     }
     reply rep;
