@@ -10,13 +10,70 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml.h>
 
 #include "core/text.hpp"
 #include "core/utf8.hpp"
 
 namespace hotline::config {
+namespace {
+
+// yaml-cpp 0.7 (Debian 12) loops forever on some malformed input (e.g. an indented map
+// followed by a line starting with ","), which would hang `hotlinectl check` and a SIGHUP
+// reload. libyaml's parser, iterative and strict, checks the syntax first; yaml-cpp only
+// sees text libyaml accepted. Found by tests/fuzz (config target).
+struct libyaml_parser {
+    yaml_parser_t p{};
+    bool ok{yaml_parser_initialize(&p) != 0};
+    libyaml_parser() = default;
+    libyaml_parser(const libyaml_parser&) = delete;
+    libyaml_parser& operator=(const libyaml_parser&) = delete;
+    ~libyaml_parser() { yaml_parser_delete(&p); }
+};
+
+struct libyaml_event {
+    yaml_event_t e{};
+    libyaml_event() = default;
+    libyaml_event(const libyaml_event&) = delete;
+    libyaml_event& operator=(const libyaml_event&) = delete;
+    ~libyaml_event() { yaml_event_delete(&e); }
+};
+
+struct syntax_problem {
+    std::string message;
+    int line{1};    // 1-based
+    int column{1};  // 1-based
+};
+
+std::optional<syntax_problem> yaml_syntax_error(const std::string& text) {
+    libyaml_parser parser;
+    if (!parser.ok) {
+        return syntax_problem{"cannot start the YAML parser", 1, 1};
+    }
+    yaml_parser_set_input_string(&parser.p, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+    for (;;) {
+        libyaml_event ev;
+        if (yaml_parser_parse(&parser.p, &ev.e) == 0) {
+            syntax_problem out;
+            out.message = parser.p.problem != nullptr ? parser.p.problem : "syntax error";
+            if (parser.p.context != nullptr) {
+                out.message = std::string(parser.p.context) + ": " + out.message;
+            }
+            out.line = static_cast<int>(parser.p.problem_mark.line) + 1;
+            out.column = static_cast<int>(parser.p.problem_mark.column) + 1;
+            return out;
+        }
+        if (ev.e.type == YAML_STREAM_END_EVENT) {
+            return std::nullopt;
+        }
+    }
+}
+
+}  // namespace
 
 using core::edit_distance;
 using core::make_error;
@@ -223,6 +280,11 @@ void yaml_reader::load_file(const fs::path& file, const std::string& shown, cons
             c < 0x80U ? "control character " + std::to_string(c) + " is not allowed in YAML"
                       : std::string("invalid UTF-8"),
             position_of(shown, text, *bad).str()));
+        return;
+    }
+    if (const auto bad = yaml_syntax_error(text)) {
+        errors_.push_back(make_error("config", "invalid YAML: " + bad->message,
+                                     mark{shown, bad->line, bad->column}.str()));
         return;
     }
     std::vector<YAML::Node> parsed;
