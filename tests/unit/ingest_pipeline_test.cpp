@@ -236,8 +236,8 @@ TEST_CASE("pipeline: without a config the submit is answered with an error") {
 namespace {
 
 // A pipeline whose commits are held until the test lets them land (a stalled store).
-struct held_commits {
-    explicit held_commits(std::chrono::milliseconds submit_timeout)
+struct deadline_commits {
+    explicit deadline_commits(std::chrono::milliseconds submit_timeout)
         : pipe(
               io.get_executor(), metrics,
               [this](domain::report, domain::case_info, std::vector<domain::planned_notification>,
@@ -253,8 +253,9 @@ struct held_commits {
     }
 
     void submit(domain::report r) {
-        pipe.submit(std::move(r),
-                    [this](core::result<domain::report_ids> res) { answers.push_back(res); });
+        const auto refused = pipe.submit(
+            std::move(r), [this](core::result<domain::report_ids> res) { answers.push_back(res); });
+        REQUIRE_FALSE(refused.has_value());
     }
 
     template <class Pred>
@@ -285,7 +286,7 @@ store::ingest_result stored(std::int64_t report_id) {
 }  // namespace
 
 TEST_CASE("pipeline: no commit within submit_timeout is answered 'timeout'; a late one enqueues") {
-    held_commits h(100ms);
+    deadline_commits h(100ms);
     const auto started = std::chrono::steady_clock::now();
     h.submit(make_report("r1", "detention"));
     h.run_until([&] { return !h.answers.empty(); }, 5s);
@@ -309,7 +310,7 @@ TEST_CASE("pipeline: no commit within submit_timeout is answered 'timeout'; a la
 }
 
 TEST_CASE("pipeline: a commit within submit_timeout is answered once, the deadline is void") {
-    held_commits h(50ms);
+    deadline_commits h(50ms);
     h.submit(make_report("r1", "detention"));
     h.io.run_for(5ms);
     REQUIRE(h.held.size() == 1);
