@@ -17,6 +17,7 @@
 #include "store/sqlite/json_column.hpp"
 #include "store/sqlite/outbox.hpp"
 #include "store/sqlite/reports.hpp"
+#include "store/sqlite/retention.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/timers.hpp"
 
@@ -234,6 +235,13 @@ void sqlite_store::get_stats(std::int64_t now_ms, std::function<void(core::resul
 void sqlite_store::outbox_stats(std::int64_t now_ms,
                                 std::function<void(core::result<stats>)> done) {
     enqueue<stats>([now_ms](connection& db) { return do_outbox(db, now_ms); }, std::move(done));
+}
+
+void sqlite_store::purge_contents(purge_batch batch,
+                                  std::function<void(core::result<purge_progress>)> done) {
+    enqueue<purge_progress>(
+        [this, batch](connection& db) { return sqlite::purge_batch_of(db, batch, now_ms()); },
+        std::move(done));
 }
 
 void sqlite_store::add_timers(std::vector<new_timer> timers,
