@@ -1,6 +1,7 @@
 """`hotlinectl backup` while reports are being posted: the copy is whole (integrity_check
 ok), private (0600), still sealed, holds every report acknowledged before the backup
-started, and a daemon started on it knows them (a re-post is a duplicate of the same id)."""
+started, and a daemon started on it knows them (a re-post is a duplicate of the same id);
+the live database keeps every report acknowledged during and after the backup."""
 import copy
 import os
 import shutil
@@ -47,7 +48,19 @@ def test_backup_while_posting(wd, base_cfg):
         # Still sealed: raw SQL sees ciphertext, the daemon's key opens it.
         assert isinstance(sealed, bytes), f"report {rid} text is not sealed in the backup"
         assert h.open_sealed(d.storage_key, sealed, f"reports.text:{rid}") == bodies[eid]["text"]
+    # The live database lost nothing either: every report acknowledged during and after
+    # the backup is there once the daemon has stopped. (The backup's connection closing
+    # once made SQLite delete the daemon's -wal: every later commit went to an unlinked
+    # file. That is why the store never open()s its database file itself.)
+    d.submit()
     assert d.stop() == 0
+    conn = sqlite3.connect(f"file:{d.db_path}?mode=ro", uri=True)
+    try:
+        live = {eid for (eid,) in conn.execute("SELECT external_id FROM reports")}
+    finally:
+        conn.close()
+    lost = [eid for eid in loader.acked if eid not in live]
+    assert not lost, f"{len(lost)} acknowledged reports lost from the live database"
 
     # Restore: a daemon on the copy (same key) serves the reports.
     wd2 = h.Workdir(prefix="hotline-restore-")
