@@ -94,7 +94,7 @@ public:
 
         net_->cancel_all();
         db_->close();
-        (void)::unlink(running_record_path(*cfg_).c_str());
+        (void)::unlink(running_record_.c_str());
         spdlog::info("hotlined stopped");
         return 0;
     }
@@ -175,7 +175,9 @@ private:
         r.started_at = clock_.now_ms();
         r.config = path_;
         r.settings = running_;
-        if (auto written = write_running_record(running_record_path(*cfg_), r); !written) {
+        // Its path is fixed at start: a reload may name another storage.path.
+        running_record_ = running_record_path(*cfg_);
+        if (auto written = write_running_record(running_record_, r); !written) {
             // Only `hotlinectl check --diff` needs it: not a reason to stop.
             spdlog::warn("cannot record the running settings: {}", written.err().describe());
         }
@@ -293,7 +295,8 @@ private:
     asio::signal_set signals_;
     asio::steady_timer watchdog_;
     std::chrono::microseconds watchdog_interval_{0};
-    settings_map running_;  // the restart-only settings this process started with
+    settings_map running_;        // the restart-only settings this process started with
+    std::string running_record_;  // where they are recorded for `hotlinectl check --diff`
     asio::steady_timer retention_timer_;
     std::int64_t retention_cursor_{0};
     bool sweeping_{false};

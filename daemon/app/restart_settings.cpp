@@ -27,8 +27,9 @@ settings_map restart_settings(const config::config& cfg, const core::crypto::key
         {"server.max_connections", std::to_string(s.max_connections)},
         {"storage.path", st.path},
         {"storage.max_batch", std::to_string(st.max_batch)},
-        {"storage.key_file", st.key_file},
-        // The key's id, not the key: a new key in the same file is a change too.
+        // The key's id, not the key, nor key_file's path: under systemd that path is in
+        // $CREDENTIALS_DIRECTORY, which an admin's hotlinectl does not see. Another
+        // key_file, or a new key in the same one, changes the id.
         {"storage.key_id", keys.current().id_hex()},
     };
 }

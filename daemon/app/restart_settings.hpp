@@ -1,5 +1,6 @@
 // The settings a SIGHUP cannot change (issue 7, fault 9): every server.* (the listener and
-// its limits are set up once) and storage.* but retention (the store is opened once).
+// its limits are set up once) and storage.* but retention (the store is opened once; the
+// key as storage.key_id).
 // The daemon records the ones it started with in "<storage.path>.running.json" (no secrets:
 // paths, numbers and the storage key's id), logs the names that a reload could not apply,
 // and `hotlinectl check --diff` compares a config file against that record.

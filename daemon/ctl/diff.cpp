@@ -15,8 +15,8 @@ diff_outcome diff_running(const app::loaded_config& loaded) {
     if (!record) {
         out.text = record.err().code == "not_found"
                        ? "no running hotlined recorded at " + path +
-                             " (stopped, or started with another storage.path): every setting "
-                             "takes effect at the next start\n"
+                             " (stopped, started with another storage.path, or not readable by "
+                             "this user): every setting takes effect at the next start\n"
                        : "cannot read " + path + ": " + record.err().message + "\n";
         return out;
     }
