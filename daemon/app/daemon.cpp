@@ -212,11 +212,14 @@ private:
                 return;
             }
             retention_cursor_ = p->last_id;
-            if (!p->done && !stopping_) {
+            if (!p->done) {
                 b.after_id = p->last_id;
                 b.reports = p->reports;
                 b.notifications = p->notifications;
                 b.batches = p->batches;
+                // Stopping: one last, empty batch writes the sweep's audit event; the store
+                // runs it before it closes (its completion is never delivered).
+                b.limit = stopping_ ? 0 : retention_batch;
                 purge_next(b);
                 return;
             }

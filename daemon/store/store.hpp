@@ -119,7 +119,8 @@ struct stats {
 struct purge_batch {
     std::int64_t received_before{};  // unix ms: reports received before this are purged
     std::int64_t after_id{};         // start after this report id (0 for a new sweep)
-    std::size_t limit{500};          // reports examined by this batch, at most
+    std::size_t limit{500};          // reports examined by this batch, at most; 0 ends the
+                                     // sweep here (its audit event) without examining any
     std::int64_t reports{};          // totals of the sweep's earlier batches
     std::int64_t notifications{};
     std::int64_t batches{};

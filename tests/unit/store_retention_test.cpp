@@ -164,6 +164,36 @@ TEST_CASE("retention purges the contents of old reports and keeps ids, times and
     }
 }
 
+TEST_CASE("a sweep cut short (limit 0) ends with its audit event and the totals so far") {
+    temp_dir dir;
+    core::manual_clock clock(t0 + 200 * day_ms);
+    auto s = open_store(dir.db(), &clock);
+    for (int i = 0; i < 4; ++i) {
+        REQUIRE(ingest_sync(*s, make_report("old-" + std::to_string(i), t0 + i)).ok());
+    }
+    purge_batch b;
+    b.received_before = t0 + 100 * day_ms;
+    b.limit = 2;
+    auto first = purge_sync(*s, b);
+    REQUIRE(first.ok());
+    CHECK_FALSE(first->done);
+    CHECK(first->reports == 2);
+    b.after_id = first->last_id;
+    b.reports = first->reports;
+    b.notifications = first->notifications;
+    b.batches = first->batches;
+    b.limit = 0;
+    auto last = purge_sync(*s, b);
+    REQUIRE(last.ok());
+    CHECK(last->done);
+    CHECK(last->reports == 2);
+    CHECK(last->last_id == first->last_id);
+    raw_db raw(dir.db());
+    CHECK(raw.scalar("SELECT json_extract(detail, '$.reports') FROM audit_events WHERE kind = "
+                     "'retention_sweep'") == 2);
+    CHECK(raw.scalar("SELECT count(*) FROM reports WHERE typeof(text) = 'blob'") == 2);
+}
+
 TEST_CASE("retention on an empty store ends at once and is audited") {
     temp_dir dir;
     core::manual_clock clock(t0);

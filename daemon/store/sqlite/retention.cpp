@@ -55,7 +55,9 @@ core::result<purge_progress> purge_batch_of(connection& db, const purge_batch& b
             }
             old_ids.push_back(q->int64(0));
         }
-        out.done = out.done || seen < b.limit;
+        // limit 0 examines nothing and ends the sweep: how a stopping daemon still audits
+        // what the batches before purged.
+        out.done = out.done || seen < b.limit || b.limit == 0;
     }
     for (const auto id : old_ids) {
         auto report = db.prepare(purge_report_sql);
