@@ -1,12 +1,16 @@
 #include "app/daemon.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include <systemd/sd-daemon.h>
 
+#include "app/restart_settings.hpp"
 #include "app/validate.hpp"
 #include "core/asio.hpp"
 #include "core/clock.hpp"
@@ -27,6 +31,17 @@ using namespace std::chrono_literals;
 
 constexpr core::duration http_grace = 10s;
 constexpr core::duration dispatch_grace = 5s;
+// Retention sweeps: at start, then hourly; each batch examines this many reports, so a
+// sweep never holds the writer for long (HOTLINE_TEST_RETENTION_SWEEP_MS overrides the
+// interval for tests).
+constexpr core::duration retention_interval = 1h;
+constexpr std::size_t retention_batch = 500;
+
+core::duration retention_sweep_interval() {
+    const char* v = std::getenv("HOTLINE_TEST_RETENTION_SWEEP_MS");
+    const long ms = v != nullptr ? std::strtol(v, nullptr, 10) : 0;
+    return ms > 0 ? core::duration(ms) : retention_interval;
+}
 
 class daemon final : public http::application {
 public:
@@ -36,7 +51,8 @@ public:
           initial_channels_(std::move(initial.channels)),
           keys_(std::move(initial.keys)),
           signals_(io_, SIGHUP, SIGTERM, SIGINT),
-          watchdog_(io_) {}
+          watchdog_(io_),
+          retention_timer_(io_) {}
 
     int run() {
         core::init_logging(cfg_->logging.format, cfg_->logging.level);
@@ -83,9 +99,10 @@ public:
                 return 1;
             }
         }
-        bound_address_ = cfg_->server.listen_address;
-        bound_port_ = cfg_->server.port;
+        running_ = restart_settings(*cfg_, *keys_);
+        record_running();
         disp_->start();
+        sweep_retention();
         wait_for_signal();
         start_watchdog();
         spdlog::info("hotlined {} ready: {}", HOTLINE_VERSION, summary(*cfg_));
@@ -95,6 +112,7 @@ public:
 
         net_->cancel_all();
         db_->close();
+        (void)::unlink(running_record_.c_str());
         spdlog::info("hotlined stopped");
         return 0;
     }
@@ -149,11 +167,9 @@ private:
             }
             return;
         }
-        if (loaded.cfg->server.listen_address != bound_address_ ||
-            loaded.cfg->server.port != bound_port_ ||
-            loaded.cfg->storage.path != cfg_->storage.path) {
-            spdlog::warn("server address/port and storage path changes take effect on restart");
-        }
+        // Compared with what the daemon started with, not the last reload: a change a
+        // reload could not apply is named again by every later reload until the restart.
+        const auto pending = restart_changes(running_, restart_settings(*loaded.cfg, *loaded.keys));
         if (loaded.keys->current().id() != keys_->current().id()) {
             spdlog::warn("the storage key changed (key id {}); it takes effect on restart",
                          loaded.keys->current().id_hex());
@@ -164,7 +180,88 @@ private:
         cfg_ = std::move(loaded.cfg);
         disp_->set_config(cfg_, std::move(loaded.channels));
         pipeline_->set_config(cfg_);
-        spdlog::info("reloaded: {}", summary(*cfg_));
+        if (pending.empty()) {
+            spdlog::info("reloaded: {}", summary(*cfg_));
+        } else {
+            spdlog::warn("reloaded: {}; {}: take effect on restart", summary(*cfg_),
+                         join_names(pending));
+        }
+        sweep_retention();  // storage.retention applies at once
+    }
+
+    void record_running() {
+        running_record r;
+        r.pid = ::getpid();
+        r.started_at = clock_.now_ms();
+        r.config = path_;
+        r.settings = running_;
+        // Its path is fixed at start: a reload may name another storage.path.
+        running_record_ = running_record_path(*cfg_);
+        if (auto written = write_running_record(running_record_, r); !written) {
+            // Only `hotlinectl check --diff` needs it: not a reason to stop.
+            spdlog::warn("cannot record the running settings: {}", written.err().describe());
+        }
+    }
+
+    // One sweep is a chain of store batches; the next sweep is armed when it ends. The
+    // cursor (the last purged id) survives between sweeps, so a sweep examines only the
+    // reports that arrived since, plus one batch.
+    void sweep_retention() {
+        if (sweeping_ || stopping_) {
+            return;
+        }
+        retention_timer_.cancel();
+        const auto period = cfg_->storage.retention;
+        if (period.count() <= 0) {
+            return;
+        }
+        sweeping_ = true;
+        store::purge_batch b;
+        b.received_before = clock_.now_ms() - period.count();
+        b.after_id = retention_cursor_;
+        b.limit = retention_batch;
+        purge_next(b);
+    }
+
+    void purge_next(store::purge_batch b) {
+        db_->purge_contents(b, [this, b](core::result<store::purge_progress> p) mutable {
+            if (!p) {
+                sweeping_ = false;
+                spdlog::error("retention sweep failed: {}", p.err().describe());
+                arm_retention();
+                return;
+            }
+            retention_cursor_ = p->last_id;
+            if (!p->done) {
+                b.after_id = p->last_id;
+                b.reports = p->reports;
+                b.notifications = p->notifications;
+                b.batches = p->batches;
+                // Stopping: one last, empty batch writes the sweep's audit event; the store
+                // runs it before it closes (its completion is never delivered).
+                b.limit = stopping_ ? 0 : retention_batch;
+                purge_next(b);
+                return;
+            }
+            sweeping_ = false;
+            if (p->done) {
+                spdlog::info("retention sweep: purged reports={} notifications={} batches={}",
+                             p->reports, p->notifications, p->batches);
+            }
+            arm_retention();
+        });
+    }
+
+    void arm_retention() {
+        if (stopping_) {
+            return;
+        }
+        retention_timer_.expires_after(retention_sweep_interval());
+        retention_timer_.async_wait([this](const error_code& ec) {
+            if (!ec) {
+                sweep_retention();
+            }
+        });
     }
 
     void shutdown(int signo) {
@@ -179,6 +276,7 @@ private:
         if (metrics_http_) {
             metrics_http_->shutdown(http_grace, [] {});
         }
+        retention_timer_.cancel();
         http_->shutdown(http_grace, [this] {
             disp_->shutdown(dispatch_grace, [this] {
                 spdlog::info("drained");
@@ -245,8 +343,11 @@ private:
     std::chrono::microseconds watchdog_interval_{0};
     std::chrono::steady_clock::duration writer_silence_limit_{std::chrono::seconds(1)};
     bool writer_silent_{false};
-    std::string bound_address_;
-    std::uint16_t bound_port_{0};
+    settings_map running_;        // the restart-only settings this process started with
+    std::string running_record_;  // where they are recorded for `hotlinectl check --diff`
+    asio::steady_timer retention_timer_;
+    std::int64_t retention_cursor_{0};
+    bool sweeping_{false};
     bool reloading_{false};
     bool stopping_{false};
 };

@@ -48,7 +48,7 @@ constexpr std::array<section, 15> sections{{
     {"channels", false, read_channels, nullptr},
     {"responders", false, read_responders, nullptr},
     {"partners", false, read_partners, nullptr},
-    {"admins", false, read_admins, nullptr},
+    {"admins", false, read_admins, finish_admins},
     {"templates", false, read_templates, nullptr},
     {"route", true, read_route, finish_routes},
     {"routes", false, read_routes, nullptr},

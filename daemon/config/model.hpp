@@ -91,6 +91,8 @@ struct storage_config {
     // 64 hex digits). Resolved against secrets_dir ($CREDENTIALS_DIRECTORY under systemd)
     // when relative; read and checked when the store opens, not by the loader.
     std::string key_file{"storage.key"};
+    // Report contents older than this are purged (store::purge_contents); 0 = kept forever.
+    duration retention{0};
     mark at;
 };
 

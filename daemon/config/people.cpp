@@ -137,7 +137,22 @@ void read_partners(load_state& state, const document& d, const YAML::Node& value
 }
 
 void read_admins(load_state& state, const document& d, const YAML::Node& value) {
+    if (!state.admins_at) {
+        state.admins_at = yaml_reader::at(d, value);
+    }
+    state.admins_written = state.admins_written || !value.IsSequence() || value.size() > 0;
     read_people(state, d, value, "admins", state.cfg.admins);
+}
+
+void finish_admins(load_state& state, const mark& main_at) {
+    // Dead letters (a notification none of a target's contacts could deliver) go to the
+    // admins: without one, such an alert would reach nobody (issue 7, fault 10). An entry
+    // with errors of its own still counts, so one typo gives one message, not two.
+    if (!state.admins_written) {
+        state.yaml.fail(state.admins_at.value_or(main_at), "admins",
+                        "at least one admin is required (dead letters, the notifications no "
+                        "contact could deliver, are sent to the admins)");
+    }
 }
 
 }  // namespace hotline::config

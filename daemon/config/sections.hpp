@@ -42,6 +42,10 @@ struct load_state {
     // Ids as written, valid or not, so one bad responder does not also break every reference.
     std::map<std::string, std::map<std::string, mark>> declared_ids;
     std::map<std::pair<std::string, std::string>, mark> template_marks;
+    // people.cpp, for finish_admins: where the first `admins:` was written, and whether any
+    // was more than an empty list (a bad entry has its own error already).
+    std::optional<mark> admins_at;
+    bool admins_written{false};
 };
 
 // Reads the value of one top-level key found in document `d`.
@@ -77,6 +81,7 @@ void read_channels(load_state& state, const document& d, const YAML::Node& value
 void read_responders(load_state& state, const document& d, const YAML::Node& value);
 void read_partners(load_state& state, const document& d, const YAML::Node& value);
 void read_admins(load_state& state, const document& d, const YAML::Node& value);
+void finish_admins(load_state& state, const mark& main_at);
 // templates.cpp
 void read_templates(load_state& state, const document& d, const YAML::Node& value);
 // routes.cpp

@@ -10,7 +10,9 @@
 
 #include "app/validate.hpp"
 #include "core/log.hpp"
+#include "ctl/backup.hpp"
 #include "ctl/commands.hpp"
+#include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
 #include "ctl/rekey.hpp"
 
@@ -21,7 +23,10 @@ namespace {
 constexpr const char* usage =
     "Usage: hotlinectl COMMAND [options]\n\n"
     "Commands:\n"
-    "  check     --config FILE                 validate the configuration (exit 0 = valid)\n"
+    "  check     --config FILE [--diff]        validate the configuration (exit 0 = valid);\n"
+    "                                          with --diff, also list the server.* and\n"
+    "                                          storage.* settings the running hotlined has\n"
+    "                                          not applied (they take effect on restart)\n"
     "  route     --config FILE [REPORT|-]      explain how a report would be routed (JSON);\n"
     "                                          REPORT is JSON as posted to /v1/reports, plus\n"
     "                                          optional \"source\"; - or nothing reads stdin\n"
@@ -33,12 +38,16 @@ constexpr const char* usage =
     "                                          storage.key_file); hotlined must be stopped.\n"
     "                                          Run it again if it was interrupted; afterwards\n"
     "                                          point storage.key_file at the new key\n"
+    "  backup    --config FILE --to FILE       copy the store while hotlined runs (SQLite's\n"
+    "                                          online backup: consistent, still sealed, mode\n"
+    "                                          0600; FILE must not exist). The copy needs the\n"
+    "                                          storage key to be read: back that up apart\n"
     "  ingest    --dry-run FILE.eml [--config FILE]\n"
     "                                          parse a mail and print the report the rules\n"
     "                                          would see (JSON); with --config, the route too\n\n"
     "Options";
 
-int cmd_check(const std::string& config) {
+int cmd_check(const std::string& config, bool diff) {
     const auto loaded = hotline::app::load_and_validate(config);
     if (!loaded.errors.empty()) {
         std::cerr << hotline::app::format_errors(loaded.errors);
@@ -47,6 +56,31 @@ int cmd_check(const std::string& config) {
         return 1;
     }
     std::cout << hotline::app::summary(*loaded.cfg) << "\n";
+    if (diff) {
+        std::cout << hotline::ctl::diff_running(loaded).text;
+    }
+    return 0;
+}
+
+int cmd_backup(const std::string& config, const std::string& to) {
+    const auto loaded = hotline::app::load_and_validate(config);
+    if (!loaded.errors.empty()) {
+        std::cerr << hotline::app::format_errors(loaded.errors);
+        return 1;
+    }
+    const auto out = hotline::ctl::backup(loaded, to);
+    if (!out) {
+        std::cerr << "hotlinectl backup: " << out.err().describe() << "\n";
+        return 1;
+    }
+    std::cout << "backup: " << to << ": " << out->reports << " reports, " << out->notifications
+              << " notifications, " << out->bytes << " bytes, integrity ok";
+    if (!out->key_id.empty()) {
+        std::cout << ", sealed under key id " << out->key_id
+                  << ".\nKeep a copy of that key (storage.key_file) apart from the backup: "
+                     "without it the backup cannot be read";
+    }
+    std::cout << ".\n";
     return 0;
 }
 
@@ -145,11 +179,13 @@ int main(int argc, char** argv) {
         "config,c", po::value<std::string>()->default_value("/etc/hotline/hotline.yaml"),
         "main configuration file")("channel", po::value<std::string>(),
                                    "send-test: channel instance name")(
-        "to", po::value<std::string>(), "send-test: address (URL, email address, phone)")(
+        "to", po::value<std::string>(),
+        "send-test: address (URL, email address, phone); backup: the copy to write")(
         "language", po::value<std::string>()->default_value("en"), "send-test: en or ru")(
         "new-key", po::value<std::string>(),
         "rekey: the new key file (32 random bytes or 64 hex digits, mode 0600)")(
-        "dry-run", "ingest: parse only (no daemon is contacted)");
+        "dry-run", "ingest: parse only (no daemon is contacted)")(
+        "diff", "check: compare with the settings the running hotlined started with");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -179,7 +215,14 @@ int main(int argc, char** argv) {
     const auto config = vm["config"].as<std::string>();
     const auto args = vm["args"].as<std::vector<std::string>>();
     if (command == "check") {
-        return cmd_check(config);
+        return cmd_check(config, vm.count("diff") != 0U);
+    }
+    if (command == "backup") {
+        if (vm.count("to") == 0U) {
+            std::cerr << "hotlinectl backup: --to FILE is required\n";
+            return 2;
+        }
+        return cmd_backup(config, vm["to"].as<std::string>());
     }
     if (command == "route") {
         return cmd_route(config, args.empty() ? "" : args.front());

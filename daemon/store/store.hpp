@@ -122,6 +122,27 @@ struct stats {
     std::int64_t oldest_due_at{};  // unix ms of the oldest pending due job, 0 if none
 };
 
+// Retention (storage.retention): one batch of a sweep that purges the contents of old
+// reports. A sweep is a chain of batches, each its own short operation, so it never holds
+// the writer long: the caller passes the previous batch's last_id and totals back in.
+struct purge_batch {
+    std::int64_t received_before{};  // unix ms: reports received before this are purged
+    std::int64_t after_id{};         // start after this report id (0 for a new sweep)
+    std::size_t limit{500};          // reports examined by this batch, at most; 0 ends the
+                                     // sweep here (its audit event) without examining any
+    std::int64_t reports{};          // totals of the sweep's earlier batches
+    std::int64_t notifications{};
+    std::int64_t batches{};
+};
+
+struct purge_progress {
+    std::int64_t last_id{};        // pass as after_id to the next batch
+    std::int64_t reports{};        // running totals of the sweep, this batch included
+    std::int64_t notifications{};  // (a value already purged is not counted again)
+    std::int64_t batches{};
+    bool done{false};  // the sweep is over and its audit event is written
+};
+
 struct options {
     std::string path;
     std::size_t max_batch{512};
@@ -227,6 +248,20 @@ public:
     // unclaimed timers and lease_until (or due_at, if later) of the claimed ones.
     virtual void next_timer_due(
         std::function<void(core::result<std::optional<std::int64_t>>)> done) = 0;
+
+    // ---- retention ----
+
+    // One batch of a retention sweep. Examines up to `limit` reports after `after_id` in id
+    // order and stops at the first received at or after `received_before` (ids grow with
+    // reception, so every later one is younger). Of each older report it purges the
+    // contents: sender, subject, text and labels of the report, address and payload of its
+    // notifications (one still pending becomes failed, "purged by retention"); ids, times,
+    // statuses, cases, timers and the audit trail stay. The batch that ends the sweep
+    // writes one audit event (actor "retention", kind "retention_sweep", detail
+    // {"received_before","reports","notifications","batches"}) in the same transaction. Once cases
+    // have states, only closed cases will be purged.
+    virtual void purge_contents(purge_batch batch,
+                                std::function<void(core::result<purge_progress>)> done) = 0;
 
     // Reads for tools and tests (synchronous; not for the io thread).
     [[nodiscard]] virtual core::result<std::vector<notification>> notifications_for_report(

@@ -19,6 +19,10 @@ EXPECTED = [
     "lib/systemd/system/hotline.service",
     "lib/sysusers.d/hotline.conf",
     "lib/tmpfiles.d/hotline.conf",
+    "share/man/man8/hotlined.8.gz",
+    "share/man/man1/hotlinectl.1.gz",
+    "share/man/man5/hotline.yaml.5.gz",
+    "share/doc/hotline/operations.md",
 ]
 
 
@@ -55,6 +59,11 @@ def test_install_layout_and_plugin_dir(wd):
     install(prefix)
     for rel in EXPECTED:
         assert (prefix / rel).is_file(), f"not installed: {rel}"
+    # The unit names the binaries where this prefix put them (the .deb's is /usr/bin).
+    unit = (prefix / "lib/systemd/system/hotline.service").read_text()
+    assert f"ExecStart={prefix}/bin/hotlined --config /etc/hotline/hotline.yaml" in unit
+    # /etc/hotline is the package's alone: `cmake --install` never writes outside the prefix.
+    assert not (prefix / "etc").exists()
     config = example_config(Path(wd.path))
 
     ok = check(prefix / "bin" / "hotlinectl", config)

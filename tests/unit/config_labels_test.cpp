@@ -45,6 +45,13 @@ struct temp_dir {
     }
 };
 
+// Every config needs an admin (dead letters go there); last, so positions above stay put.
+const std::string admins_part =
+    "admins: [{id: ops, contacts: [{channel: mail, address: ops@example.org}]}]\n";
+const std::string channel_and_admins_part =
+    "channels: [{name: mail, type: smtp, options: {url: \"smtp://127.0.0.1:2525\"}}]\n" +
+    admins_part;
+
 // A configuration whose one child route matches `matcher` and sets `label_key: set`.
 std::string config_text(const std::string& matcher, const std::string& label_key) {
     return "secrets_dir: secrets\n"
@@ -59,7 +66,8 @@ std::string config_text(const std::string& matcher, const std::string& label_key
            matcher +
            "']\n"  // 9: the matcher starts at column 16
            "      labels: {" +
-           label_key + ": set}\n";  // 10: the label name starts at column 16
+           label_key + ": set}\n" +  // 10: the label name starts at column 16
+           admins_part;
 }
 
 std::string describe_all(const load_result& r) {
@@ -162,7 +170,7 @@ TEST_CASE("a route's severity is one of domain::severities, most urgent first") 
             dir.write("main.yaml",
                       "secrets_dir: secrets\nsources: [{name: hook, token_file: token}]\n"
                       "route: {severity: " +
-                          std::string(severity) + "}\n"));
+                          std::string(severity) + "}\n" + channel_and_admins_part));
         INFO(describe_all(r));
         REQUIRE(r.cfg != nullptr);
         CHECK(r.cfg->route.severity == std::string(severity));
@@ -170,7 +178,8 @@ TEST_CASE("a route's severity is one of domain::severities, most urgent first") 
     const auto file = dir.write(
         "main.yaml",
         "secrets_dir: secrets\nsources: [{name: hook, token_file: token}]\nroute: {severity: "
-        "urgent}\n");
+        "urgent}\n" +
+            channel_and_admins_part);
     const auto r = load_config(file);
     REQUIRE(r.errors.size() == 1);
     CHECK(r.errors[0].describe() == file +

@@ -120,10 +120,11 @@ const std::string channels_part =
     "  - name: mail\n"
     "    type: smtp\n"
     "    options: {url: \"smtp://127.0.0.1:2525\"}\n";
+// Three lines, as before admins became required (fault 10), so positions below stay put.
 const std::string responders_part =
     "responders:\n"
-    "  - id: alice\n"
-    "    contacts: [{channel: mail, address: a@example.org}]\n";
+    "  - {id: alice, contacts: [{channel: mail, address: a@example.org}]}\n"
+    "admins: [{id: ops, contacts: [{channel: mail, address: ops@example.org}]}]\n";
 const std::string route_part =
     "route:\n"
     "  notify: [responder:alice]\n";
@@ -235,9 +236,6 @@ TEST_CASE("every setting is read") {
             "    timezone: Europe/Moscow\n"
             "    sees: [subject, labels]\n"
             "    contacts: [{channel: mail, address: desk@ngo.example.org}]\n"
-            "admins:\n"
-            "  - id: ops\n"
-            "    contacts: [{channel: mail, address: ops@example.org}]\n"
             "templates:\n"
             "  smtp:\n"
             "    ru: {subject: \"Дело {{case_id}}\", body: \"{{text}}\"}\n" +
@@ -410,7 +408,9 @@ TEST_CASE("wrong types, bad enums, bad integers and empty required fields") {
          file + ":15:40: server.max_connections: expected an integer, got \"1.5\"",
          file +
              ":17:13: route.severity: expected one of critical, high, normal, low; got \"urgent\"",
-         file + ":18:11: route.notify: expected a list, got \"responder:alice\""});
+         file + ":18:11: route.notify: expected a list, got \"responder:alice\"",
+         file + ":1:1: admins: at least one admin is required (dead letters, the notifications "
+                "no contact could deliver, are sent to the admins)"});
 }
 
 TEST_CASE("channels[].max_queued: an integer from 1 to 1,000,000, at least concurrency") {
@@ -509,7 +509,9 @@ TEST_CASE("cross references: notify targets and contact channels, with did-you-m
          file + ":18:30: route.routes[0].notify[1]: unknown responder \"alise\"; did you mean "
                 "\"alice\"?",
          file + ":18:47: route.routes[0].notify[2]: expected responder:ID or partner:ID, got "
-                "\"team:x\""});
+                "\"team:x\"",
+         file + ":1:1: admins: at least one admin is required (dead letters, the notifications "
+                "no contact could deliver, are sent to the admins)"});
 }
 
 TEST_CASE("required parts: a source, a route, contacts, names and types") {
@@ -721,6 +723,9 @@ TEST_CASE("YAML syntax errors carry the parser's position") {
     const auto top = dir.write("top.yaml", "- a\n- b\n");
     expect_errors(load_config(top), {top + ":1:1: expected a map, got a list",
                                      top + ":1:1: sources: at least one source is required",
+                                     top + ":1:1: admins: at least one admin is required (dead "
+                                           "letters, the notifications no contact could "
+                                           "deliver, are sent to the admins)",
                                      top + ":1:1: route: missing: exactly one `route:` (the root "
                                            "of the routing tree) is required"});
     expect_errors(load_config(dir.file("nothing.yaml")),
@@ -801,9 +806,11 @@ TEST_CASE("hostile files: huge, deeply nested, aliases, binary, invalid UTF-8") 
                 std::to_string(i) + "@example.org}, {channel: mail, address: x@example.org}]\n";
         }
         CHECK(people.size() > 1'200'000);
-        const auto file =
-            dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part + channels_part +
-                                       people + "route: {notify: [responder:r7999]}\n");
+        const auto file = dir.write(
+            "main.yaml", "secrets_dir: secrets\n" + sources_part + channels_part + people +
+                             "admins: [{id: ops, contacts: [{channel: mail, "
+                             "address: ops@example.org}]}]\n" +
+                             "route: {notify: [responder:r7999]}\n");
         const auto r = load_config(file);
         INFO(dump(r).substr(0, 1000));
         REQUIRE(r.cfg != nullptr);
@@ -1121,4 +1128,40 @@ TEST_CASE("floods: metrics_listen off, and bad limits are positioned errors") {
          file + ":20:13: server.rate_limits.sender.burst: missing (a limit needs rate and burst)",
          file + ":21:27: server.ingest.max_in_flight: expected an integer from 1 to 1000000, got 0",
          file + ":22:27: server.max_connections_per_ip: expected an integer, got \"many\""});
+
+TEST_CASE("admins are required: dead letters must reach someone (fault 10)") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    const std::string message =
+        "admins: at least one admin is required (dead letters, the notifications no contact "
+        "could deliver, are sent to the admins)";
+    const std::string without = "secrets_dir: secrets\n" + sources_part + channels_part +
+                                "responders:\n"
+                                "  - {id: alice, contacts: [{channel: mail, address: a@x.org}]}\n" +
+                                route_part;
+    SUBCASE("no admins section: at the start of the main file") {
+        const auto file = dir.write("main.yaml", without);
+        expect_errors(load_config(file), {file + ":1:1: " + message});
+    }
+    SUBCASE("an empty list: at the list") {
+        const auto file = dir.write("main.yaml", without + "admins: []\n");
+        expect_errors(load_config(file), {file + ":13:9: " + message});
+    }
+    SUBCASE("an empty list in an include, admins in another file: fine") {
+        dir.write("people.yaml",
+                  "admins: [{id: ops, contacts: [{channel: mail, address: o@x.org}]}]\n");
+        const auto file =
+            dir.write("main.yaml", "include: [people.yaml]\n" + without + "admins: []\n");
+        const auto r = load_config(file);
+        INFO(dump(r));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->admins.size() == 1);
+    }
+    SUBCASE("a bad admin entry gives its own error only") {
+        const auto file = dir.write("main.yaml", without + "admins: [{id: ops}]\n");
+        expect_errors(load_config(file),
+                      {file + ":13:10: admins[0].contacts: missing (at least one {channel, "
+                              "address} is needed)"});
+    }
 }

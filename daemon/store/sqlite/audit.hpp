@@ -7,6 +7,7 @@
 //   dispatcher     notification_retry       {"attempts","next_attempt_at","error"}
 //   dispatcher     notification_failed      {"attempts","error","follow_up_ids":[..]}
 //   dispatcher     notification_dead        {"attempts","error","follow_up_ids":[..]}
+//   retention      retention_sweep          {"received_before","reports","notifications","batches"}
 // Queued notifications are listed in the event that created them (report_received or the
 // failure that produced follow-ups) rather than one event each: ingest stays one audit row.
 #pragma once

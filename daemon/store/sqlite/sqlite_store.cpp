@@ -17,6 +17,7 @@
 #include "store/sqlite/json_column.hpp"
 #include "store/sqlite/outbox.hpp"
 #include "store/sqlite/reports.hpp"
+#include "store/sqlite/retention.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/timers.hpp"
 
@@ -51,6 +52,17 @@ json id_list(const std::vector<notification>& stored) {
 // Reports are sensitive: the database and its -wal/-shm files are private to the service
 // user. SQLite creates -wal and -shm with the main file's mode, so creating that one 0600
 // covers them; files left by an older run are tightened too.
+// chmod by path, never open()+close(): closing any descriptor of a file drops every POSIX
+// lock this process holds on it, SQLite's included. Without its lock on the database file
+// another process's connection (a tool, `hotlinectl backup`) thinks it is the last one when
+// it closes, checkpoints and deletes the -wal under the daemon, and every later commit goes
+// to the unlinked file: acknowledged reports lost.
+void tighten_sidecars(const std::string& path) {
+    for (const char* suffix : {"-wal", "-shm"}) {
+        (void)::chmod((path + suffix).c_str(), 0600);
+    }
+}
+
 core::status make_private(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -59,9 +71,7 @@ core::status make_private(const std::string& path) {
     }
     (void)::fchmod(fd, 0600);
     ::close(fd);
-    for (const char* suffix : {"-wal", "-shm"}) {
-        (void)::chmod((path + suffix).c_str(), 0600);
-    }
+    tighten_sidecars(path);
     return core::ok();
 }
 
@@ -162,7 +172,7 @@ core::result<std::unique_ptr<store>> sqlite_store::open(const options& opts) {
     if (auto s = seal_existing(*writer, check); !s) {
         return with_path(s.err(), opts.path);
     }
-    (void)make_private(opts.path);  // -wal/-shm exist now
+    tighten_sidecars(opts.path);  // -wal/-shm exist now; see tighten_sidecars for why no open
     auto reader = connection::open(opts.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     if (!reader) {
         return with_path(reader.err(), opts.path);
@@ -238,6 +248,13 @@ void sqlite_store::get_stats(std::int64_t now_ms, std::function<void(core::resul
 void sqlite_store::outbox_stats(std::int64_t now_ms,
                                 std::function<void(core::result<stats>)> done) {
     enqueue<stats>([now_ms](connection& db) { return do_outbox(db, now_ms); }, std::move(done));
+}
+
+void sqlite_store::purge_contents(purge_batch batch,
+                                  std::function<void(core::result<purge_progress>)> done) {
+    enqueue<purge_progress>(
+        [this, batch](connection& db) { return sqlite::purge_batch_of(db, batch, now_ms()); },
+        std::move(done));
 }
 
 void sqlite_store::add_timers(std::vector<new_timer> timers,

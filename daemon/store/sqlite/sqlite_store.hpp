@@ -45,6 +45,9 @@ public:
     void next_timer_due(
         std::function<void(core::result<std::optional<std::int64_t>>)> done) override;
 
+    void purge_contents(purge_batch batch,
+                        std::function<void(core::result<purge_progress>)> done) override;
+
     core::result<std::vector<notification>> notifications_for_report(
         std::int64_t report_id) override;
     core::result<std::optional<domain::report>> load_report(std::int64_t report_id) override;

@@ -1,0 +1,103 @@
+#include "store/sqlite/retention.hpp"
+
+#include <vector>
+
+#include "store/sqlite/audit.hpp"
+#include "store/sqlite/json_column.hpp"
+
+namespace hotline::store::sqlite {
+namespace {
+
+// A value counts as purged once it is the empty clear text a purge writes; anything else
+// (a sealed BLOB, clear text from before sealing) still holds contents.
+constexpr const char* purge_report_sql =
+    "UPDATE reports SET sender = '', subject = '', text = '', labels = '{}' "
+    "WHERE id = ? AND NOT (typeof(sender) = 'text' AND sender = '' AND "
+    "typeof(subject) = 'text' AND subject = '' AND typeof(text) = 'text' AND text = '' AND "
+    "typeof(labels) = 'text' AND labels = '{}')";
+
+constexpr const char* purge_notifications_sql =
+    "UPDATE notifications SET address = ?, payload = '', updated_at = ?, "
+    "status = CASE status WHEN 'pending' THEN 'failed' ELSE status END, "
+    "last_error = CASE status WHEN 'pending' THEN ? ELSE last_error END "
+    "WHERE report_id = ? AND NOT (typeof(address) = 'text' AND address = ? AND "
+    "typeof(payload) = 'text' AND payload = '')";
+
+}  // namespace
+
+core::result<purge_progress> purge_batch_of(connection& db, const purge_batch& b,
+                                            std::int64_t now_ms) {
+    purge_progress out;
+    out.last_id = b.after_id;
+    out.reports = b.reports;
+    out.notifications = b.notifications;
+    out.batches = b.batches + 1;
+    std::vector<std::int64_t> old_ids;
+    {
+        auto q = db.prepare("SELECT id, received_at FROM reports WHERE id > ? ORDER BY id LIMIT ?");
+        if (!q) {
+            return q.err();
+        }
+        q->bind(1, b.after_id).bind(2, static_cast<std::int64_t>(b.limit));
+        std::size_t seen = 0;
+        for (;;) {
+            auto row = q->step();
+            if (!row) {
+                return row.err();
+            }
+            if (!*row) {
+                break;
+            }
+            ++seen;
+            if (q->int64(1) >= b.received_before) {
+                out.done = true;  // this one and every later one is young enough
+                break;
+            }
+            old_ids.push_back(q->int64(0));
+        }
+        // limit 0 examines nothing and ends the sweep: how a stopping daemon still audits
+        // what the batches before purged.
+        out.done = out.done || seen < b.limit || b.limit == 0;
+    }
+    for (const auto id : old_ids) {
+        auto report = db.prepare(purge_report_sql);
+        if (!report) {
+            return report.err();
+        }
+        report->bind(1, id);
+        if (auto ran = report->run(); !ran) {
+            return ran.err();
+        }
+        out.reports += sqlite3_changes(db.get());
+        auto notes = db.prepare(purge_notifications_sql);
+        if (!notes) {
+            return notes.err();
+        }
+        notes->bind(1, purged_address)
+            .bind(2, now_ms)
+            .bind(3, purged_error)
+            .bind(4, id)
+            .bind(5, purged_address);
+        if (auto ran = notes->run(); !ran) {
+            return ran.err();
+        }
+        out.notifications += sqlite3_changes(db.get());
+        out.last_id = id;
+    }
+    if (out.done) {
+        audit_event e;
+        e.at = now_ms;
+        e.actor = "retention";
+        e.kind = "retention_sweep";
+        e.detail = json{{"received_before", b.received_before},
+                        {"reports", out.reports},
+                        {"notifications", out.notifications},
+                        {"batches", out.batches}};
+        if (auto written = insert_audit_event(db, e); !written) {
+            return written.err();
+        }
+    }
+    return out;
+}
+
+}  // namespace hotline::store::sqlite
