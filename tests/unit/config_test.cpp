@@ -1128,6 +1128,7 @@ TEST_CASE("floods: metrics_listen off, and bad limits are positioned errors") {
          file + ":20:13: server.rate_limits.sender.burst: missing (a limit needs rate and burst)",
          file + ":21:27: server.ingest.max_in_flight: expected an integer from 1 to 1000000, got 0",
          file + ":22:27: server.max_connections_per_ip: expected an integer, got \"many\""});
+}
 
 TEST_CASE("admins are required: dead letters must reach someone (fault 10)") {
     const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);

@@ -181,9 +181,16 @@ public:
         std::function<void(core::result<std::optional<std::int64_t>>)> done) override {
         inner_.next_timer_due(std::move(done));
     }
+    void purge_contents(st::purge_batch batch,
+                        std::function<void(core::result<st::purge_progress>)> done) override {
+        inner_.purge_contents(std::move(batch), std::move(done));
+    }
     core::result<std::vector<st::notification>> notifications_for_report(
         std::int64_t report_id) override {
         return inner_.notifications_for_report(report_id);
+    }
+    std::chrono::steady_clock::time_point writer_heartbeat() const override {
+        return inner_.writer_heartbeat();
     }
     core::result<std::optional<domain::report>> load_report(std::int64_t report_id) override {
         return inner_.load_report(report_id);
