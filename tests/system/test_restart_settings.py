@@ -46,7 +46,8 @@ def test_restart_only_settings_are_named_by_reload_and_check_diff(wd, base_cfg):
     reload_and_wait(d, 1)
     assert "take effect on restart" not in d.log_text()
 
-    # The port, the address and max_batch cannot change under a running daemon.
+    # The port, the address and max_batch cannot change under a running daemon (nor the
+    # connection slots reserved for authenticated sources, a quarter of max_connections).
     cfg = copy.deepcopy(d.cfg)
     cfg["server"]["port"] = d.port + 1
     cfg["server"]["max_connections"] = 77
@@ -54,11 +55,13 @@ def test_restart_only_settings_are_named_by_reload_and_check_diff(wd, base_cfg):
     d.write_config(cfg)
     reload_and_wait(d, 2)
     line = [ln for ln in d.log_text().splitlines() if "reloaded: " in ln][-1]
-    assert ("server.max_connections, server.port, storage.max_batch: take effect on restart"
-            in line), line
+    assert ("server.max_connections, server.port, server.reserved_connections, "
+            "storage.max_batch: take effect on restart" in line), line
     out = diff(d)
-    assert ("server.max_connections, server.port, storage.max_batch: take effect on restart "
+    assert ("server.max_connections, server.port, server.reserved_connections, "
+            "storage.max_batch: take effect on restart "
             f"(running hotlined, pid {d.proc.pid})") in out, out
+    assert "server.reserved_connections: running 256, file 19" in out, out
     assert f"server.port: running {d.port}, file {d.port + 1}" in out, out
     assert "storage.max_batch: running 512, file 64" in out, out
     # Still serving on the old port: the change was not applied.
@@ -67,8 +70,8 @@ def test_restart_only_settings_are_named_by_reload_and_check_diff(wd, base_cfg):
     # A second reload still names them: compared with the start, not the last reload.
     reload_and_wait(d, 3)
     line = [ln for ln in d.log_text().splitlines() if "reloaded: " in ln][-1]
-    assert "server.port, storage.max_batch: take effect on restart" in line.replace(
-        "server.max_connections, ", ""), line
+    assert ("server.max_connections, server.port, server.reserved_connections, "
+            "storage.max_batch: take effect on restart" in line), line
 
     # A new storage key in the same file is a restart-only change too.
     h.new_key_file(d.secrets / "storage.key")
