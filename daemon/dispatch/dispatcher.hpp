@@ -148,7 +148,6 @@ private:
     std::size_t scans_out_{0};  // due queries of the current scan not answered yet
     bool rescan_{false};
     bool sweep_{true};  // rows of channels no longer configured may be pending
-    bool sweep_full_{false};
     bool stopping_{false};
     bool aborting_{false};  // the grace is over: replies now are cancel_all's aborts
     std::function<void()> on_stopped_;
