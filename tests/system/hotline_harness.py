@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import uuid
 from pathlib import Path
 
@@ -308,6 +309,56 @@ class HttpSink:
             and r["json"].get("report_id") == report_id,
             count=count, timeout=timeout,
             what=f"webhook request(s) to {path_prefix} for report {report_id}")
+
+
+class LocalWebhook:
+    """A webhook endpoint served by a thread of the test process, for tests that change
+    its answers while the daemon runs (the HttpSink process answers by path only).
+    Subclasses implement answer(idempotency_key) -> (status, body), or None to hang up
+    without an answer; they record what they need in self.requests under self.lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                answer = sink.answer(self.headers.get("Idempotency-Key") or "")
+                if answer is None:
+                    self.close_connection = True
+                    return
+                status, body = answer
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, key):
+        raise NotImplementedError
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def header(rec, name):

@@ -9,9 +9,7 @@ Needs root (mount -t tmpfs): without it the test fails, it does not skip.
 import json
 import os
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -22,52 +20,19 @@ REPORTS = 40
 RESPONDERS = 3  # notifications per report: 120 pending
 
 
-class ToggleSink:
+class ToggleSink(h.LocalWebhook):
     """A webhook endpoint in this process: answers 503 while down, 200 once up; records
     every request's Idempotency-Key (one per notification) and the status it answered."""
 
     def __init__(self):
         self.up = False
-        self.lock = threading.Lock()
-        self.requests = []  # (idempotency key, status, monotonic time)
-        sink = self
+        super().__init__()  # self.requests: (idempotency key, status, monotonic time)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, fmt, *args):
-                pass
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                key = self.headers.get("Idempotency-Key") or ""
-                with sink.lock:
-                    status = 200 if sink.up else 503
-                    sink.requests.append((key, status, time.monotonic()))
-                body = b'{"id":"x"}' if status == 200 else b"down"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def snapshot(self):
+    def answer(self, key):
         with self.lock:
-            return list(self.requests)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+            status = 200 if self.up else 503
+            self.requests.append((key, status, time.monotonic()))
+        return status, (b'{"id":"x"}' if status == 200 else b"down")
 
 
 @pytest.fixture

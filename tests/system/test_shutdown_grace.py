@@ -5,63 +5,33 @@ next one (an email); instead the notification stays pending with its attempts un
 is delivered once after the restart."""
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 import hotline_harness as h
 
 
-class HoldingSink:
+class HoldingSink(h.LocalWebhook):
     """A webhook endpoint in this process that holds every request (answers nothing) while
     `hold` is set, and answers 200 otherwise; records each request's Idempotency-Key."""
 
     def __init__(self):
         self.hold = threading.Event()
         self.release = threading.Event()
-        self.lock = threading.Lock()
-        self.requests = []  # (idempotency key, answered status or None while held)
-        sink = self
+        super().__init__()  # self.requests: (idempotency key, answered status or None while held)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, fmt, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                key = self.headers.get("Idempotency-Key") or ""
-                held = sink.hold.is_set()
-                with sink.lock:
-                    sink.requests.append((key, None if held else 200))
-                if held:
-                    sink.release.wait(60)  # past the daemon's grace; the daemon hangs up
-                    self.close_connection = True
-                    return
-                body = b'{"id":"held-sink"}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def snapshot(self):
+    def answer(self, key):
+        held = self.hold.is_set()
         with self.lock:
-            return list(self.requests)
+            self.requests.append((key, None if held else 200))
+        if held:
+            self.release.wait(60)  # past the daemon's grace; the daemon hangs up
+            return None
+        return 200, b'{"id":"held-sink"}'
 
     def close(self):
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 @pytest.fixture
