@@ -6,7 +6,6 @@ pending notification delivered exactly once, every row there.
 
 Needs root (mount -t tmpfs): without it the test fails, it does not skip.
 """
-import json
 import os
 import subprocess
 import time
