@@ -24,6 +24,15 @@ namespace hotline::dispatch {
                                                                     const domain::report& r,
                                                                     const rules::decision& d);
 
+// For a report that joins the existing case `r.case_id` (a reply to an alert, a subject
+// tag): one job per target in `targets` (those already notified for the case, as
+// store::case_targets gives them), each to its first contact, with payload["update"] true
+// so its template says that a new report joined the case. Targets no longer configured
+// are skipped.
+[[nodiscard]] std::vector<domain::planned_notification> plan_update(
+    const config::config& cfg, const domain::report& r, const rules::decision& d,
+    const std::vector<std::string>& targets);
+
 [[nodiscard]] domain::case_info case_for(const rules::decision& d);
 
 struct failure_plan {

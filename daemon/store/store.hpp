@@ -217,6 +217,28 @@ public:
     virtual void outbox_stats(std::int64_t now_ms,
                               std::function<void(core::result<stats>)> done) = 0;
 
+    // ---- cases ----
+
+    // The targets already notified for `case_id` ("responder:alice", ...): distinct, in
+    // the order they were first notified, whatever their notifications' status. For
+    // telling them of a report that joins the case. nullopt when the case does not exist.
+    virtual void case_targets(
+        std::int64_t case_id,
+        std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) = 0;
+
+    // ---- cursors: where a pulling source (an IMAP mailbox) stands ----
+
+    // The value last saved for `source` (opaque text, JSON by convention), or nullopt.
+    virtual void load_cursor(std::string source,
+                             std::function<void(core::result<std::optional<std::string>>)> done) = 0;
+    // Replaces the value of `source`, durably.
+    virtual void save_cursor(std::string source, std::string value,
+                             std::function<void(core::status)> done) = 0;
+    // Which of `keys` are dedup keys (report::dedup_key) of reports of `source` already
+    // stored; the rest are new. For a source that rescans (a mailbox recreated).
+    virtual void known_dedup_keys(std::string source, std::vector<std::string> keys,
+                                  std::function<void(core::result<std::vector<std::string>>)> done) = 0;
+
     // ---- timers: durable, claimed with a lease, fired once ----
 
     // Adds timers in one transaction; their ids come back in order. An empty kind or
@@ -270,6 +292,9 @@ public:
     // counted in hotline_store_unreadable_total); a notification that does not open is left
     // out of notifications_for_report and marked dead by due().
     [[nodiscard]] virtual core::result<std::optional<domain::report>> load_report(
+        std::int64_t report_id) = 0;
+    // The attachments of a report with their kept bytes, in the order they were stored.
+    [[nodiscard]] virtual core::result<std::vector<domain::attachment>> attachments_for_report(
         std::int64_t report_id) = 0;
 
     // False from a failed write until a transaction that changed rows commits again; a
