@@ -20,6 +20,7 @@
 #include "dispatch/dispatcher.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
+#include "ingest/imap_source.hpp"
 #include "ingest/pipeline.hpp"
 #include "net/transport.hpp"
 #include "store/store.hpp"
@@ -75,6 +76,7 @@ public:
             io_.get_executor(), metrics_, ingest::pipeline::commit_to(*db_),
             [this](std::vector<domain::notification> jobs) { disp_->enqueue(std::move(jobs)); });
         pipeline_->set_config(cfg_);
+        pipeline_->set_case_targets(ingest::pipeline::case_targets_of(*db_));
         // /metrics on its own (loopback by default) listener, or on the main one when
         // server.metrics_listen is off.
         const bool metrics_apart = !cfg_->server.metrics_address.empty();
@@ -102,6 +104,7 @@ public:
         running_ = restart_settings(*cfg_, *keys_);
         record_running();
         disp_->start();
+        sync_sources();
         sweep_retention();
         wait_for_signal();
         start_watchdog();
@@ -110,6 +113,12 @@ public:
 
         io_.run();
 
+        // Each source thread was asked to stop at shutdown; wait for them before the store
+        // closes (what they handed to the pipeline has been answered or abandoned).
+        for (auto& [name, src] : sources_) {
+            src->stop();
+        }
+        sources_.clear();
         net_->cancel_all();
         db_->close();
         (void)::unlink(running_record_.c_str());
@@ -125,6 +134,21 @@ public:
         // Not while the dispatcher holds outcomes the store could not record (issue 7).
         return cfg_ != nullptr && db_ != nullptr && db_->writable() && !stopping_ &&
                (disp_ == nullptr || !disp_->paused());
+    }
+
+    // One line per pulling source: a mail server that is down does not make the daemon
+    // unready (every other source still works), but it is shown here and in the metrics.
+    [[nodiscard]] std::string readiness_detail() const override {
+        std::string out;
+        for (const auto& [name, src] : sources_) {
+            const auto st = src->current();
+            out += "source " + name + ": " + (st.up ? "up" : "down") + " (" + st.state;
+            if (!st.last_error.empty()) {
+                out += ", last error " + st.last_error;
+            }
+            out += ")\n";
+        }
+        return out;
     }
 
 private:
@@ -180,6 +204,7 @@ private:
         cfg_ = std::move(loaded.cfg);
         disp_->set_config(cfg_, std::move(loaded.channels));
         pipeline_->set_config(cfg_);
+        sync_sources();
         if (pending.empty()) {
             spdlog::info("reloaded: {}", summary(*cfg_));
         } else {
@@ -187,6 +212,37 @@ private:
                          join_names(pending));
         }
         sweep_retention();  // storage.retention applies at once
+    }
+
+    // Starts a thread for each imap source of the config in force, keeps the ones whose
+    // settings did not change, and stops the others. A stopping source is joined on the
+    // work pool, not here: its thread may take a moment to leave a blocking call.
+    void sync_sources() {
+        std::map<std::string, std::shared_ptr<ingest::imap_source>> next;
+        for (const auto& s : cfg_->sources) {
+            if (s.kind != "imap") {
+                continue;
+            }
+            if (const auto it = sources_.find(s.name);
+                it != sources_.end() && it->second->config().imap == s.imap) {
+                next.emplace(s.name, it->second);
+                sources_.erase(it);
+                continue;
+            }
+            auto src = std::make_shared<ingest::imap_source>(cfg_, s, io_.get_executor(),
+                                                             *pipeline_, *db_, metrics_);
+            next.emplace(s.name, src);
+        }
+        for (auto& [name, old] : sources_) {
+            spdlog::info("imap source={} stopping (removed or changed by the reload)", name);
+            old->request_stop();
+            asio::post(pool_.executor(), [old] { old->stop(); });
+        }
+        sources_ = std::move(next);
+        for (auto& [name, src] : sources_) {
+            src->set_config(cfg_);
+            src->start();
+        }
     }
 
     void record_running() {
@@ -270,6 +326,9 @@ private:
         }
         stopping_ = true;
         sd_notify(0, "STOPPING=1\nSTATUS=draining");
+        for (auto& [name, src] : sources_) {
+            src->request_stop();
+        }
         spdlog::info("signal={}: draining", signo);
         signals_.cancel();
         watchdog_.cancel();
@@ -336,6 +395,7 @@ private:
     std::unique_ptr<net::transport> net_;
     std::unique_ptr<dispatch::dispatcher> disp_;
     std::unique_ptr<ingest::pipeline> pipeline_;
+    std::map<std::string, std::shared_ptr<ingest::imap_source>> sources_;  // kind: imap
     std::unique_ptr<http::server> http_;
     std::unique_ptr<http::server> metrics_http_;  // server.metrics_listen; null when off
     asio::signal_set signals_;

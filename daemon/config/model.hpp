@@ -32,6 +32,7 @@ using domain::person;
 struct secret {
     std::string value;
     std::string file;  // resolved path, for messages
+    bool operator==(const secret&) const = default;
 };
 
 // A token bucket: `rate` reports per second on average, `burst` at once. rate 0: no limit.
@@ -102,10 +103,29 @@ struct logging_config {
     mark at;
 };
 
+// kind: imap. One mailbox a source thread watches (ingest/imap_source).
+struct imap_source {
+    std::string host;
+    std::uint16_t port{993};
+    std::string tls{"tls"};  // tls | starttls | none (none: loopback hosts only)
+    std::string ca_file;     // extra CA bundle for the server's certificate; empty: system
+    std::string username;
+    secret password;  // password_file
+    std::string mailbox{"INBOX"};
+    std::string move_to;          // after_store: {move: FOLDER}; empty: after_store: seen
+    duration poll_interval{60s};  // how often to look without IDLE
+    duration timeout{30s};        // per IMAP command; a dead connection is noticed by then
+    std::size_t max_message_size{25 * 1024 * 1024};
+    std::size_t max_attachment_size{10 * 1024 * 1024};  // bytes kept per attachment
+    std::string default_language;                       // when the detector is unsure; empty: "und"
+    bool operator==(const imap_source&) const = default;
+};
+
 struct source_config {
     std::string name;
-    std::string kind{"webhook"};  // only webhook for now
+    std::string kind{"webhook"};  // webhook | imap
     std::vector<secret> tokens;   // bearer tokens (token_file or token_files)
+    imap_source imap;             // kind: imap
     // `rate_limits:` of this source; what it leaves out comes from server.rate_limits.
     std::optional<rate_limit> source_limit;
     std::optional<rate_limit> sender_limit;

@@ -76,6 +76,9 @@ void read_rate_limits(load_state& state, const document& d, const YAML::Node& no
 // sources.cpp, channels.cpp
 void read_sources(load_state& state, const document& d, const YAML::Node& value);
 void finish_sources(load_state& state, const mark& main_at);
+// source_imap.cpp: the keys of a kind: imap entry (after name, kind, rate_limits).
+bool read_imap(load_state& state, const document& d, const yaml_reader::fields& f,
+               const std::string& path, source_config& s);
 void read_channels(load_state& state, const document& d, const YAML::Node& value);
 // people.cpp
 void read_responders(load_state& state, const document& d, const YAML::Node& value);

@@ -1,4 +1,5 @@
-// `sources:` where reports come from (webhook today) and the tokens that authenticate them.
+// `sources:` where reports come from (webhooks, IMAP mailboxes) and the tokens that authenticate
+// them.
 #include "config/sections.hpp"
 
 #include <array>
@@ -54,6 +55,20 @@ bool read_webhook(load_state& state, const document& d, const yaml_reader::field
 }
 
 constexpr std::array<std::string_view, 2> webhook_keys{"token_file", "token_files"};
+constexpr std::array<std::string_view, 14> imap_keys{"host",
+                                                     "port",
+                                                     "tls",
+                                                     "ca_file",
+                                                     "username",
+                                                     "password_file",
+                                                     "password",
+                                                     "mailbox",
+                                                     "after_store",
+                                                     "poll_interval",
+                                                     "timeout",
+                                                     "max_message_size",
+                                                     "max_attachment_size",
+                                                     "default_language"};
 
 // Reads the keys of one kind (after name and kind) into `s`; false when it reported an error.
 using kind_reader = bool (*)(load_state& state, const document& d, const yaml_reader::fields& f,
@@ -67,8 +82,9 @@ struct source_kind {
 // The kinds a `sources[]` entry may have; the first is the default. To add one (imap, an
 // SMS gateway): write config/source_<kind>.cpp with its reader and keys, declare them in
 // sections.hpp and add one row here; the fields go in config::source_config.
-constexpr std::array<source_kind, 1> kinds{{
+constexpr std::array<source_kind, 2> kinds{{
     {"webhook", webhook_keys, read_webhook},
+    {"imap", imap_keys, read_imap},
 }};
 
 constexpr auto kind_names = [] {

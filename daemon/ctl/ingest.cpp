@@ -2,26 +2,11 @@
 
 #include "core/clock.hpp"
 #include "ctl/commands.hpp"
-#include "ingest/language.hpp"
+#include "ingest/mail_report.hpp"
 
 namespace hotline::ctl {
 
-domain::report mail_report(const ingest::parsed_mail& mail, std::string source,
-                           std::int64_t received_at) {
-    domain::report r;
-    r.source = std::move(source);
-    r.source_kind = "email";
-    r.external_id = mail.message_id;
-    r.sender = mail.sender.address;
-    r.subject = mail.subject;
-    r.text = ingest::report_text(mail);
-    r.language = ingest::detect_language(r.text.empty() ? r.subject : r.text);
-    r.received_at = received_at;
-    return r;
-}
-
 nlohmann::json ingest_dry_run(std::string_view raw, const app::loaded_config* loaded) {
-    const auto mail = ingest::parse_mail(raw);
     core::system_clock clock;
     std::string source;
     if (loaded != nullptr && loaded->cfg && !loaded->cfg->sources.empty()) {
@@ -33,36 +18,41 @@ nlohmann::json ingest_dry_run(std::string_view raw, const app::loaded_config* lo
             }
         }
     }
-    const auto report = mail_report(mail, source, clock.now_ms());
+    // The limits and language of the source the mail would come through.
+    std::string default_language;
+    ingest::mail_limits limits;
+    if (loaded != nullptr && loaded->cfg) {
+        if (const auto* src = loaded->cfg->find_source(source);
+            src != nullptr && src->kind == "imap") {
+            default_language = src->imap.default_language;
+            limits.max_message_bytes = src->imap.max_message_size;
+            limits.max_attachment_bytes = src->imap.max_attachment_size;
+        }
+    }
+    auto mail = ingest::parse_mail(raw, limits);
+    auto details = ingest::mail_details(mail);
+    const auto report =
+        ingest::mail_report(std::move(mail), raw, {source, default_language, clock.now_ms()});
     auto attachments = nlohmann::json::array();
-    for (const auto& a : mail.attachments) {
+    for (const auto& a : report.attachments) {
         attachments.push_back({{"name", a.file_name},
                                {"type", a.content_type},
                                {"size", a.size},
                                {"sha256", a.sha256}});
     }
-    auto forwards = nlohmann::json::array();
-    for (const auto& f : mail.forwards) {
-        forwards.push_back(
-            {{"sender", f.sender.address}, {"sender_name", f.sender.name}, {"subject", f.subject}});
-    }
-    auto warnings = nlohmann::json::array();
-    for (const auto& w : mail.warnings) {
-        warnings.push_back({{"code", w.code}, {"message", w.message}});
-    }
     nlohmann::json out{{"source_kind", report.source_kind},
                        {"sender", report.sender},
-                       {"sender_name", mail.sender.name},
+                       {"sender_name", details["sender_name"]},
                        {"subject", report.subject},
-                       {"date", mail.date_ms ? nlohmann::json(*mail.date_ms) : nlohmann::json()},
-                       {"message_id", mail.message_id},
-                       {"in_reply_to", mail.in_reply_to},
-                       {"references", mail.references},
+                       {"date", details["date"]},
+                       {"message_id", details["message_id"]},
+                       {"in_reply_to", details["in_reply_to"]},
+                       {"references", details["references"]},
                        {"text", report.text},
                        {"language", report.language},
                        {"attachments", std::move(attachments)},
-                       {"forwards", std::move(forwards)},
-                       {"warnings", std::move(warnings)}};
+                       {"forwards", details["forwards"]},
+                       {"warnings", details["warnings"]}};
     if (loaded != nullptr && loaded->cfg) {
         out["route"] = explain_report(*loaded, report);
     }

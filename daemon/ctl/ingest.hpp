@@ -11,11 +11,6 @@
 
 namespace hotline::ctl {
 
-// The report a mail becomes: source_kind "email", sender address, subject, text with the
-// forwarded mails, language from the detector.
-[[nodiscard]] domain::report mail_report(const ingest::parsed_mail& mail, std::string source,
-                                         std::int64_t received_at);
-
 // The normalised report as JSON: source_kind, sender (+ sender_name), subject, date,
 // text, language, attachments (name, type, size, sha256; never bytes), forwards, the
 // threading headers and warnings. With a config, also "route": explain_report's decision.

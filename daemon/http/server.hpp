@@ -26,6 +26,8 @@ public:
     [[nodiscard]] virtual std::shared_ptr<const config::config> current_config() const = 0;
     // /readyz: config loaded and store writable.
     [[nodiscard]] virtual bool ready() const = 0;
+    // Lines appended to /readyz's body (the state of pulling sources); may be empty.
+    [[nodiscard]] virtual std::string readiness_detail() const { return {}; }
 };
 
 class server {

@@ -661,14 +661,18 @@ void read_date(GMimeMessage* msg, parsed_mail& out, warnings& w) {
     }
 }
 
-void parse_into(std::string_view raw, const mail_limits& limits, parsed_mail& out, warnings& w) {
+// `full_size`: the mail's size when `raw` is only its header block (an oversized mail the
+// IMAP source did not fetch whole); 0 when `raw` is the whole mail.
+void parse_into(std::string_view raw, std::size_t full_size, const mail_limits& limits,
+                parsed_mail& out, warnings& w) {
     init_once();
-    const bool too_large = raw.size() > limits.max_message_bytes;
+    const std::size_t size = full_size > 0 ? full_size : raw.size();
+    const bool too_large = size > limits.max_message_bytes;
     std::string_view input = raw;
     std::string headers_only;
     if (too_large) {
-        w.add("too_large", "the mail is larger than the limit (" + std::to_string(raw.size()) +
-                               " > " + std::to_string(limits.max_message_bytes) +
+        w.add("too_large", "the mail is larger than the limit (" + std::to_string(size) + " > " +
+                               std::to_string(limits.max_message_bytes) +
                                " bytes); only its headers were read");
         const std::size_t end =
             header_end(raw, std::min(max_header_block, limits.max_message_bytes));
@@ -732,10 +736,15 @@ bool parsed_mail::has_warning(std::string_view code) const {
 }
 
 parsed_mail parse_mail(std::string_view raw, const mail_limits& limits) noexcept {
+    return parse_oversized(raw, 0, limits);
+}
+
+parsed_mail parse_oversized(std::string_view header_block, std::size_t full_size,
+                            const mail_limits& limits) noexcept {
     parsed_mail out;
     try {
         warnings w(out.warnings);
-        parse_into(raw, limits, out, w);
+        parse_into(header_block, full_size, limits, out, w);
     } catch (...) {
         // Out of memory, most likely: what was decoded so far is still worth a report.
         try {

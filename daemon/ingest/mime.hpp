@@ -66,6 +66,12 @@ struct parsed_mail {
 
 [[nodiscard]] parsed_mail parse_mail(std::string_view raw, const mail_limits& limits = {}) noexcept;
 
+// A mail over max_message_bytes that was not fetched whole: its header block (IMAP
+// BODY.PEEK[HEADER]) and the size the server gave. Gives what parse_mail gives for the
+// whole mail: the headers decoded and warning too_large. With full_size 0 it is parse_mail.
+[[nodiscard]] parsed_mail parse_oversized(std::string_view header_block, std::size_t full_size,
+                                          const mail_limits& limits = {}) noexcept;
+
 // What the rules see as the report's text: the mail's own text, then each forwarded
 // mail as a block "---------- Forwarded message ----------" / From / Subject / text.
 [[nodiscard]] std::string report_text(const parsed_mail& mail);

@@ -69,6 +69,13 @@ pipeline::commit_fn pipeline::commit_to(store::store& db) {
     };
 }
 
+pipeline::case_targets_fn pipeline::case_targets_of(store::store& db) {
+    return [&db](std::int64_t case_id,
+                 std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) {
+        db.case_targets(case_id, std::move(done));
+    };
+}
+
 void pipeline::set_config(std::shared_ptr<const config::config> cfg) {
     cfg_ = std::move(cfg);
 }
@@ -93,9 +100,6 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
         case fair_queue<pending>::room::all_full:
             return limited(r.source, refusal{503, "queue", 1}, now);
     }
-    const auto decision = rules::evaluate(cfg->route, r);
-    auto planned = dispatch::plan_report(*cfg, r, decision);
-    auto info = dispatch::case_for(decision);
     const std::string source = r.source;
     auto answer = std::make_shared<waiter>(io_, std::move(done));
     // A stuck store (a stalled fsync) must not hang the source's connection: answer 503
@@ -112,11 +116,49 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
                 source, core::format_duration(timeout));
             answer->answer(core::make_error("timeout", "the store did not commit in time"));
         });
+    if (r.case_id > 0 && case_targets_) {
+        // A reply to a case: who was told of it decides who hears of this one. The lookup
+        // runs on the store's writer; the rest continues on the io executor.
+        const std::int64_t case_id = r.case_id;
+        case_targets_(
+            case_id, [this, cfg, r = std::move(r),
+                      answer](core::result<std::optional<std::vector<std::string>>> t) mutable {
+                asio::post(io_, [this, cfg, r = std::move(r), answer, t = std::move(t)]() mutable {
+                    if (!t) {
+                        spdlog::error(
+                            "store failed to look up case={} for a report from source={}: {}",
+                            r.case_id, r.source, t.err().describe());
+                        if (!answer->answered) {
+                            answer->answer(t.err());
+                        }
+                        return;
+                    }
+                    if (!*t) {
+                        r.case_id = 0;  // no such case: a new one, and nothing tells the sender
+                    }
+                    route_and_queue(std::move(r), *cfg, std::move(answer),
+                                    t->has_value() ? &**t : nullptr);
+                });
+            });
+        return std::nullopt;
+    }
+    r.case_id = 0;
+    route_and_queue(std::move(r), *cfg, std::move(answer), nullptr);
+    return std::nullopt;
+}
+
+void pipeline::route_and_queue(domain::report r, const config::config& cfg,
+                               std::shared_ptr<waiter> answer,
+                               const std::vector<std::string>* case_targets) {
+    const auto decision = rules::evaluate(cfg.route, r);
+    auto planned = case_targets != nullptr ? dispatch::plan_update(cfg, r, decision, *case_targets)
+                                           : dispatch::plan_report(cfg, r, decision);
+    auto info = dispatch::case_for(decision);
+    const std::string source = r.source;
     queue_.push(source, domain::severity_rank(decision.severity),
                 pending{std::move(r), std::move(info), std::move(planned), decision.severity,
                         std::move(answer)});
     pump();
-    return std::nullopt;
 }
 
 std::optional<pipeline::refusal> pipeline::limited(const std::string& source, refusal r,
@@ -176,8 +218,9 @@ void pipeline::committed(core::result<store::ingest_result> res, const std::stri
         return;
     }
     metrics_.counter_add("hotline_reports_received_total", {{"source", source}});
-    spdlog::info("stored report={} case={} source={} severity={} notifications={}", ids.report_id,
-                 ids.case_id, source, severity, res->notifications.size());
+    spdlog::info("stored report={} case={}{} source={} severity={} notifications={}", ids.report_id,
+                 ids.case_id, ids.joined ? " (joined)" : "", source, severity,
+                 res->notifications.size());
     // Committed first, so a crash from here on loses nothing: the dispatcher's scan of due
     // rows would find these notifications too.
     enqueue_(std::move(res->notifications));

@@ -42,6 +42,12 @@ public:
     // executor; kept a function so the pipeline does not depend on the dispatcher class.
     using enqueue_fn = std::function<void(std::vector<domain::notification>)>;
 
+    // Looks up the targets already notified for a case (store::case_targets); nullopt when
+    // the case does not exist. `done` may run on any thread.
+    using case_targets_fn = std::function<void(
+        std::int64_t case_id,
+        std::function<void(core::result<std::optional<std::vector<std::string>>>)> done)>;
+
     // Describes the hotline_reports_* counters in `metrics`. `metrics` must outlive the
     // pipeline; the pipeline must outlive the work on `io` it started.
     pipeline(asio::any_io_executor io, core::metrics& metrics, commit_fn commit,
@@ -51,6 +57,11 @@ public:
 
     // A commit_fn that calls db.ingest; `db` must outlive the pipeline.
     [[nodiscard]] static commit_fn commit_to(store::store& db);
+
+    // A case_targets_fn over db.case_targets; `db` must outlive the pipeline.
+    [[nodiscard]] static case_targets_fn case_targets_of(store::store& db);
+    // Without it (tests), report::case_id is ignored and every report opens a case.
+    void set_case_targets(case_targets_fn fn) { case_targets_ = std::move(fn); }
 
     // The config in force for the next submit(); a submit in progress keeps the one it
     // started with. Called on the io executor (startup and reload).
@@ -65,7 +76,9 @@ public:
     };
 
     // Routes, plans and commits `r`, enqueues its notifications, then calls `done` on the
-    // io executor. Never blocks: limits, routing and planning are in-memory, the commit
+    // io executor. A report with case_id joins that case if it exists (its notifications
+    // go to the targets already notified for it, dispatch::plan_update); else it opens a
+    // new case like any other. Never blocks: limits, routing and planning are in-memory, the commit
     // runs on the store's writer when the fair queue gives `r` its turn. Call on the io
     // executor. Counts hotline_reports_received_total or hotline_reports_duplicate_total
     // by source, or hotline_reports_limited_total by source and limiter; logs ids only.
@@ -106,6 +119,10 @@ private:
     };
 
     std::optional<refusal> limited(const std::string& source, refusal r, std::int64_t now_ms);
+    // Routes and plans `r` (for the case's targets when given) and queues it for its turn.
+    void route_and_queue(domain::report r, const config::config& cfg,
+                         std::shared_ptr<waiter> answer,
+                         const std::vector<std::string>* case_targets);
     // Starts commits while the fair queue has turns to give.
     void pump();
     void start_commit(const std::string& source, pending p);
@@ -116,6 +133,7 @@ private:
     core::metrics& metrics_;
     commit_fn commit_;
     enqueue_fn enqueue_;
+    case_targets_fn case_targets_;
     std::shared_ptr<const config::config> cfg_;
     const core::clock* clock_;
     rate_limiter limiter_;

@@ -42,7 +42,9 @@ core::status add_health(route_table& routes, const application& app) {
         return s;
     }
     return add_get(routes, "/readyz", [&app] {
-        return app.ready() ? text_reply(200, "ready\n") : text_reply(503, "not ready\n");
+        const std::string detail = app.readiness_detail();
+        return app.ready() ? text_reply(200, "ready\n" + detail)
+                           : text_reply(503, "not ready\n" + detail);
     });
 }
 
