@@ -12,6 +12,7 @@
 #include "ingest/charset.hpp"
 #include "ingest/html_text.hpp"
 #include "ingest/language.hpp"
+#include "ingest/mail_report.hpp"
 #include "ingest/mime.hpp"
 
 using namespace hotline::ingest;
@@ -254,6 +255,74 @@ TEST_CASE("an oversized mail: headers decoded, body not parsed, too_large") {
         CHECK(h.message_id == "huge@example.org");
         CHECK(h.text.empty());
         CHECK(took < stall_bound);
+    }
+}
+
+TEST_CASE("an oversized mail fetched by its headers only gives what the whole mail gives") {
+    mail_limits limits;
+    limits.max_message_bytes = 4096;
+    const std::string whole = fixture("oversized.eml");
+    const auto end = whole.find("\r\n\r\n");
+    REQUIRE(end != std::string::npos);
+    const std::string head = whole.substr(0, end + 4);  // what BODY.PEEK[HEADER] returns
+    const auto from_head = parse_oversized(head, whole.size(), limits);
+    const auto from_whole = parse_mail(whole, limits);
+    CHECK(from_head.has_warning("too_large"));
+    CHECK(from_head.subject == "Большое письмо");
+    CHECK(from_head.subject == from_whole.subject);
+    CHECK(from_head.message_id == from_whole.message_id);
+    CHECK(from_head.sender.address == from_whole.sender.address);
+    CHECK(from_head.text.empty());
+    CHECK(from_head.attachments.empty());
+    // The warning names the real size, not the header block's.
+    bool names_size = false;
+    for (const auto& w : from_head.warnings) {
+        if (w.code == "too_large") {
+            names_size = w.message.find(std::to_string(whole.size())) != std::string::npos;
+        }
+    }
+    CHECK(names_size);
+    // Under the limit, parse_oversized with full_size 0 is parse_mail.
+    CHECK(parse_oversized(whole, 0).attachments.size() == 1);
+}
+
+TEST_CASE("mail_report: what the rules see and what is kept with the report") {
+    auto m = parse_fixture("attachments.eml");
+    const std::string raw = fixture("attachments.eml");
+    const auto key = dedup_key_for(m, raw);
+    const auto r = mail_report(std::move(m), raw, {"mail", "ru", 1234});
+    CHECK(r.source == "mail");
+    CHECK(r.source_kind == "email");
+    CHECK(r.received_at == 1234);
+    CHECK(r.text == "Фото и повестка во вложении.");
+    CHECK(r.raw == raw);
+    CHECK(r.dedup_key == key);
+    CHECK(r.dedup_key.size() == 64);
+    REQUIRE(r.attachments.size() == 2);
+    CHECK(r.attachments[0].file_name == "фото_угрозы_у_подъезда.jpg");
+    CHECK(r.attachments[0].bytes.size() == 3006);
+    CHECK(r.attachments[1].sha256 ==
+          "2be38f4a31d77b28f0667986fde02cb68705eb1d307ff32813fe4963a3f8df76");
+    CHECK(r.details.is_object());
+    CHECK(r.details["warnings"].is_array());
+    CHECK(r.details["too_large"] == false);
+
+    SUBCASE("the dedup key: the Message-ID's hash, else the raw bytes'") {
+        const auto a = parse_fixture("utf8.eml");
+        const auto b = parse_fixture("no_message_id.eml");
+        // Same Message-ID, other bytes (a mailbox recreated, a header rewritten): same key.
+        CHECK(dedup_key_for(a, "x") == dedup_key_for(a, "y"));
+        CHECK(dedup_key_for(b, "x") != dedup_key_for(b, "y"));
+        CHECK(dedup_key_for(a, "x") != dedup_key_for(b, "x"));
+    }
+    SUBCASE("default_language fills in only when the detector is unsure") {
+        auto shortm = parse_mail(simple_mail("Content-Type: text/plain\r\n", "ok\r\n"));
+        const auto und = mail_report(std::move(shortm), "", {"mail", "ru", 1});
+        CHECK(und.language == "ru");
+        auto ru = parse_fixture("utf8.eml");
+        CHECK(mail_report(std::move(ru), "", {"mail", "en", 1}).language == "ru");
+        auto keep = parse_mail(simple_mail("Content-Type: text/plain\r\n", "ok\r\n"));
+        CHECK(mail_report(std::move(keep), "", {"mail", "", 1}).language == "und");
     }
 }
 
