@@ -141,19 +141,13 @@ bool read_imap(load_state& state, const document& d, const yaml_reader::fields& 
     } else {
         missing("username", "the IMAP login name");
     }
-    if (f.find("password") != f.end()) {
-        y.fail(key_at("password"), join(path, "password"),
-               "secrets are never written in YAML: put the password in a file and name it with "
-               "password_file");
-        ok = false;
-    }
     if (const auto* n = node("password_file")) {
         if (auto x = y.read_secret(d, *n, join(path, "password_file"))) {
             m.password = std::move(*x);
         } else {
             ok = false;
         }
-    } else if (f.find("password") == f.end()) {
+    } else {
         missing("password_file", "a file holding the IMAP password");
     }
     if (const auto* n = node("mailbox")) {
@@ -171,9 +165,11 @@ bool read_imap(load_state& state, const document& d, const yaml_reader::fields& 
     if (const auto* n = node("after_store")) {
         const std::string p = join(path, "after_store");
         if (n->IsScalar()) {
-            if (auto x = y.read_enum(d, *n, p, {"seen"})) {
+            if (n->Scalar() == "seen") {
                 m.move_to.clear();
             } else {
+                y.fail(y.at(d, *n), p,
+                       "expected seen or {move: FOLDER}, got \"" + n->Scalar() + "\"");
                 ok = false;
             }
         } else if (const auto g = y.read_map(d, *n, p, {"move"})) {

@@ -55,13 +55,12 @@ bool read_webhook(load_state& state, const document& d, const yaml_reader::field
 }
 
 constexpr std::array<std::string_view, 2> webhook_keys{"token_file", "token_files"};
-constexpr std::array<std::string_view, 14> imap_keys{"host",
+constexpr std::array<std::string_view, 13> imap_keys{"host",
                                                      "port",
                                                      "tls",
                                                      "ca_file",
                                                      "username",
                                                      "password_file",
-                                                     "password",
                                                      "mailbox",
                                                      "after_store",
                                                      "poll_interval",
