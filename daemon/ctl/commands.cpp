@@ -1,5 +1,7 @@
 #include "ctl/commands.hpp"
+
 #include "core/random.hpp"
+#include "ctl/ingest.hpp"
 
 #include "core/asio.hpp"
 #include "core/clock.hpp"
@@ -42,6 +44,13 @@ nlohmann::json describe_target(const config::config& cfg, const dispatch::channe
 core::result<nlohmann::json> explain_route(const app::loaded_config& loaded,
                                            const std::string& report_json) {
     const auto& cfg = *loaded.cfg;
+    // A mail (an .eml: headers first, never a JSON object) is routed as the IMAP source
+    // would route it.
+    const auto first = report_json.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && report_json[first] != '{') {
+        auto out = ingest_dry_run(report_json, &loaded);
+        return nlohmann::json(out["route"]);
+    }
     auto doc = nlohmann::json::parse(report_json, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
         return core::make_error("bad_json", "the report must be a JSON object");
