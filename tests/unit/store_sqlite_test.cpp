@@ -48,6 +48,13 @@ std::unique_ptr<store::store> open_store(const std::string& path, core::metrics*
     return std::move(*s);
 }
 
+// Takes a current database back to schema version 4 (what migration 5 added, dropped).
+constexpr const char* v5_undo =
+    "DROP TABLE attachments; DROP TABLE source_cursors; DROP INDEX reports_by_dedup_key; "
+    "DROP INDEX reports_by_case; ALTER TABLE reports DROP COLUMN dedup_key; "
+    "ALTER TABLE reports DROP COLUMN case_id; ALTER TABLE reports DROP COLUMN details; "
+    "ALTER TABLE reports DROP COLUMN raw; PRAGMA user_version = 4";
+
 unsigned mode_of(const std::string& path) {
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
@@ -105,6 +112,7 @@ TEST_CASE("the timers table: columns as stored, its index, a version 1 database 
     CHECK(raw.scalar("SELECT cancelled_at FROM timers") == clock.now_ms());
 
     // A database from before the timers (schema version 1) gets them on open.
+    REQUIRE(raw.exec(v5_undo) == SQLITE_OK);
     REQUIRE(raw.exec("DROP TABLE timers; DROP TABLE seal_meta; DROP INDEX "
                      "notifications_due_by_channel; ALTER TABLE notifications DROP COLUMN "
                      "severity_rank; PRAGMA user_version = 1") == SQLITE_OK);
