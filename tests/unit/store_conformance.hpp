@@ -1140,7 +1140,7 @@ TEST_CASE_TEMPLATE_DEFINE("a report joins an existing case; a missing case opens
     // A case id that names no case: a new case, never an error. The next free id too.
     for (const std::int64_t missing : {case_id + 1, std::int64_t{9'999}}) {
         auto stray = ingest_sync(*s,
-                                 make_mail("imap:1:" + std::to_string(missing),
+                                 make_mail("imap:3:" + std::to_string(missing),
                                            "stray-" + std::to_string(missing), missing),
                                  {make_planned()});
         REQUIRE(stray.ok());
