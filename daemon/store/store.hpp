@@ -229,15 +229,16 @@ public:
     // ---- cursors: where a pulling source (an IMAP mailbox) stands ----
 
     // The value last saved for `source` (opaque text, JSON by convention), or nullopt.
-    virtual void load_cursor(std::string source,
-                             std::function<void(core::result<std::optional<std::string>>)> done) = 0;
+    virtual void load_cursor(
+        std::string source, std::function<void(core::result<std::optional<std::string>>)> done) = 0;
     // Replaces the value of `source`, durably.
     virtual void save_cursor(std::string source, std::string value,
                              std::function<void(core::status)> done) = 0;
     // Which of `keys` are dedup keys (report::dedup_key) of reports of `source` already
     // stored; the rest are new. For a source that rescans (a mailbox recreated).
-    virtual void known_dedup_keys(std::string source, std::vector<std::string> keys,
-                                  std::function<void(core::result<std::vector<std::string>>)> done) = 0;
+    virtual void known_dedup_keys(
+        std::string source, std::vector<std::string> keys,
+        std::function<void(core::result<std::vector<std::string>>)> done) = 0;
 
     // ---- timers: durable, claimed with a lease, fired once ----
 
@@ -276,10 +277,11 @@ public:
     // One batch of a retention sweep. Examines up to `limit` reports after `after_id` in id
     // order and stops at the first received at or after `received_before` (ids grow with
     // reception, so every later one is younger). Of each older report it purges the
-    // contents: sender, subject, text and labels of the report, address and payload of its
-    // notifications (one still pending becomes failed, "purged by retention"); ids, times,
-    // statuses, cases, timers and the audit trail stay. The batch that ends the sweep
-    // writes one audit event (actor "retention", kind "retention_sweep", detail
+    // contents: sender, subject, text, labels, details and raw bytes of the report, file
+    // name, content type, hash and bytes of its attachments (their count and sizes stay),
+    // address and payload of its notifications (one still pending becomes failed, "purged
+    // by retention"); ids, times, statuses, cases, timers and the audit trail stay. The batch that
+    // ends the sweep writes one audit event (actor "retention", kind "retention_sweep", detail
     // {"received_before","reports","notifications","batches"}) in the same transaction. Once cases
     // have states, only closed cases will be purged.
     virtual void purge_contents(purge_batch batch,

@@ -187,9 +187,12 @@ def _wait_port_file(proc, port_file, what):
 # Columns the store seals at rest (docs/operations.md), by table. Their associated data is
 # "<table>.<column>:<row id>"; the value is version(1) | key id(8) | nonce(24) | ct+tag.
 SEALED_COLUMNS = {
-    "reports": ("sender", "subject", "text", "labels"),
+    "reports": ("sender", "subject", "text", "labels", "details", "raw"),
     "notifications": ("address", "payload"),
+    "attachments": ("file_name", "content_type", "sha256", "bytes"),
 }
+# Sealed columns that hold bytes, not text: opened to bytes.
+SEALED_BINARY = {("reports", "raw"), ("attachments", "bytes")}
 SEALED_HEADER = 1 + 8 + 24
 SEALED_OVERHEAD = SEALED_HEADER + 16
 
@@ -228,8 +231,9 @@ def key_id_hex(key):
     return out.raw.hex()
 
 
-def open_sealed(key, value, ad):
-    """Opens a sealed column value (bytes) bound to `ad`; returns str, or None if it fails."""
+def open_sealed(key, value, ad, binary=False):
+    """Opens a sealed column value (bytes) bound to `ad`; returns str (bytes when `binary`),
+    or None if it fails."""
     if not isinstance(value, (bytes, bytearray)) or len(value) < SEALED_OVERHEAD:
         return None
     value = bytes(value)
@@ -239,7 +243,10 @@ def open_sealed(key, value, ad):
     n = ctypes.c_ulonglong(0)
     rc = sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(
         out, ctypes.byref(n), None, ct, len(ct), full_ad, len(full_ad), header[9:], key)
-    return out.raw[:n.value].decode("utf-8") if rc == 0 else None
+    if rc != 0:
+        return None
+    plain = out.raw[:n.value]
+    return plain if binary else plain.decode("utf-8")
 
 
 _FROM_RE = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)
@@ -254,7 +261,8 @@ def open_row(key, sql, row):
         return row
     for col in SEALED_COLUMNS[table]:
         if isinstance(row.get(col), (bytes, bytearray)):
-            opened = open_sealed(key, row[col], f"{table}.{col}:{row['id']}")
+            opened = open_sealed(key, row[col], f"{table}.{col}:{row['id']}",
+                                 binary=(table, col) in SEALED_BINARY)
             assert opened is not None, f"{table}.{col} of row {row['id']} does not open"
             row[col] = opened
     return row

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -1034,6 +1035,415 @@ TEST_CASE_TEMPLATE_DEFINE("with options.completions every completion runs on tha
     CHECK(called);
 }
 
+// ---- email intake (issue 8): dedup keys, case joins, details, raw, attachments, cursors ----
+
+inline domain::report make_mail(const std::string& external_id, const std::string& dedup_key,
+                                std::int64_t case_id = 0) {
+    auto r = make_report(external_id);
+    r.source = "mailbox";
+    r.source_kind = "email";
+    r.dedup_key = dedup_key;
+    r.case_id = case_id;
+    return r;
+}
+
+inline core::result<std::optional<std::vector<std::string>>> case_targets_sync(
+    store& s, std::int64_t case_id) {
+    return wait_for<std::optional<std::vector<std::string>>>(
+        [&](auto done) { s.case_targets(case_id, std::move(done)); });
+}
+
+inline core::result<std::vector<std::string>> known_keys_sync(store& s, const std::string& source,
+                                                              std::vector<std::string> keys) {
+    return wait_for<std::vector<std::string>>(
+        [&](auto done) { s.known_dedup_keys(source, std::move(keys), std::move(done)); });
+}
+
+TEST_CASE_TEMPLATE_DEFINE("a known dedup_key is a duplicate like a known external_id", B,
+                          conformance_19) {
+    B backend;
+    auto s = open_with(backend);
+    auto first = ingest_sync(*s, make_mail("imap:1:1", "mid-a"), {make_planned()});
+    REQUIRE(first.ok());
+    CHECK_FALSE(first->ids.duplicate);
+    // Same Message-ID hash under a new external id (the mailbox was recreated): duplicate.
+    auto again = ingest_sync(*s, make_mail("imap:2:7", "mid-a"), {make_planned("responder:bob")});
+    REQUIRE(again.ok());
+    CHECK(again->ids.duplicate);
+    CHECK(again->ids.report_id == first->ids.report_id);
+    CHECK(again->ids.case_id == first->ids.case_id);
+    CHECK(again->notifications.empty());
+    // Same external id, another dedup key: duplicate too (both keys count).
+    auto same_id = ingest_sync(*s, make_mail("imap:1:1", "mid-b"), {make_planned()});
+    REQUIRE(same_id.ok());
+    CHECK(same_id->ids.duplicate);
+    CHECK(same_id->ids.report_id == first->ids.report_id);
+    // The dedup key is per source: another source may have it.
+    auto other = make_mail("imap:1:1", "mid-a");
+    other.source = "second-mailbox";
+    auto elsewhere = ingest_sync(*s, other, {});
+    REQUIRE(elsewhere.ok());
+    CHECK_FALSE(elsewhere->ids.duplicate);
+    // No dedup key: many reports without one are fine.
+    for (const char* id : {"w-1", "w-2"}) {
+        auto plain = ingest_sync(*s, make_report(id), {});
+        REQUIRE(plain.ok());
+        CHECK_FALSE(plain->ids.duplicate);
+    }
+    auto st = stats_sync(*s, 1'800'000'000'000);
+    REQUIRE(st.ok());
+    CHECK(st->reports == 4);
+    CHECK(st->cases == 4);
+    CHECK(st->pending == 1);
+    auto loaded = s->load_report(first->ids.report_id);
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->dedup_key == "mid-a");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("a report joins an existing case; a missing case opens a new one", B,
+                          conformance_20) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto opened = ingest_sync(*s, make_mail("imap:1:1", "m1"),
+                              {make_planned("responder:alice"), make_planned("responder:bob")});
+    REQUIRE(opened.ok());
+    CHECK_FALSE(opened->ids.joined);
+    const auto case_id = opened->ids.case_id;
+
+    auto reply =
+        ingest_sync(*s, make_mail("imap:1:2", "m2", case_id), {make_planned("responder:alice")});
+    REQUIRE(reply.ok());
+    CHECK_FALSE(reply->ids.duplicate);
+    CHECK(reply->ids.joined);
+    CHECK(reply->ids.case_id == case_id);
+    CHECK(reply->ids.report_id != opened->ids.report_id);
+    REQUIRE(reply->notifications.size() == 1);
+    CHECK(reply->notifications[0].case_id == case_id);
+    auto loaded = s->load_report(reply->ids.report_id);
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->case_id == case_id);
+    auto first = s->load_report(opened->ids.report_id);
+    REQUIRE(first.ok());
+    REQUIRE(first->has_value());
+    CHECK((*first)->case_id == case_id);
+
+    // A duplicate of the joined report names its case, not a new one.
+    auto dup = ingest_sync(*s, make_mail("imap:9:9", "m2"), {});
+    REQUIRE(dup.ok());
+    CHECK(dup->ids.duplicate);
+    CHECK(dup->ids.report_id == reply->ids.report_id);
+    CHECK(dup->ids.case_id == case_id);
+
+    // A case id that names no case: a new case, never an error. The next free id too.
+    for (const std::int64_t missing : {case_id + 1, std::int64_t{9'999}}) {
+        auto stray = ingest_sync(*s,
+                                 make_mail("imap:3:" + std::to_string(missing),
+                                           "stray-" + std::to_string(missing), missing),
+                                 {make_planned()});
+        REQUIRE(stray.ok());
+        CHECK_FALSE(stray->ids.duplicate);
+        CHECK_FALSE(stray->ids.joined);
+        CHECK(stray->ids.case_id > 0);
+        CHECK(stray->ids.case_id != case_id);
+        REQUIRE(stray->notifications.size() == 1);
+        CHECK(stray->notifications[0].case_id == stray->ids.case_id);
+    }
+    auto st = stats_sync(*s, clock.now_ms());
+    REQUIRE(st.ok());
+    CHECK(st->reports == 4);
+    CHECK(st->cases == 3);
+    // A later new case still gets a fresh id.
+    auto fresh = ingest_sync(*s, make_report("after"), {});
+    REQUIRE(fresh.ok());
+    CHECK_FALSE(fresh->ids.joined);
+    auto st2 = stats_sync(*s, clock.now_ms());
+    REQUIRE(st2.ok());
+    CHECK(st2->cases == 4);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("case_targets: distinct, in first-notified order; nullopt for none", B,
+                          conformance_21) {
+    B backend;
+    auto s = open_with(backend);
+    auto missing = case_targets_sync(*s, 42);
+    REQUIRE(missing.ok());
+    CHECK_FALSE(missing->has_value());
+
+    auto opened = ingest_sync(*s, make_mail("imap:1:1", "a"),
+                              {make_planned("responder:bob"), make_planned("responder:alice"),
+                               make_planned("responder:bob", "ops-email", 1)});
+    REQUIRE(opened.ok());
+    const auto case_id = opened->ids.case_id;
+    // A delivered and a dead notification count as much as a pending one.
+    attempt_result delivered;
+    delivered.outcome = attempt_result::kind::delivered;
+    REQUIRE(attempt_sync(*s, opened->notifications[0].id, delivered).ok());
+    attempt_result dead;
+    dead.outcome = attempt_result::kind::failed;
+    dead.dead_letter = true;
+    REQUIRE(attempt_sync(*s, opened->notifications[1].id, dead).ok());
+    auto joined = ingest_sync(*s, make_mail("imap:1:2", "b", case_id),
+                              {make_planned("partner:ngo"), make_planned("responder:alice")});
+    REQUIRE(joined.ok());
+    REQUIRE(joined->ids.joined);
+    // Another case's targets stay out.
+    REQUIRE(ingest_sync(*s, make_mail("imap:1:3", "c"), {make_planned("responder:carol")}).ok());
+
+    auto targets = case_targets_sync(*s, case_id);
+    REQUIRE(targets.ok());
+    REQUIRE(targets->has_value());
+    CHECK(**targets == std::vector<std::string>{"responder:bob", "responder:alice", "partner:ngo"});
+
+    // A case without notifications: an empty list, not nullopt.
+    auto quiet = ingest_sync(*s, make_mail("imap:1:4", "d"), {});
+    REQUIRE(quiet.ok());
+    auto none = case_targets_sync(*s, quiet->ids.case_id);
+    REQUIRE(none.ok());
+    REQUIRE(none->has_value());
+    CHECK((*none)->empty());
+}
+
+TEST_CASE_TEMPLATE_DEFINE("cursors: nullopt, round trip, replace, per source, durable", B,
+                          conformance_22) {
+    B backend;
+    auto s = open_with(backend);
+    auto load = [&](const std::string& source) {
+        return wait_for<std::optional<std::string>>(
+            [&](auto done) { s->load_cursor(source, std::move(done)); });
+    };
+    auto save = [&](const std::string& source, const std::string& value) {
+        return wait_for<core::ok_t>(
+            [&](auto done) { s->save_cursor(source, value, std::move(done)); });
+    };
+    auto none = load("mailbox");
+    REQUIRE(none.ok());
+    CHECK_FALSE(none->has_value());
+    REQUIRE(save("mailbox", R"({"uidvalidity":7,"uid":10})").ok());
+    REQUIRE(save("other", R"({"uidvalidity":1,"uid":1})").ok());
+    auto first = load("mailbox");
+    REQUIRE(first.ok());
+    REQUIRE(first->has_value());
+    CHECK(**first == R"({"uidvalidity":7,"uid":10})");
+    REQUIRE(save("mailbox", R"({"uidvalidity":8,"uid":2})").ok());
+    s.reset();
+    s = open_with(backend);
+    auto replaced = load("mailbox");
+    REQUIRE(replaced.ok());
+    REQUIRE(replaced->has_value());
+    CHECK(**replaced == R"({"uidvalidity":8,"uid":2})");
+    auto other = load("other");
+    REQUIRE(other.ok());
+    REQUIRE(other->has_value());
+    CHECK(**other == R"({"uidvalidity":1,"uid":1})");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("known_dedup_keys: per source, in order, over many statements", B,
+                          conformance_23) {
+    B backend;
+    auto s = open_with(backend);
+    // 1500 stored keys, more than any one statement takes.
+    std::vector<std::string> stored;
+    for (int i = 0; i < 1500; ++i) {
+        stored.push_back("key-" + std::to_string(i));
+    }
+    {
+        std::vector<std::shared_ptr<std::promise<core::result<ingest_result>>>> waits;
+        for (int i = 0; i < 1500; ++i) {
+            auto p = std::make_shared<std::promise<core::result<ingest_result>>>();
+            waits.push_back(p);
+            s->ingest(make_mail("imap:1:" + std::to_string(i), stored[static_cast<std::size_t>(i)]),
+                      make_case(), {}, [p](core::result<ingest_result> r) { p->set_value(r); });
+        }
+        for (auto& w : waits) {
+            REQUIRE(w->get_future().get().ok());
+        }
+    }
+    auto other = make_mail("imap:1:x", "other-source-key");
+    other.source = "second-mailbox";
+    REQUIRE(ingest_sync(*s, other, {}).ok());
+
+    // Ask for every odd stored key, interleaved with unknown ones and one twice.
+    std::vector<std::string> ask;
+    std::vector<std::string> expected;
+    for (int i = 1; i < 1500; i += 2) {
+        ask.push_back("new-" + std::to_string(i));
+        ask.push_back(stored[static_cast<std::size_t>(i)]);
+        expected.push_back(stored[static_cast<std::size_t>(i)]);
+    }
+    ask.push_back(stored[1]);
+    ask.push_back("other-source-key");
+    ask.push_back("");
+    REQUIRE(ask.size() > 1000);
+    auto known = known_keys_sync(*s, "mailbox", ask);
+    REQUIRE(known.ok());
+    CHECK(known->size() == 750);
+    CHECK(*known == expected);
+    auto empty = known_keys_sync(*s, "mailbox", {});
+    REQUIRE(empty.ok());
+    CHECK(empty->empty());
+    auto theirs = known_keys_sync(*s, "second-mailbox", {"other-source-key", "key-1"});
+    REQUIRE(theirs.ok());
+    CHECK(*theirs == std::vector<std::string>{"other-source-key"});
+}
+
+inline std::vector<domain::attachment> sample_attachments() {
+    domain::attachment jpeg;
+    jpeg.file_name = "фото задержания.jpg";
+    jpeg.content_type = "image/jpeg";
+    jpeg.bytes = std::string("\xff\xd8\xff\xe0\0\0JFIF\0\x01\x02", 13) + std::string(5000, '\0');
+    jpeg.size = jpeg.bytes.size();
+    jpeg.sha256 = std::string(64, 'a');
+    jpeg.kept = true;
+    domain::attachment pdf;  // over the keep limit: facts only
+    pdf.file_name = "протокол.pdf";
+    pdf.content_type = "application/pdf";
+    pdf.size = 30'000'000;
+    pdf.sha256 = std::string(64, 'b');
+    domain::attachment nameless;
+    nameless.content_type = "application/octet-stream";
+    nameless.bytes = std::string("\0", 1);
+    nameless.size = 1;
+    nameless.sha256 = std::string(64, 'c');
+    nameless.kept = true;
+    return {jpeg, pdf, nameless};
+}
+
+inline void check_same(const std::vector<domain::attachment>& got,
+                       const std::vector<domain::attachment>& want) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CAPTURE(i);
+        CHECK(got[i].file_name == want[i].file_name);
+        CHECK(got[i].content_type == want[i].content_type);
+        CHECK(got[i].size == want[i].size);
+        CHECK(got[i].sha256 == want[i].sha256);
+        CHECK(got[i].bytes == want[i].bytes);
+        CHECK(got[i].kept == want[i].kept);
+    }
+}
+
+TEST_CASE_TEMPLATE_DEFINE("details, raw and attachments round-trip, binary bytes included", B,
+                          conformance_24) {
+    B backend;
+    auto s = open_with(backend);
+    auto mail = make_mail("imap:1:1", "m");
+    mail.details = {{"sender_name", "Иван"},
+                    {"message_id", "<a@b>"},
+                    {"references", {"<x@y>", "<z@w>"}},
+                    {"warnings", nlohmann::json::array()}};
+    mail.raw =
+        std::string("From: a@b\r\nSubject: =?koi8-r?B?8NLP18XSy8E=?=\r\n\r\n\0\xff\xfe body", 51);
+    mail.attachments = sample_attachments();
+    auto r = ingest_sync(*s, mail, {make_planned()});
+    REQUIRE(r.ok());
+    // Another report's attachments stay apart.
+    auto second = make_mail("imap:1:2", "n");
+    second.attachments = {sample_attachments()[1]};
+    auto r2 = ingest_sync(*s, second, {});
+    REQUIRE(r2.ok());
+
+    s.reset();
+    s = open_with(backend);
+    auto loaded = s->load_report(r->ids.report_id);
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->details == mail.details);
+    CHECK((*loaded)->raw == mail.raw);
+    CHECK((*loaded)->raw.size() == 51);
+    CHECK((*loaded)->attachments.empty());  // attachments_for_report reads them
+    auto files = s->attachments_for_report(r->ids.report_id);
+    REQUIRE(files.ok());
+    check_same(*files, mail.attachments);
+    auto files2 = s->attachments_for_report(r2->ids.report_id);
+    REQUIRE(files2.ok());
+    check_same(*files2, second.attachments);
+
+    // A report without any: empty details object, empty raw, no attachments.
+    auto plain = ingest_sync(*s, make_report("plain"), {});
+    REQUIRE(plain.ok());
+    auto bare = s->load_report(plain->ids.report_id);
+    REQUIRE(bare.ok());
+    REQUIRE(bare->has_value());
+    CHECK((*bare)->details == nlohmann::json::object());
+    CHECK((*bare)->raw.empty());
+    CHECK((*bare)->dedup_key.empty());
+    CHECK((*bare)->case_id == plain->ids.case_id);
+    auto none = s->attachments_for_report(plain->ids.report_id);
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+    auto unknown = s->attachments_for_report(999);
+    REQUIRE(unknown.ok());
+    CHECK(unknown->empty());
+
+    // A duplicate writes no second set of attachments.
+    auto dup = ingest_sync(*s, mail, {});
+    REQUIRE(dup.ok());
+    CHECK(dup->ids.duplicate);
+    auto after = s->attachments_for_report(r->ids.report_id);
+    REQUIRE(after.ok());
+    CHECK(after->size() == 3);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("retention purges details, raw and attachments; keeps sizes and count", B,
+                          conformance_25) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto mail = make_mail("imap:1:1", "m");
+    mail.received_at = 1'700'000'000'000;
+    mail.details = {{"sender_name", "Иван"}};
+    mail.raw = "From: someone\r\n\r\nbody";
+    mail.attachments = sample_attachments();
+    auto old = ingest_sync(*s, mail, {make_planned()});
+    REQUIRE(old.ok());
+    auto young = make_mail("imap:1:2", "n");
+    young.received_at = clock.now_ms();
+    young.raw = "young raw";
+    young.attachments = {sample_attachments()[0]};
+    auto kept = ingest_sync(*s, young, {});
+    REQUIRE(kept.ok());
+
+    purge_batch b;
+    b.received_before = clock.now_ms() - 1000;
+    auto p = wait_for<purge_progress>([&](auto done) { s->purge_contents(b, std::move(done)); });
+    REQUIRE(p.ok());
+    CHECK(p->reports == 1);
+
+    auto loaded = s->load_report(old->ids.report_id);
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->details == nlohmann::json::object());
+    CHECK((*loaded)->raw.empty());
+    CHECK((*loaded)->dedup_key == "m");  // a re-fetched mail is still a duplicate
+    auto files = s->attachments_for_report(old->ids.report_id);
+    REQUIRE(files.ok());
+    REQUIRE(files->size() == 3);
+    const auto want = sample_attachments();
+    for (std::size_t i = 0; i < files->size(); ++i) {
+        CAPTURE(i);
+        CHECK((*files)[i].file_name.empty());
+        CHECK((*files)[i].content_type.empty());
+        CHECK((*files)[i].sha256.empty());
+        CHECK((*files)[i].bytes.empty());
+        CHECK_FALSE((*files)[i].kept);
+        CHECK((*files)[i].size == want[i].size);
+    }
+    auto dup = ingest_sync(*s, mail, {});
+    REQUIRE(dup.ok());
+    CHECK(dup->ids.duplicate);
+
+    auto young_loaded = s->load_report(kept->ids.report_id);
+    REQUIRE(young_loaded.ok());
+    REQUIRE(young_loaded->has_value());
+    CHECK((*young_loaded)->raw == "young raw");
+    auto young_files = s->attachments_for_report(kept->ids.report_id);
+    REQUIRE(young_files.ok());
+    check_same(*young_files, young.attachments);
+}
+
 }  // namespace hotline::store::conformance
 
 // Runs the whole suite against backend type B (once per test file, at global scope; B
@@ -1059,5 +1469,12 @@ TEST_CASE_TEMPLATE_DEFINE("with options.completions every completion runs on tha
     TEST_CASE_TEMPLATE_INVOKE(conformance_16, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_17, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_18, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_19, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_20, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_21, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_22, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_23, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_24, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_25, B); \
     } /* namespace */                             \
     static_assert(true, "")

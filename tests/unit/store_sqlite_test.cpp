@@ -5,14 +5,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <latch>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "store/factory.hpp"
+#include "store/rekey.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 #include "store/store.hpp"
@@ -47,6 +51,13 @@ std::unique_ptr<store::store> open_store(const std::string& path, core::metrics*
     REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.err().describe()));
     return std::move(*s);
 }
+
+// Takes a current database back to schema version 4 (what migration 5 added, dropped).
+constexpr const char* v5_undo =
+    "DROP TABLE attachments; DROP TABLE source_cursors; DROP INDEX reports_by_dedup_key; "
+    "DROP INDEX reports_by_case; ALTER TABLE reports DROP COLUMN dedup_key; "
+    "ALTER TABLE reports DROP COLUMN case_id; ALTER TABLE reports DROP COLUMN details; "
+    "ALTER TABLE reports DROP COLUMN raw; PRAGMA user_version = 4";
 
 unsigned mode_of(const std::string& path) {
     struct stat st {};
@@ -105,6 +116,7 @@ TEST_CASE("the timers table: columns as stored, its index, a version 1 database 
     CHECK(raw.scalar("SELECT cancelled_at FROM timers") == clock.now_ms());
 
     // A database from before the timers (schema version 1) gets them on open.
+    REQUIRE(raw.exec(v5_undo) == SQLITE_OK);
     REQUIRE(raw.exec("DROP TABLE timers; DROP TABLE seal_meta; DROP INDEX "
                      "notifications_due_by_channel; ALTER TABLE notifications DROP COLUMN "
                      "severity_rank; PRAGMA user_version = 1") == SQLITE_OK);
@@ -625,4 +637,209 @@ TEST_CASE("writable: false after a failed write, back only when a batch that wro
     // A batch that changed rows proves the store writes again.
     REQUIRE(ingest_sync(s, make_report("w3")).ok());
     CHECK(s.writable());
+}
+
+// ---- schema 5 (issue 8): joins in the audit trail, sealed mail contents, migration ----
+
+namespace {
+
+domain::report secret_mail(const std::string& external_id) {
+    auto r = make_report(external_id);
+    r.source = "mailbox";
+    r.source_kind = "email";
+    r.dedup_key = "sha256:" + external_id;
+    r.details = {{"sender_name", "Ivan Secretsender"}, {"message_id", "<secret-mid@example.org>"}};
+    r.raw = std::string("From: Secret Raw Header\r\n\r\n\0body", 33);
+    domain::attachment a;
+    a.file_name = "secret-file-name.jpg";
+    a.content_type = "image/x-secret-type";
+    a.bytes = std::string("SECRETBYTES\0\xff", 13);
+    a.size = a.bytes.size();
+    a.sha256 = "5ec7e7a5";
+    a.kept = true;
+    r.attachments = {a, a};
+    return r;
+}
+
+const std::vector<std::string> mail_needles = {"Secretsender",     "secret-mid",    "Secret Raw",
+                                               "secret-file-name", "x-secret-type", "SECRETBYTES",
+                                               "5ec7e7a5"};
+
+std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The (source, dedup_key) index of schema 5 and the report-row case id.
+void check_schema_5(raw_db& raw) {
+    CHECK(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = "
+                     "'reports_by_dedup_key' AND sql LIKE '%WHERE dedup_key IS NOT NULL%'") == 1);
+    CHECK(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'attachments'") == 1);
+    CHECK(raw.scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'source_cursors'") == 1);
+}
+
+}  // namespace
+
+TEST_CASE("a joined report writes report_joined, not a second case or report_received") {
+    temp_dir dir;
+    auto s = open_store(dir.db());
+    auto first = ingest_sync(*s, secret_mail("imap:1:1"), {make_planned()});
+    REQUIRE(first.ok());
+    auto reply = secret_mail("imap:1:2");
+    reply.case_id = first->ids.case_id;
+    auto joined = ingest_sync(*s, reply, {make_planned()});
+    REQUIRE(joined.ok());
+    REQUIRE(joined->ids.joined);
+    raw_db raw(dir.db());
+    check_schema_5(raw);
+    CHECK(raw.scalar("SELECT COUNT(*) FROM cases") == 1);
+    CHECK(raw.scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'report_received'") == 1);
+    const auto where = " FROM audit_events WHERE kind = 'report_joined' AND case_id = " +
+                       std::to_string(first->ids.case_id) +
+                       " AND report_id = " + std::to_string(joined->ids.report_id);
+    CHECK(raw.scalar("SELECT COUNT(*)" + where) == 1);
+    const auto detail = raw.text("SELECT detail" + where);
+    CHECK(detail.find("notification_ids") != std::string::npos);
+    for (const auto& needle : mail_needles) {
+        CHECK(detail.find(needle) == std::string::npos);
+    }
+    CHECK(raw.scalar("SELECT case_id FROM reports WHERE id = " +
+                     std::to_string(joined->ids.report_id)) == first->ids.case_id);
+    CHECK(raw.text("SELECT dedup_key FROM reports WHERE id = " +
+                   std::to_string(joined->ids.report_id)) == "sha256:imap:1:2");
+    // A report without a dedup key stores NULL (the partial index skips it).
+    auto plain = ingest_sync(*s, make_report("plain"), {});
+    REQUIRE(plain.ok());
+    CHECK(raw.scalar("SELECT COUNT(*) FROM reports WHERE dedup_key IS NULL AND id = " +
+                     std::to_string(plain->ids.report_id)) == 1);
+}
+
+TEST_CASE("details, raw and attachments are sealed on disk, and rekey re-seals them") {
+    temp_dir dir;
+    std::int64_t report_id = 0;
+    {
+        auto s = open_store(dir.db());
+        auto r = ingest_sync(*s, secret_mail("imap:1:1"), {});
+        REQUIRE(r.ok());
+        report_id = r->ids.report_id;
+    }
+    raw_db raw(dir.db());
+    const auto rid = std::to_string(report_id);
+    CHECK(raw.text("SELECT typeof(details) FROM reports WHERE id = " + rid) == "blob");
+    CHECK(raw.text("SELECT typeof(raw) FROM reports WHERE id = " + rid) == "blob");
+    CHECK(raw.opened("reports", "raw", report_id) == secret_mail("x").raw);
+    CHECK(raw.scalar("SELECT COUNT(*) FROM attachments WHERE report_id = " + rid +
+                     " AND typeof(file_name) = 'blob' AND typeof(content_type) = 'blob' AND "
+                     "typeof(sha256) = 'blob' AND typeof(bytes) = 'blob' AND size = 13 AND "
+                     "kept = 1") == 2);
+    const auto first_file = raw.scalar("SELECT MIN(id) FROM attachments");
+    CHECK(raw.opened("attachments", "bytes", first_file) == secret_mail("x").attachments[0].bytes);
+    CHECK(raw.opened("attachments", "file_name", first_file) == "secret-file-name.jpg");
+    const auto files_on_disk = [&] {
+        std::string all;
+        for (const char* suffix : {"", "-wal"}) {
+            all += file_bytes(dir.db() + suffix);
+        }
+        return all;
+    };
+    for (const auto& needle : mail_needles) {
+        CAPTURE(needle);
+        CHECK(files_on_disk().find(needle) == std::string::npos);
+    }
+
+    // Rekey: every new sealed column moves to the new key and still opens.
+    const std::array<unsigned char, core::crypto::key_bytes> new_bytes{0x07, 0x08, 0x09};
+    auto ring = std::make_shared<core::crypto::keyring>(core::crypto::key::from_bytes(new_bytes));
+    ring->add_older(test_keys()->current());
+    const auto new_id = ring->current().id();
+    rekey_options ro;
+    ro.path = dir.db();
+    ro.keys = ring;
+    auto done = rekey(ro);
+    REQUIRE_MESSAGE(done.ok(), (done.ok() ? "" : done.err().describe()));
+    CHECK(done->unreadable == 0);
+    for (const auto& [table, column, id] :
+         {std::tuple{"reports", "details", report_id}, std::tuple{"reports", "raw", report_id},
+          std::tuple{"attachments", "file_name", first_file},
+          std::tuple{"attachments", "content_type", first_file},
+          std::tuple{"attachments", "sha256", first_file},
+          std::tuple{"attachments", "bytes", first_file}}) {
+        CAPTURE(column);
+        const auto value = raw.bytes(std::string("SELECT ") + column + " FROM " + table +
+                                     " WHERE id = " + std::to_string(id));
+        CHECK(core::crypto::sealed_key_id(value) == new_id);
+    }
+    options o;
+    o.path = dir.db();
+    o.keys = ring;
+    auto reopened = store::store::open(o);
+    REQUIRE_MESSAGE(reopened.ok(), (reopened.ok() ? "" : reopened.err().describe()));
+    auto loaded = (*reopened)->load_report(report_id);
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->has_value());
+    CHECK((*loaded)->raw == secret_mail("x").raw);
+    CHECK((*loaded)->details == secret_mail("x").details);
+    auto files = (*reopened)->attachments_for_report(report_id);
+    REQUIRE(files.ok());
+    REQUIRE(files->size() == 2);
+    CHECK((*files)[1].bytes == secret_mail("x").attachments[1].bytes);
+    CHECK((*files)[1].file_name == "secret-file-name.jpg");
+}
+
+TEST_CASE("a version 4 database migrates: old rows readable, case_id backfilled") {
+    temp_dir dir;
+    std::vector<domain::report_ids> old;
+    {
+        auto s = open_store(dir.db());
+        for (const char* id : {"v4-a", "v4-b"}) {
+            auto r = ingest_sync(*s, make_report(id), {make_planned()});
+            REQUIRE(r.ok());
+            old.push_back(r->ids);
+        }
+    }
+    {
+        raw_db raw(dir.db());
+        REQUIRE(raw.exec(v5_undo) == SQLITE_OK);
+        REQUIRE(raw.scalar("PRAGMA user_version") == 4);
+        // A rekey refuses a database this version has not migrated yet.
+        auto ring = std::make_shared<core::crypto::keyring>(core::crypto::key::from_bytes(
+            std::array<unsigned char, core::crypto::key_bytes>{0x01}));
+        ring->add_older(test_keys()->current());
+        rekey_options ro;
+        ro.path = dir.db();
+        ro.keys = ring;
+        auto refused = rekey(ro);
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.err().code == "schema_old");
+    }
+    auto s = open_store(dir.db());
+    raw_db raw(dir.db());
+    CHECK(raw.scalar("PRAGMA user_version") == sqlite::current_schema_version());
+    check_schema_5(raw);
+    for (const auto& ids : old) {
+        CHECK(raw.scalar("SELECT case_id FROM reports WHERE id = " +
+                         std::to_string(ids.report_id)) == ids.case_id);
+        auto loaded = s->load_report(ids.report_id);
+        REQUIRE(loaded.ok());
+        REQUIRE(loaded->has_value());
+        CHECK((*loaded)->case_id == ids.case_id);
+        CHECK((*loaded)->sender == make_report("x").sender);
+        CHECK((*loaded)->details == nlohmann::json::object());
+        CHECK((*loaded)->raw.empty());
+    }
+    // A re-delivery of an old report is still a duplicate, with its case.
+    auto dup = ingest_sync(*s, make_report("v4-b"), {});
+    REQUIRE(dup.ok());
+    CHECK(dup->ids.duplicate);
+    CHECK(dup->ids.case_id == old[1].case_id);
+    // And a join into an old case works.
+    auto reply = secret_mail("imap:1:1");
+    reply.case_id = old[0].case_id;
+    auto joined = ingest_sync(*s, reply, {make_planned("partner:ngo")});
+    REQUIRE(joined.ok());
+    CHECK(joined->ids.joined);
+    auto targets = conformance::case_targets_sync(*s, old[0].case_id);
+    REQUIRE(targets.ok());
+    REQUIRE(targets->has_value());
+    CHECK(**targets == std::vector<std::string>{"responder:alice", "partner:ngo"});
 }

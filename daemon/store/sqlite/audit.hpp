@@ -3,6 +3,7 @@
 //
 // Events written (actor, kind, detail):
 //   source:<name>  report_received          {"source","severity","route","notification_ids":[..]}
+//   source:<name>  report_joined            same detail; the report joined the existing case
 //   dispatcher     notification_delivered   {"attempts","provider_id"}
 //   dispatcher     notification_retry       {"attempts","next_attempt_at","error"}
 //   dispatcher     notification_failed      {"attempts","error","follow_up_ids":[..]}

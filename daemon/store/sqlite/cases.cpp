@@ -4,19 +4,20 @@
 
 namespace hotline::store::sqlite {
 
-core::result<std::int64_t> insert_case(connection& db, std::int64_t report_id,
+core::result<std::int64_t> insert_case(connection& db, std::int64_t case_id, std::int64_t report_id,
                                        const domain::case_info& c, std::int64_t now) {
     auto q = db.prepare(
-        "INSERT INTO cases(report_id, state, severity, route, labels, created_at) "
-        "VALUES(?, 'open', ?, ?, ?, ?) RETURNING id");
+        "INSERT INTO cases(id, report_id, state, severity, route, labels, created_at) "
+        "VALUES(?, ?, 'open', ?, ?, ?, ?) RETURNING id");
     if (!q) {
         return q.err();
     }
-    q->bind(1, report_id)
-        .bind(2, c.severity)
-        .bind(3, c.route)
-        .bind(4, dump(c.labels.is_null() ? json::object() : c.labels))
-        .bind(5, now);
+    q->bind(1, case_id)
+        .bind(2, report_id)
+        .bind(3, c.severity)
+        .bind(4, c.route)
+        .bind(5, dump(c.labels.is_null() ? json::object() : c.labels))
+        .bind(6, now);
     auto row = q->step();
     if (!row) {
         return row.err();

@@ -193,6 +193,17 @@ core::result<rekey_report> rekey(const rekey_options& opts) {
                                     opts.path);
         }
     }
+    // The sealed columns are those of the current schema: an older database (an upgrade
+    // not yet started once) lacks some, and re-sealing half of it helps nobody.
+    if (auto version = sqlite::scalar(*db, "PRAGMA user_version"); !version) {
+        return version.err();
+    } else if (*version < sqlite::current_schema_version()) {
+        return core::make_error("schema_old",
+                                "this database has schema version " + std::to_string(*version) +
+                                    "; start hotlined of this version once (it migrates the "
+                                    "database), then rekey",
+                                opts.path);
+    }
     auto target = meta(*db, "rekey_target");
     if (!target) {
         return target.err();

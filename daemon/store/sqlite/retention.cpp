@@ -11,10 +11,21 @@ namespace {
 // A value counts as purged once it is the empty clear text a purge writes; anything else
 // (a sealed BLOB, clear text from before sealing) still holds contents.
 constexpr const char* purge_report_sql =
-    "UPDATE reports SET sender = '', subject = '', text = '', labels = '{}' "
+    "UPDATE reports SET sender = '', subject = '', text = '', labels = '{}', details = '{}', "
+    "raw = '' "
     "WHERE id = ? AND NOT (typeof(sender) = 'text' AND sender = '' AND "
     "typeof(subject) = 'text' AND subject = '' AND typeof(text) = 'text' AND text = '' AND "
-    "typeof(labels) = 'text' AND labels = '{}')";
+    "typeof(labels) = 'text' AND labels = '{}' AND typeof(details) = 'text' AND "
+    "details = '{}' AND typeof(raw) = 'text' AND raw = '')";
+
+// Size, position and the row stay (a case still shows how many files came, how big);
+// kept goes to 0 with the bytes.
+constexpr const char* purge_attachments_sql =
+    "UPDATE attachments SET file_name = '', content_type = '', sha256 = '', bytes = '', "
+    "kept = 0 "
+    "WHERE report_id = ? AND NOT (typeof(file_name) = 'text' AND file_name = '' AND "
+    "typeof(content_type) = 'text' AND content_type = '' AND typeof(sha256) = 'text' AND "
+    "sha256 = '' AND typeof(bytes) = 'text' AND bytes = '')";
 
 constexpr const char* purge_notifications_sql =
     "UPDATE notifications SET address = ?, payload = '', updated_at = ?, "
@@ -69,6 +80,14 @@ core::result<purge_progress> purge_batch_of(connection& db, const purge_batch& b
             return ran.err();
         }
         out.reports += sqlite3_changes(db.get());
+        auto files = db.prepare(purge_attachments_sql);
+        if (!files) {
+            return files.err();
+        }
+        files->bind(1, id);
+        if (auto ran = files->run(); !ran) {
+            return ran.err();
+        }
         auto notes = db.prepare(purge_notifications_sql);
         if (!notes) {
             return notes.err();

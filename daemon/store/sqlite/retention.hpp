@@ -1,8 +1,9 @@
 // Retention for the SQLite store: what a purge overwrites and how a sweep advances
 // (store::purge_contents documents the contract). Purged values are written in clear and
-// empty ("", "{}"), so nothing of the report is left sealed or not; a column the store
-// seals later (the email issue's raw bytes, attachments) is one more line in purged_report
-// or purged_notification below.
+// empty ("", "{}"), so nothing of the report is left sealed or not: its sender, subject,
+// text, labels, details and raw bytes, its attachments' names, types, hashes and bytes
+// (their rows and sizes stay), its notifications' addresses and payloads. A column the
+// store seals later is one more assignment in retention.cpp's purge statements.
 #pragma once
 #include <cstdint>
 

@@ -112,6 +112,41 @@ UPDATE notifications SET severity_rank = IFNULL((
 CREATE INDEX notifications_due_by_channel
   ON notifications(status, channel, severity_rank, next_attempt_at);
 )sql",
+    // 5: email intake (issue 8). dedup_key: a second per-source key (a mail's Message-ID
+    // hash), clear, NULL when none, so the partial index costs a webhook report nothing.
+    // case_id: the case a report belongs to, several reports per case once replies join
+    // one; no REFERENCES, since a new report's row goes in before its case's. details
+    // (JSON) and raw (the message's bytes) are sealed, like the attachments' name, type,
+    // hash and bytes; an empty value is stored as clear empty text. Cursors hold where a
+    // pulling source stands (an IMAP mailbox's UIDVALIDITY and last UID): no contents.
+    R"sql(
+ALTER TABLE reports ADD COLUMN dedup_key TEXT;
+ALTER TABLE reports ADD COLUMN case_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reports ADD COLUMN details TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE reports ADD COLUMN raw BLOB NOT NULL DEFAULT '';
+UPDATE reports SET case_id = IFNULL((
+  SELECT MIN(c.id) FROM cases c WHERE c.report_id = reports.id), 0);
+CREATE UNIQUE INDEX reports_by_dedup_key ON reports(source, dedup_key)
+  WHERE dedup_key IS NOT NULL;
+CREATE INDEX reports_by_case ON reports(case_id);
+CREATE TABLE attachments(
+  id INTEGER PRIMARY KEY,
+  report_id INTEGER NOT NULL REFERENCES reports(id),
+  position INTEGER NOT NULL,
+  file_name TEXT NOT NULL DEFAULT '',
+  content_type TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL DEFAULT 0,
+  sha256 TEXT NOT NULL DEFAULT '',
+  bytes BLOB NOT NULL DEFAULT '',
+  kept INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX attachments_by_report ON attachments(report_id, position);
+CREATE TABLE source_cursors(
+  source TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql",
 };
 
 core::result<int> user_version(connection& db) {

@@ -4,8 +4,8 @@
 // rekeying. docs/operations.md says what is sealed and what stays in clear.
 //
 // Every column that holds what an outsider sent or whom we notify goes through
-// sealer::seal/open; a new one (the email issue's raw bytes, attachment contents) is one more
-// entry in sealed_columns and a seal() call where its INSERT is built.
+// sealer::bind/open; a new one is one more entry in sealed_tables and a bind() call where
+// its INSERT is built (an empty value may go in as clear empty text: it tells nothing).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -27,14 +27,17 @@ namespace hotline::store::sqlite {
 
 struct sealed_table {
     const char* table;
-    std::array<const char*, 4> columns;  // nullptr-terminated when shorter
+    std::array<const char*, 6> columns;  // nullptr-terminated when shorter
 };
 
-// Report contents and who is notified where; ids, times, statuses, severities, channel
-// names, targets, routes and case labels (from the config) stay in clear for the indexes.
-inline constexpr std::array<sealed_table, 2> sealed_tables{{
-    {"reports", {"sender", "subject", "text", "labels"}},
-    {"notifications", {"address", "payload", nullptr, nullptr}},
+// Report contents (a mail's details and raw bytes, its attachments' names, types, hashes
+// and bytes included) and who is notified where; ids, times, statuses, severities, channel
+// names, targets, routes, case labels (from the config), dedup keys (hashes), attachment
+// sizes and source cursors stay in clear for the indexes.
+inline constexpr std::array<sealed_table, 3> sealed_tables{{
+    {"reports", {"sender", "subject", "text", "labels", "details", "raw"}},
+    {"notifications", {"address", "payload", nullptr, nullptr, nullptr, nullptr}},
+    {"attachments", {"file_name", "content_type", "sha256", "bytes", nullptr, nullptr}},
 }};
 
 inline constexpr const char* unreadable_metric = "hotline_store_unreadable_total";

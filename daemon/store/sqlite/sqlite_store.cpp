@@ -300,6 +300,39 @@ void sqlite_store::next_timer_due(
                                          std::move(done));
 }
 
+void sqlite_store::case_targets(
+    std::int64_t case_id,
+    std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) {
+    enqueue<std::optional<std::vector<std::string>>>(
+        [case_id](connection& db) { return sqlite::case_targets(db, case_id); }, std::move(done));
+}
+
+void sqlite_store::load_cursor(std::string source,
+                               std::function<void(core::result<std::optional<std::string>>)> done) {
+    enqueue<std::optional<std::string>>(
+        [source = std::move(source)](connection& db) { return sqlite::load_cursor(db, source); },
+        std::move(done));
+}
+
+void sqlite_store::save_cursor(std::string source, std::string value,
+                               std::function<void(core::status)> done) {
+    enqueue<core::ok_t>(
+        [this, source = std::move(source), value = std::move(value)](connection& db) {
+            return sqlite::save_cursor(db, source, value, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::known_dedup_keys(
+    std::string source, std::vector<std::string> keys,
+    std::function<void(core::result<std::vector<std::string>>)> done) {
+    enqueue<std::vector<std::string>>(
+        [source = std::move(source), keys = std::move(keys)](connection& db) {
+            return sqlite::known_dedup_keys(db, source, keys);
+        },
+        std::move(done));
+}
+
 core::result<std::vector<notification>> sqlite_store::notifications_for_report(
     std::int64_t report_id) {
     const std::lock_guard lock(read_mu_);
@@ -311,17 +344,32 @@ core::result<std::optional<domain::report>> sqlite_store::load_report(std::int64
     return sqlite::load_report(reader_, sealer_, report_id);
 }
 
+core::result<std::vector<domain::attachment>> sqlite_store::attachments_for_report(
+    std::int64_t report_id) {
+    const std::lock_guard lock(read_mu_);
+    return sqlite::load_attachments(reader_, sealer_, report_id);
+}
+
 core::result<ingest_result> sqlite_store::do_ingest(
     connection& db, const domain::report& r, const case_info& c,
     const std::vector<planned_notification>& planned, const std::vector<new_timer>& timers) {
     const auto now = now_ms();
     const auto received_at = r.received_at > 0 ? r.received_at : now;
     ingest_result out;
-    auto report_id = insert_report(db, sealer_, r, received_at);
-    if (!report_id) {
-        return report_id.err();
+    // Only a report that names a case pays for the look-up.
+    std::int64_t join_case = 0;
+    if (r.case_id > 0) {
+        auto exists = case_exists(db, r.case_id);
+        if (!exists) {
+            return exists.err();
+        }
+        join_case = *exists ? r.case_id : 0;
     }
-    if (*report_id == 0) {
+    auto inserted = insert_report(db, sealer_, r, received_at, join_case);
+    if (!inserted) {
+        return inserted.err();
+    }
+    if (inserted->id == 0) {
         auto existing = find_duplicate(db, r);
         if (!existing) {
             return existing.err();
@@ -329,12 +377,18 @@ core::result<ingest_result> sqlite_store::do_ingest(
         out.ids = *existing;
         return out;
     }
-    out.ids.report_id = *report_id;
-    auto case_id = insert_case(db, out.ids.report_id, c, now);
-    if (!case_id) {
-        return case_id.err();
+    out.ids.report_id = inserted->id;
+    out.ids.case_id = inserted->case_id;
+    out.ids.joined = join_case > 0;
+    if (!out.ids.joined) {
+        auto case_id = insert_case(db, inserted->case_id, out.ids.report_id, c, now);
+        if (!case_id) {
+            return case_id.err();
+        }
     }
-    out.ids.case_id = *case_id;
+    if (auto files = insert_attachments(db, sealer_, out.ids.report_id, r.attachments); !files) {
+        return files.err();
+    }
     auto stored = insert_notifications(db, sealer_, out.ids.report_id, out.ids.case_id, planned,
                                        received_at, now);
     if (!stored) {
@@ -349,7 +403,7 @@ core::result<ingest_result> sqlite_store::do_ingest(
     audit_event e;
     e.at = now;
     e.actor = "source:" + r.source;
-    e.kind = "report_received";
+    e.kind = out.ids.joined ? "report_joined" : "report_received";
     e.case_id = out.ids.case_id;
     e.report_id = out.ids.report_id;
     e.detail = {{"source", r.source},

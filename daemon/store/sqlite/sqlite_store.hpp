@@ -33,6 +33,17 @@ public:
     void get_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override;
     void outbox_stats(std::int64_t now_ms, std::function<void(core::result<stats>)> done) override;
 
+    void case_targets(
+        std::int64_t case_id,
+        std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) override;
+    void load_cursor(std::string source,
+                     std::function<void(core::result<std::optional<std::string>>)> done) override;
+    void save_cursor(std::string source, std::string value,
+                     std::function<void(core::status)> done) override;
+    void known_dedup_keys(
+        std::string source, std::vector<std::string> keys,
+        std::function<void(core::result<std::vector<std::string>>)> done) override;
+
     void add_timers(std::vector<new_timer> timers,
                     std::function<void(core::result<std::vector<std::int64_t>>)> done) override;
     void claim_due_timers(std::int64_t now_ms, std::string owner, std::int64_t lease_ms,
@@ -51,6 +62,8 @@ public:
     core::result<std::vector<notification>> notifications_for_report(
         std::int64_t report_id) override;
     core::result<std::optional<domain::report>> load_report(std::int64_t report_id) override;
+    core::result<std::vector<domain::attachment>> attachments_for_report(
+        std::int64_t report_id) override;
 
     bool writable() const override { return writer_.writable(); }
     std::chrono::steady_clock::time_point writer_heartbeat() const override {
