@@ -6,9 +6,18 @@
 namespace hotline::config {
 namespace {
 
+// The subject starts with the case tag ("[HOTLINE #42]", set by the dispatcher for every
+// notification of a case), or "[hotline]" when there is none (hotlinectl send-test).
+// `update` is true for a report that joined a case already notified (dispatch::plan_update).
+#define HOTLINE_TAG "{{#case_tag}}{{case_tag}}{{/case_tag}}{{^case_tag}}[hotline]{{/case_tag}} "
+
 const message_template alert_en{
-    "[hotline] Case #{{case_id}} ({{severity}}){{#subject}}: {{subject}}{{/subject}}",
-    "New report for case #{{case_id}}, severity {{severity}}.\n"
+    HOTLINE_TAG
+    "{{#update}}New message in case{{/update}}{{^update}}Case{{/update}} #{{case_id}} "
+    "({{severity}}){{#subject}}: {{subject}}{{/subject}}",
+    "{{#update}}New message in case #{{case_id}}, severity {{severity}}.\n"
+    "It joined a case you were alerted to; earlier alerts are in the same thread.\n{{/update}}"
+    "{{^update}}New report for case #{{case_id}}, severity {{severity}}.\n{{/update}}"
     "Route: {{route}}\n"
     "Source: {{source}}, received {{received_at}}\n"
     "{{#sender}}From: {{sender}}\n{{/sender}}"
@@ -20,8 +29,13 @@ const message_template alert_en{
     {}};
 
 const message_template alert_ru{
-    "[hotline] Дело #{{case_id}} ({{severity_ru}}){{#subject}}: {{subject}}{{/subject}}",
-    "Новое сообщение по делу #{{case_id}}, срочность: {{severity_ru}}.\n"
+    HOTLINE_TAG
+    "{{#update}}Новое сообщение по делу{{/update}}{{^update}}Дело{{/update}} #{{case_id}} "
+    "({{severity_ru}}){{#subject}}: {{subject}}{{/subject}}",
+    "{{#update}}Новое сообщение по уже открытому делу #{{case_id}}, срочность: "
+    "{{severity_ru}}.\n"
+    "Прежние уведомления по этому делу — в той же переписке.\n{{/update}}"
+    "{{^update}}Новое сообщение по делу #{{case_id}}, срочность: {{severity_ru}}.\n{{/update}}"
     "Маршрут: {{route}}\n"
     "Источник: {{source}}, получено {{received_at}}\n"
     "{{#sender}}Отправитель: {{sender}}\n{{/sender}}"
@@ -34,7 +48,8 @@ const message_template alert_ru{
 
 // Short forms for channels that carry little text (SMS, chat) use the same context.
 const message_template dead_letter_en{
-    "[hotline] DEAD LETTER: notification #{{failed_notification_id}} for case #{{case_id}} failed",
+    HOTLINE_TAG
+    "DEAD LETTER: notification #{{failed_notification_id}} for case #{{case_id}} failed",
     "Every contact method failed for {{target}} (case #{{case_id}}, report #{{report_id}}, "
     "severity {{severity}}).\n"
     "Last channel: {{channel}}\n"
@@ -44,7 +59,7 @@ const message_template dead_letter_en{
     {}};
 
 const message_template dead_letter_ru{
-    "[hotline] НЕ ДОСТАВЛЕНО: уведомление #{{failed_notification_id}} по делу #{{case_id}}",
+    HOTLINE_TAG "НЕ ДОСТАВЛЕНО: уведомление #{{failed_notification_id}} по делу #{{case_id}}",
     "Все способы связи не сработали для {{target}} (дело #{{case_id}}, сообщение "
     "#{{report_id}}, срочность: {{severity_ru}}).\n"
     "Последний канал: {{channel}}\n"
@@ -52,6 +67,8 @@ const message_template dead_letter_ru{
     "Этот адресат ничего не знает о деле. Проверьте канал и контакты, затем сообщите "
     "вручную.\n",
     {}};
+
+#undef HOTLINE_TAG
 
 }  // namespace
 

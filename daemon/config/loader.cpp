@@ -36,11 +36,12 @@ struct section {
 // order); finishers run in table order after every file is read. A new kind of source
 // (imap, an SMS gateway) is not a top-level key: it is a file and a row in the kind table
 // of sources.cpp.
-constexpr std::array<section, 15> sections{{
+constexpr std::array<section, 16> sections{{
     {"include", false, nullptr, nullptr},     // yaml_reader::load
     {"secrets_dir", true, nullptr, nullptr},  // read_secrets_dir, before the rest
     {"plugin_dir", true, read_plugin_dir, nullptr},
     {"public_url", true, read_public_url, nullptr},
+    {"case_tag_prefix", true, read_case_tag_prefix, nullptr},
     {"server", true, read_server, nullptr},
     {"storage", true, read_storage, finish_storage},
     {"logging", true, read_logging, nullptr},

@@ -171,6 +171,9 @@ struct config {
     std::string secrets_dir;
     std::string plugin_dir;  // where channel modules are loaded from
     std::string public_url;  // base URL shown in messages (ack hints); may be empty
+    // The case tag's prefix: outbound mail subjects carry "[<prefix> #<case>]" and an
+    // inbound mail with that tag joins the case (docs/sources/email.md).
+    std::string case_tag_prefix{"HOTLINE"};
     server_config server;
     storage_config storage;
     logging_config logging;

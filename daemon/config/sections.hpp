@@ -63,6 +63,7 @@ bool claim(load_state& state, const document& d, const std::string& key,
 void read_secrets_dir(load_state& state);  // before everything else: secrets are read early
 void read_plugin_dir(load_state& state, const document& d, const YAML::Node& value);
 void read_public_url(load_state& state, const document& d, const YAML::Node& value);
+void read_case_tag_prefix(load_state& state, const document& d, const YAML::Node& value);
 // server.cpp, storage.cpp, logging.cpp
 void read_server(load_state& state, const document& d, const YAML::Node& value);
 void read_storage(load_state& state, const document& d, const YAML::Node& value);

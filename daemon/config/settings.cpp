@@ -1,7 +1,8 @@
 // Top-level scalars: `secrets_dir:` (read before every section, which read secrets as they
-// go), `plugin_dir:` and `public_url:`.
+// go), `plugin_dir:`, `public_url:` and `case_tag_prefix:`.
 #include "config/sections.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace hotline::config {
@@ -45,6 +46,25 @@ void read_public_url(load_state& state, const document& d, const YAML::Node& val
                    "expected an http:// or https:// URL, got " + describe(value));
         } else {
             state.cfg.public_url = *s;
+        }
+    }
+}
+
+void read_case_tag_prefix(load_state& state, const document& d, const YAML::Node& value) {
+    yaml_reader& y = state.yaml;
+    if (auto s = y.read_string(d, value, "case_tag_prefix")) {
+        // The tag goes into mail subjects and is found again in replies: no spaces or
+        // brackets that a mail client could fold, quote or mangle.
+        const bool ok =
+            !s->empty() && s->size() <= 32 && std::all_of(s->begin(), s->end(), [](char c) {
+                return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '_' || c == '-';
+            });
+        if (!ok) {
+            y.fail(y.at(d, value), "case_tag_prefix",
+                   "expected 1 to 32 of A-Z a-z 0-9 _ -, got " + describe(value));
+        } else {
+            state.cfg.case_tag_prefix = *s;
         }
     }
 }

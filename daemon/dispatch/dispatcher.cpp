@@ -220,6 +220,10 @@ void dispatcher::attempt(domain::notification job) {
         // What a responder sends back to acknowledge (SMS/email reply, later issues).
         job.payload["ack_hint"] = "ACK " + std::to_string(job.case_id);
     }
+    if (job.case_id > 0) {
+        // Rendered with the prefix of this attempt's config, so a reload applies to retries.
+        job.payload["case_tag"] = case_tag(cfg_->case_tag_prefix, job.case_id);
+    }
     auto text = render(*cfg_, instance->type(), job.language, job.payload);
     const alert_fields fields{std::to_string(job.id),
                               job.idempotency_key,

@@ -1,6 +1,8 @@
 #include "dispatch/planner.hpp"
 
 #include <ctime>
+#include <set>
+#include <string_view>
 
 #include "domain/severity.hpp"
 
@@ -103,6 +105,31 @@ std::vector<domain::planned_notification> plan_report(const config::config& cfg,
             continue;  // cross-references are checked at load; nothing to reach
         }
         jobs.push_back(job_for(*who, t.str(), 0, alert_payload(r, d, t.str(), *who, partner)));
+    }
+    return jobs;
+}
+
+std::vector<domain::planned_notification> plan_update(const config::config& cfg,
+                                                      const domain::report& r,
+                                                      const rules::decision& d,
+                                                      const std::vector<std::string>& targets) {
+    std::vector<domain::planned_notification> jobs;
+    std::set<std::string_view> planned;
+    for (const auto& t : targets) {
+        if (!planned.insert(t).second) {
+            continue;  // one update per target, even if the list repeats one
+        }
+        bool is_partner = false;
+        bool is_admin = false;
+        const domain::person* who = find_person(cfg, t, &is_partner, &is_admin);
+        if (who == nullptr || who->contacts.empty()) {
+            continue;  // no longer configured (a reload removed them): nobody to tell
+        }
+        // An admin heard of the case through a dead letter; the update is a plain alert
+        // with the whole report, like a responder's (admins see everything anyway).
+        auto payload = alert_payload(r, d, t, *who, is_partner);
+        payload["update"] = true;
+        jobs.push_back(job_for(*who, t, 0, std::move(payload)));
     }
     return jobs;
 }

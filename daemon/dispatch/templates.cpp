@@ -26,7 +26,11 @@ std::string scalar_text(const nlohmann::json& v) {
 data make_context(const nlohmann::json& payload, const std::string& public_url) {
     data ctx{data::type::object};
     for (const auto& [key, value] : payload.items()) {
-        if (!value.is_object() && !value.is_array()) {
+        if (value.is_boolean()) {
+            // A real boolean, so {{#update}} ... {{/update}} is skipped for false (the
+            // text "false" would be non-empty and open the section).
+            ctx.set(key, data{value.get<bool>()});
+        } else if (!value.is_object() && !value.is_array()) {
             const auto text = scalar_text(value);
             if (!text.empty()) {
                 ctx.set(key, text);
@@ -74,6 +78,10 @@ std::string render_one(const std::string& text, const data& ctx) {
 }
 
 }  // namespace
+
+std::string case_tag(const std::string& prefix, std::int64_t case_id) {
+    return "[" + prefix + " #" + std::to_string(case_id) + "]";
+}
 
 std::string severity_ru(const std::string& severity) {
     if (severity == "critical") {

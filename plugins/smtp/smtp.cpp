@@ -324,6 +324,63 @@ std::string msg_id_part(std::string_view key) {
     return out;
 }
 
+// The first 8 hex digits of SHA-256(key): names one notification in its Message-ID without
+// putting the (unguessable) key itself, or any byte of it, into a header.
+std::string key_hash8(std::string_view key) {
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < 4; ++i) {
+        out.push_back(hex[digest[i] >> 4]);
+        out.push_back(hex[digest[i] & 0xf]);
+    }
+    return out;
+}
+
+bool all_digits(std::string_view s) {
+    return !s.empty() && s.size() <= 19 && std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+    });
+}
+
+// "[HOTLINE #42]" as the host sets it in payload["case_tag"]; anything else is ignored, so
+// a strange payload can never put more than a tag into the subject.
+bool is_case_tag(std::string_view tag) {
+    if (tag.size() < 5 || tag.front() != '[' || tag.back() != ']') {
+        return false;
+    }
+    const auto inner = tag.substr(1, tag.size() - 2);
+    const auto hash = inner.find(" #");
+    if (hash == std::string_view::npos || hash == 0 || hash > 32) {
+        return false;
+    }
+    const auto prefix = inner.substr(0, hash);
+    return std::all_of(prefix.begin(), prefix.end(),
+                       [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' ||
+                                  c == '-';
+                       }) &&
+           all_digits(inner.substr(hash + 2));
+}
+
+bool contains_ci(std::string_view text, std::string_view needle) {
+    if (needle.size() > text.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i + needle.size() <= text.size(); ++i) {
+        bool same = true;
+        for (std::size_t k = 0; k < needle.size() && same; ++k) {
+            same = std::tolower(static_cast<unsigned char>(text[i + k])) ==
+                   std::tolower(static_cast<unsigned char>(needle[k]));
+        }
+        if (same) {
+            return true;
+        }
+    }
+    return false;
+}
+
 std::string token_or_empty(std::string_view s) {
     if (s.size() > 32 || !std::all_of(s.begin(), s.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
@@ -570,11 +627,33 @@ std::string build_message(const hotline_channel& ch, const hotline_alert& alert,
     const auto payload = nlohmann::json::parse(
         alert.payload_json != nullptr ? alert.payload_json : "{}", nullptr, false);
     std::string case_id;
+    std::string case_tag;
     if (payload.is_object()) {
         const auto it = payload.find("case_id");
         if (it != payload.end() && (it->is_number_integer() || it->is_number_unsigned())) {
             case_id = it->dump();
         }
+        const auto tag = payload.find("case_tag");
+        if (tag != payload.end() && tag->is_string() &&
+            is_case_tag(tag->get_ref<const std::string&>())) {
+            case_tag = tag->get<std::string>();
+        }
+    }
+    // A case's alerts thread together in mail clients: each names the case and the
+    // notification (stable across retries), and all refer to one root id per case that
+    // is never sent itself. ingest/threading.cpp recognises both forms in replies.
+    const std::string key = alert.idempotency_key != nullptr ? alert.idempotency_key : "";
+    const std::string notification_id =
+        alert.notification_id != nullptr ? alert.notification_id : "";
+    const bool threaded = all_digits(case_id) && case_id != "0" && all_digits(notification_id);
+    const std::string case_root = "<hotline.c" + case_id + "@" + ch.from_domain + ">";
+    const std::string message_id =
+        threaded ? "<hotline.c" + case_id + ".n" + notification_id + "." + key_hash8(key) + "@" +
+                       ch.from_domain + ">"
+                 : "<hotline-" + msg_id_part(key) + "@" + ch.from_domain + ">";
+    std::string subject = alert.subject != nullptr ? alert.subject : "";
+    if (!case_tag.empty() && !contains_ci(subject, case_tag)) {
+        subject = case_tag + " " + subject;  // a custom template left the tag out
     }
     std::string severity = token_or_empty(alert.severity != nullptr ? alert.severity : "");
     if (severity.empty() && payload.is_object() && payload.contains("severity") &&
@@ -590,10 +669,12 @@ std::string build_message(const hotline_channel& ch, const hotline_alert& alert,
     }
     m += "<" + ch.from_addr + ">\r\n";
     m += "To: <" + to + ">\r\n";
-    m += unstructured_header("Subject", alert.subject != nullptr ? alert.subject : "");
-    m += "Message-ID: <hotline-" +
-         msg_id_part(alert.idempotency_key != nullptr ? alert.idempotency_key : "") + "@" +
-         ch.from_domain + ">\r\n";
+    m += unstructured_header("Subject", subject);
+    m += "Message-ID: " + message_id + "\r\n";
+    if (threaded) {
+        m += "In-Reply-To: " + case_root + "\r\n";
+        m += "References: " + case_root + "\r\n";
+    }
     m += "MIME-Version: 1.0\r\n";
     m += "Content-Type: text/plain; charset=utf-8\r\n";
     m += "Content-Transfer-Encoding: base64\r\n";

@@ -1,4 +1,5 @@
 """End-to-end delivery: report in over HTTP, signed webhook and localized email out."""
+import hashlib
 import re
 
 import pytest
@@ -110,10 +111,18 @@ def test_email_in_russian_and_english(env):
     assert f"Case #{case}" in en.subject, en.subject
     assert RU_TEXT in en.text
 
-    # Message-ID is derived from the notification's idempotency key.
-    keys = {n["address"]: n["idempotency_key"] for n in d.notifications(ids["report_id"])}
+    # Message-ID names the case and the notification, plus a hash of its idempotency key;
+    # every alert of the case refers to one root id, so mail clients thread them.
+    notes = {n["address"]: n for n in d.notifications(ids["report_id"])}
     for m, addr in ((ru, "ru-mail@example.org"), (en, "en-mail@example.org")):
-        assert m.message_id == f"<hotline-{keys[addr]}@example.org>", m.message_id
+        n = notes[addr]
+        key8 = hashlib.sha256(n["idempotency_key"].encode()).hexdigest()[:8]
+        assert m.message_id == f"<hotline.c{case}.n{n['id']}.{key8}@example.org>", m.message_id
+        assert m.header("In-Reply-To") == f"<hotline.c{case}@example.org>"
+        assert m.header("References") == f"<hotline.c{case}@example.org>"
+        # The case tag, once, at the start of the subject.
+        assert m.subject.startswith(f"[HOTLINE #{case}] "), m.subject
+        assert m.subject.count(f"[HOTLINE #{case}]") == 1, m.subject
 
 
 def test_detention_report_takes_the_critical_route(env):

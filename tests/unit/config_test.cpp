@@ -156,6 +156,7 @@ TEST_CASE("a minimal configuration loads with defaults") {
     CHECK(c.base_dir == fs::path(file).parent_path().string());
     CHECK(c.secrets_dir == (dir.path / "secrets").string());
     CHECK(c.plugin_dir == HOTLINE_PLUGIN_DIR);
+    CHECK(c.case_tag_prefix == "HOTLINE");
     CHECK(c.server.listen_address == "127.0.0.1");
     CHECK(c.server.port == 8080);
     CHECK(c.server.body_limit == 64 * 1024);
@@ -364,8 +365,44 @@ TEST_CASE("unknown keys are errors with did-you-mean, at the key's position") {
          file + ":16:1: responder: unknown key; did you mean \"responders\"?",
          file +
              ":17:1: zzz: unknown key (expected one of: include secrets_dir plugin_dir public_url "
-             "server storage logging sources channels responders partners admins templates route "
-             "routes)"});
+             "case_tag_prefix server storage logging sources channels responders partners admins "
+             "templates route routes)"});
+}
+
+TEST_CASE("case_tag_prefix: HOTLINE by default, 1-32 of A-Z a-z 0-9 _ -, errors at the value") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    for (const std::string& ok :
+         std::vector<std::string>{"HL", "hotline-ngo_2", std::string(32, 'x'), "7"}) {
+        const auto r = load_config(dir.write("ok.yaml", minimal("case_tag_prefix: " + ok + "\n")));
+        INFO(ok << ": " << dump(r));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->case_tag_prefix == ok);
+    }
+    // Line 14 is the first after minimal().
+    for (const std::string& bad :
+         std::vector<std::string>{"\"\"", "\"HOT LINE\"", "\"[HL]\"", "\"HL#\"", "\"Горячая\"",
+                                  std::string(33, 'x'), "[HL]", "{a: b}"}) {
+        const auto file = dir.write("bad.yaml", minimal("case_tag_prefix: " + bad + "\n"));
+        const auto r = load_config(file);
+        INFO(bad << ": " << dump(r));
+        CHECK(r.cfg == nullptr);
+        REQUIRE(r.errors.size() == 1);
+        const auto m = r.errors[0].describe();
+        CHECK(m.rfind(file + ":14:18: case_tag_prefix: ", 0) == 0);
+    }
+    const auto file = dir.write("bad.yaml", minimal("case_tag_prefix: \"a b\"\n"));
+    expect_errors(load_config(file), {file + ":14:18: case_tag_prefix: expected 1 to 32 of A-Z "
+                                             "a-z 0-9 _ -, got \"a b\""});
+    // Set once, like the other top-level settings.
+    dir.write("more.yaml", "case_tag_prefix: HL\n");
+    const auto twice =
+        dir.write("twice.yaml", minimal("include: [more.yaml]\ncase_tag_prefix: HOT\n"));
+    const auto r = load_config(twice);
+    INFO(dump(r));
+    CHECK(r.cfg == nullptr);
+    CHECK(dump(r).find("set it in one file only") != std::string::npos);
 }
 
 TEST_CASE("wrong types, bad enums, bad integers and empty required fields") {

@@ -269,7 +269,7 @@ struct fixture {
         REQUIRE(opened.ok());
         db = std::move(*opened);
 
-        auto cfg = std::make_shared<config::config>();
+        cfg = std::make_shared<config::config>();
         cfg->responders.push_back(person("alice", {alice_1, alice_2}));
         cfg->admins.push_back(person("ops", {admin_url}));
         auto channel = hook_block.config({hook_block.option("secret", "k3y", 21, true)});
@@ -288,7 +288,8 @@ struct fixture {
         }
         flaky.emplace(*db);
         disp.emplace(io, *flaky, net, metrics, clock);
-        disp->set_config(cfg, dispatch::channel_map{{"hook", *inst}});
+        hook = *inst;
+        disp->set_config(cfg, dispatch::channel_map{{"hook", hook}});
     }
     ~fixture() {
         disp.reset();
@@ -372,6 +373,8 @@ struct fixture {
     std::unique_ptr<store::store> db;
     std::optional<flaky_store> flaky;
     std::optional<dispatch::dispatcher> disp;
+    std::shared_ptr<config::config> cfg;
+    std::shared_ptr<dispatch::channel_instance> hook;
     std::int64_t report_id{0};
 };
 
@@ -397,6 +400,31 @@ TEST_CASE("dispatcher: HTTP 200 delivers with one request") {
     CHECK(f.metrics.value("hotline_notifications_sent_total", hook_label) == 1);
     CHECK(f.metrics.value("hotline_notifications_retried_total", hook_label) == 0);
     CHECK(f.disp->in_flight() == 0);
+}
+
+TEST_CASE("dispatcher: every notification of a case carries its case tag, with the prefix") {
+    fixture f;
+    f.net.script = {http(200), http(200)};
+    f.ingest_and_enqueue();
+    REQUIRE(f.drive([&] { return f.status_is("responder:alice", 0, status::delivered); }));
+    REQUIRE(f.net.requests.size() == 1);
+    const auto case_id = f.rows().at(0).case_id;
+    REQUIRE(case_id > 0);
+    const auto tag = "[HOTLINE #" + std::to_string(case_id) + "]";
+    const auto first = nlohmann::json::parse(f.net.requests[0].body);
+    CHECK(first["case_tag"] == tag);
+    CHECK(first["message"]["subject"].get<std::string>().rfind(tag + " Case #", 0) == 0);
+    // The config's prefix, as of the attempt (a reload applies to what is sent next).
+    auto next = std::make_shared<config::config>(*f.cfg);
+    next->case_tag_prefix = "ngo-2";
+    f.disp->set_config(next, dispatch::channel_map{{"hook", f.hook}});
+    auto r = f.ingest("r2", {fixture::planned(alice_1, "high")});
+    f.disp->enqueue(r.notifications);
+    REQUIRE(f.drive([&] { return f.net.requests.size() == 2; }));
+    const auto second = nlohmann::json::parse(f.net.requests[1].body);
+    const auto tag2 = "[ngo-2 #" + std::to_string(r.ids.case_id) + "]";
+    CHECK(second["case_tag"] == tag2);
+    CHECK(second["message"]["subject"].get<std::string>().rfind(tag2 + " Case #", 0) == 0);
 }
 
 TEST_CASE("dispatcher: 503 and a transport error are retried with the same key, then delivered") {

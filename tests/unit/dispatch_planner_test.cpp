@@ -241,3 +241,117 @@ TEST_CASE("templates: dead letters use their own text") {
     const auto ru = dispatch::render(cfg, "smtp", "ru", payload);
     CHECK(ru.subject == "[hotline] НЕ ДОСТАВЛЕНО: уведомление #5 по делу #9");
 }
+
+TEST_CASE("planner: an update goes to every target already notified, first contact, redacted") {
+    auto cfg = sample_config();
+    auto r = sample_report();
+    r.case_id = 9;
+    r.subject = "Re: [HOTLINE #9] Дело #9";
+    r.text = "Их отпустили";
+    auto d = sample_decision();
+    d.severity = "high";
+    d.targets.clear();  // the reply's own route notifies nobody: the case's targets do
+    const std::vector<std::string> targets{"responder:bob",   "partner:ngo",   "admin:ops",
+                                           "responder:alice", "responder:bob",  // repeated
+                                           "responder:gone",  "partner:gone",  "admin:gone",
+                                           "nonsense",        "robot:alice"};
+    const auto jobs = dispatch::plan_update(cfg, r, d, targets);
+    REQUIRE(jobs.size() == 4);
+    CHECK(jobs[0].target == "responder:bob");
+    CHECK(jobs[0].channel == "mail");
+    CHECK(jobs[0].address == "bob@example.org");
+    CHECK(jobs[0].language == "ru");
+    CHECK(jobs[1].target == "partner:ngo");
+    CHECK(jobs[2].target == "admin:ops");
+    CHECK(jobs[2].address == "ops@example.org");
+    CHECK(jobs[3].target == "responder:alice");
+    CHECK(jobs[3].channel == "hook");  // the first contact, whatever reached alice before
+    for (const auto& j : jobs) {
+        CHECK(j.contact_index == 0);
+        CHECK(j.payload["update"] == true);
+        CHECK(j.payload["kind"] == "alert");
+        CHECK(j.payload["severity"] == "high");
+        CHECK(j.payload["target"] == j.target);
+    }
+    CHECK(jobs[0].payload["text"] == "Их отпустили");
+    CHECK(jobs[2].payload["text"] == "Их отпустили");
+    // The partner sees what its `sees` lists, as in plan_report.
+    CHECK_FALSE(jobs[1].payload.contains("text"));
+    CHECK_FALSE(jobs[1].payload.contains("sender"));
+    CHECK_FALSE(jobs[1].payload.contains("subject"));
+    CHECK(jobs[1].payload["report_labels"]["city"] == "moscow");
+
+    // Nobody left: no jobs. A person without contacts is skipped.
+    CHECK(dispatch::plan_update(cfg, r, d, {}).empty());
+    cfg.responders[1].contacts.clear();
+    CHECK(dispatch::plan_update(cfg, r, d, {"responder:bob"}).empty());
+    // plan_report never marks an update.
+    for (const auto& j : dispatch::plan_report(sample_config(), r, sample_decision())) {
+        CHECK_FALSE(j.payload.contains("update"));
+    }
+}
+
+TEST_CASE("templates: the case tag leads the subject; updates say so, in en and ru") {
+    const auto cfg = sample_config();
+    auto r = sample_report();
+    const auto alert = dispatch::plan_report(cfg, r, sample_decision());
+    auto en_payload = stored(alert[0], 1).payload;
+    en_payload["case_tag"] = dispatch::case_tag("HOTLINE", 9);
+    CHECK(en_payload["case_tag"] == "[HOTLINE #9]");
+    CHECK(dispatch::case_tag("ngo-2", 123456789012) == "[ngo-2 #123456789012]");
+    const auto en = dispatch::render(cfg, "smtp", "en", en_payload);
+    CHECK(en.subject == "[HOTLINE #9] Case #9 (critical): Срочно");
+    CHECK(en.body.rfind("New report for case #9, severity critical.\n", 0) == 0);
+    auto ru_payload = stored(alert[1], 2).payload;
+    ru_payload["case_tag"] = "[HOTLINE #9]";
+    const auto ru = dispatch::render(cfg, "webhook", "ru", ru_payload);
+    CHECK(ru.subject == "[HOTLINE #9] Дело #9 (критическая): Срочно");
+    CHECK(ru.body.rfind("Новое сообщение по делу #9, срочность: критическая.\n", 0) == 0);
+
+    r.subject = "Re: [HOTLINE #9] Case #9";
+    const auto updates =
+        dispatch::plan_update(cfg, r, sample_decision(), {"responder:alice", "responder:bob"});
+    REQUIRE(updates.size() == 2);
+    auto en_update = stored(updates[0], 3).payload;
+    en_update["case_tag"] = "[HOTLINE #9]";
+    for (const auto* type : {"smtp", "webhook"}) {
+        const auto u = dispatch::render(cfg, type, "en", en_update);
+        CHECK(u.subject ==
+              "[HOTLINE #9] New message in case #9 (critical): Re: [HOTLINE #9] Case #9");
+        CHECK(u.body.rfind("New message in case #9, severity critical.\n", 0) == 0);
+        CHECK(u.body.find("New report") == std::string::npos);
+        CHECK(u.body.find("Меня задержали у метро") != std::string::npos);
+        CHECK(u.body.find("reply ACK 9") != std::string::npos);
+    }
+    auto ru_update = stored(updates[1], 4).payload;
+    ru_update["case_tag"] = "[HOTLINE #9]";
+    const auto ru_u = dispatch::render(cfg, "smtp", "ru", ru_update);
+    CHECK(ru_u.subject ==
+          "[HOTLINE #9] Новое сообщение по делу #9 (критическая): Re: [HOTLINE #9] Case #9");
+    CHECK(ru_u.body.rfind("Новое сообщение по уже открытому делу #9", 0) == 0);
+    CHECK(ru_u.body.find("Тема: Re: [HOTLINE #9] Case #9") != std::string::npos);
+
+    // `update: false` is a real false: the section stays closed (the text "false" would
+    // open it). A custom template sees `case_tag` and `update` too.
+    en_update["update"] = false;
+    CHECK(dispatch::render(cfg, "smtp", "en", en_update).subject ==
+          "[HOTLINE #9] Case #9 (critical): Re: [HOTLINE #9] Case #9");
+    auto custom = cfg;
+    custom.templates["smtp"]["en"] = config::message_template{
+        "{{case_tag}}{{#update}} update{{/update}}", "{{^update}}first{{/update}}", {}};
+    en_update["update"] = true;
+    CHECK(dispatch::render(custom, "smtp", "en", en_update).subject == "[HOTLINE #9] update");
+    CHECK(dispatch::render(custom, "smtp", "en", en_update).body.empty());
+    CHECK(dispatch::render(custom, "smtp", "en", en_payload).body == "first");
+
+    // Dead letters carry the tag too (an admin's reply joins the case).
+    nlohmann::json dead{{"kind", "dead_letter"},
+                        {"failed_notification_id", 5},
+                        {"case_id", 9},
+                        {"case_tag", "[HL #9]"},
+                        {"severity", "high"}};
+    CHECK(dispatch::render(cfg, "smtp", "en", dead).subject ==
+          "[HL #9] DEAD LETTER: notification #5 for case #9 failed");
+    CHECK(dispatch::render(cfg, "smtp", "ru", dead).subject ==
+          "[HL #9] НЕ ДОСТАВЛЕНО: уведомление #5 по делу #9");
+}

@@ -212,14 +212,18 @@ TEST_CASE("smtp build: RFC 5322 message, RFC 2047 subject, base64 body, envelope
     CHECK(m.get("Date") == "Tue, 25 Nov 2025 09:00:00 +0000");
     CHECK(m.get("From") == "Hotline <hotline@example.org>");
     CHECK(m.get("To") == "<alice@example.org>");
-    CHECK(m.get("Message-ID") == "<hotline-n7-abc@example.org>");
+    // Names case 7 and notification 7, plus SHA-256("n7-abc")'s first 8 hex digits.
+    CHECK(m.get("Message-ID") == "<hotline.c7.n7.c01494ce@example.org>");
+    CHECK(m.get("In-Reply-To") == "<hotline.c7@example.org>");
+    CHECK(m.get("References") == "<hotline.c7@example.org>");
     CHECK(m.get("MIME-Version") == "1.0");
     CHECK(m.get("Content-Type") == "text/plain; charset=utf-8");
     CHECK(m.get("Content-Transfer-Encoding") == "base64");
     CHECK(m.get("X-Hotline-Case") == "7");
     CHECK(m.get("X-Hotline-Severity") == "critical");
     CHECK(m.get("Auto-Submitted") == "auto-generated");
-    for (const char* h : {"Date", "From", "To", "Subject", "Message-ID"}) {
+    for (const char* h :
+         {"Date", "From", "To", "Subject", "Message-ID", "In-Reply-To", "References"}) {
         CHECK(m.count(h) == 1);
     }
 
@@ -256,6 +260,69 @@ TEST_CASE("smtp build: the Message-ID is stable across retries") {
     CHECK(parse(message_of((*a)->raw)).get("Message-ID") ==
           parse(message_of((*b)->raw)).get("Message-ID"));
     CHECK(parse(message_of((*a)->raw)).get("Date") != parse(message_of((*b)->raw)).get("Date"));
+}
+
+TEST_CASE("smtp build: a case's Message-ID names case and notification; others keep the key") {
+    const auto channel = make();
+    alert_fixture alert;
+    const auto message_id = [&](const std::string& payload, const char* notification_id) {
+        alert.payload = payload;
+        alert.refresh();
+        alert.raw.notification_id = notification_id;
+        auto built = channel->build(alert.raw);
+        REQUIRE(built.ok());
+        const auto m = parse(message_of((*built)->raw));
+        return m.get("Message-ID") + " " + m.get("In-Reply-To") + " " + m.get("References");
+    };
+    CHECK(message_id(R"({"case_id":9223372036854775807})", "123456") ==
+          "<hotline.c9223372036854775807.n123456.c01494ce@example.org> "
+          "<hotline.c9223372036854775807@example.org> <hotline.c9223372036854775807@example.org>");
+    // Different notifications of one case: different ids, one root.
+    CHECK(message_id(R"({"case_id":42})", "8") ==
+          "<hotline.c42.n8.c01494ce@example.org> <hotline.c42@example.org> "
+          "<hotline.c42@example.org>");
+    // No case, case 0, a case id that is not an integer, no notification id: no threading.
+    for (const char* payload : {R"({})", R"({"case_id":0})", R"({"case_id":"7"})",
+                                R"({"case_id":-3})", R"({"case_id":1.5})", "not json"}) {
+        CAPTURE(payload);
+        CHECK(message_id(payload, "7") == "<hotline-n7-abc@example.org>  ");
+    }
+    CHECK(message_id(R"({"case_id":7})", "") == "<hotline-n7-abc@example.org>  ");
+    CHECK(message_id(R"({"case_id":7})", "7x") == "<hotline-n7-abc@example.org>  ");
+}
+
+TEST_CASE("smtp build: the case tag is in the subject once") {
+    const auto channel = make();
+    alert_fixture alert;
+    const auto subject_of = [&](const std::string& subject, const std::string& payload) {
+        alert.subject = subject;
+        alert.payload = payload;
+        alert.refresh();
+        auto built = channel->build(alert.raw);
+        REQUIRE(built.ok());
+        return decode_2047(parse(message_of((*built)->raw)).get("Subject"));
+    };
+    const std::string tagged = R"({"case_id":7,"case_tag":"[HOTLINE #7]"})";
+    // The shipped templates start with the tag: nothing is added.
+    CHECK(subject_of("[HOTLINE #7] Case #7 (high): x", tagged) == "[HOTLINE #7] Case #7 (high): x");
+    CHECK(subject_of("Case #7 [hotline #7]", tagged) == "Case #7 [hotline #7]");
+    // A custom template without it: put in front.
+    CHECK(subject_of("Дело 7", tagged) == "[HOTLINE #7] Дело 7");
+    CHECK(subject_of("", tagged) == "[HOTLINE #7] ");
+    // Another case's tag in the subject (a quoted report subject) is not this one's.
+    CHECK(subject_of("Re: [HOTLINE #77]", tagged) == "[HOTLINE #7] Re: [HOTLINE #77]");
+    CHECK(subject_of("x", R"({"case_id":7,"case_tag":"[ngo_2-x #7]"})") == "[ngo_2-x #7] x");
+    // No tag in the payload, or something that is not a tag: the subject as rendered.
+    for (const char* payload :
+         {R"({"case_id":7})", R"({"case_id":7,"case_tag":7})",
+          R"({"case_id":7,"case_tag":"[HOTLINE #7]
+Bcc: x@evil.example"})",
+          R"({"case_id":7,"case_tag":"HOTLINE #7"})", R"({"case_id":7,"case_tag":"[HOT LINE #7]"})",
+          R"({"case_id":7,"case_tag":"[HOTLINE #x]"})", R"({"case_id":7,"case_tag":"[ #7]"})",
+          R"({"case_id":7,"case_tag":"[HOTLINE #]"})"}) {
+        CAPTURE(payload);
+        CHECK(subject_of("plain", payload) == "plain");
+    }
 }
 
 TEST_CASE("smtp build: ASCII subjects stay readable and are folded at spaces") {
@@ -330,19 +397,30 @@ TEST_CASE("smtp build: header injection through subject, from and address is neu
         const std::string from = m.get("From");
         CHECK(from.rfind("=?UTF-8?B?", 0) == 0);
         CHECK(decode_2047(from.substr(0, from.find(" <"))) == "Горячая линия");
-        CHECK(m.get("Message-ID") == "<hotline-n7-abc@ngo.example>");
+        CHECK(m.get("Message-ID") == "<hotline.c7.n7.c01494ce@ngo.example>");
+        CHECK(m.get("References") == "<hotline.c7@ngo.example>");
         CHECK(std::string((*b2)->raw.mail_from) == "desk@ngo.example");
     }
     SUBCASE("a hostile idempotency key cannot break the Message-ID") {
         const auto channel = make();
         alert_fixture alert;
         alert.key = "a>\r\nBcc: x@y <b";
+        // No case (hotlinectl send-test): the Message-ID is made of the key.
+        alert.payload = R"({"kind":"alert","severity":"critical"})";
         alert.refresh();
         auto built = channel->build(alert.raw);
         REQUIRE(built.ok());
         const auto m = parse(message_of((*built)->raw));
         CHECK(m.count("Bcc") == 0);
         CHECK(m.get("Message-ID") == "<hotline-a___Bcc__x_y__b@example.org>");
+        // A case's: only a hash of the key.
+        alert.payload = R"({"kind":"alert","case_id":7,"severity":"critical"})";
+        alert.refresh();
+        auto with_case = channel->build(alert.raw);
+        REQUIRE(with_case.ok());
+        const auto mc = parse(message_of((*with_case)->raw));
+        CHECK(mc.count("Bcc") == 0);
+        CHECK(mc.get("Message-ID") == "<hotline.c7.n7.616ef503@example.org>");
     }
     SUBCASE("invalid UTF-8 and controls in the body survive as valid UTF-8") {
         const auto channel = make();
