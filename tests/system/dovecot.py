@@ -75,7 +75,10 @@ def _quote(mailbox):
 class Dovecot:
     """dovecot -F -c $D/dovecot.conf; users get a random password and an empty maildir."""
 
-    def __init__(self, tls=False, capability=None, user="alice@example.org", spare_users=40):
+    def __init__(self, tls=False, capability=None, user="alice@example.org", spare_users=40,
+                 idle_notify=None):
+        """idle_notify: imap_idle_notify_interval, e.g. "1 secs" (Dovecot's "* OK Still here"
+        keep-alive during IDLE; its default is 2 mins)."""
         assert os.geteuid() == 0, "the Dovecot test bed runs as root (TESTBEDS.md section 1)"
         self.dir = Path(tempfile.mkdtemp(prefix="hotline-dovecot-"))
         os.chmod(self.dir, 0o755)  # auth runs as `dovecot` and must traverse it
@@ -84,6 +87,7 @@ class Dovecot:
         shutil.chown(self.dir / "mail", "nobody", "nogroup")
         self.tls = tls
         self.capability = capability
+        self.idle_notify = idle_notify
         self.port = free_port()
         self.tls_port = free_port() if tls else 0
         self.conf = self.dir / "dovecot.conf"
@@ -188,6 +192,8 @@ class Dovecot:
             lines.append("ssl = no")
         if self.capability:
             lines.append(f"imap_capability = {self.capability}")
+        if self.idle_notify:
+            lines.append(f"imap_idle_notify_interval = {self.idle_notify}")
         lines += [
             "service imap-login {",
             "  inet_listener imap {",

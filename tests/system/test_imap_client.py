@@ -307,6 +307,43 @@ def test_idle_timeout_when_nothing_happens(server, user):
     assert p.step("noop")["ok"] is True
 
 
+def test_idle_keepalives_are_not_changes():
+    # Dovecot's "* OK Still here" every second: IDLE still waits for `max`, then a change
+    # after the keep-alives is still seen.
+    d = dc.started(idle_notify="1 secs")
+    try:
+        p = ok(d, "select", "INBOX", "idle", "3500")
+        idle = p.step("idle")
+        assert idle["outcome"] == "timeout"
+        assert idle["elapsed_ms"] >= 3400
+        s = Streaming(argv(d, "select", "INBOX", "idle", "15000"))
+        s.wait_for("idle-start")
+        time.sleep(2.5)
+        d.append(mail(1))
+        assert s.wait_for("idle")["outcome"] == "changed"
+        assert s.finish()[0] == 0
+        assert "Still here" in keepalive_trace(d)
+    finally:
+        d.close()
+
+
+def keepalive_trace(d):
+    """Proof the keep-alives were sent: a raw IMAP session idling for 1.5 s."""
+    c = socket.create_connection(("127.0.0.1", d.port), 5)
+    f = c.makefile("rwb")
+    f.readline()
+    pw = d.passwords[d.user].replace("\\", "\\\\").replace('"', '\\"')
+    f.write(f'a LOGIN {d.user} "{pw}"\r\nb SELECT INBOX\r\nc IDLE\r\n'.encode())
+    f.flush()
+    seen = b""
+    c.settimeout(3)
+    deadline = time.monotonic() + 2.5
+    while b"Still here" not in seen and time.monotonic() < deadline:
+        seen += f.readline()
+    c.close()
+    return seen.decode(errors="replace")
+
+
 def test_idle_over_tls(server, user):
     s = Streaming(argv(server, "select", "INBOX", "idle", "15000", user=user, mode="tls"))
     s.wait_for("idle-start")
