@@ -1,8 +1,14 @@
 // An IMAP client session on libetpan (blocking: run it on a source's own thread, never on
 // the io thread). One session is one connection, logged in, with one mailbox selected.
-// Every call is bounded by endpoint::timeout; a call that fails leaves the session unusable
-// (the caller drops it and reconnects). Errors name what failed, never the password or the
-// user name (often an email address).
+// libetpan speaks the protocol; the bytes go through our own socket/GnuTLS link (imap.cpp
+// says why), which polls the socket together with the interrupter.
+// Every call is bounded by endpoint::timeout: connect() as a whole (DNS, TCP, TLS,
+// greeting, STARTTLS, LOGIN, CAPABILITY), each other call from its start, except that
+// fetch()'s bound restarts with every read that brings bytes (a big batch is bounded by
+// silence, not by its size). A call that fails leaves the session unusable (the caller
+// drops it and reconnects; later calls answer "closed"). Errors name what failed, never the
+// password or the user name (often an email address), and never pass on the server's text
+// (it may echo the login).
 //
 // Error codes: "connect" (TCP, DNS), "tls" (handshake, certificate, STARTTLS refused),
 // "auth" (LOGIN refused), "mailbox" (SELECT or the target folder refused), "timeout"
@@ -29,7 +35,7 @@ struct endpoint {
     std::string username;
     std::string password;
     std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // per command
-    std::string ca_file;  // extra CA bundle for the server's certificate; empty: the system's
+    std::string ca_file;  // a PEM CA bundle trusted besides the system's (a private CA)
 };
 
 struct mailbox_status {
@@ -56,7 +62,7 @@ public:
     ~interrupter();
     interrupter(const interrupter&) = delete;
     interrupter& operator=(const interrupter&) = delete;
-    void interrupt();                  // sticky until reset()
+    void interrupt();  // sticky until reset()
     void reset();
     [[nodiscard]] bool interrupted() const;
     [[nodiscard]] int fd() const noexcept { return fd_; }  // readable while interrupted
@@ -70,7 +76,7 @@ public:
     // Connects (TLS or STARTTLS as asked; certificates verified against the system's CAs
     // or ca_file, host name checked), logs in and reads the server's capabilities.
     [[nodiscard]] static core::result<std::unique_ptr<session>> connect(const endpoint& ep,
-                                                                         interrupter& stop);
+                                                                        interrupter& stop);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -78,7 +84,9 @@ public:
     [[nodiscard]] bool has_idle() const noexcept;
     [[nodiscard]] bool has_move() const noexcept;
 
-    // SELECT (read-write).
+    // SELECT (read-write). Mailbox and folder names here and below are UTF-8; they go on
+    // the wire in modified UTF-7 (a name that is not valid UTF-8 is error "mailbox").
+    // No UIDVALIDITY in the answer is error "protocol".
     [[nodiscard]] core::result<mailbox_status> select(const std::string& mailbox);
     // UID SEARCH UID first:* (ascending; an empty mailbox or none that high: empty; note
     // the server answers "first:*" with the highest UID even when it is below first: such
@@ -96,7 +104,8 @@ public:
     // UID STORE uids +FLAGS.SILENT (\Seen).
     [[nodiscard]] core::status mark_seen(const std::vector<std::uint32_t>& uids);
     // UID MOVE uids folder, or where the server has no MOVE: UID COPY, UID STORE
-    // +FLAGS.SILENT (\Deleted), UID EXPUNGE (UIDPLUS) or EXPUNGE.
+    // +FLAGS.SILENT (\Deleted), UID EXPUNGE (UIDPLUS) or EXPUNGE. A folder that does not
+    // exist is error "mailbox" (create() it first).
     [[nodiscard]] core::status move(const std::vector<std::uint32_t>& uids,
                                     const std::string& folder);
     // CREATE folder; an existing folder is not an error.
@@ -107,7 +116,10 @@ public:
     enum class idle_outcome { changed, timeout };
     // IDLE until the server reports a change (EXISTS, EXPUNGE, FETCH...), `max` passes, or
     // interrupt(); then DONE. changed: run a search. timeout: nothing happened (re-issue
-    // IDLE, which keeps the session under the server's 30-minute limit). Needs has_idle().
+    // IDLE, which keeps the session under the server's 30-minute limit). Needs has_idle(),
+    // else error "protocol". A change announced with IDLE's start counts; keep-alives
+    // ("* OK Still here") do not. An interrupt returns at once, without DONE. The wait is
+    // bounded by `max`; sending IDLE and DONE by endpoint::timeout.
     [[nodiscard]] core::result<idle_outcome> idle(std::chrono::milliseconds max);
 
     // LOGOUT, best effort (bounded); the destructor closes the socket either way.

@@ -7,6 +7,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import dovecot  # noqa: E402
 import hotline_harness as h  # noqa: E402
 
 
@@ -18,6 +19,9 @@ def pytest_runtest_makereport(item, call):
     if rep.failed and h.ACTIVE_WORKDIRS:
         for wd in h.ACTIVE_WORKDIRS:
             rep.sections.append((f"hotline logs {wd.path}", wd.logs()))
+    if rep.failed:
+        for d in dovecot.ACTIVE:
+            rep.sections.append((f"dovecot log {d.dir}", d.logs()[-20000:]))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -57,3 +61,18 @@ def base_cfg(http_sink, smtp_sink):
 def daemon(wd, base_cfg):
     """hotlined with the default config, started and ready."""
     return h.Daemon(wd, base_cfg).start()
+
+
+@pytest.fixture(scope="module")
+def dovecot_server():
+    """A Dovecot IMAP server with TLS (tests/system/dovecot.py), one per test module."""
+    h.require(h.IMAP_PROBE)
+    d = dovecot.started(tls=True)
+    yield d
+    d.close(keep=bool(os.environ.get("HOTLINE_KEEP_TMP")))
+
+
+@pytest.fixture
+def dovecot_user(dovecot_server):
+    """A user of dovecot_server nobody used before: an empty INBOX of one's own."""
+    return dovecot_server.add_user()

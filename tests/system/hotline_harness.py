@@ -37,6 +37,8 @@ BUILD_DIR = Path(os.environ.get("HOTLINE_BUILD_DIR", str(REPO / "build"))).resol
 HOTLINED = BUILD_DIR / "hotlined"
 HOTLINECTL = BUILD_DIR / "hotlinectl"
 PLUGIN_DIR = BUILD_DIR / "plugins"
+# The IMAP client driven from the command line (tests/tools/imap_probe.cpp).
+IMAP_PROBE = BUILD_DIR / "imap_probe"
 PYTHON = "/usr/bin/python3"
 
 TOKEN = "tok-partner-" + "a1b2c3d4e5f6a7b8"
