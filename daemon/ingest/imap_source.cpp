@@ -168,10 +168,17 @@ imap_source::status imap_source::current() const {
 }
 
 void imap_source::set_state(std::string state, bool up, const std::string& error) {
+    // Logged once per change of state that matters to an admin: up, or down with a new
+    // reason. Reconnect attempts while down and idle/fetching turns are debug only, so a
+    // server that stays down, or a busy mailbox, does not fill the log.
+    bool notable = false;
     bool changed = false;
     {
         const std::lock_guard lock(status_mu_);
-        changed = status_.state != state || status_.up != up || status_.last_error != error;
+        changed = status_.state != state || status_.up != up ||
+                  (!error.empty() && status_.last_error != error);
+        notable = status_.up != up || (!error.empty() && status_.last_error != error) ||
+                  status_.state == "starting";
         if (changed) {
             status_.state = state;
             status_.up = up;
@@ -185,10 +192,12 @@ void imap_source::set_state(std::string state, bool up, const std::string& error
     if (!changed) {
         return;
     }
-    if (!error.empty()) {
+    if (!notable) {
+        spdlog::debug("imap source={} {}", source_.name, state);
+    } else if (!error.empty()) {
         spdlog::warn("imap source={} {} reason={}", source_.name, state, error);
     } else {
-        spdlog::info("imap source={} {}", source_.name, state);
+        spdlog::info("imap source={} {}{}", source_.name, up ? "up " : "", state);
     }
 }
 

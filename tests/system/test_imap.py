@@ -3,6 +3,7 @@ defender's client sends becomes exactly one report, decoded; IDLE picks a mail u
 once; the mail is flagged only after its commit; a Dovecot restart, a kill -9 of hotlined
 between commit and flag, and a recreated mailbox (new UIDVALIDITY) neither lose nor
 double a mail; replies join their case; failures are visible and never leak the login."""
+import base64
 import hashlib
 import re
 import threading
@@ -156,17 +157,16 @@ def test_every_kind_of_mail_becomes_one_decoded_report(dovecot_server, wd, http_
         == ATTACHMENTS
     assert all(a["kept"] for a in atts)
     for a in atts:
-        raw = d.q("SELECT id, bytes FROM attachments WHERE id = ?", a["id"])[0]["bytes"]
-        plain = h.open_sealed(d.storage_key, raw, f"attachments.bytes:{a['id']}", binary=True)
-        assert plain is not None and hashlib.sha256(plain).hexdigest() == a["sha256"]
+        # q() opens sealed columns (bytes for the binary ones) with the daemon's key.
+        plain = d.q("SELECT id, bytes FROM attachments WHERE id = ?", a["id"])[0]["bytes"]
+        assert isinstance(plain, bytes) and hashlib.sha256(plain).hexdigest() == a["sha256"]
     fwd = d.q("SELECT id, file_name, content_type FROM attachments WHERE report_id = ?",
               got[uids["forward_attached.eml"]]["id"])
     assert [(a["file_name"], a["content_type"]) for a in fwd] == [("threat.eml", "message/rfc822")]
 
     # The raw mail is kept byte-exact (sealed): evidence as it arrived.
     row = d.q("SELECT id, raw FROM reports WHERE id = ?", got[uids["koi8r_8bit.eml"]]["id"])[0]
-    assert h.open_sealed(d.storage_key, row["raw"], f"reports.raw:{row['id']}", binary=True) \
-        == fixture("koi8r_8bit.eml")
+    assert row["raw"] == fixture("koi8r_8bit.eml")
 
     # The oversized mail: its headers, a report that says so, flagged like any other.
     big = wait_reports(d, 1, source="big")[0]
@@ -378,4 +378,68 @@ def test_tls_and_starttls_verify_the_server(dovecot_server, wd, http_sink, smtp_
     h.wait_until(lambda: "last error tls" in (readyz_line(d, "untrusted") or ""),
                  what="an unverified certificate refused")
     assert not reports(d, "untrusted")
+    assert d.stop() == 0
+
+
+def reply_mail(subject, message_id, in_reply_to=None, references=None,
+               text="Они вернулись, стоят у двери."):
+    lines = ["From: =?utf-8?B?0JjQstCw0L0=?= <ivan@example.org>", "To: hotline@example.net",
+             f"Subject: =?utf-8?B?{base64.b64encode(subject.encode()).decode()}?=",
+             f"Message-ID: <{message_id}>", "MIME-Version: 1.0",
+             "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"]
+    if in_reply_to:
+        lines.append(f"In-Reply-To: {in_reply_to}")
+    if references:
+        lines.append(f"References: {references}")
+    return ("\r\n".join(lines) + "\r\n\r\n" + text + "\r\n").encode()
+
+
+def test_replies_and_case_tags_join_their_case(dovecot_server, wd, http_sink, smtp_sink):
+    dv = dovecot_server
+    user = dv.add_user()
+
+    def email_first(cfg):
+        for r in cfg["responders"]:
+            if r["id"] == "en":
+                r["contacts"] = [{"channel": "email", "address": "en@example.org"}]
+
+    d = daemon_with(wd, http_sink, smtp_sink, imap_source(dv, user), edit=email_first).start()
+    dv.append(fixture("utf8.eml"), user=user)
+    first = wait_reports(d, 1)[0]
+    case = first["case_id"]
+    alert = smtp_sink.wait_to("en@example.org")[0]
+    assert f"[HOTLINE #{case}]" in alert.subject
+    assert alert.message_id.startswith(f"<hotline.c{case}.")
+    assert f"<hotline.c{case}@" in (alert.header("References") or "")
+
+    # A reply to the alert (In-Reply-To: its Message-ID) joins the case; the responder
+    # already notified hears of it.
+    dv.append(reply_mail("Re: Угроза", "reply-1@example.org", in_reply_to=alert.message_id),
+              user=user)
+    rows = wait_reports(d, 2)
+    assert rows[1]["case_id"] == case
+    update = smtp_sink.wait_to("en@example.org", count=2)[1]
+    assert f"[HOTLINE #{case}]" in update.subject
+    assert "New message in case" in update.subject
+
+    # A reply by References alone, and one by the subject tag alone (Russian client,
+    # lower-case prefix), join it too.
+    dv.append(reply_mail("Fwd: дополнение", "reply-2@example.org",
+                         references=f"<other@example.org> {alert.message_id}"), user=user)
+    dv.append(reply_mail(f"Отв: [hotline #{case}] ещё", "reply-3@example.org"), user=user)
+    rows = wait_reports(d, 4)
+    assert [r["case_id"] for r in rows[2:]] == [case, case]
+    smtp_sink.wait_to("en@example.org", count=4)
+    assert d.q("SELECT COUNT(*) AS n FROM cases")[0]["n"] == 1
+
+    # A tag naming no case opens a new one, as a mail without a tag would; nothing is
+    # sent to the sender.
+    dv.append(reply_mail("Re: [HOTLINE #987654] помогите", "reply-4@example.org"), user=user)
+    rows = wait_reports(d, 5)
+    assert rows[4]["case_id"] not in (case, 987654)
+    assert d.q("SELECT COUNT(*) AS n FROM cases")[0]["n"] == 2
+    smtp_sink.wait_to("en@example.org", count=5)
+    assert not smtp_sink.to("ivan@example.org")
+    joined = d.q("SELECT COUNT(*) AS n FROM audit_events WHERE kind = 'report_joined'")[0]["n"]
+    assert joined == 3
     assert d.stop() == 0
