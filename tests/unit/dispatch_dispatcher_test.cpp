@@ -195,6 +195,28 @@ public:
     core::result<std::optional<domain::report>> load_report(std::int64_t report_id) override {
         return inner_.load_report(report_id);
     }
+    core::result<std::vector<domain::attachment>> attachments_for_report(
+        std::int64_t report_id) override {
+        return inner_.attachments_for_report(report_id);
+    }
+    void case_targets(
+        std::int64_t case_id,
+        std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) override {
+        inner_.case_targets(case_id, std::move(done));
+    }
+    void load_cursor(std::string source,
+                     std::function<void(core::result<std::optional<std::string>>)> done) override {
+        inner_.load_cursor(std::move(source), std::move(done));
+    }
+    void save_cursor(std::string source, std::string value,
+                     std::function<void(core::status)> done) override {
+        inner_.save_cursor(std::move(source), std::move(value), std::move(done));
+    }
+    void known_dedup_keys(
+        std::string source, std::vector<std::string> keys,
+        std::function<void(core::result<std::vector<std::string>>)> done) override {
+        inner_.known_dedup_keys(std::move(source), std::move(keys), std::move(done));
+    }
     bool writable() const override { return inner_.writable(); }
     void close() override { inner_.close(); }
 

@@ -665,6 +665,12 @@ const std::vector<std::string> mail_needles = {"Secretsender",     "secret-mid",
                                                "secret-file-name", "x-secret-type", "SECRETBYTES",
                                                "5ec7e7a5"};
 
+// test_keys()'s key once more (a key cannot be copied), for a ring that rekeys from it.
+core::crypto::key test_key_again() {
+    return core::crypto::key::from_bytes(
+        std::array<unsigned char, core::crypto::key_bytes>{0x42, 0x17, 0x99});
+}
+
 std::string file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -750,7 +756,7 @@ TEST_CASE("details, raw and attachments are sealed on disk, and rekey re-seals t
     // Rekey: every new sealed column moves to the new key and still opens.
     const std::array<unsigned char, core::crypto::key_bytes> new_bytes{0x07, 0x08, 0x09};
     auto ring = std::make_shared<core::crypto::keyring>(core::crypto::key::from_bytes(new_bytes));
-    ring->add_older(test_keys()->current());
+    ring->add_older(test_key_again());
     const auto new_id = ring->current().id();
     rekey_options ro;
     ro.path = dir.db();
@@ -804,7 +810,7 @@ TEST_CASE("a version 4 database migrates: old rows readable, case_id backfilled"
         // A rekey refuses a database this version has not migrated yet.
         auto ring = std::make_shared<core::crypto::keyring>(core::crypto::key::from_bytes(
             std::array<unsigned char, core::crypto::key_bytes>{0x01}));
-        ring->add_older(test_keys()->current());
+        ring->add_older(test_key_again());
         rekey_options ro;
         ro.path = dir.db();
         ro.keys = ring;
