@@ -100,6 +100,7 @@ def test_deb_installs_checks_runs_and_removes(wd, deb_host, http_sink):
     assert not missing, f"not in the package: {missing}"
     control = run("dpkg-deb", "-I", deb).stdout
     depends = next(line for line in control.splitlines() if line.strip().startswith("Depends:"))
+    # libcurl3-gnutls: libcurl's GnuTLS build (scripts/setup: libetpan-dev needs it).
     for lib in ("libsqlite3-0", "libsodium23", "libcurl3-gnutls", "libetpan20", "libyaml-cpp", "libre2"):
         assert lib in depends, depends  # from dpkg-shlibdeps
     conffiles = run("dpkg-deb", "-I", deb, "conffiles").stdout

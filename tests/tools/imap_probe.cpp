@@ -9,11 +9,13 @@
 // idle MS, logout. UIDS is a comma-separated list ("1,2,5"; "-" for none). A failed step
 // prints {"error": code, "message": ...} and exits 1; bad usage exits 64.
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -118,13 +120,32 @@ int main(int argc, char** argv) {
     }
 
     imap::interrupter stop;
-    std::thread interrupt_thread;
+    // --interrupt-after: another thread calls interrupt(), as a source's stop() would. The
+    // guard cancels it when the probe is done first (it must not outlive `stop`).
+    struct interrupt_timer {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        std::thread t;
+        ~interrupt_timer() {
+            {
+                std::lock_guard lock(m);
+                done = true;
+            }
+            cv.notify_all();
+            if (t.joinable()) {
+                t.join();
+            }
+        }
+    } timer;
     if (interrupt_after_ms >= 0) {
-        interrupt_thread = std::thread([&stop, interrupt_after_ms] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(interrupt_after_ms));
-            stop.interrupt();
+        timer.t = std::thread([&stop, &timer, interrupt_after_ms] {
+            std::unique_lock lock(timer.m);
+            if (!timer.cv.wait_for(lock, std::chrono::milliseconds(interrupt_after_ms),
+                                   [&timer] { return timer.done; })) {
+                stop.interrupt();
+            }
         });
-        interrupt_thread.detach();
     }
 
     const auto started = std::chrono::steady_clock::now();
