@@ -115,6 +115,10 @@ std::int64_t case_of_subject(std::string_view subject, std::string_view tag_pref
     return 0;
 }
 
+bool is_own_alert(const parsed_mail& m) noexcept {
+    return case_of_message_id(m.message_id) != 0;
+}
+
 std::int64_t case_reference(const parsed_mail& m, std::string_view tag_prefix) noexcept {
     if (const auto c = case_of_message_id(m.in_reply_to); c != 0) {
         return c;

@@ -19,6 +19,11 @@ namespace hotline::ingest {
 [[nodiscard]] std::int64_t case_of_subject(std::string_view subject,
                                            std::string_view tag_prefix) noexcept;
 
+// True when `m` is one of our own alerts (its Message-ID is ours): an alert that came back
+// into a watched mailbox (a responder's address forwarding to it, a bounce of the original)
+// must not join its case, or each update would bring the next one back.
+[[nodiscard]] bool is_own_alert(const parsed_mail& m) noexcept;
+
 // The case `m` names, 0 when none. Most specific first: In-Reply-To, then References from
 // the last (the message replied to) to the first, then the subject tag (also inside
 // "Re:", "Fwd:", "Отв:", "AW:"; the parser decoded RFC 2047 already). Whether that case

@@ -19,8 +19,8 @@ constexpr int max_program_size = 64 * 1024;
 constexpr std::int64_t max_regex_memory = 32 << 20;
 constexpr std::size_t max_keyword_count = 4096;
 
-const std::array<std::string_view, 6> plain_fields{"source",  "source_kind", "sender",
-                                                   "subject", "text",        "language"};
+const std::array<std::string_view, 7> plain_fields{"source", "source_kind", "sender",     "subject",
+                                                   "text",   "language",    "attachments"};
 
 core::error rule_error(const core::mark& at, std::string message) {
     return core::make_error("config", std::move(message), at.str());
@@ -62,7 +62,8 @@ core::result<std::shared_ptr<const re2::RE2>> compile(const std::string& pattern
     return std::shared_ptr<const re2::RE2>(std::move(re));
 }
 
-const std::string& field_value(const matcher& m, const domain::report& r) {
+// `scratch` holds a value that is computed rather than stored (the attachment count).
+const std::string& field_value(const matcher& m, const domain::report& r, std::string& scratch) {
     static const std::string empty;
     const std::string& field = m.field;
     if (!m.label.empty()) {
@@ -86,6 +87,10 @@ const std::string& field_value(const matcher& m, const domain::report& r) {
     }
     if (field == "language") {
         return r.language;
+    }
+    if (field == "attachments") {
+        scratch = std::to_string(r.attachments.size());
+        return scratch;
     }
     return empty;
 }
@@ -135,8 +140,8 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
         std::find(plain_fields.begin(), plain_fields.end(), m.field) == plain_fields.end()) {
         return rule_error(shifted(at, field_start),
                           "unknown field \"" + m.field +
-                              "\" (expected source, source_kind, sender, subject, text, language "
-                              "or labels.<name>)" +
+                              "\" (expected source, source_kind, sender, subject, text, language, "
+                              "attachments or labels.<name>)" +
                               field_hint(m.field));
     }
     while (i < spec.size() && is_space(spec[i])) {
@@ -206,6 +211,16 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
                               "missing value after the operator (write \"\" for an empty value)");
         }
     }
+    if (m.field == "attachments" &&
+        (m.kind == matcher::op::equal || m.kind == matcher::op::not_equal) &&
+        (m.value.empty() || m.value.size() > 19 ||
+         m.value.find_first_not_of("0123456789") != std::string::npos ||
+         (m.value.size() > 1 && m.value.front() == '0'))) {
+        // The count is compared as text: "01" or "two" would never equal it.
+        return rule_error(shifted(at, value_start),
+                          "attachments is a count: expected a number like \"0\" or \"2\", got \"" +
+                              m.value + "\"");
+    }
     if (m.kind == matcher::op::regex || m.kind == matcher::op::not_regex) {
         // Point at the pattern itself: an RE2 message is about its contents.
         const bool quoted = spec[value_start] == '"';
@@ -219,7 +234,8 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
 }
 
 bool matches(const matcher& m, const domain::report& r) {
-    const std::string& value = field_value(m, r);
+    std::string scratch;
+    const std::string& value = field_value(m, r, scratch);
     switch (m.kind) {
         case matcher::op::equal: return value == m.value;
         case matcher::op::not_equal: return value != m.value;

@@ -203,3 +203,14 @@ TEST_CASE("threading: through the parser, RFC 2047 subjects and real threading h
                        "HOTLINE") == 12);
     CHECK(case_reference(parse("Subject: =?utf-8?B?0J/RgNC40LLQtdGC?=\r\n"), "HOTLINE") == 0);
 }
+
+TEST_CASE("threading: our own alert coming back is recognised by its Message-ID") {
+    parsed_mail m = mail("[HOTLINE #12] Case #12 (high): x");
+    CHECK_FALSE(is_own_alert(m));
+    m.message_id = "CAF=abc@mail.gmail.com";
+    CHECK_FALSE(is_own_alert(m));
+    m.message_id = "hotline.c12.n40.0a1b2c3d@example.org";
+    CHECK(is_own_alert(m));
+    m.message_id = "hotline.c12.n40.0a1b2c3@example.org";  // not quite ours
+    CHECK_FALSE(is_own_alert(m));
+}

@@ -101,17 +101,19 @@ TEST_CASE("parse_matcher: fields, operators, quoting") {
     for (const auto* f : {"source", "source_kind", "sender", "subject", "text", "language"}) {
         CHECK(m(std::string(f) + " = x").field == f);
     }
+    CHECK(m("attachments = 3").field == "attachments");
 }
 
 TEST_CASE("parse_matcher: errors name the position inside the matcher") {
     CHECK(error_of("body = x") ==
           "rules.yaml:7:10: unknown field \"body\" (expected source, source_kind, sender, subject, "
           "text, "
-          "language or labels.<name>)");
+          "language, attachments or labels.<name>)");
     CHECK(error_of("  txt = x") ==
           "rules.yaml:7:12: unknown field \"txt\" (expected source, source_kind, sender, subject, "
           "text, "
-          "language or labels.<name>); did you mean \"text\"?");
+          "language, attachments or labels.<name>); did you mean \"text\"?");
+    CHECK(error_of("attachment = 1").find("did you mean \"attachments\"?") != std::string::npos);
     CHECK(error_of("labels. = x").find("unknown field \"labels.\"") != std::string::npos);
     CHECK(error_of("text == x") ==
           "rules.yaml:7:15: unknown operator \"==\" (use =, !=, =~ or !~)");
@@ -155,6 +157,38 @@ TEST_CASE("matches: each operator, labels, missing label is empty") {
     CHECK_FALSE(matches(m("labels.missing =~ \".\""), r));
     CHECK(matches(m("labels.missing !~ \".\""), r));
     CHECK(matches(m("labels.priority = \"\""), r));
+}
+
+TEST_CASE("matches: attachments is the report's attachment count, as a decimal string") {
+    auto r = with_text("письмо");
+    CHECK(matches(m("attachments = 0"), r));
+    CHECK(matches(m("attachments = \"0\""), r));
+    CHECK_FALSE(matches(m("attachments != 0"), r));
+    CHECK_FALSE(matches(m("attachments = 1"), r));
+    r.attachments.resize(2);
+    CHECK(matches(m("attachments != 0"), r));
+    CHECK(matches(m("attachments = 2"), r));
+    CHECK_FALSE(matches(m("attachments = 0"), r));
+    CHECK(matches(m("attachments =~ \"^[2-9]$|^[0-9]{2,}$\""), r));  // two or more
+    r.attachments.resize(12);
+    CHECK(matches(m("attachments =~ \"^[2-9]$|^[0-9]{2,}$\""), r));
+    CHECK(matches(m("attachments = 12"), r));
+    CHECK(matches(m("attachments !~ \"^0$\""), r));
+    r.attachments.resize(1);
+    CHECK_FALSE(matches(m("attachments =~ \"^[2-9]$|^[0-9]{2,}$\""), r));
+    // A value = or != could never equal a count is a load error at the value.
+    CHECK(error_of("attachments = two") ==
+          "rules.yaml:7:24: attachments is a count: expected a number like \"0\" or \"2\", got "
+          "\"two\"");
+    CHECK(error_of("attachments != \"01\"") ==
+          "rules.yaml:7:25: attachments is a count: expected a number like \"0\" or \"2\", got "
+          "\"01\"");
+    for (const char* bad : {"attachments = \"\"", "attachments = -1", "attachments = 1.0",
+                            "attachments = \" 1\"", "attachments = 99999999999999999999"}) {
+        CAPTURE(bad);
+        CHECK(error_of(bad).find("attachments is a count") != std::string::npos);
+    }
+    CHECK(error_of("attachments =~ \"(\"").find("invalid regex") != std::string::npos);
 }
 
 TEST_CASE("regexes are case-insensitive for Cyrillic in both directions and not anchored") {
