@@ -468,10 +468,24 @@ core::status imap_source::take(net::imap::session& s, std::uint32_t uidvalidity,
             std::vector<domain::report> reports;
             std::vector<std::uint32_t> report_uids;
             const std::int64_t received = wall_ms();
+            std::vector<std::uint32_t> done;
             for (auto& mail : mails) {
                 const bool big = size_of[mail.uid] > m.max_message_size;
                 auto parsed = big ? parse_oversized(mail.raw, size_of[mail.uid], limits)
                                   : parse_mail(mail.raw, limits);
+                if (is_own_alert(parsed)) {
+                    // One of our alerts came back (a responder's address forwards to this
+                    // mailbox, a bounce): as a report it would page again, and come back
+                    // again. Flagged, counted and logged, never a report.
+                    spdlog::warn(
+                        "imap source={} uid={} is one of hotline's own alerts: not a "
+                        "report (does a notified address forward to this mailbox?)",
+                        source_.name, mail.uid);
+                    metrics_.counter_add("hotline_source_mails_total",
+                                         {{"source", source_.name}, {"outcome", "own_alert"}});
+                    done.push_back(mail.uid);
+                    continue;
+                }
                 const std::int64_t case_ref = case_reference(parsed, prefix);
                 auto r = mail_report(std::move(parsed), mail.raw,
                                      {source_.name, m.default_language, received});
@@ -481,7 +495,6 @@ core::status imap_source::take(net::imap::session& s, std::uint32_t uidvalidity,
                 reports.push_back(std::move(r));
                 report_uids.push_back(mail.uid);
             }
-            std::vector<std::uint32_t> done;
             // After a recreated mailbox: the mails whose dedup key is stored are only flagged.
             if (rescan && !reports.empty()) {
                 std::vector<std::string> keys;

@@ -15,6 +15,9 @@
 //     left in the mailbox;
 //   - when UIDVALIDITY changes (the mailbox was recreated), every mail in it is looked at
 //     again and the ones whose dedup_key is stored are only flagged.
+// One of hotline's own alerts that comes back into the mailbox (ingest/threading's
+// is_own_alert) is flagged and counted (outcome own_alert), never a report: it would page
+// again and loop.
 // A mail refused by a rate limit or a full queue stays where it is (unflagged, the cursor
 // does not pass it) and is retried after Retry-After, while the mails after it go on.
 //

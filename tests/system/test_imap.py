@@ -442,4 +442,13 @@ def test_replies_and_case_tags_join_their_case(dovecot_server, wd, http_sink, sm
     assert not smtp_sink.to("ivan@example.org")
     joined = d.q("SELECT COUNT(*) AS n FROM audit_events WHERE kind = 'report_joined'")[0]["n"]
     assert joined == 3
+
+    # One of hotline's own alerts landing in the mailbox (a notified address forwarding to
+    # it) is flagged and counted, never a report: it would page again and loop.
+    own = dv.append(alert.raw, user=user)
+    wait_seen(dv, [own], user)
+    assert len(reports(d)) == 5
+    assert h.metric_sum(d.metrics(), "hotline_source_mails_total", source=SOURCE,
+                        outcome="own_alert") == 1
+    assert len(smtp_sink.to("en@example.org")) == 5
     assert d.stop() == 0
