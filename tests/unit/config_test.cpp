@@ -413,7 +413,7 @@ TEST_CASE("wrong types, bad enums, bad integers and empty required fields") {
                                 "secrets_dir: secrets\n"                         // 1
                                 "sources:\n"                                     // 2
                                 "  - name: hook\n"                               // 3
-                                "    kind: imap\n"                               // 4
+                                "    kind: pigeon\n"                             // 4
                                 "    token_file: token\n"                        // 5
                                 "channels:\n"                                    // 6
                                 "  name: mail\n"                                 // 7
@@ -430,7 +430,7 @@ TEST_CASE("wrong types, bad enums, bad integers and empty required fields") {
                                 "  notify: responder:alice\n");                  // 18
     expect_errors(
         load_config(file),
-        {file + ":4:11: sources[0].kind: expected one of webhook; got \"imap\"",
+        {file + ":4:11: sources[0].kind: expected one of webhook, imap; got \"pigeon\"",
          file + ":7:3: channels: expected a list, got a map",
          file + ":10:15: responders[0].language: expected one of en, ru; got \"de\"; did you mean "
                 "\"en\"?",
