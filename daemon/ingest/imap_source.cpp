@@ -341,32 +341,11 @@ core::status imap_source::serve(net::imap::session& s) {
     }
     const auto poll_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(source_.imap.poll_interval).count();
+    // Search before every wait, never only after one: a mail that arrived while this
+    // session was busy (its EXISTS came with a FETCH or STORE answer, not during IDLE)
+    // would otherwise wait for the next change or poll_interval. A mail appended after the
+    // search is announced when IDLE starts.
     while (!stopping_) {
-        set_state(s.has_idle() ? "idle" : "polling", true);
-        std::int64_t wait = poll_ms;
-        if (!deferred_.empty()) {
-            std::int64_t soonest = deferred_.begin()->second;
-            for (const auto& [uid, at] : deferred_) {
-                soonest = std::min(soonest, at);
-            }
-            wait = std::clamp<std::int64_t>(soonest - steady_ms(), 0, poll_ms);
-        }
-        if (s.has_idle()) {
-            auto r = s.idle(std::chrono::milliseconds(std::max<std::int64_t>(wait, 1)));
-            if (!r) {
-                return r.err();
-            }
-        } else {
-            if (!pause(wait)) {
-                break;
-            }
-            if (auto n = s.noop(); !n) {
-                return n;
-            }
-        }
-        if (stopping_) {
-            break;
-        }
         auto above = s.uids_from(cursor_.uid + 1);
         if (!above) {
             return above.err();
@@ -382,6 +361,29 @@ core::status imap_source::serve(net::imap::session& s) {
             set_state("fetching", true);
             if (auto t = take(s, uidvalidity, std::move(uids), false); !t) {
                 return t;
+            }
+            continue;
+        }
+        set_state(s.has_idle() ? "idle" : "polling", true);
+        std::int64_t wait = poll_ms;
+        if (!deferred_.empty()) {
+            std::int64_t soonest = deferred_.begin()->second;
+            for (const auto& [uid, at] : deferred_) {
+                soonest = std::min(soonest, at);
+            }
+            wait = std::clamp<std::int64_t>(soonest - now, 0, poll_ms);
+        }
+        if (s.has_idle()) {
+            auto r = s.idle(std::chrono::milliseconds(std::max<std::int64_t>(wait, 1)));
+            if (!r) {
+                return r.err();
+            }
+        } else {
+            if (!pause(wait)) {
+                break;
+            }
+            if (auto n = s.noop(); !n) {
+                return n;
             }
         }
     }
@@ -609,9 +611,13 @@ core::status imap_source::take(net::imap::session& s, std::uint32_t uidvalidity,
             // The cursor passes every UID looked at: a deferred one is retried from memory,
             // and after a restart the first pass finds it unflagged (seen) or still there
             // (move).
+            // Over the chunk, not just what was fetched: a mail gone meanwhile is passed too.
             std::uint32_t highest = cursor_.uid;
             for (const auto& ms : *sizes) {
                 highest = std::max(highest, ms.uid);
+            }
+            if (i >= sizes->size() && !chunk.empty()) {
+                highest = std::max(highest, chunk.back());
             }
             if (!rescan && cursor_.known && cursor_.uidvalidity == uidvalidity &&
                 highest > cursor_.uid) {
