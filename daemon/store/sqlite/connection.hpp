@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include <sqlite3.h>
@@ -70,6 +71,32 @@ public:
     [[nodiscard]] core::result<bool> step();
     // Steps to the end, for statements whose rows (if any) are not needed.
     [[nodiscard]] core::status run();
+    // Steps through the rows, calling `row()` on each: until the rows end, `row()` returns
+    // false (a bool callback: stop early) or an error (a core::status callback).
+    template <class Fn>
+    [[nodiscard]] core::status each_row(Fn&& row) {
+        for (;;) {
+            auto more = step();
+            if (!more) {
+                return more.err();
+            }
+            if (!*more) {
+                return core::ok();
+            }
+            using out = std::invoke_result_t<Fn&>;
+            if constexpr (std::is_same_v<out, bool>) {
+                if (!row()) {
+                    return core::ok();
+                }
+            } else if constexpr (std::is_same_v<out, core::status>) {
+                if (auto s = row(); !s) {
+                    return s;
+                }
+            } else {
+                row();
+            }
+        }
+    }
 
     [[nodiscard]] std::int64_t int64(int column) const;
     [[nodiscard]] std::string text(int column) const;

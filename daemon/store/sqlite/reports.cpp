@@ -216,32 +216,29 @@ core::result<std::vector<domain::attachment>> load_attachments(connection& db, c
     }
     q->bind(1, report_id);
     std::vector<domain::attachment> out;
-    for (;;) {
-        auto row = q->step();
-        if (!row) {
-            return row.err();
-        }
-        if (!*row) {
-            break;
-        }
-        const std::int64_t id = q->int64(0);
-        auto file_name = s.open(*q, 1, "attachments", "file_name", id);
-        auto content_type = s.open(*q, 2, "attachments", "content_type", id);
-        auto sha256 = s.open(*q, 4, "attachments", "sha256", id);
-        auto bytes = s.open(*q, 5, "attachments", "bytes", id);
-        for (const auto* part : {&file_name, &content_type, &sha256, &bytes}) {
-            if (!*part) {
-                return part->err();
+    if (auto walked = q->each_row([&]() -> core::status {
+            const std::int64_t id = q->int64(0);
+            auto file_name = s.open(*q, 1, "attachments", "file_name", id);
+            auto content_type = s.open(*q, 2, "attachments", "content_type", id);
+            auto sha256 = s.open(*q, 4, "attachments", "sha256", id);
+            auto bytes = s.open(*q, 5, "attachments", "bytes", id);
+            for (const auto* part : {&file_name, &content_type, &sha256, &bytes}) {
+                if (!*part) {
+                    return core::status(part->err());
+                }
             }
-        }
-        domain::attachment a;
-        a.file_name = std::move(*file_name);
-        a.content_type = std::move(*content_type);
-        a.size = static_cast<std::size_t>(q->int64(3));
-        a.sha256 = std::move(*sha256);
-        a.bytes = std::move(*bytes);
-        a.kept = q->int64(6) != 0;
-        out.push_back(std::move(a));
+            domain::attachment a;
+            a.file_name = std::move(*file_name);
+            a.content_type = std::move(*content_type);
+            a.size = static_cast<std::size_t>(q->int64(3));
+            a.sha256 = std::move(*sha256);
+            a.bytes = std::move(*bytes);
+            a.kept = q->int64(6) != 0;
+            out.push_back(std::move(a));
+            return core::ok();
+        });
+        !walked) {
+        return walked.err();
     }
     return out;
 }
@@ -266,15 +263,8 @@ core::result<std::optional<std::vector<std::string>>> case_targets(connection& d
     }
     q->bind(1, case_id);
     std::vector<std::string> targets;
-    for (;;) {
-        auto row = q->step();
-        if (!row) {
-            return row.err();
-        }
-        if (!*row) {
-            break;
-        }
-        targets.push_back(q->text(0));
+    if (auto walked = q->each_row([&] { targets.push_back(q->text(0)); }); !walked) {
+        return walked.err();
     }
     return std::optional<std::vector<std::string>>(std::move(targets));
 }
@@ -304,15 +294,8 @@ core::result<std::vector<std::string>> known_dedup_keys(connection& db, const st
                 q->bind_null(index);
             }
         }
-        for (;;) {
-            auto row = q->step();
-            if (!row) {
-                return row.err();
-            }
-            if (!*row) {
-                break;
-            }
-            found.insert(q->text(0));
+        if (auto walked = q->each_row([&] { found.insert(q->text(0)); }); !walked) {
+            return walked.err();
         }
     }
     std::vector<std::string> out;

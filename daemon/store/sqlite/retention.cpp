@@ -51,20 +51,17 @@ core::result<purge_progress> purge_batch_of(connection& db, const purge_batch& b
         }
         q->bind(1, b.after_id).bind(2, static_cast<std::int64_t>(b.limit));
         std::size_t seen = 0;
-        for (;;) {
-            auto row = q->step();
-            if (!row) {
-                return row.err();
-            }
-            if (!*row) {
-                break;
-            }
-            ++seen;
-            if (q->int64(1) >= b.received_before) {
-                out.done = true;  // this one and every later one is young enough
-                break;
-            }
-            old_ids.push_back(q->int64(0));
+        if (auto walked = q->each_row([&] {
+                ++seen;
+                if (q->int64(1) >= b.received_before) {
+                    out.done = true;  // this one and every later one is young enough
+                    return false;
+                }
+                old_ids.push_back(q->int64(0));
+                return true;
+            });
+            !walked) {
+            return walked.err();
         }
         // limit 0 examines nothing and ends the sweep: how a stopping daemon still audits
         // what the batches before purged.

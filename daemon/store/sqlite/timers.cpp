@@ -79,24 +79,20 @@ core::result<std::vector<timer>> claim_timers(connection& db, std::int64_t now,
         .bind(3, now)
         .bind(4, now)
         .bind(5, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
-    for (;;) {
-        auto row = q->step();
-        if (!row) {
-            return row.err();
-        }
-        if (!*row) {
-            break;
-        }
-        timer t;
-        t.id = q->int64(0);
-        t.due_at = q->int64(1);
-        t.kind = q->text(2);
-        t.subject = q->text(3);
-        t.payload = q->text(4);
-        t.created_at = q->int64(5);
-        t.claimed_by = q->text(6);
-        t.lease_until = q->int64(7);
-        out.push_back(std::move(t));
+    if (auto walked = q->each_row([&] {
+            timer t;
+            t.id = q->int64(0);
+            t.due_at = q->int64(1);
+            t.kind = q->text(2);
+            t.subject = q->text(3);
+            t.payload = q->text(4);
+            t.created_at = q->int64(5);
+            t.claimed_by = q->text(6);
+            t.lease_until = q->int64(7);
+            out.push_back(std::move(t));
+        });
+        !walked) {
+        return walked.err();
     }
     // RETURNING comes in no defined order.
     std::sort(out.begin(), out.end(), [](const timer& a, const timer& b) {
@@ -151,16 +147,10 @@ core::result<std::int64_t> cancel_timers(connection& db, std::string_view subjec
     }
     q->bind(1, now).bind(2, now).bind(3, subject).bind(4, kind).bind(5, kind);
     std::int64_t n = 0;
-    for (;;) {
-        auto row = q->step();
-        if (!row) {
-            return row.err();
-        }
-        if (!*row) {
-            return n;
-        }
-        ++n;
+    if (auto walked = q->each_row([&] { ++n; }); !walked) {
+        return walked.err();
     }
+    return n;
 }
 
 core::result<std::optional<std::int64_t>> next_timer_due(connection& db) {
