@@ -69,6 +69,22 @@ struct handoff {
     }
 };
 
+// Starts a store operation (`start` gets its completion) and waits on this thread for what
+// it delivers on the io thread; nullopt when the source is stopping meanwhile.
+template <class T, class Start>
+std::optional<T> wait_for_store(const std::atomic<bool>& stopping, Start start) {
+    auto got = std::make_shared<handoff<T>>();
+    start([got](T v) { got->set(std::move(v)); });
+    std::unique_lock lock(got->mu);
+    while (!got->value.has_value() && !stopping) {
+        got->cv.wait_for(lock, wake_check);
+    }
+    if (stopping) {
+        return std::nullopt;
+    }
+    return std::move(got->value);
+}
+
 // Outcome of one mail's submit.
 struct submit_outcome {
     enum class kind { stored, duplicate, refused, failed } what{kind::failed};
@@ -216,22 +232,17 @@ void imap_source::run() {
     (void)::pthread_setname_np(::pthread_self(), ("imap:" + source_.name).substr(0, 15).c_str());
     // Where this source stands: loaded once; from here on this thread keeps it.
     {
-        auto got = std::make_shared<handoff<core::result<std::optional<std::string>>>>();
-        db_.load_cursor(source_.name, [got](core::result<std::optional<std::string>> r) {
-            got->set(std::move(r));
-        });
-        std::unique_lock lock(got->mu);
-        while (!got->value.has_value() && !stopping_) {
-            got->cv.wait_for(lock, wake_check);
-        }
-        if (stopping_) {
+        using loaded = core::result<std::optional<std::string>>;
+        const auto got = wait_for_store<loaded>(
+            stopping_, [this](auto done) { db_.load_cursor(source_.name, std::move(done)); });
+        if (!got) {
             return;
         }
-        if (!*got->value) {
+        if (!*got) {
             spdlog::error("imap source={} cannot read its cursor: {}", source_.name,
-                          got->value->err().describe());
-        } else if (**got->value) {
-            const auto j = nlohmann::json::parse(***got->value, nullptr, false);
+                          got->err().describe());
+        } else if (**got) {
+            const auto j = nlohmann::json::parse(***got, nullptr, false);
             if (j.is_object() && j.value("uidvalidity", 0U) != 0) {
                 cursor_.uidvalidity = j.value("uidvalidity", 0U);
                 cursor_.uid = j.value("uid", 0U);
@@ -503,22 +514,17 @@ core::status imap_source::take(net::imap::session& s, std::uint32_t uidvalidity,
                 for (const auto& r : reports) {
                     keys.push_back(r.dedup_key);
                 }
-                auto got = std::make_shared<handoff<core::result<std::vector<std::string>>>>();
-                db_.known_dedup_keys(
-                    source_.name, keys,
-                    [got](core::result<std::vector<std::string>> r) { got->set(std::move(r)); });
-                std::unique_lock lock(got->mu);
-                while (!got->value.has_value() && !stopping_) {
-                    got->cv.wait_for(lock, wake_check);
-                }
-                if (stopping_) {
+                using found = core::result<std::vector<std::string>>;
+                const auto got = wait_for_store<found>(stopping_, [&](auto done) {
+                    db_.known_dedup_keys(source_.name, keys, std::move(done));
+                });
+                if (!got) {
                     return core::make_error("interrupted", "stopping");
                 }
-                if (!*got->value) {
-                    return got->value->err();
+                if (!*got) {
+                    return got->err();
                 }
-                const std::set<std::string> known(got->value->value().begin(),
-                                                  got->value->value().end());
+                const std::set<std::string> known((*got)->begin(), (*got)->end());
                 std::vector<domain::report> fresh;
                 std::vector<std::uint32_t> fresh_uids;
                 for (std::size_t k = 0; k < reports.size(); ++k) {
