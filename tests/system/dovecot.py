@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from hotline_harness import free_port
+
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
 OPENSSL = "/usr/bin/openssl"
@@ -38,14 +40,6 @@ _user_numbers = itertools.count(1)
 
 # Every started Dovecot not closed yet, so conftest can attach its log to a failing test.
 ACTIVE = []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def mutf7(name):
