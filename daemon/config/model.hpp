@@ -121,11 +121,40 @@ struct imap_source {
     bool operator==(const imap_source&) const = default;
 };
 
+// kind: sms, `receipt:`: the optional automatic reply to a reporter (off by default).
+struct sms_receipt {
+    bool enabled{false};
+    std::string channel;                      // an SMS channel (channels:) it is sent through
+    std::map<std::string, std::string> text;  // by language: "en", "ru" (both required)
+    unsigned max_per_day{1};                  // per sender (keyed hash), 1..10
+    bool operator==(const sms_receipt&) const = default;
+};
+
+// kind: sms. One SMS gateway's inbound webhook, mounted on the main HTTP server
+// (ingest/sms_gateway, http/endpoints/sms).
+struct sms_source {
+    std::string gateway;         // twilio | vonage | kannel | smssync
+    std::string path;            // default "/v1/sms/<source name>"
+    std::string default_region;  // ISO 3166-1 alpha-2 for national numbers, e.g. "RU"
+    std::string public_url;      // the URL the gateway calls (Twilio signs it); "" = as received
+    secret auth_token;           // twilio: auth_token_file (X-Twilio-Signature key)
+    secret signature_secret;     // vonage: signature_secret_file (`sig`)
+    std::string signature_method{"md5hash"};  // vonage: md5hash | md5 | sha1 | sha256 | sha512
+    secret token;          // vonage unsigned: token_file, in the path (…/<token>)
+    secret shared_secret;  // kannel: secret_file (a query parameter); smssync: `secret`
+    std::vector<std::string> allowed_addresses;  // CIDRs; empty = any (then a secret is required)
+    duration parts_timeout{2min};  // a concatenated SMS is stored with what arrived by then
+    std::string default_language;  // when the detector is unsure; empty: "und"
+    sms_receipt receipt;
+    bool operator==(const sms_source&) const = default;
+};
+
 struct source_config {
     std::string name;
-    std::string kind{"webhook"};  // webhook | imap
+    std::string kind{"webhook"};  // webhook | imap | sms
     std::vector<secret> tokens;   // bearer tokens (token_file or token_files)
     imap_source imap;             // kind: imap
+    sms_source sms;               // kind: sms
     // `rate_limits:` of this source; what it leaves out comes from server.rate_limits.
     std::optional<rate_limit> source_limit;
     std::optional<rate_limit> sender_limit;

@@ -90,6 +90,19 @@ void ensure_init() {
     (void)ready;
 }
 
+std::string sha256_hex(std::string_view prefix, std::string_view data) {
+    ensure_init();
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(prefix.data()),
+                              prefix.size());
+    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(data.data()),
+                              data.size());
+    std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+    crypto_hash_sha256_final(&st, digest.data());
+    return to_hex(digest);
+}
+
 std::string to_hex(std::span<const unsigned char> bytes) {
     std::string out(bytes.size() * 2 + 1, '\0');
     sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());

@@ -39,6 +39,10 @@ void ensure_init();
 
 [[nodiscard]] std::string to_hex(std::span<const unsigned char> bytes);
 
+// SHA-256 of `prefix` followed by `data`, lower-case hex (unkeyed: for dedup keys and
+// content hashes, not for secrets).
+[[nodiscard]] std::string sha256_hex(std::string_view prefix, std::string_view data = {});
+
 // 32 key bytes in sodium_malloc'ed memory (guard pages, no core dumps, wiped on free),
 // read-only once built. Movable, not copyable; the bytes never leave this object except
 // into libsodium calls.

@@ -119,6 +119,39 @@ core::result<std::unique_ptr<channel_instance::request>> channel_instance::build
     return req;
 }
 
+std::uint32_t channel_instance::flags() const noexcept {
+    return vtable_->struct_size >= offsetof(hotline_channel_v1, flags) + sizeof vtable_->flags
+               ? vtable_->flags
+               : 0U;
+}
+
+bool channel_instance::has_parse_status() const noexcept {
+    return vtable_->struct_size >=
+               offsetof(hotline_channel_v1, parse_status) + sizeof vtable_->parse_status &&
+           vtable_->parse_status != nullptr;
+}
+
+hotline_status channel_instance::parse_status(
+    const std::vector<std::pair<std::string, std::string>>& params) const {
+    hotline_status out{};
+    out.struct_size = sizeof out;
+    if (!has_parse_status()) {
+        return out;
+    }
+    std::vector<hotline_kv> kv;
+    kv.reserve(params.size());
+    for (const auto& [k, v] : params) {
+        kv.push_back(hotline_kv{k.c_str(), v.c_str()});
+    }
+    vtable_->parse_status(handle_, kv.data(), kv.size(), &out);
+    out.provider_id[sizeof out.provider_id - 1] = '\0';
+    out.detail[sizeof out.detail - 1] = '\0';
+    if (out.state != HOTLINE_STATUS_DELIVERED && out.state != HOTLINE_STATUS_FAILED) {
+        out.state = HOTLINE_STATUS_IGNORE;
+    }
+    return out;
+}
+
 hotline_outcome channel_instance::classify(const hotline_reply& reply) const {
     hotline_outcome out{};
     out.struct_size = sizeof out;

@@ -48,6 +48,16 @@ public:
     // Always a valid kind: a module answering nonsense is read as HOTLINE_RETRY.
     [[nodiscard]] hotline_outcome classify(const hotline_reply& reply) const;
 
+    // HOTLINE_CHANNEL_* of the module (ABI 1.1); 0 for a 1.0 module.
+    [[nodiscard]] std::uint32_t flags() const noexcept;
+    [[nodiscard]] bool is_sms() const noexcept { return (flags() & HOTLINE_CHANNEL_SMS) != 0; }
+    // Whether the module reads delivery-status callbacks (ABI 1.1 parse_status).
+    [[nodiscard]] bool has_parse_status() const noexcept;
+    // Reads a delivery-status callback's parameters (query first, then form). Always a
+    // valid state; without parse_status, HOTLINE_STATUS_IGNORE.
+    [[nodiscard]] hotline_status parse_status(
+        const std::vector<std::pair<std::string, std::string>>& params) const;
+
 private:
     std::shared_ptr<plugin_module> module_;
     hotline_channel* handle_;

@@ -23,9 +23,10 @@ struct attachment {
 // One inbound message, normalised (UTF-8 text, sender as given by the source).
 struct report {
     std::string source;       // configured source name, e.g. "partner-webhook"
-    std::string source_kind;  // "webhook", "email" (later: "sms", "checkin")
+    std::string source_kind;  // "webhook", "email", "sms" (later: "checkin")
     std::string external_id;  // unique per source; generated when the sender gave none
-    std::string sender;       // phone or email; never logged at info level
+    std::string sender;       // phone (E.164 when it parsed) or email; never logged at info level
+    std::string country;      // ISO 3166-1 alpha-2 of a phone sender ("RU"), "" unknown
     std::string subject;
     std::string text;
     std::map<std::string, std::string> labels;

@@ -1,40 +1,15 @@
 #include "ingest/mail_report.hpp"
 
-#include <array>
-
-#include <sodium.h>
-
+#include "core/crypto.hpp"
 #include "ingest/language.hpp"
 
 namespace hotline::ingest {
-namespace {
-
-std::string sha256_hex(std::string_view prefix, std::string_view data) {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(prefix.data()),
-                              prefix.size());
-    crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(data.data()),
-                              data.size());
-    std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-    crypto_hash_sha256_final(&st, digest.data());
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(digest.size() * 2);
-    for (const unsigned char b : digest) {
-        out += hex[b >> 4];
-        out += hex[b & 15];
-    }
-    return out;
-}
-
-}  // namespace
 
 std::string dedup_key_for(const parsed_mail& mail, std::string_view raw) {
     if (!mail.message_id.empty()) {
-        return sha256_hex("message-id:", mail.message_id);
+        return core::crypto::sha256_hex("message-id:", mail.message_id);
     }
-    return sha256_hex("raw:", raw);
+    return core::crypto::sha256_hex("raw:", raw);
 }
 
 nlohmann::json mail_details(const parsed_mail& mail) {

@@ -1,5 +1,4 @@
 #include "ingest/mime.hpp"
-#include "core/crypto.hpp"
 
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
@@ -12,6 +11,7 @@
 #include <utility>
 
 #include "core/c_handle.hpp"
+#include "core/crypto.hpp"
 #include "core/utf8.hpp"
 #include "ingest/charset.hpp"
 #include "ingest/html_text.hpp"
@@ -111,15 +111,6 @@ std::string lower(std::string_view s) {
 
 bool istarts_with(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
-}
-
-std::string sha256_hex(std::string_view bytes) {
-    std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-    crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                       bytes.size());
-    std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
-    sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
-    return std::string(hex.data(), crypto_hash_sha256_BYTES * 2);
 }
 
 // A header value as one clean line: valid UTF-8, controls (folds included) as spaces,
@@ -519,7 +510,7 @@ private:
         a.file_name = clean_line(name);
         a.content_type = std::move(type);
         a.size = bytes.size();
-        a.sha256 = sha256_hex(bytes);
+        a.sha256 = core::crypto::sha256_hex(bytes);
         if (bytes.size() <= limits_.max_attachment_bytes) {
             a.bytes = std::move(bytes);
             a.kept = true;

@@ -845,6 +845,8 @@ const hotline_channel_v1 smtp_entry = {
     smtp_classify,
     smtp_destroy,
     {},
+    0,
+    nullptr,
 };
 
 }  // namespace

@@ -398,9 +398,17 @@ void webhook_destroy(hotline_channel* ch) noexcept {
 }
 
 const hotline_channel_v1 webhook_entry = {
-    sizeof(hotline_channel_v1), "webhook",       webhook_create,
-    webhook_validate_address,   webhook_build,   webhook_free_request,
-    webhook_classify,           webhook_destroy, {},
+    sizeof(hotline_channel_v1),
+    "webhook",
+    webhook_create,
+    webhook_validate_address,
+    webhook_build,
+    webhook_free_request,
+    webhook_classify,
+    webhook_destroy,
+    {},
+    0,
+    nullptr,
 };
 
 }  // namespace

@@ -141,8 +141,10 @@ static void echo_destroy(hotline_channel* ch) {
     }
 }
 
+/* Declares itself a 1.0 module (the table ends before 1.1's flags): the host must still
+ * load it and read it as flags = 0, no parse_status. */
 static const hotline_channel_v1 echo_entry = {
-    sizeof(hotline_channel_v1),
+    offsetof(hotline_channel_v1, flags),
     "echo",
     echo_create,
     echo_validate_address,
@@ -151,6 +153,8 @@ static const hotline_channel_v1 echo_entry = {
     echo_classify,
     echo_destroy,
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+    0,
+    NULL,
 };
 
 HOTLINE_EXPORT uint32_t hotline_channel_abi(const uint32_t* offered, size_t n) {

@@ -11,6 +11,13 @@
  *   const hotline_channel_v1* hotline_channel_entry_v1(void);
  *       The vtable for version 1 (only called when 1 was chosen).
  *
+ * Revisions of version 1 (each only appends fields; check struct_size):
+ *   1.0  the structs as first published.
+ *   1.1  hotline_alert gains sms_encoding, sms_segments and status_url;
+ *        hotline_channel_v1 gains flags and parse_status. A 1.0 module stays loadable:
+ *        the host reads flags/parse_status only when the entry's struct_size covers them
+ *        and treats a 1.0 module as flags = 0, no parse_status.
+ *
  * Rules:
  *   - Pure C. Nothing may throw across this boundary.
  *   - Whoever allocates frees: strings the host passes stay valid for the call only;
@@ -66,6 +73,16 @@ typedef struct {
     int64_t now_unix;            /* seconds, for signatures */
     uint32_t attempt;            /* 1 for the first attempt */
     void* reserved[8];
+    /* 1.1: for a channel with HOTLINE_CHANNEL_SMS, set by the host after it shortened
+     * (and maybe transliterated) `body` to the channel's max_segments. NULL/0 for other
+     * channels or an older host (check struct_size). */
+    const char* sms_encoding; /* "gsm7" (3GPP TS 23.038 default alphabet + extension
+                                 table) or "ucs2" */
+    uint32_t sms_segments;    /* how many SMS segments `body` takes in that encoding */
+    /* 1.1: where the provider should report delivery status for this notification
+     * (an absolute URL under the daemon's public_url that authenticates itself), or ""
+     * when the host has no public_url or the channel has no parse_status. */
+    const char* status_url;
 } hotline_alert;
 
 enum hotline_transport { HOTLINE_TRANSPORT_HTTP = 1, HOTLINE_TRANSPORT_SMTP = 2 };
@@ -130,6 +147,28 @@ typedef struct {
     int64_t retry_after_ms; /* a hint from the provider (Retry-After), 0 = none */
 } hotline_outcome;
 
+/* Channel flags (hotline_channel_v1.flags, 1.1). */
+#define HOTLINE_CHANNEL_SMS 1u /* addresses are phone numbers, bodies are SMS texts: the
+                                  host applies max_segments / transliterate and fills
+                                  hotline_alert.sms_encoding and sms_segments */
+
+/* A delivery-status callback (Twilio StatusCallback, Vonage DLR, Kannel dlr-url) as
+ * parse_status reads it (1.1). */
+enum hotline_status_state {
+    HOTLINE_STATUS_IGNORE = 0,    /* not a final state (queued, sent, buffered) or unknown */
+    HOTLINE_STATUS_DELIVERED = 1, /* the handset has it */
+    HOTLINE_STATUS_FAILED = 2     /* will not be delivered; detail says why */
+};
+
+typedef struct {
+    uint32_t struct_size;
+    int state;              /* enum hotline_status_state */
+    int permanent;          /* FAILED only: 1 = this address will never work (invalid,
+                               unsubscribed), 0 = this message failed */
+    char provider_id[128];  /* the provider's message id, if the callback names it */
+    char detail[256];       /* short reason (provider error code and name), no contents */
+} hotline_status;
+
 typedef struct {
     uint32_t struct_size;
     const char* type; /* the channel type this module implements, e.g. "webhook" */
@@ -149,6 +188,14 @@ typedef struct {
     void (*classify)(hotline_channel* ch, const hotline_reply* reply, hotline_outcome* out);
     void (*destroy)(hotline_channel* ch);
     void* reserved[8];
+    /* 1.1 */
+    uint32_t flags; /* HOTLINE_CHANNEL_* */
+    /* Reads a delivery-status callback: `params` are the callback's query and form
+     * parameters (both, query first), as the provider sent them, percent-decoded. The
+     * host has already authenticated the callback (the status_url it handed out) and
+     * knows the notification. Always fills *out. May be NULL (no status callbacks). */
+    void (*parse_status)(hotline_channel* ch, const hotline_kv* params, size_t n_params,
+                         hotline_status* out);
 } hotline_channel_v1;
 
 typedef uint32_t (*hotline_channel_abi_fn)(const uint32_t* offered, size_t n);
