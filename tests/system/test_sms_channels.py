@@ -283,3 +283,22 @@ def test_sms_contacts_must_be_e164(env, tmp_path):
     out, err = h.decoded(cp)
     assert cp.returncode != 0
     assert "kannel address must be an E.164 number" in out + err, out + err
+
+
+def test_bad_sms_options_are_named_with_their_position(env):
+    """Both from and messaging_service_sid: the check names the option and where it is."""
+    cfg = json.loads(json.dumps(env["d"].cfg))
+    tw = next(c for c in cfg["channels"] if c["type"] == "twilio")
+    tw["options"]["messaging_service_sid"] = "MG" + "0123456789abcdef" * 2
+    path = env["wd"].path / "bad-twilio.yaml"
+    path.write_text(h.dump_yaml(cfg), encoding="utf-8")
+    cp = h.run_hotlined("--config", path, "--check")
+    out, err = h.decoded(cp)
+    assert cp.returncode != 0
+    text = out + err
+    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1)
+                if "messaging_service_sid:" in l)
+    assert f"bad-twilio.yaml:{line}:" in text, text
+    assert "options.messaging_service_sid: set exactly one of from and messaging_service_sid" \
+        in text, text
+    assert TWILIO_TOKEN not in text
