@@ -252,7 +252,7 @@ void twilio_classify(hotline_channel* /*ch*/, const hotline_reply* reply,
         }
         const long status = reply->status;
         const std::string http = "HTTP " + std::to_string(status);
-        if (status == 200 || status == 201) {
+        if (status >= 200 && status < 300) {
             const auto body = sms::body_of(reply);
             const auto doc = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
             std::string sid;

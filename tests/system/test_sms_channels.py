@@ -302,3 +302,46 @@ def test_bad_sms_options_are_named_with_their_position(env):
     assert "options.messaging_service_sid: set exactly one of from and messaging_service_sid" \
         in text, text
     assert TWILIO_TOKEN not in text
+
+
+def kannel_text(k, to):
+    """The text Kannel sent to `to`, once all of it arrived: one ucs-2 line, or the parts of
+    a concatenated UCS-2 message (a long text: Kannel splits it, and the fake SMSC gets
+    "udh" lines with the UDH, then the UCS-2 data) joined in their order. None until
+    complete."""
+    import urllib.parse
+    with k._cond:
+        lines = list(k._lines)
+    parts, total = {}, None
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 4 or fields[1].lstrip("+") != to[1:]:
+            continue
+        if fields[2] == "ucs-2":
+            return urllib.parse.unquote_to_bytes(fields[3].replace("+", "%20")).decode(
+                "utf-16-be")
+        if fields[2] == "udh" and len(fields) >= 6:  # "<from> <to> udh <udh> data <data>"
+            udh = urllib.parse.unquote_to_bytes(fields[3])
+            total, seq = udh[-2], udh[-1]  # IE 00 (8-bit ref) 03: ref, total, seq
+            parts[seq] = urllib.parse.unquote_to_bytes(fields[5].replace("+", "%20"))
+    if total and len(parts) == total:
+        return b"".join(parts[i] for i in sorted(parts)).decode("utf-16-be")
+    return None
+
+
+@pytest.mark.parametrize("channel", ["twilio", "vonage", "kannel"])
+def test_send_test_through_each_sms_channel(env, channel):
+    """hotlinectl send-test checks an SMS setup end to end, in Russian."""
+    to = {"twilio": "+79001110091", "vonage": "+79001110092", "kannel": "+79001110093"}[channel]
+    cp = h.run_ctl("send-test", "--config", env["d"].config_path, "--channel", channel,
+                   "--to", to, "--language", "ru")
+    out, err = h.decoded(cp)
+    assert cp.returncode == 0, out + err
+    if channel == "kannel":
+        text = h.wait_until(lambda: kannel_text(env["kannel"], to), what="the test SMS")
+    else:
+        rec = env["providers"].wait_for(channel, to if channel == "twilio" else to[1:])[0]
+        text = (rec["form"].get("Body") or rec["form"].get("text"))[0]
+        if channel == "vonage":
+            assert rec["form"]["type"] == ["unicode"]
+    assert any("\u0400" <= c <= "\u04ff" for c in text), text

@@ -217,6 +217,7 @@ TEST_CASE("twilio classify") {
          "twilio accepted"},
         {200, R"({"sid":"SMx"})", {}, 0, HOTLINE_DELIVERED, "SMx", 0, "twilio accepted"},
         {201, "not json", {}, 0, HOTLINE_DELIVERED, "", 0, "twilio accepted"},
+        {202, R"({"sid":"SMy"})", {}, 0, HOTLINE_DELIVERED, "SMy", 0, "twilio accepted"},
         {400, invalid_to, {}, 0, HOTLINE_PERMANENT, "", 0, "twilio 21211 invalid number"},
         {400,
          R"({"code":21610,"message":"Attempt to send to unsubscribed recipient"})",

@@ -148,9 +148,9 @@ typedef struct {
 } hotline_outcome;
 
 /* Channel flags (hotline_channel_v1.flags, 1.1). */
-#define HOTLINE_CHANNEL_SMS 1u /* addresses are phone numbers, bodies are SMS texts: the
-                                  host applies max_segments / transliterate and fills
-                                  hotline_alert.sms_encoding and sms_segments */
+/* Addresses are phone numbers, bodies are SMS texts: the host applies max_segments /
+ * transliterate and fills hotline_alert.sms_encoding and sms_segments. */
+#define HOTLINE_CHANNEL_SMS 1u
 
 /* A delivery-status callback (Twilio StatusCallback, Vonage DLR, Kannel dlr-url) as
  * parse_status reads it (1.1). */
@@ -162,11 +162,11 @@ enum hotline_status_state {
 
 typedef struct {
     uint32_t struct_size;
-    int state;              /* enum hotline_status_state */
-    int permanent;          /* FAILED only: 1 = this address will never work (invalid,
-                               unsubscribed), 0 = this message failed */
-    char provider_id[128];  /* the provider's message id, if the callback names it */
-    char detail[256];       /* short reason (provider error code and name), no contents */
+    int state;             /* enum hotline_status_state */
+    int permanent;         /* FAILED only: 1 = this address will never work (invalid,
+                              unsubscribed), 0 = this message failed */
+    char provider_id[128]; /* the provider's message id, if the callback names it */
+    char detail[256];      /* short reason (provider error code and name), no contents */
 } hotline_status;
 
 typedef struct {
