@@ -229,3 +229,75 @@ TEST_CASE("transliterate: Russian to GSM-7 Latin (BGN), GSM-7 characters kept") 
     CHECK(sms::transliterate("ok " + emoji) == "ok " + emoji);
     CHECK(sms::transliterate("") == "");
 }
+
+// --- the dispatcher's SMS rendering (templates.cpp) and status URLs (delivery.cpp) ---
+
+#include "config/model.hpp"
+#include "dispatch/delivery.hpp"
+#include "dispatch/templates.hpp"
+
+namespace {
+
+nlohmann::json alert_payload(const std::string& text) {
+    return {{"kind", "alert"}, {"case_id", 42}, {"severity", "high"}, {"text", text}};
+}
+
+hotline::config::channel_config sms_channel(unsigned max_segments, bool transliterate) {
+    hotline::config::channel_config c;
+    c.name = "sms";
+    c.type = "twilio";
+    c.max_segments = max_segments;
+    c.transliterate = transliterate;
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("render_sms: the shipped sms template, shortened text, case number and ACK kept") {
+    const hotline::config::config cfg;
+    auto r = hotline::dispatch::render_sms(cfg, sms_channel(3, false), "en",
+                                           alert_payload("Detained near the metro"));
+    CHECK(r.kind == sms::fit_kind::whole);
+    CHECK(r.body == "HOTLINE #42 high: Detained near the metro Reply ACK 42");
+    CHECK(r.info.encoding == "gsm7");
+    CHECK(r.info.segments == 1);
+    for (unsigned max : {1U, 2U, 3U}) {
+        auto ru = hotline::dispatch::render_sms(cfg, sms_channel(max, false), "ru",
+                                                alert_payload(repeat(de + " ", 400)));
+        INFO(max);
+        CHECK(ru.kind == sms::fit_kind::shortened);
+        CHECK(ru.info.encoding == "ucs2");
+        CHECK(ru.info.segments == max);
+        CHECK(ru.body.rfind("HOTLINE #42 ", 0) == 0);
+        CHECK(ru.body.find(" ACK 42") == ru.body.size() - 7);
+        CHECK(hotline::core::is_valid_utf8(ru.body));
+    }
+}
+
+TEST_CASE("render_sms: transliterate turns a Russian alert into GSM-7") {
+    const hotline::config::config cfg;
+    const std::string ru = "\xd0\x97\xd0\xb0\xd0\xb4\xd0\xb5\xd1\x80\xd0\xb6\xd0\xb0\xd0\xbd";
+    auto r = hotline::dispatch::render_sms(cfg, sms_channel(1, true), "ru", alert_payload(ru));
+    CHECK(r.info.encoding == "gsm7");
+    CHECK(r.body.find("Zaderzhan") != std::string::npos);
+    CHECK(r.body.find("ACK 42") != std::string::npos);
+    CHECK(sms::is_gsm7(r.body));
+}
+
+TEST_CASE("status URL: keyed token per channel and id, checked in constant time") {
+    const auto storage = hotline::core::crypto::key::generate();
+    const auto key = hotline::dispatch::delivery_key(storage);
+    const auto token = hotline::dispatch::delivery_token(*key, "sms", 17);
+    CHECK(token.size() == 32);
+    CHECK(hotline::dispatch::delivery_token_ok(*key, "sms", 17, token));
+    CHECK_FALSE(hotline::dispatch::delivery_token_ok(*key, "sms", 18, token));
+    CHECK_FALSE(hotline::dispatch::delivery_token_ok(*key, "sms2", 17, token));
+    CHECK_FALSE(hotline::dispatch::delivery_token_ok(*key, "sms", 17, token.substr(1)));
+    CHECK_FALSE(hotline::dispatch::delivery_token_ok(*key, "sms", 17, ""));
+    // The subkey is not the storage key: another key gives another token.
+    const auto other = hotline::dispatch::delivery_key(hotline::core::crypto::key::generate());
+    CHECK(hotline::dispatch::delivery_token(*other, "sms", 17) != token);
+    CHECK(hotline::dispatch::status_url("https://h.example.org/", *key, "sms", 17) ==
+          "https://h.example.org/v1/delivery/sms/17/" + token);
+    CHECK(hotline::dispatch::status_url("", *key, "sms", 17).empty());
+}
