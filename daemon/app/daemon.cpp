@@ -23,6 +23,7 @@
 #include "http/server.hpp"
 #include "ingest/imap_source.hpp"
 #include "ingest/pipeline.hpp"
+#include "ingest/sms_intake.hpp"
 #include "net/transport.hpp"
 #include "store/store.hpp"
 
@@ -79,11 +80,14 @@ public:
             [this](std::vector<domain::notification> jobs) { disp_->enqueue(std::move(jobs)); });
         pipeline_->set_config(cfg_);
         pipeline_->set_case_targets(ingest::pipeline::case_targets_of(*db_));
+        sms_ = std::make_unique<ingest::sms_intake>(io_.get_executor(), *pipeline_, *db_, metrics_);
+        sms_->set_config(cfg_);
         // /metrics on its own (loopback by default) listener, or on the main one when
         // server.metrics_listen is off.
         const bool metrics_apart = !cfg_->server.metrics_address.empty();
         http_ = std::make_unique<http::server>(
-            io_, *this, http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart),
+            io_, *this,
+            http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart, sms_.get()),
             metrics_);
         const auto port = http_->start(cfg_->server);
         if (!port) {
@@ -206,6 +210,7 @@ private:
         cfg_ = std::move(loaded.cfg);
         disp_->set_config(cfg_, std::move(loaded.channels));
         pipeline_->set_config(cfg_);
+        sms_->set_config(cfg_);
         sync_sources();
         if (pending.empty()) {
             spdlog::info("reloaded: {}", summary(*cfg_));
@@ -397,6 +402,7 @@ private:
     std::unique_ptr<net::transport> net_;
     std::unique_ptr<dispatch::dispatcher> disp_;
     std::unique_ptr<ingest::pipeline> pipeline_;
+    std::unique_ptr<ingest::sms_intake> sms_;  // kind: sms sources, beside the pipeline
     std::map<std::string, std::shared_ptr<ingest::imap_source>> sources_;  // kind: imap
     std::unique_ptr<http::server> http_;
     std::unique_ptr<http::server> metrics_http_;  // server.metrics_listen; null when off
