@@ -17,6 +17,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/work_pool.hpp"
+#include "dispatch/delivery.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
@@ -72,6 +73,7 @@ public:
         db_ = std::move(*db);
         net_ = std::make_unique<net::transport>(io_);
         disp_ = std::make_unique<dispatch::dispatcher>(io_, *db_, *net_, metrics_, clock_);
+        disp_->set_delivery_key(dispatch::delivery_key(keys_->current()));
         disp_->set_config(cfg_, std::move(initial_channels_));
         pipeline_ = std::make_unique<ingest::pipeline>(
             io_.get_executor(), metrics_, ingest::pipeline::commit_to(*db_),

@@ -1,5 +1,6 @@
-// `channels:` channel plugin instances: type, concurrency, max_queued, timeout, retry policy and
-// the options passed to the plugin (secrets from `*_file` options).
+// `channels:` channel plugin instances: type, concurrency, max_queued, timeout, retry policy,
+// the SMS host keys (max_segments, transliterate) and the options passed to the plugin
+// (secrets from `*_file` options).
 #include "config/sections.hpp"
 
 #include <algorithm>
@@ -95,9 +96,9 @@ void read_options(load_state& state, const document& d, const YAML::Node& node,
 std::optional<channel_config> read_channel(load_state& state, const document& d,
                                            const YAML::Node& node, const std::string& path) {
     yaml_reader& y = state.yaml;
-    const auto f =
-        y.read_map(d, node, path,
-                   {"name", "type", "concurrency", "max_queued", "timeout", "retry", "options"});
+    const auto f = y.read_map(d, node, path,
+                              {"name", "type", "concurrency", "max_queued", "timeout", "retry",
+                               "options", "max_segments", "transliterate"});
     if (!f) {
         return std::nullopt;
     }
@@ -144,6 +145,14 @@ std::optional<channel_config> read_channel(load_state& state, const document& d,
             read_retry(state, d, v, key_path, c.retry);
         } else if (key == "options") {
             read_options(state, d, v, key_path, c);
+        } else if (key == "max_segments") {
+            assign_if(y.read_integer(d, v, key_path, 1, 10), c.max_segments);
+        } else if (key == "transliterate") {
+            assign_if(y.read_bool(d, v, key_path), c.transliterate);
+        }
+        if ((key == "max_segments" || key == "transliterate") && c.sms_key.empty()) {
+            c.sms_key = key;
+            c.sms_key_at = y.at(d, entry.first);
         }
     }
     if (const auto it = f->find("max_queued");

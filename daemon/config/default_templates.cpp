@@ -68,6 +68,31 @@ const message_template dead_letter_ru{
     "вручную.\n",
     {}};
 
+// SMS (channels whose plugin says HOTLINE_CHANNEL_SMS, without templates.<type> of their
+// own): one short line, the case number first and the ACK instruction last, so shortening
+// {{text}} to max_segments (dispatch/sms_text) keeps both. No subject: an SMS has none.
+const message_template sms_en{"",
+                              "HOTLINE #{{case_id}} {{severity}}{{#update}} update{{/update}}: "
+                              "{{text}} Reply ACK {{case_id}}",
+                              {}};
+
+const message_template sms_ru{"",
+                              "HOTLINE #{{case_id}} {{severity_ru}}{{#update}} "
+                              "дополнение{{/update}}: {{text}} "
+                              "Ответьте ACK {{case_id}}",
+                              {}};
+
+const message_template sms_dead_letter_en{
+    "",
+    "HOTLINE DEAD LETTER case #{{case_id}}: every contact failed for {{target}} (last: "
+    "{{channel}}). Notify them by hand.",
+    {}};
+
+const message_template sms_dead_letter_ru{
+    "",
+    "HOTLINE НЕ ДОСТАВЛЕНО, дело #{{case_id}}: {{target}} ({{channel}}). Сообщите вручную.",
+    {}};
+
 #undef HOTLINE_TAG
 
 }  // namespace
@@ -77,6 +102,12 @@ const message_template& default_template(const std::string& channel_type,
     const bool ru = language == "ru";
     if (channel_type == "dead_letter") {
         return ru ? dead_letter_ru : dead_letter_en;
+    }
+    if (channel_type == "sms") {
+        return ru ? sms_ru : sms_en;
+    }
+    if (channel_type == "sms_dead_letter") {
+        return ru ? sms_dead_letter_ru : sms_dead_letter_en;
     }
     return ru ? alert_ru : alert_en;
 }

@@ -185,6 +185,13 @@ struct channel_config {
     std::size_t max_queued{1000};
     duration timeout{10s};  // per attempt
     retry_policy retry;
+    // SMS channels only (a plugin with HOTLINE_CHANNEL_SMS; plugin_host::instantiate refuses
+    // them elsewhere): the rendered text is shortened to max_segments (1..10), Cyrillic
+    // turned into GSM-7 Latin first when transliterate is on.
+    unsigned max_segments{3};
+    bool transliterate{false};
+    std::string sms_key;  // the first of the two keys set here ("" = neither), and where
+    mark sms_key_at;
     mark at;
 };
 

@@ -142,6 +142,30 @@ key key::generate() {
     return k;
 }
 
+key derive_key(const key& master, std::uint64_t subkey_id, std::string_view context) {
+    ensure_init();
+    if (context.size() != crypto_kdf_CONTEXTBYTES) {
+        throw std::invalid_argument("a key derivation context is 8 characters");
+    }
+    char ctx[crypto_kdf_CONTEXTBYTES];
+    std::memcpy(ctx, context.data(), sizeof ctx);
+    unsigned char raw[key_bytes];
+    crypto_kdf_derive_from_key(raw, sizeof raw, subkey_id, ctx, master.bytes());
+    auto k = key::from_bytes(raw);
+    sodium_memzero(raw, sizeof raw);
+    return k;
+}
+
+std::string keyed_hash_hex(const key& k, std::string_view data, std::size_t out_bytes) {
+    ensure_init();
+    if (out_bytes < crypto_generichash_BYTES_MIN || out_bytes > crypto_generichash_BYTES_MAX) {
+        throw std::invalid_argument("a keyed hash is 16 to 64 bytes");
+    }
+    std::array<unsigned char, crypto_generichash_BYTES_MAX> digest{};
+    crypto_generichash(digest.data(), out_bytes, as_bytes(data), data.size(), k.bytes(), key_bytes);
+    return to_hex(std::span(digest.data(), out_bytes));
+}
+
 keyring::keyring(key current) {
     keys_.push_back(std::move(current));
 }

@@ -91,6 +91,14 @@ private:
     std::vector<key> keys_;  // [0] = current
 };
 
+// A subkey of `master` for one purpose (libsodium crypto_kdf: `context` is exactly 8
+// characters, e.g. "hl-dlvry"), so a key used for one thing never keys another.
+[[nodiscard]] key derive_key(const key& master, std::uint64_t subkey_id, std::string_view context);
+
+// Keyed BLAKE2b (crypto_generichash) of `data`, `out_bytes` (16..64) long, lower-case hex.
+[[nodiscard]] std::string keyed_hash_hex(const key& k, std::string_view data,
+                                         std::size_t out_bytes);
+
 // Seals `plaintext` under the ring's current key.
 [[nodiscard]] std::string seal(const keyring& ring, std::string_view plaintext,
                                std::string_view associated_data);

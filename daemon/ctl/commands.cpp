@@ -138,7 +138,10 @@ core::result<send_test_outcome> send_test(const app::loaded_config& loaded,
                                         "low",
                                         ru ? "ru" : "en",
                                         clock.now_ms() / 1000,
-                                        1};
+                                        1,
+                                        {},
+                                        0,
+                                        {}};
     auto request = instance.build(fields.view());
     if (!request) {
         return send_test_outcome{false, "permanent failure: " + request.err().message};

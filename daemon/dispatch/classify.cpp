@@ -18,6 +18,9 @@ hotline_alert alert_fields::view() const {
     alert.language = language.c_str();
     alert.now_unix = now_unix;
     alert.attempt = attempt;
+    alert.sms_encoding = sms_encoding.empty() ? nullptr : sms_encoding.c_str();
+    alert.sms_segments = sms_segments;
+    alert.status_url = status_url.c_str();
     return alert;
 }
 

@@ -21,6 +21,10 @@ struct alert_fields {
     std::string language;
     std::int64_t now_unix{};
     std::uint32_t attempt{1};
+    // SMS channels (ABI 1.1): empty / 0 elsewhere, passed as NULL / 0.
+    std::string sms_encoding;
+    std::uint32_t sms_segments{0};
+    std::string status_url;
 
     // Valid while this object lives and is not modified.
     [[nodiscard]] hotline_alert view() const;

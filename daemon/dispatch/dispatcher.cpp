@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "dispatch/backoff.hpp"
 #include "dispatch/classify.hpp"
+#include "dispatch/delivery.hpp"
 #include "dispatch/planner.hpp"
 #include "dispatch/templates.hpp"
 
@@ -64,6 +65,10 @@ dispatcher::dispatcher(asio::io_context& io, store::store& db, net::sender& net,
     metrics_.describe_counter(
         "hotline_notifications_dead_total",
         "Notifications whose every contact failed (dead letters), by channel.");
+    metrics_.describe_counter("hotline_sms_segments_total",
+                              "SMS segments the provider accepted, per channel.");
+    metrics_.describe_counter("hotline_sms_messages_total",
+                              "SMS messages the provider accepted, per channel and encoding.");
     metrics_.describe_gauge("hotline_outbox_depth", "Pending notifications in the outbox.");
     metrics_.describe_gauge("hotline_outbox_oldest_due_age_seconds",
                             "Age of the oldest pending notification that is due.");
@@ -224,7 +229,30 @@ void dispatcher::attempt(domain::notification job) {
         // Rendered with the prefix of this attempt's config, so a reload applies to retries.
         job.payload["case_tag"] = case_tag(cfg_->case_tag_prefix, job.case_id);
     }
-    auto text = render(*cfg_, instance->type(), job.language, job.payload);
+    rendered text;
+    std::string sms_encoding;
+    std::uint32_t sms_segments = 0;
+    std::string status;
+    if (instance->is_sms()) {
+        auto sms = render_sms(*cfg_, instance->config(), job.language, job.payload);
+        if (sms.kind == sms::fit_kind::cut) {
+            spdlog::warn(
+                "sms channel={} notification={}: the template's fixed text does not fit "
+                "max_segments={}, message cut",
+                job.channel, job.id, instance->config().max_segments);
+        }
+        text.body = std::move(sms.body);
+        sms_encoding = sms.info.encoding;
+        sms_segments = static_cast<std::uint32_t>(sms.info.segments);
+        // Recorded with the attempt's outcome (finish) and counted when sent.
+        job.payload["sms_encoding"] = sms_encoding;
+        job.payload["sms_segments"] = sms_segments;
+        if (delivery_key_ && instance->has_parse_status()) {
+            status = status_url(cfg_->public_url, *delivery_key_, job.channel, job.id);
+        }
+    } else {
+        text = render(*cfg_, instance->type(), job.language, job.payload);
+    }
     const alert_fields fields{std::to_string(job.id),
                               job.idempotency_key,
                               job.address,
@@ -234,7 +262,10 @@ void dispatcher::attempt(domain::notification job) {
                               job.payload.value("severity", std::string{"normal"}),
                               job.language,
                               clock_.now_ms() / 1000,
-                              static_cast<std::uint32_t>(job.attempts + 1)};
+                              static_cast<std::uint32_t>(job.attempts + 1),
+                              std::move(sms_encoding),
+                              sms_segments,
+                              std::move(status)};
     auto request = instance->build(fields.view());
     if (!request) {
         --queues_[job.channel].active;  // the caller's pump loop goes on
@@ -287,6 +318,15 @@ void dispatcher::finish(const domain::notification& job, hotline_outcome outcome
         r.provider_id.assign(outcome.provider_id,
                              strnlen(outcome.provider_id, sizeof outcome.provider_id));
         r.detail = "delivered";
+        if (const auto enc = job.payload.find("sms_encoding");
+            enc != job.payload.end() && enc->is_string()) {
+            r.sms_encoding = enc->get<std::string>();
+            r.sms_segments = job.payload.value("sms_segments", 0);
+            metrics_.counter_add("hotline_sms_segments_total", {{"channel", job.channel}},
+                                 static_cast<double>(r.sms_segments));
+            metrics_.counter_add("hotline_sms_messages_total",
+                                 {{"channel", job.channel}, {"encoding", r.sms_encoding}});
+        }
         spdlog::info("delivered notification={} case={} channel={} attempt={}", job.id, job.case_id,
                      job.channel, job.attempts + 1);
         record(job, std::move(r));

@@ -29,6 +29,7 @@
 #include "config/model.hpp"
 #include "core/asio.hpp"
 #include "core/clock.hpp"
+#include "core/crypto.hpp"
 #include "core/metrics.hpp"
 #include "dispatch/plugin_host.hpp"
 #include "domain/severity.hpp"
@@ -50,6 +51,11 @@ public:
 
     // The config and channel instances in force; called at start and on every reload.
     void set_config(std::shared_ptr<const config::config> cfg, channel_map channels);
+    // The key of delivery-status URLs (dispatch/delivery): without one, SMS alerts carry
+    // no status_url.
+    void set_delivery_key(std::shared_ptr<const core::crypto::key> key) {
+        delivery_key_ = std::move(key);
+    }
 
     // Starts the due-job scan (which also picks up what a crash left pending).
     void start();
@@ -135,6 +141,7 @@ private:
     const core::clock& clock_;
     std::shared_ptr<const config::config> cfg_;
     channel_map channels_;
+    std::shared_ptr<const core::crypto::key> delivery_key_;
     std::map<std::string, channel_queue> queues_;
     std::map<std::int64_t, held_outcome> held_;  // by notification id
     std::size_t recording_{0};                   // outcomes sent to the store, not answered

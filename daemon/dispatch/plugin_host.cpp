@@ -272,7 +272,14 @@ core::result<std::shared_ptr<channel_instance>> plugin_host::instantiate_channel
         const std::string where = key.empty() ? path + ".options" : path + ".options." + key;
         return core::make_error("config", where + ": " + message, channel.at.str());
     }
-    return std::make_shared<channel_instance>(std::move(*module), handle, entry, channel);
+    auto instance = std::make_shared<channel_instance>(std::move(*module), handle, entry, channel);
+    if (!channel.sms_key.empty() && !instance->is_sms()) {
+        return core::make_error("config",
+                                path + "." + channel.sms_key + ": only for SMS channels (type " +
+                                    channel.type + " does not send SMS)",
+                                channel.sms_key_at.str());
+    }
+    return instance;
 }
 
 core::result<std::map<std::string, std::shared_ptr<channel_instance>>> plugin_host::instantiate(

@@ -111,6 +111,39 @@ rendered render(const config::config& cfg, const std::string& channel_type,
     return out;
 }
 
+sms_rendered render_sms(const config::config& cfg, const config::channel_config& channel,
+                        const std::string& language, const nlohmann::json& payload) {
+    const bool dead_letter = payload.value("kind", std::string{}) == "dead_letter";
+    const std::string kind = dead_letter                            ? "sms_dead_letter"
+                             : cfg.templates.contains(channel.type) ? channel.type
+                                                                    : "sms";
+    const auto& tmpl = pick(cfg, kind, language);
+    const auto text_of = [&](const char* key) {
+        const auto it = payload.find(key);
+        return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string{};
+    };
+    const std::string text = text_of("text");
+    const std::string subject = text_of("subject");
+    const auto render_with = [&](std::string_view new_text, std::string_view new_subject) {
+        auto copy = payload;
+        copy["text"] = std::string{new_text};
+        copy["subject"] = std::string{new_subject};
+        auto body = render_one(tmpl.body, make_context(copy, cfg.public_url));
+        return channel.transliterate ? sms::transliterate(body) : body;
+    };
+    auto fitted = sms::fit_rendered([&](std::string_view t) { return render_with(t, subject); },
+                                    text, channel.max_segments);
+    if (fitted.kind == sms::fit_kind::cut && !subject.empty()) {
+        auto without_text = sms::fit_rendered(
+            [&](std::string_view s) { return render_with("", s); }, subject, channel.max_segments);
+        if (without_text.kind != sms::fit_kind::cut) {
+            fitted = std::move(without_text);
+            fitted.kind = sms::fit_kind::shortened;
+        }
+    }
+    return sms_rendered{std::move(fitted.text), std::move(fitted.info), fitted.kind};
+}
+
 std::vector<core::error> validate_templates(const config::config& cfg) {
     std::vector<core::error> errors;
     for (const auto& [type, by_language] : cfg.templates) {

@@ -9,6 +9,7 @@
 
 #include "config/model.hpp"
 #include "core/result.hpp"
+#include "dispatch/sms_text.hpp"
 
 namespace hotline::dispatch {
 
@@ -19,6 +20,20 @@ struct rendered {
 
 [[nodiscard]] rendered render(const config::config& cfg, const std::string& channel_type,
                               const std::string& language, const nlohmann::json& payload);
+
+// An SMS channel's message (the channel's plugin is_sms()): the template of its type if
+// configured, else templates.sms / the shipped "sms" default ("sms_dead_letter" for a dead
+// letter); rendered, transliterated when the channel asks, and fitted to its max_segments by
+// shortening the report text, then the subject; kind cut when even empty ones do not fit.
+struct sms_rendered {
+    std::string body;
+    sms::analysis info;
+    sms::fit_kind kind{sms::fit_kind::whole};
+};
+
+[[nodiscard]] sms_rendered render_sms(const config::config& cfg,
+                                      const config::channel_config& channel,
+                                      const std::string& language, const nlohmann::json& payload);
 
 // Checks that every configured template parses; errors carry the template's mark.
 [[nodiscard]] std::vector<core::error> validate_templates(const config::config& cfg);

@@ -15,6 +15,7 @@
 #include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
 #include "ctl/rekey.hpp"
+#include "ctl/sms_preview.hpp"
 
 namespace po = boost::program_options;
 
@@ -45,7 +46,13 @@ constexpr const char* usage =
     "                                          storage key to be read: back that up apart\n"
     "  ingest    --dry-run FILE.eml [--config FILE]\n"
     "                                          parse a mail and print the report the rules\n"
-    "                                          would see (JSON); with --config, the route too\n\n"
+    "                                          would see (JSON); with --config, the route too\n"
+    "  sms-preview [--max-segments N] [--transliterate] TEXT\n"
+    "                                          print how an SMS channel would send TEXT:\n"
+    "                                          encoding (GSM-7 or UCS-2), septets/units,\n"
+    "                                          segments and each part exactly as sent; with\n"
+    "                                          --max-segments (1-10), shortened to fit as a\n"
+    "                                          channel's max_segments does; - reads stdin\n\n"
     "Options";
 
 int cmd_check(const std::string& config, bool diff) {
@@ -172,6 +179,34 @@ int cmd_ingest(bool dry_run, const std::string& config, const std::vector<std::s
     return 0;
 }
 
+int cmd_sms_preview(const po::variables_map& vm, const std::vector<std::string>& args) {
+    if (args.size() != 1) {
+        std::cerr << "hotlinectl sms-preview: usage: sms-preview [--max-segments N] "
+                     "[--transliterate] TEXT (or - for stdin)\n";
+        return 2;
+    }
+    hotline::ctl::sms_preview_options options;
+    options.transliterate = vm.count("transliterate") != 0U;
+    if (vm.count("max-segments") != 0U) {
+        const unsigned n = vm["max-segments"].as<unsigned>();
+        if (n < 1 || n > 10) {
+            std::cerr << "hotlinectl sms-preview: --max-segments must be 1 to 10, got " << n
+                      << "\n";
+            return 2;
+        }
+        options.max_segments = n;
+    }
+    std::string text = args.front();
+    if (text == "-") {
+        text.assign(std::istreambuf_iterator<char>(std::cin), {});
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+            text.pop_back();
+        }
+    }
+    std::cout << hotline::ctl::sms_preview(text, options);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,7 +221,9 @@ int main(int argc, char** argv) {
         "new-key", po::value<std::string>(),
         "rekey: the new key file (32 random bytes or 64 hex digits, mode 0600)")(
         "dry-run", "ingest: parse only (no daemon is contacted)")(
-        "diff", "check: compare with the settings the running hotlined started with");
+        "diff", "check: compare with the settings the running hotlined started with")(
+        "max-segments", po::value<unsigned>(), "sms-preview: shorten to at most N segments (1-10)")(
+        "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -245,6 +282,9 @@ int main(int argc, char** argv) {
     }
     if (command == "ingest") {
         return cmd_ingest(vm.count("dry-run") != 0U, vm["config"].defaulted() ? "" : config, args);
+    }
+    if (command == "sms-preview") {
+        return cmd_sms_preview(vm, args);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;

@@ -89,6 +89,10 @@ struct attempt_result {
     kind outcome{kind::retry};
     std::string detail;  // short, no contents
     std::string provider_id;
+    // An SMS channel's message as sent (dispatch/sms_text): "gsm7" | "ucs2" and segments;
+    // empty / 0 for other channels.
+    std::string sms_encoding;
+    std::uint32_t sms_segments{0};
     std::int64_t next_attempt_at{};  // for retry
     // For failed: what to enqueue instead (the target's next contact, or the admins'
     // dead-letter alerts). Empty with dead_letter=false means just "failed".

@@ -486,6 +486,48 @@ TEST_CASE("channels[].max_queued: an integer from 1 to 1,000,000, at least concu
     CHECK(big.cfg->channels[0].max_queued == 1000);
 }
 
+TEST_CASE("channels[].max_segments (1..10, default 3) and transliterate (bool, default false)") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    const auto channel = [](const std::string& extra) {
+        return "secrets_dir: secrets\n" + sources_part +
+               "channels:\n"
+               "  - name: mail\n"
+               "    type: smtp\n" +
+               extra + "    options: {url: \"smtp://127.0.0.1:2525\"}\n" + responders_part +
+               route_part;
+    };
+    auto file = dir.write("main.yaml", channel(""));
+    auto r = load_config(file);
+    INFO(dump(r));
+    REQUIRE(r.cfg != nullptr);
+    CHECK(r.cfg->channels[0].max_segments == 3);
+    CHECK_FALSE(r.cfg->channels[0].transliterate);
+    CHECK(r.cfg->channels[0].sms_key.empty());
+    file = dir.write("main.yaml", channel("    max_segments: 1\n    transliterate: true\n"));
+    r = load_config(file);
+    REQUIRE(r.cfg != nullptr);
+    CHECK(r.cfg->channels[0].max_segments == 1);
+    CHECK(r.cfg->channels[0].transliterate);
+    // Where the first SMS key is, for plugin_host's "only for SMS channels".
+    CHECK(r.cfg->channels[0].sms_key == "max_segments");
+    CHECK(r.cfg->channels[0].sms_key_at.line == 8);
+    CHECK(r.cfg->channels[0].sms_key_at.column == 5);
+    file = dir.write("main.yaml", channel("    max_segments: 11\n"));
+    expect_errors(load_config(file),
+                  {file + ":8:19: channels[0].max_segments: expected an integer from 1 to 10, "
+                          "got 11"});
+    file = dir.write("main.yaml", channel("    max_segments: 0\n"));
+    expect_errors(load_config(file),
+                  {file + ":8:19: channels[0].max_segments: expected an integer from 1 to 10, "
+                          "got 0"});
+    file = dir.write("main.yaml", channel("    transliterate: maybe\n"));
+    const auto bad = load_config(file);
+    REQUIRE(bad.cfg == nullptr);
+    CHECK(dump(bad).find(":8:20: channels[0].transliterate") != std::string::npos);
+}
+
 TEST_CASE("duplicates: ids, names, YAML keys, templates, settings in two files") {
     const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
     const temp_dir dir;

@@ -65,6 +65,22 @@ TEST_CASE("a valid config gets one instance per channel") {
     CHECK(channels->at("email")->config().name == "email");
 }
 
+TEST_CASE(
+    "max_segments / transliterate on a channel whose plugin is not SMS: an error at the key") {
+    dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
+    auto cfg = sample_config();
+    cfg.channels[0].sms_key = "transliterate";
+    cfg.channels[0].sms_key_at = at(13, 7);
+    cfg.channels[0].transliterate = true;
+    std::vector<core::error> errors;
+    auto channels = host.instantiate(cfg, &errors);
+    REQUIRE_FALSE(channels.ok());
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].context == "conf/hotline.yaml:13:7");
+    CHECK(errors[0].message ==
+          "channels[0].transliterate: only for SMS channels (type webhook does not send SMS)");
+}
+
 TEST_CASE("a module is loaded once and shared") {
     dispatch::plugin_host host(HOTLINE_PLUGIN_DIR);
     auto a = host.load("webhook");

@@ -52,8 +52,14 @@ std::unique_ptr<store::store> open_store(const std::string& path, core::metrics*
     return std::move(*s);
 }
 
-// Takes a current database back to schema version 4 (what migration 5 added, dropped).
+// Takes a current database back to schema version 4 (what migrations 5 and 6 added,
+// dropped).
 constexpr const char* v5_undo =
+    "ALTER TABLE notifications DROP COLUMN sms_encoding; "
+    "ALTER TABLE notifications DROP COLUMN sms_segments; "
+    "ALTER TABLE notifications DROP COLUMN delivery_status; "
+    "ALTER TABLE notifications DROP COLUMN delivery_detail; "
+    "ALTER TABLE notifications DROP COLUMN delivery_at; "
     "DROP TABLE attachments; DROP TABLE source_cursors; DROP INDEX reports_by_dedup_key; "
     "DROP INDEX reports_by_case; ALTER TABLE reports DROP COLUMN dedup_key; "
     "ALTER TABLE reports DROP COLUMN case_id; ALTER TABLE reports DROP COLUMN details; "
@@ -469,6 +475,21 @@ TEST_CASE("record_attempt: delivered, replay, retry, failed with follow-ups, dea
     const auto row = [&](const std::string& col, std::int64_t id) {
         return raw.text("SELECT " + col + " FROM notifications WHERE id = " + std::to_string(id));
     };
+
+    SUBCASE("an SMS: encoding and segments kept with the row and the audit event (schema 6)") {
+        CHECK(row("sms_encoding", ns[1].id).empty());
+        CHECK(row("sms_segments", ns[1].id) == "0");
+        CHECK(row("delivery_status", ns[1].id).empty());
+        attempt_result a;
+        a.outcome = attempt_result::kind::delivered;
+        a.sms_encoding = "ucs2";
+        a.sms_segments = 2;
+        REQUIRE(attempt_sync(*s, ns[1].id, a).ok());
+        CHECK(row("sms_encoding", ns[1].id) == "ucs2");
+        CHECK(row("sms_segments", ns[1].id) == "2");
+        CHECK(raw.text("SELECT detail FROM audit_events WHERE kind = 'notification_delivered'")
+                  .find("\"sms_segments\":2") != std::string::npos);
+    }
 
     SUBCASE("delivered, then replayed") {
         attempt_result a;

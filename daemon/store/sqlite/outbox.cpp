@@ -200,6 +200,16 @@ core::status mark_delivered(connection& db, std::int64_t id, std::int64_t attemp
     return q->run();
 }
 
+core::status mark_sms(connection& db, std::int64_t id, std::string_view encoding,
+                      std::int64_t segments) {
+    auto q = db.prepare("UPDATE notifications SET sms_encoding = ?, sms_segments = ? WHERE id = ?");
+    if (!q) {
+        return q.err();
+    }
+    q->bind(1, encoding).bind(2, segments).bind(3, id);
+    return q->run();
+}
+
 core::status mark_retry(connection& db, std::int64_t id, std::int64_t attempts,
                         std::int64_t next_attempt_at, std::string_view error, std::int64_t now) {
     auto q = db.prepare(

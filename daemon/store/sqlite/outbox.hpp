@@ -40,6 +40,9 @@ struct outbox_row {
 
 [[nodiscard]] core::status mark_delivered(connection& db, std::int64_t id, std::int64_t attempts,
                                           std::string_view provider_id, std::int64_t now);
+// How an SMS went out (schema 6), beside the attempt's own mark.
+[[nodiscard]] core::status mark_sms(connection& db, std::int64_t id, std::string_view encoding,
+                                    std::int64_t segments);
 [[nodiscard]] core::status mark_retry(connection& db, std::int64_t id, std::int64_t attempts,
                                       std::int64_t next_attempt_at, std::string_view error,
                                       std::int64_t now);

@@ -147,6 +147,16 @@ CREATE TABLE source_cursors(
   updated_at INTEGER NOT NULL
 );
 )sql",
+    // 6: SMS channels (issue 9). How an SMS went out (encoding "gsm7"/"ucs2" and segments,
+    // dispatch/sms_text) and what the provider's delivery-status callback said later
+    // (delivery_status "delivered"/"failed", a short reason, when): clear, no contents.
+    R"sql(
+ALTER TABLE notifications ADD COLUMN sms_encoding TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN sms_segments INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN delivery_status TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN delivery_detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN delivery_at INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 core::result<int> user_version(connection& db) {

@@ -481,6 +481,13 @@ core::result<attempt_record> sqlite_store::do_record_attempt(connection& db, std
             break;
         }
     }
+    if (!outcome.sms_encoding.empty()) {
+        if (auto done = mark_sms(db, id, outcome.sms_encoding, outcome.sms_segments); !done) {
+            return done.err();
+        }
+        e.detail["sms_encoding"] = outcome.sms_encoding;
+        e.detail["sms_segments"] = outcome.sms_segments;
+    }
     auto timer_ids = insert_timers(db, outcome.timers, "case:" + std::to_string(row.case_id), now);
     if (!timer_ids) {
         return timer_ids.err();
