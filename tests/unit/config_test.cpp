@@ -430,7 +430,7 @@ TEST_CASE("wrong types, bad enums, bad integers and empty required fields") {
                                 "  notify: responder:alice\n");                  // 18
     expect_errors(
         load_config(file),
-        {file + ":4:11: sources[0].kind: expected one of webhook, imap; got \"pigeon\"",
+        {file + ":4:11: sources[0].kind: expected one of webhook, imap, sms; got \"pigeon\"",
          file + ":7:3: channels: expected a list, got a map",
          file + ":10:15: responders[0].language: expected one of en, ru; got \"de\"; did you mean "
                 "\"en\"?",
