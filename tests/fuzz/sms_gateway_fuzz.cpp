@@ -81,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 req.headers.emplace_back(std::string(line.substr(0, colon)),
                                          std::string(line.substr(colon + 1)));
             }
-            head = line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 1);
+            head =
+                line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 1);
         }
         if (end != std::string_view::npos) {
             req.body = std::string(in.substr(end + 2));
