@@ -2,7 +2,9 @@
 
 #include "core/clock.hpp"
 #include "ctl/commands.hpp"
+#include "http/raw_request.hpp"
 #include "ingest/mail_report.hpp"
+#include "ingest/sms_gateway.hpp"
 
 namespace hotline::ctl {
 
@@ -57,6 +59,67 @@ nlohmann::json ingest_dry_run(std::string_view raw, const app::loaded_config* lo
         out["route"] = explain_report(*loaded, report);
     }
     return out;
+}
+
+core::result<sms_dry_run_result> sms_dry_run(std::string_view raw, const app::loaded_config& loaded,
+                                             std::string_view source, std::string_view peer) {
+    const auto* src = loaded.cfg ? loaded.cfg->find_source(std::string(source)) : nullptr;
+    if (src == nullptr || src->kind != "sms") {
+        return core::make_error("unknown_source", "no source \"" + std::string(source) +
+                                                      "\" of kind sms in the config");
+    }
+    auto req = http::parse_raw_request(raw);
+    if (!req) {
+        return req.err();
+    }
+    core::system_clock clock;
+    ingest::gateway_request g;
+    g.method = req->method;
+    g.target = req->target;
+    g.headers = std::move(req->headers);
+    g.body = std::move(req->body);
+    g.peer = std::string(peer);
+    g.now_ms = clock.now_ms();
+    const auto parsed = ingest::parse_gateway_request(*src, g);
+    sms_dry_run_result r;
+    r.out["source"] = src->name;
+    r.out["gateway"] = src->sms.gateway;
+    if (parsed.what == ingest::gateway_result::kind::rejected) {
+        r.out["accepted"] = false;
+        r.out["status"] = parsed.rejection.status;
+        r.out["reason"] = parsed.rejection.reason;
+        r.out["message"] = parsed.rejection.message;
+        return r;
+    }
+    r.accepted = true;
+    r.out["accepted"] = true;
+    if (parsed.what == ingest::gateway_result::kind::poll) {
+        r.out["poll"] = true;
+        return r;
+    }
+    const auto& m = parsed.sms;
+    nlohmann::json part = nullptr;
+    if (m.is_part()) {
+        part = {{"ref", m.part.ref}, {"total", m.part.total}, {"number", m.part.number}};
+    }
+    r.out["message"] = {{"message_id", m.message_id},
+                        {"sender", m.sender},
+                        {"sender_valid", m.sender_valid},
+                        {"recipient", m.recipient},
+                        {"country", m.country},
+                        {"text", m.text},
+                        {"part", part},
+                        {"details", m.details}};
+    const auto report = ingest::sms_report(m, src->sms);
+    r.out["report"] = {{"source_kind", report.source_kind},
+                       {"external_id", report.external_id},
+                       {"sender", report.sender},
+                       {"country", report.country},
+                       {"text", report.text},
+                       {"language", report.language},
+                       {"details", report.details}};
+    r.out["route"] = explain_report(loaded, report);
+    return r;
 }
 
 }  // namespace hotline::ctl

@@ -16,4 +16,17 @@ namespace hotline::ctl {
 // threading headers and warnings. With a config, also "route": explain_report's decision.
 [[nodiscard]] nlohmann::json ingest_dry_run(std::string_view raw, const app::loaded_config* loaded);
 
+// `hotlinectl ingest --dry-run --gateway NAME FILE`: FILE is a raw HTTP request as a
+// gateway sent it; the `kind: sms` source NAME's parser runs on it, signature check
+// included, as if it came from `peer`. {"accepted":true,"message":{...},"report":{...},
+// "route":{...}} or {"accepted":false,"status":403,"reason":"...","message":"..."}.
+struct sms_dry_run_result {
+    nlohmann::json out;
+    bool accepted{false};
+};
+[[nodiscard]] core::result<sms_dry_run_result> sms_dry_run(std::string_view raw,
+                                                           const app::loaded_config& loaded,
+                                                           std::string_view source,
+                                                           std::string_view peer);
+
 }  // namespace hotline::ctl

@@ -341,6 +341,9 @@ std::optional<gateway_result> finish(const config::source_config& src, const gat
     m.gateway = src.sms.gateway;
     const auto sender = normalise_phone(from, src.sms.default_region);
     m.sender = clean_text(sender.text);
+    if (m.sender.empty()) {  // only NULs or blanks
+        return reject(400, "sender_missing", "the sender's number is missing");
+    }
     m.sender_valid = sender.valid;
     m.country = sender.region;
     m.recipient = clean_text(normalise_phone(to, src.sms.default_region).text);

@@ -45,6 +45,7 @@ constexpr const char* usage =
     "                                          0600; FILE must not exist). The copy needs the\n"
     "                                          storage key to be read: back that up apart\n"
     "  ingest    --dry-run FILE.eml [--config FILE]\n"
+    "  ingest    --dry-run --gateway SOURCE FILE.http [--peer ADDRESS] [--config FILE]\n"
     "                                          parse a mail and print the report the rules\n"
     "                                          would see (JSON); with --config, the route too\n"
     "  sms-preview [--max-segments N] [--transliterate] TEXT\n"
@@ -155,9 +156,29 @@ int cmd_rekey(const std::string& config, const std::string& new_key) {
     return 0;
 }
 
-int cmd_ingest(bool dry_run, const std::string& config, const std::vector<std::string>& args) {
+// --gateway: a raw HTTP request of a `kind: sms` source, through its gateway's parser.
+int cmd_ingest_sms(const std::string& config, const std::string& source, const std::string& raw,
+                   const std::string& peer) {
+    const auto loaded = hotline::app::load_and_validate(config);
+    if (!loaded.errors.empty()) {
+        std::cerr << hotline::app::format_errors(loaded.errors);
+        return 1;
+    }
+    const auto r = hotline::ctl::sms_dry_run(raw, loaded, source, peer);
+    if (!r) {
+        std::cerr << "hotlinectl ingest: " << r.err().message << "\n";
+        return 1;
+    }
+    std::cout << r->out.dump(2) << "\n";
+    return r->accepted ? 0 : 1;
+}
+
+int cmd_ingest(bool dry_run, const std::string& config, const std::vector<std::string>& args,
+               const std::string& gateway, const std::string& peer) {
     if (!dry_run || args.size() != 1) {
-        std::cerr << "hotlinectl ingest: usage: ingest --dry-run FILE.eml [--config FILE]\n";
+        std::cerr << "hotlinectl ingest: usage: ingest --dry-run FILE.eml [--config FILE]\n"
+                     "                          ingest --dry-run --gateway SOURCE FILE.http "
+                     "[--peer ADDRESS] [--config FILE]\n";
         return 2;
     }
     std::ifstream in(args.front(), std::ios::binary);
@@ -165,6 +186,9 @@ int cmd_ingest(bool dry_run, const std::string& config, const std::vector<std::s
     if (!in && !in.eof()) {
         std::cerr << "hotlinectl: cannot read " << args.front() << "\n";
         return 1;
+    }
+    if (!gateway.empty()) {
+        return cmd_ingest_sms(config, gateway, raw, peer);
     }
     hotline::app::loaded_config loaded;
     if (!config.empty()) {
@@ -221,6 +245,10 @@ int main(int argc, char** argv) {
         "new-key", po::value<std::string>(),
         "rekey: the new key file (32 random bytes or 64 hex digits, mode 0600)")(
         "dry-run", "ingest: parse only (no daemon is contacted)")(
+        "gateway", po::value<std::string>(),
+        "ingest: FILE is a raw HTTP request of this kind: sms source (its gateway's checks)")(
+        "peer", po::value<std::string>()->default_value("127.0.0.1"),
+        "ingest --gateway: the client address the request is taken to come from")(
         "diff", "check: compare with the settings the running hotlined started with")(
         "max-segments", po::value<unsigned>(), "sms-preview: shorten to at most N segments (1-10)")(
         "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true");
@@ -281,7 +309,10 @@ int main(int argc, char** argv) {
         return cmd_rekey(config, vm["new-key"].as<std::string>());
     }
     if (command == "ingest") {
-        return cmd_ingest(vm.count("dry-run") != 0U, vm["config"].defaulted() ? "" : config, args);
+        const bool sms = vm.count("gateway") != 0U;
+        return cmd_ingest(
+            vm.count("dry-run") != 0U, (vm["config"].defaulted() && !sms) ? "" : config, args,
+            sms ? vm["gateway"].as<std::string>() : std::string{}, vm["peer"].as<std::string>());
     }
     if (command == "sms-preview") {
         return cmd_sms_preview(vm, args);

@@ -19,8 +19,8 @@ constexpr int max_program_size = 64 * 1024;
 constexpr std::int64_t max_regex_memory = 32 << 20;
 constexpr std::size_t max_keyword_count = 4096;
 
-const std::array<std::string_view, 7> plain_fields{"source", "source_kind", "sender",     "subject",
-                                                   "text",   "language",    "attachments"};
+const std::array<std::string_view, 8> plain_fields{
+    "source", "source_kind", "sender", "country", "subject", "text", "language", "attachments"};
 
 core::error rule_error(const core::mark& at, std::string message) {
     return core::make_error("config", std::move(message), at.str());
@@ -78,6 +78,9 @@ const std::string& field_value(const matcher& m, const domain::report& r, std::s
     }
     if (field == "sender") {
         return r.sender;
+    }
+    if (field == "country") {  // ISO 3166-1 alpha-2 of an SMS sender's number, "" unknown
+        return r.country;
     }
     if (field == "source") {
         return r.source;
@@ -138,11 +141,12 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
     }
     if (!is_label &&
         std::find(plain_fields.begin(), plain_fields.end(), m.field) == plain_fields.end()) {
-        return rule_error(shifted(at, field_start),
-                          "unknown field \"" + m.field +
-                              "\" (expected source, source_kind, sender, subject, text, language, "
-                              "attachments or labels.<name>)" +
-                              field_hint(m.field));
+        return rule_error(
+            shifted(at, field_start),
+            "unknown field \"" + m.field +
+                "\" (expected source, source_kind, sender, country, subject, text, language, "
+                "attachments or labels.<name>)" +
+                field_hint(m.field));
     }
     while (i < spec.size() && is_space(spec[i])) {
         ++i;

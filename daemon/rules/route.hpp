@@ -21,7 +21,7 @@ class RE2;
 namespace hotline::rules {
 
 // One Alertmanager-style matcher: `field op "value"`, op in = != =~ !~.
-// Fields: source, source_kind, sender, subject, text, language, attachments (the count, as
+// Fields: source, source_kind, sender, country, subject, text, language, attachments (the count, as
 // a decimal string: matchers compare text), labels.<name>.
 struct matcher {
     enum class op { equal, not_equal, regex, not_regex };

@@ -259,3 +259,36 @@ def test_reload_adds_and_removes_paths(env):
     d.hup()
     h.wait_until(lambda: requests.post(d.url("/v1/sms/late"), data=f, timeout=10).status_code
                  == 404, what="the removed path gone")
+
+
+def test_dry_run_gateway(env):
+    d, _ = env
+    f = twilio_fields("SM00000000000000000000000000000009", "Dry run: нас задержали")
+    body = urllib.parse.urlencode(f)
+    raw = (f"POST /v1/sms/twilio HTTP/1.1\r\nHost: hotline.example.org\r\n"
+           f"Content-Type: application/x-www-form-urlencoded\r\n"
+           f"X-Twilio-Signature: {twilio_sig(TWILIO_PUBLIC, f)}\r\n"
+           f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+    path = d.wd.path / "twilio.http"
+    path.write_bytes(raw)
+    r = h.run_ctl("ingest", "--dry-run", "--gateway", "twilio", path, "--config", d.config_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["accepted"] is True
+    assert out["report"]["text"] == "Dry run: нас задержали"
+    assert out["report"]["source_kind"] == "sms"
+    assert out["message"]["sender"] == "+79001234567"
+    assert "route" in out
+    path.write_bytes(raw.replace(b"Dry+run", b"Dry+fun"))
+    r = h.run_ctl("ingest", "--dry-run", "--gateway", "twilio", path, "--config", d.config_path)
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    assert out["accepted"] is False and out["reason"] == "signature_invalid"
+    # Kannel's allowed addresses: --peer.
+    path.write_bytes(f"GET /v1/sms/kannel?secret={KANNEL_SECRET}&from=79001234567&text=hi "
+                     "HTTP/1.1\r\n\r\n".encode())
+    r = h.run_ctl("ingest", "--dry-run", "--gateway", "kannel", path, "--config", d.config_path,
+                  "--peer", "192.0.2.1")
+    assert json.loads(r.stdout)["reason"] == "address_not_allowed"
+    r = h.run_ctl("ingest", "--dry-run", "--gateway", "nope", path, "--config", d.config_path)
+    assert r.returncode == 1 and b"no source" in r.stderr

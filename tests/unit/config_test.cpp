@@ -833,10 +833,11 @@ TEST_CASE("routes: matchers, keywords, labels and the root's restrictions") {
          file + ":15:25: route.routes[0].match[0]: invalid regex: missing ): (unclosed",
          file + ":15:39: route.routes[0].match[1]: unknown field \"body\" (expected source, "
                 "source_kind, "
-                "sender, subject, text, language, attachments or labels.<name>)",
+                "sender, country, subject, text, language, attachments or labels.<name>)",
          file + ":15:50: route.routes[0].match[2]: unknown field \"texts\" (expected source, "
                 "source_kind, "
-                "sender, subject, text, language, attachments or labels.<name>); did you mean "
+                "sender, country, subject, text, language, attachments or labels.<name>); did you "
+                "mean "
                 "\"text\"?",
          file + ":16:17: route.routes[0].keywords: empty keyword",
          file + ":17:17: route.routes[0].continue: expected true or false, got \"yes\"",

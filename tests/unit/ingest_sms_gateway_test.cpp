@@ -380,6 +380,10 @@ TEST_CASE("kannel: secret, address, codings, UDH") {
         CHECK(ingest::parse_gateway_request(src, get(base + "&text=%zz")).rejection.status == 400);
         CHECK(ingest::parse_gateway_request(src, get("/v1/sms/kannel?secret=s3cret&text=x"))
                   .rejection.reason == "sender_missing");
+        // Found by sms_gateway_fuzz: a sender of a tab and NULs is no sender.
+        CHECK(ingest::parse_gateway_request(
+                  src, get("/v1/sms/kannel?secret=s3cret&from=%09%00%00%00%00&text=x"))
+                  .rejection.reason == "sender_missing");
         CHECK(ingest::parse_gateway_request(src, get(base + "&text=" + std::string(20000, 'a')))
                   .rejection.status == 413);
     }

@@ -106,11 +106,13 @@ TEST_CASE("parse_matcher: fields, operators, quoting") {
 
 TEST_CASE("parse_matcher: errors name the position inside the matcher") {
     CHECK(error_of("body = x") ==
-          "rules.yaml:7:10: unknown field \"body\" (expected source, source_kind, sender, subject, "
+          "rules.yaml:7:10: unknown field \"body\" (expected source, source_kind, sender, country, "
+          "subject, "
           "text, "
           "language, attachments or labels.<name>)");
     CHECK(error_of("  txt = x") ==
-          "rules.yaml:7:12: unknown field \"txt\" (expected source, source_kind, sender, subject, "
+          "rules.yaml:7:12: unknown field \"txt\" (expected source, source_kind, sender, country, "
+          "subject, "
           "text, "
           "language, attachments or labels.<name>); did you mean \"text\"?");
     CHECK(error_of("attachment = 1").find("did you mean \"attachments\"?") != std::string::npos);
@@ -150,6 +152,13 @@ TEST_CASE("matches: each operator, labels, missing label is empty") {
     CHECK_FALSE(matches(m("text !~ \"задерж\""), r));
     CHECK(matches(m("text !~ \"обыск\""), r));
     CHECK(matches(m("labels.region = Moscow"), r));
+    CHECK(matches(m("country = \"\""), r));  // not an SMS: unknown
+    report sms = r;
+    sms.source_kind = "sms";
+    sms.country = "RU";
+    CHECK(matches(m("country = RU"), sms));
+    CHECK_FALSE(matches(m("country != RU"), sms));
+    CHECK(matches(m("source_kind = sms"), sms));
     CHECK(matches(m("labels.region =~ mos"), r));
     CHECK(matches(m("labels.missing = \"\""), r));
     CHECK_FALSE(matches(m("labels.missing != \"\""), r));
