@@ -54,6 +54,7 @@ std::unique_ptr<store::store> open_store(const std::string& path, core::metrics*
 
 // Takes a current database back to schema version 4 (what migration 5 added, dropped).
 constexpr const char* v5_undo =
+    "DROP TABLE sms_parts; DROP TABLE sms_opt_outs; "
     "DROP TABLE attachments; DROP TABLE source_cursors; DROP INDEX reports_by_dedup_key; "
     "DROP INDEX reports_by_case; ALTER TABLE reports DROP COLUMN dedup_key; "
     "ALTER TABLE reports DROP COLUMN case_id; ALTER TABLE reports DROP COLUMN details; "

@@ -147,6 +147,32 @@ CREATE TABLE source_cursors(
   updated_at INTEGER NOT NULL
 );
 )sql",
+    // 7 in issue 9's plan (6 is smstext's; renumbered at merge): SMS state. sms_parts holds
+    // the parts of a concatenated SMS until they are joined into one report: group_key is
+    // a keyed hash of sender, reference and total (store::sms_key), text is sealed.
+    // sms_opt_outs: the responder numbers that sent STOP, keyed by a keyed hash of the
+    // number (number_key), the number sealed.
+    R"sql(
+CREATE TABLE sms_parts(
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  part INTEGER NOT NULL CHECK(part >= 1),
+  total INTEGER NOT NULL CHECK(total >= 2 AND part <= total),
+  text TEXT NOT NULL DEFAULT '',
+  message_id TEXT NOT NULL DEFAULT '',
+  received_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE(source, group_key, part)
+);
+CREATE TABLE sms_opt_outs(
+  id INTEGER PRIMARY KEY,
+  number_key TEXT NOT NULL UNIQUE,
+  number TEXT NOT NULL,
+  responder TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql",
 };
 
 core::result<int> user_version(connection& db) {
