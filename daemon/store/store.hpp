@@ -96,6 +96,9 @@ struct new_sms_part {
     std::string text;   // sealed at rest
     std::string message_id;
     std::int64_t received_at{};  // unix ms
+    // What the joined report needs besides the text (sender, recipient, country, gateway
+    // facts): opaque JSON text, sealed at rest.
+    std::string meta{"{}"};
     // For the first part of a group: when the timer (kind "sms_parts", subject
     // "sms:<source>:<group_key>", payload {"source","group_key"}) makes the intake store
     // what arrived.
@@ -108,6 +111,7 @@ struct sms_part {
     std::string text;
     std::string message_id;
     std::int64_t received_at{};
+    std::string meta;  // as added
 };
 
 struct sms_part_added {

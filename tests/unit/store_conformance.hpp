@@ -1455,6 +1455,7 @@ inline new_sms_part make_part(const std::string& group, unsigned part, unsigned 
     p.message_id = "m" + std::to_string(part);
     p.received_at = 1'000 + part;
     p.timeout_at = timeout_at;
+    p.meta = R"({"sender":"+79001234567"})";
     return p;
 }
 
@@ -1507,6 +1508,7 @@ TEST_CASE_TEMPLATE_DEFINE("sms parts: held in any order, repeats are no-ops, one
     CHECK((*parts)[2].part == 3);
     CHECK((*parts)[2].total == 3);
     CHECK((*parts)[2].message_id == "m3");
+    CHECK((*parts)[2].meta == R"({"sender":"+79001234567"})");
     // One timer for the group, with ids only in its payload.
     auto due = claim_sync(*s, 10'000, "t");
     REQUIRE(due.ok());

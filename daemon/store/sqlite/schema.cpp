@@ -149,7 +149,8 @@ CREATE TABLE source_cursors(
 )sql",
     // 7 in issue 9's plan (6 is smstext's; renumbered at merge): SMS state. sms_parts holds
     // the parts of a concatenated SMS until they are joined into one report: group_key is
-    // a keyed hash of sender, reference and total (store::sms_key), text is sealed.
+    // a keyed hash of sender, reference and total (store::sms_key); text and meta (sender,
+    // recipient, country, gateway facts: what the joined report needs) are sealed.
     // sms_opt_outs: the responder numbers that sent STOP, keyed by a keyed hash of the
     // number (number_key), the number sealed.
     R"sql(
@@ -161,6 +162,7 @@ CREATE TABLE sms_parts(
   total INTEGER NOT NULL CHECK(total >= 2 AND part <= total),
   text TEXT NOT NULL DEFAULT '',
   message_id TEXT NOT NULL DEFAULT '',
+  meta TEXT NOT NULL DEFAULT '{}',
   received_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   UNIQUE(source, group_key, part)

@@ -39,7 +39,7 @@ inline constexpr std::array<sealed_table, 5> sealed_tables{{
     {"reports", {"sender", "subject", "text", "labels", "details", "raw"}},
     {"notifications", {"address", "payload", nullptr, nullptr, nullptr, nullptr}},
     {"attachments", {"file_name", "content_type", "sha256", "bytes", nullptr, nullptr}},
-    {"sms_parts", {"text", nullptr, nullptr, nullptr, nullptr, nullptr}},
+    {"sms_parts", {"text", "meta", nullptr, nullptr, nullptr, nullptr}},
     {"sms_opt_outs", {"number", nullptr, nullptr, nullptr, nullptr, nullptr}},
 }};
 

@@ -95,7 +95,7 @@ core::result<sms_part_added> insert_sms_part(connection& db, const sealer& s, co
     const std::int64_t id = *max_id + 1;
     auto q = db.prepare(
         "INSERT INTO sms_parts(id, source, group_key, part, total, text, message_id, "
-        "received_at, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+        "received_at, created_at, meta) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
         "RETURNING id");
     if (!q) {
         return q.err();
@@ -109,6 +109,7 @@ core::result<sms_part_added> insert_sms_part(connection& db, const sealer& s, co
         .bind(8, p.received_at > 0 ? p.received_at : now)
         .bind(9, now);
     s.bind(*q, 6, "sms_parts", "text", id, p.text);
+    s.bind(*q, 10, "sms_parts", "meta", id, p.meta.empty() ? std::string_view("{}") : p.meta);
     auto row = q->step();
     if (!row) {
         return row.err();
@@ -142,7 +143,7 @@ core::result<std::vector<sms_part>> select_sms_parts(connection& db, const seale
                                                      std::string_view group_key) {
     std::vector<sms_part> out;
     auto q = db.prepare(
-        "SELECT id, part, total, text, message_id, received_at FROM sms_parts "
+        "SELECT id, part, total, text, message_id, received_at, meta FROM sms_parts "
         "WHERE source = ? AND group_key = ? ORDER BY part");
     if (!q) {
         return q.err();
@@ -160,6 +161,8 @@ core::result<std::vector<sms_part>> select_sms_parts(connection& db, const seale
         p.text = std::move(*text);
         p.message_id = q->text(4);
         p.received_at = q->int64(5);
+        auto meta = s.open(*q, 6, "sms_parts", "meta", id);
+        p.meta = meta ? std::move(*meta) : std::string("{}");
         out.push_back(std::move(p));
         return core::ok();
     });
