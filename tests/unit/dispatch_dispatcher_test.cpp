@@ -823,3 +823,14 @@ TEST_CASE("dispatcher: a critical job is never queued behind 10,000 low ones") {
         CHECK(f.net.requests[2].url == alice_2 + "/high");
     }
 }
+
+TEST_CASE("dispatcher: an opted-out number only stops SMS channels (a webhook still delivers)") {
+    // The SMS side (fail "recipient opted out (STOP)", fall through) needs an SMS-flagged
+    // channel plugin: covered by tests/system/test_sms_state.py once those plugins land.
+    fixture f;
+    f.disp->set_opted_out({alice_1});
+    f.net.script = {http(200)};
+    f.ingest_and_enqueue();
+    REQUIRE(f.drive([&] { return f.status_is("responder:alice", 0, status::delivered); }));
+    CHECK(f.net.requests.size() == 1);
+}
