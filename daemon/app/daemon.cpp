@@ -94,7 +94,8 @@ public:
         // server.metrics_listen is off.
         const bool metrics_apart = !cfg_->server.metrics_address.empty();
         http_ = std::make_unique<http::server>(
-            io_, *this, http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart),
+            io_, *this,
+            http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart, sms_.get()),
             metrics_);
         const auto port = http_->start(cfg_->server);
         if (!port) {

@@ -39,6 +39,7 @@ struct load_state {
     std::vector<reference> contact_refs;  // contacts[].channel
     std::vector<notify_reference> notify_refs;
     std::map<std::string, mark> source_names, channel_names;
+    std::map<std::string, mark> sms_paths;  // kind: sms paths, unique across sources
     // Ids as written, valid or not, so one bad responder does not also break every reference.
     std::map<std::string, std::map<std::string, mark>> declared_ids;
     std::map<std::pair<std::string, std::string>, mark> template_marks;
@@ -80,6 +81,9 @@ void finish_sources(load_state& state, const mark& main_at);
 // source_imap.cpp: the keys of a kind: imap entry (after name, kind, rate_limits).
 bool read_imap(load_state& state, const document& d, const yaml_reader::fields& f,
                const std::string& path, source_config& s);
+// source_sms.cpp: the keys of a kind: sms entry (after name, kind, rate_limits).
+bool read_sms(load_state& state, const document& d, const yaml_reader::fields& f,
+              const std::string& path, source_config& s);
 void read_channels(load_state& state, const document& d, const YAML::Node& value);
 // people.cpp
 void read_responders(load_state& state, const document& d, const YAML::Node& value);

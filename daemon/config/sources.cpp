@@ -69,6 +69,14 @@ constexpr std::array<std::string_view, 13> imap_keys{"host",
                                                      "max_attachment_size",
                                                      "default_language"};
 
+constexpr std::array<std::string_view, 13> sms_keys{"gateway",          "path",
+                                                    "default_region",   "public_url",
+                                                    "auth_token_file",  "signature_secret_file",
+                                                    "signature_method", "token_file",
+                                                    "secret_file",      "allowed_addresses",
+                                                    "parts_timeout",    "default_language",
+                                                    "receipt"};
+
 // Reads the keys of one kind (after name and kind) into `s`; false when it reported an error.
 using kind_reader = bool (*)(load_state& state, const document& d, const yaml_reader::fields& f,
                              const std::string& path, source_config& s);
@@ -81,9 +89,10 @@ struct source_kind {
 // The kinds a `sources[]` entry may have; the first is the default. To add one (imap, an
 // SMS gateway): write config/source_<kind>.cpp with its reader and keys, declare them in
 // sections.hpp and add one row here; the fields go in config::source_config.
-constexpr std::array<source_kind, 2> kinds{{
+constexpr std::array<source_kind, 3> kinds{{
     {"webhook", webhook_keys, read_webhook},
     {"imap", imap_keys, read_imap},
+    {"sms", sms_keys, read_sms},
 }};
 
 constexpr auto kind_names = [] {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/asio.hpp"
 #include "core/async_event.hpp"
@@ -71,6 +73,12 @@ public:
     [[nodiscard]] virtual method verb() const = 0;
     // The path part of the target, as received (percent-encoded).
     [[nodiscard]] virtual std::string_view path() const = 0;
+    // The whole target as received: path and query (percent-encoded).
+    [[nodiscard]] virtual std::string_view target() const = 0;
+    // The client's address ("127.0.0.1", "::1"; an IPv4-mapped address as IPv4), "" unknown.
+    [[nodiscard]] virtual std::string peer_address() const = 0;
+    // Every header as received (name, value), for gateways that sign or read several.
+    [[nodiscard]] virtual std::vector<std::pair<std::string, std::string>> headers() const = 0;
     // A header's value, "" when absent.
     [[nodiscard]] virtual std::string_view header(std::string_view name) const = 0;
     // A `{name}` segment of the route's pattern, percent-decoded ("" when no such name).

@@ -115,7 +115,12 @@ core::status route_table::add(endpoint e) {
         return fail("no handler");
     }
     std::vector<segment> segments;
-    for (const auto part : split_path(e.pattern)) {
+    // "/v1/*": any path below /v1/ that no other pattern matches (the SMS sources, whose
+    // paths come from the config and change on reload).
+    const bool prefix = e.pattern.size() > 2 && e.pattern.ends_with("/*");
+    const std::string_view fixed =
+        prefix ? std::string_view(e.pattern).substr(0, e.pattern.size() - 2) : e.pattern;
+    for (const auto part : split_path(fixed)) {
         if (part.empty() && e.pattern != "/") {
             return fail("empty segment");
         }
@@ -144,7 +149,7 @@ core::status route_table::add(endpoint e) {
         ++route;
     }
     if (route == patterns_.size()) {
-        patterns_.push_back({e.pattern, std::move(segments), method::none, {}});
+        patterns_.push_back({e.pattern, std::move(segments), method::none, {}, prefix});
     }
     auto& p = patterns_[route];
     if ((static_cast<std::uint8_t>(p.methods) & static_cast<std::uint8_t>(e.methods)) != 0) {
@@ -158,11 +163,11 @@ core::status route_table::add(endpoint e) {
 
 bool route_table::matches(const pattern& p, const std::vector<std::string_view>& parts,
                           params* out) {
-    if (p.segments.size() != parts.size()) {
+    if (p.prefix ? parts.size() <= p.segments.size() : p.segments.size() != parts.size()) {
         return false;
     }
     params captured;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
+    for (std::size_t i = 0; i < p.segments.size(); ++i) {
         const auto& seg = p.segments[i];
         if (!seg.param) {
             if (seg.text != parts[i]) {
@@ -200,6 +205,13 @@ route_match route_table::match(std::string_view target, method m) const {
     for (std::size_t r = 0; r < patterns_.size(); ++r) {
         const auto& p = patterns_[r];
         if (!matches(p, parts, nullptr)) {
+            continue;
+        }
+        if (best != nullptr && p.prefix != best->prefix) {
+            if (best->prefix) {  // a full pattern wins over a prefix
+                best = &p;
+                best_route = r;
+            }
             continue;
         }
         if (best == nullptr) {

@@ -1,7 +1,9 @@
 // Which endpoint a request target names. Patterns are absolute paths of literal segments
 // and `{name}` segments; a `{name}` matches one non-empty segment, handed to the handler
-// percent-decoded. Matching is exact and case-sensitive: no trailing-slash or case
-// folding, the query is ignored. Beast-free and pure, so it is tested without sockets.
+// percent-decoded. A pattern ending in "/*" matches every longer path below it that no
+// other pattern matches (the handler reads path()). Matching is exact and case-sensitive: no
+// trailing-slash or case folding, the query is ignored. Beast-free and pure, so it is tested
+// without sockets.
 #pragma once
 #include <cstddef>
 #include <optional>
@@ -60,6 +62,7 @@ private:
         std::vector<segment> segments;
         method methods{method::none};  // union over its endpoints
         std::vector<std::size_t> endpoints;
+        bool prefix{false};  // "/a/*": any longer path below /a/
     };
     [[nodiscard]] static bool matches(const pattern& p, const std::vector<std::string_view>& parts,
                                       params* out);

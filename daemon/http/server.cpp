@@ -338,6 +338,28 @@ public:
         return target.substr(0, target.find('?'));
     }
 
+    [[nodiscard]] std::string_view target() const override { return sv(parser_.get().target()); }
+
+    [[nodiscard]] std::string peer_address() const override {
+        error_code ec;
+        const auto address = stream_.socket().remote_endpoint(ec).address();
+        if (ec) {
+            return {};
+        }
+        if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+            return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+        }
+        return address.to_string();
+    }
+
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> headers() const override {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& f : parser_.get()) {
+            out.emplace_back(std::string(sv(f.name_string())), std::string(sv(f.value())));
+        }
+        return out;
+    }
+
     [[nodiscard]] std::string_view header(std::string_view name) const override {
         return sv(parser_.get()[beast::string_view(name.data(), name.size())]);
     }

@@ -17,7 +17,7 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 struct request {
     protocol kind{protocol::http};
     std::string url;                // http(s)://… or smtp(s)://host:port
-    std::string method;             // HTTP only; empty = POST
+    std::string method;             // HTTP only; empty = POST; GET sends no body
     header_list headers;            // HTTP only: extra request headers
     std::string mail_from;          // SMTP only: envelope sender
     std::vector<std::string> rcpt;  // SMTP only: envelope recipients

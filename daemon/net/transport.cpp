@@ -397,11 +397,16 @@ struct transport::impl {
             // Without this curl waits up to a second for "100 Continue" on larger bodies.
             t->headers = append(std::move(t->headers), "Expect:");
             curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers.get());
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                             static_cast<curl_off_t>(r.body.size()));
-            if (r.method != "POST") {
-                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+            if (r.method == "GET") {
+                // A plain GET (Kannel's sendsms): no body, no Content-Type.
+                curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+            } else {
+                curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                                 static_cast<curl_off_t>(r.body.size()));
+                if (r.method != "POST") {
+                    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+                }
             }
             if (!r.username.empty()) {
                 curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));

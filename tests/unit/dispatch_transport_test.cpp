@@ -284,6 +284,27 @@ TEST_CASE("http: PUT and a body larger than curl's Expect threshold arrive intac
     server.stop();
 }
 
+TEST_CASE("http: GET sends no body and no Content-Length (Kannel's sendsms)") {
+    asio::io_context io;
+    http_server server(io);
+    transport net(io);
+    owned_request req(
+        "http://127.0.0.1:" + std::to_string(server.port()) + "/ok?to=%2B79001234567&text=%D0%94",
+        "");
+    req.raw.method = "GET";
+    req.raw.headers.clear();
+    const auto reply = perform_one(io, net, req.raw, 5s);
+    REQUIRE(reply);
+    CHECK(reply->curl_code == 0);
+    CHECK(reply->status != 0);
+    REQUIRE(server.requests.size() == 1);
+    const auto& seen = server.requests[0];
+    CHECK(seen.rfind("GET /ok?to=%2B79001234567&text=%D0%94 HTTP/1.1\r\n", 0) == 0);
+    CHECK(seen.find("Content-Length") == std::string::npos);
+    CHECK(seen.find("Content-Type") == std::string::npos);
+    server.stop();
+}
+
 TEST_CASE("http: 503 with Retry-After, 404, a redirect is not followed, big body capped") {
     asio::io_context io;
     http_server server(io);

@@ -50,6 +50,12 @@ TEST_CASE("the out-of-tree echo module loads, builds, frees and classifies") {
     CHECK(echo->type() == "echo");
     CHECK(echo->validate_address("http://127.0.0.1:9/in").ok());
     CHECK_FALSE(echo->validate_address("mailto:x@y").ok());
+    // A 1.0 entry table (it ends before 1.1's flags): loaded, read as no flags and no
+    // parse_status, whatever lies past its end.
+    CHECK(echo->flags() == 0U);
+    CHECK_FALSE(echo->is_sms());
+    CHECK_FALSE(echo->has_parse_status());
+    CHECK(echo->parse_status({{"MessageStatus", "delivered"}}).state == HOTLINE_STATUS_IGNORE);
 
     hotline_alert alert{};
     alert.struct_size = sizeof alert;

@@ -6,6 +6,7 @@
 #include "core/result.hpp"
 #include "http/route_table.hpp"
 #include "ingest/pipeline.hpp"
+#include "ingest/sms_intake.hpp"
 
 namespace hotline::http {
 
@@ -15,6 +16,11 @@ namespace endpoints {
 
 // POST /v1/reports (webhook sources, bearer token): JSON report -> pipeline.
 [[nodiscard]] core::status add_reports(route_table& routes, ingest::pipeline& pipeline);
+
+// GET/POST of every `kind: sms` source's path (one "/v1/*" route; the source is looked up in
+// the config in force): gateway check -> sms_intake -> the gateway's answer.
+[[nodiscard]] core::status add_sms(route_table& routes, const application& app,
+                                   ingest::sms_intake& intake, ingest::pipeline& pipeline);
 
 // GET /healthz and /readyz (application::ready).
 [[nodiscard]] core::status add_health(route_table& routes, const application& app);
@@ -32,10 +38,11 @@ void abort_on(const core::status& s);
 }  // namespace endpoints
 
 // Every endpoint hotlined serves on its main listener; /metrics only with `with_metrics`
-// (when there is no metrics listener), else it is a 404 there. The references must outlive
-// the table.
+// (when there is no metrics listener), else it is a 404 there; the SMS gateways' paths
+// only with `sms`. The references must outlive the table.
 [[nodiscard]] route_table standard_routes(const application& app, ingest::pipeline& pipeline,
-                                          core::metrics& metrics, bool with_metrics = true);
+                                          core::metrics& metrics, bool with_metrics = true,
+                                          ingest::sms_intake* sms = nullptr);
 
 // What the metrics listener (server.metrics_listen) serves: /metrics, /healthz, /readyz.
 [[nodiscard]] route_table metrics_routes(const application& app, core::metrics& metrics);

@@ -65,9 +65,12 @@ core::status add_ops(route_table& routes, const application& app, core::metrics&
 }  // namespace endpoints
 
 route_table standard_routes(const application& app, ingest::pipeline& pipeline,
-                            core::metrics& metrics, bool with_metrics) {
+                            core::metrics& metrics, bool with_metrics, ingest::sms_intake* sms) {
     route_table routes;
     endpoints::abort_on(endpoints::add_reports(routes, pipeline));
+    if (sms != nullptr) {
+        endpoints::abort_on(endpoints::add_sms(routes, app, *sms, pipeline));
+    }
     endpoints::abort_on(with_metrics ? endpoints::add_ops(routes, app, metrics)
                                      : endpoints::add_health(routes, app));
     return routes;

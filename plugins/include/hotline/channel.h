@@ -92,7 +92,7 @@ typedef struct {
     uint32_t struct_size;
     int transport;       /* enum hotline_transport */
     char* url;           /* http(s)://… or smtp(s)://host:port */
-    char* method;        /* HTTP only: "POST", "PUT"; NULL = POST */
+    char* method;        /* HTTP only: "POST", "PUT", "GET" (no body); NULL = POST */
     hotline_kv* headers; /* HTTP only: extra headers */
     size_t n_headers;
     char* mail_from; /* SMTP only: envelope sender */
