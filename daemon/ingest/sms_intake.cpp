@@ -117,7 +117,7 @@ sms_intake::sms_intake(asio::any_io_executor io, pipeline& p, store::store& db,
     metrics_.describe_counter("hotline_sms_keywords_total",
                               "STOP/START from responders' numbers, by keyword (stop, start)");
     metrics_.describe_counter("hotline_sms_receipts_total",
-                              "Receipts to reporters, by source and outcome (planned, limited)");
+                              "Receipts to reporters, by outcome (planned, limited)");
 }
 
 void sms_intake::set_config(std::shared_ptr<const config::config> cfg) {
