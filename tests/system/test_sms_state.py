@@ -200,6 +200,9 @@ def test_receipt_once_per_day_to_the_reporter(env):
     h.wait_until(lambda: len(reports(d, "vo-rcpt")) == 2, what="the second report")
     time.sleep(1.0)
     assert len(to_reporter()) == 1
-    rows = d.q("SELECT target, payload FROM notifications WHERE target = 'reporter'")
+    rows = d.q("SELECT id, target, payload FROM notifications WHERE target = 'reporter'")
     assert len(rows) == 1
-    assert "задержали" not in rows[0]["payload"]
+    payload = rows[0]["payload"]
+    payload = payload.decode() if isinstance(payload, bytes) else payload
+    assert json.loads(payload)["kind"] == "receipt"
+    assert "задержали" not in payload
