@@ -95,7 +95,8 @@ core::result<sms_part_added> insert_sms_part(connection& db, const sealer& s, co
     const std::int64_t id = *max_id + 1;
     auto q = db.prepare(
         "INSERT INTO sms_parts(id, source, group_key, part, total, text, message_id, "
-        "received_at, created_at, meta) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING "
+        "received_at, created_at, meta) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
+        "NOTHING "
         "RETURNING id");
     if (!q) {
         return q.err();
