@@ -14,6 +14,7 @@ import kannel
 
 TOKEN = "vonage0path0token0abcdef"
 TOKEN_R = "vonage0path0token0rcpt00"
+KANNEL_SECRET = "kannel-get-url-secret"
 ALICE_SMS = "+79001112233"  # alice's first contact, on the kannel channel
 
 
@@ -24,7 +25,8 @@ def env():
     try:
         sink = h.HttpSink(wd)
         port = h.free_port()
-        k = kannel.Kannel(f"http://127.0.0.1:{port}/v1/sms/none?from=%p&text=%a").start()
+        k = kannel.Kannel(f"http://127.0.0.1:{port}/v1/sms/kn?secret={KANNEL_SECRET}&from=%p"
+                          "&to=%P&text=%a&id=%I&coding=%c&charset=%C&udh=%u&smsc=%i").start()
         cfg = h.default_config(sink, None)
         cfg["channels"].append(
             {"name": "kannel", "type": "kannel", "timeout": "5s", "retry": dict(h.RETRY_FAST),
@@ -41,6 +43,8 @@ def env():
         cfg["sources"] += [
             {"name": "vo", "kind": "sms", "gateway": "vonage", "token_file": "vo.token",
              "parts_timeout": "10s"},
+            {"name": "kn", "kind": "sms", "gateway": "kannel", "secret_file": "kn.secret",
+             "allowed_addresses": ["127.0.0.0/8", "::1"], "default_region": "RU"},
             {"name": "vo-rcpt", "kind": "sms", "gateway": "vonage", "token_file": "vor.token",
              "receipt": {"enabled": True, "channel": "kannel", "max_per_day": 1,
                          "text": {"en": "We received your message.",
@@ -49,6 +53,7 @@ def env():
         d = h.Daemon(wd, cfg)
         (d.secrets / "vo.token").write_text(TOKEN + "\n")
         (d.secrets / "vor.token").write_text(TOKEN_R + "\n")
+        (d.secrets / "kn.secret").write_text(KANNEL_SECRET + "\n")
         (d.secrets / "kannel.password").write_text(k.password + "\n")
         d.start(port=port)
     except BaseException:
@@ -206,3 +211,18 @@ def test_receipt_once_per_day_to_the_reporter(env):
     payload = payload.decode() if isinstance(payload, bytes) else payload
     assert json.loads(payload)["kind"] == "receipt"
     assert "задержали" not in payload
+
+
+def test_three_parts_through_real_kannel_with_udh(env):
+    d, k, _ = env
+    texts = ["Detained-at", "-the-court", "-need-a-lawyer"]
+    for n in (2, 3, 1):
+        k.send("79001230077", "1234", texts[n - 1], udh=bytes([5, 0, 3, 0x2A, 3, n]))
+    rows = h.wait_until(lambda: (lambda r: r if r else None)(reports(d, "kn")),
+                        what="the joined Kannel report")
+    time.sleep(0.5)
+    rows = reports(d, "kn")
+    assert len(rows) == 1
+    assert rows[0]["text"] == "".join(texts)
+    assert rows[0]["sender"] == "+79001230077"
+    assert rows[0]["details"]["parts_total"] == 3
