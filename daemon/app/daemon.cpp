@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 
 #include <systemd/sd-daemon.h>
 
@@ -16,6 +17,7 @@
 #include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/random.hpp"
 #include "core/work_pool.hpp"
 #include "dispatch/delivery.hpp"
 #include "dispatch/dispatcher.hpp"
@@ -24,6 +26,7 @@
 #include "ingest/imap_source.hpp"
 #include "ingest/pipeline.hpp"
 #include "ingest/sms_intake.hpp"
+#include "ingest/timer_loop.hpp"
 #include "net/transport.hpp"
 #include "store/store.hpp"
 
@@ -80,8 +83,15 @@ public:
             [this](std::vector<domain::notification> jobs) { disp_->enqueue(std::move(jobs)); });
         pipeline_->set_config(cfg_);
         pipeline_->set_case_targets(ingest::pipeline::case_targets_of(*db_));
+        // Durable timers (SMS part timeouts; escalation next) fire on this thread.
+        timers_ = std::make_unique<ingest::timer_loop>(
+            io_.get_executor(), *db_, clock_,
+            "hotlined:" + std::to_string(::getpid()) + ":" + core::random_hex(4));
         sms_ = std::make_unique<ingest::sms_intake>(io_.get_executor(), *pipeline_, *db_, metrics_);
         sms_->set_config(cfg_);
+        sms_->set_timers(*timers_, clock_);
+        sms_->set_opt_out_listener(
+            [this](const std::string& number, bool out) { disp_->opt_out(number, out); });
         // /metrics on its own (loopback by default) listener, or on the main one when
         // server.metrics_listen is off.
         const bool metrics_apart = !cfg_->server.metrics_address.empty();
@@ -109,7 +119,8 @@ public:
         }
         running_ = restart_settings(*cfg_, *keys_);
         record_running();
-        disp_->start();
+        load_opt_outs();
+        timers_->start();
         sync_sources();
         sweep_retention();
         wait_for_signal();
@@ -327,6 +338,22 @@ private:
         });
     }
 
+    // The numbers that sent STOP, before the dispatcher's first attempt: none gets an SMS.
+    void load_opt_outs() {
+        db_->list_sms_opt_outs([this](core::result<std::vector<store::sms_opt_out>> r) {
+            if (!r) {
+                spdlog::error("cannot read the SMS opt-outs: {}", r.err().describe());
+            } else {
+                std::set<std::string> numbers;
+                for (auto& o : *r) {
+                    numbers.insert(std::move(o.number));
+                }
+                disp_->set_opted_out(std::move(numbers));
+            }
+            disp_->start();
+        });
+    }
+
     void shutdown(int signo) {
         if (stopping_) {
             return;
@@ -343,6 +370,7 @@ private:
             metrics_http_->shutdown(http_grace, [] {});
         }
         retention_timer_.cancel();
+        timers_->stop();
         http_->shutdown(http_grace, [this] {
             disp_->shutdown(dispatch_grace, [this] {
                 spdlog::info("drained");
@@ -402,7 +430,8 @@ private:
     std::unique_ptr<net::transport> net_;
     std::unique_ptr<dispatch::dispatcher> disp_;
     std::unique_ptr<ingest::pipeline> pipeline_;
-    std::unique_ptr<ingest::sms_intake> sms_;  // kind: sms sources, beside the pipeline
+    std::unique_ptr<ingest::timer_loop> timers_;
+    std::unique_ptr<ingest::sms_intake> sms_;  // kind: sms (the HTTP endpoint's)
     std::map<std::string, std::shared_ptr<ingest::imap_source>> sources_;  // kind: imap
     std::unique_ptr<http::server> http_;
     std::unique_ptr<http::server> metrics_http_;  // server.metrics_listen; null when off

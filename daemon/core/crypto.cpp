@@ -133,6 +133,13 @@ key key::from_bytes(std::span<const unsigned char> bytes) {
     return k;
 }
 
+std::string keyed_hash_hex(const key& k, std::string_view data) {
+    ensure_init();
+    std::array<unsigned char, 32> out{};
+    crypto_generichash(out.data(), out.size(), as_bytes(data), data.size(), k.bytes(), key_bytes);
+    return to_hex(out);
+}
+
 key key::generate() {
     ensure_init();
     unsigned char raw[key_bytes];

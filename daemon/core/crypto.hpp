@@ -43,6 +43,12 @@ void ensure_init();
 // content hashes, not for secrets).
 [[nodiscard]] std::string sha256_hex(std::string_view prefix, std::string_view data = {});
 
+class key;
+
+// A keyed hash (BLAKE2b-256 under `k`) of `data`, lower-case hex: names a phone number or an
+// SMS group in an index without keeping it in clear.
+[[nodiscard]] std::string keyed_hash_hex(const key& k, std::string_view data);
+
 // 32 key bytes in sodium_malloc'ed memory (guard pages, no core dumps, wiped on free),
 // read-only once built. Movable, not copyable; the bytes never leave this object except
 // into libsodium calls.

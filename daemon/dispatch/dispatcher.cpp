@@ -221,6 +221,14 @@ void dispatcher::pump(const std::string& channel) {
 
 void dispatcher::attempt(domain::notification job) {
     const auto instance = channels_.at(job.channel);
+    if (instance->is_sms() && opted_out_.contains(job.address)) {
+        --queues_[job.channel].active;  // the caller's pump loop goes on
+        hotline_outcome outcome{};
+        outcome.struct_size = sizeof outcome;
+        outcome.kind = HOTLINE_PERMANENT;
+        finish(job, outcome, "recipient opted out (STOP)");
+        return;
+    }
     if (job.payload.value("kind", std::string{}) == "alert") {
         // What a responder sends back to acknowledge (SMS/email reply, later issues).
         job.payload["ack_hint"] = "ACK " + std::to_string(job.case_id);

@@ -57,6 +57,18 @@ public:
         delivery_key_ = std::move(key);
     }
 
+    // Numbers that sent STOP (ingest/sms_intake, store::list_sms_opt_outs at start): a job
+    // to one of them on an SMS channel fails at once, "recipient opted out (STOP)", and
+    // falls through to the target's next contact. Call on the io thread.
+    void set_opted_out(std::set<std::string> numbers) { opted_out_ = std::move(numbers); }
+    void opt_out(const std::string& number, bool out) {
+        if (out) {
+            opted_out_.insert(number);
+        } else {
+            opted_out_.erase(number);
+        }
+    }
+
     // Starts the due-job scan (which also picks up what a crash left pending).
     void start();
 
@@ -143,6 +155,7 @@ private:
     channel_map channels_;
     std::shared_ptr<const core::crypto::key> delivery_key_;
     std::map<std::string, channel_queue> queues_;
+    std::set<std::string> opted_out_;            // numbers (E.164), see set_opted_out
     std::map<std::int64_t, held_outcome> held_;  // by notification id
     std::size_t recording_{0};                   // outcomes sent to the store, not answered
     asio::steady_timer scan_timer_;

@@ -98,6 +98,10 @@ std::string severity_ru(const std::string& severity) {
 
 rendered render(const config::config& cfg, const std::string& channel_type,
                 const std::string& language, const nlohmann::json& payload) {
+    if (payload.value("kind", std::string{}) == "receipt") {
+        // An SMS receipt to a reporter (ingest/sms_intake): the configured text, as it is.
+        return rendered{"", payload.value("text", std::string{})};
+    }
     const bool dead_letter = payload.value("kind", std::string{}) == "dead_letter";
     const auto& tmpl = pick(cfg, dead_letter ? "dead_letter" : channel_type, language);
     const auto ctx = make_context(payload, cfg.public_url);

@@ -80,7 +80,8 @@ void pipeline::set_config(std::shared_ptr<const config::config> cfg) {
     cfg_ = std::move(cfg);
 }
 
-std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion done) {
+std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion done,
+                                                  std::vector<domain::planned_notification> extra) {
     if (cfg_ == nullptr) {  // wiring error: no config yet; answer rather than drop
         asio::post(io_, [done = std::move(done)] {
             done(core::make_error("config", "no configuration loaded"));
@@ -121,9 +122,10 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
         // runs on the store's writer; the rest continues on the io executor.
         const std::int64_t case_id = r.case_id;
         case_targets_(
-            case_id, [this, cfg, r = std::move(r),
-                      answer](core::result<std::optional<std::vector<std::string>>> t) mutable {
-                asio::post(io_, [this, cfg, r = std::move(r), answer, t = std::move(t)]() mutable {
+            case_id, [this, cfg, r = std::move(r), answer, extra = std::move(extra)](
+                         core::result<std::optional<std::vector<std::string>>> t) mutable {
+                asio::post(io_, [this, cfg, r = std::move(r), answer, t = std::move(t),
+                                 extra = std::move(extra)]() mutable {
                     if (!t) {
                         spdlog::error(
                             "store failed to look up case={} for a report from source={}: {}",
@@ -137,22 +139,29 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
                         r.case_id = 0;  // no such case: a new one, and nothing tells the sender
                     }
                     route_and_queue(std::move(r), *cfg, std::move(answer),
-                                    t->has_value() ? &**t : nullptr);
+                                    t->has_value() ? &**t : nullptr, std::move(extra));
                 });
             });
         return std::nullopt;
     }
     r.case_id = 0;
-    route_and_queue(std::move(r), *cfg, std::move(answer), nullptr);
+    route_and_queue(std::move(r), *cfg, std::move(answer), nullptr, std::move(extra));
     return std::nullopt;
 }
 
 void pipeline::route_and_queue(domain::report r, const config::config& cfg,
                                std::shared_ptr<waiter> answer,
-                               const std::vector<std::string>* case_targets) {
+                               const std::vector<std::string>* case_targets,
+                               std::vector<domain::planned_notification> extra) {
     const auto decision = rules::evaluate(cfg.route, r);
     auto planned = case_targets != nullptr ? dispatch::plan_update(cfg, r, decision, *case_targets)
                                            : dispatch::plan_report(cfg, r, decision);
+    for (auto& e : extra) {
+        if (!e.payload.contains("severity")) {
+            e.payload["severity"] = "low";  // behind every alert in its channel's queue
+        }
+        planned.push_back(std::move(e));
+    }
     auto info = dispatch::case_for(decision);
     const std::string source = r.source;
     queue_.push(source, domain::severity_rank(decision.severity),

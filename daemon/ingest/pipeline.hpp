@@ -86,7 +86,10 @@ public:
     // so a wait in the fair queue counts too), `done` gets an error with code "timeout"
     // then; a commit that lands later still enqueues its notifications (and `done` is not
     // called again): the source's retry is then a duplicate.
-    [[nodiscard]] std::optional<refusal> submit(domain::report r, completion done);
+    // `extra`: notifications the source plans itself (an SMS receipt to the reporter),
+    // committed in the same transaction as the report and only if it is not a duplicate.
+    [[nodiscard]] std::optional<refusal> submit(
+        domain::report r, completion done, std::vector<domain::planned_notification> extra = {});
 
     // Time for the token buckets (default: a monotonic clock). Must outlive the pipeline.
     void set_clock(const core::clock& clock) { clock_ = &clock; }
@@ -122,7 +125,8 @@ private:
     // Routes and plans `r` (for the case's targets when given) and queues it for its turn.
     void route_and_queue(domain::report r, const config::config& cfg,
                          std::shared_ptr<waiter> answer,
-                         const std::vector<std::string>* case_targets);
+                         const std::vector<std::string>* case_targets,
+                         std::vector<domain::planned_notification> extra);
     // Starts commits while the fair queue has turns to give.
     void pump();
     void start_commit(const std::string& source, pending p);

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,51 @@ struct ingest_result {
     domain::report_ids ids;
     std::vector<notification> notifications;  // as stored; empty for a duplicate
     std::vector<std::int64_t> timer_ids;      // of the timers added; empty for a duplicate
+};
+
+// ---- SMS state (schema version 7): concatenated parts, STOP/START ----
+
+// One part of a concatenated SMS to hold until its siblings are in. group_key is
+// store::sms_key("parts", sender/ref/total), never the number in clear.
+struct new_sms_part {
+    std::string source;
+    std::string group_key;
+    unsigned part{1};   // 1-based
+    unsigned total{2};  // > 1
+    std::string text;   // sealed at rest
+    std::string message_id;
+    std::int64_t received_at{};  // unix ms
+    // What the joined report needs besides the text (sender, recipient, country, gateway
+    // facts): opaque JSON text, sealed at rest.
+    std::string meta{"{}"};
+    // For the first part of a group: when the timer (kind "sms_parts", subject
+    // "sms:<source>:<group_key>", payload {"source","group_key"}) makes the intake store
+    // what arrived.
+    std::int64_t timeout_at{};
+};
+
+struct sms_part {
+    unsigned part{};
+    unsigned total{};
+    std::string text;
+    std::string message_id;
+    std::int64_t received_at{};
+    std::string meta;  // as added
+};
+
+struct sms_part_added {
+    bool duplicate{false};        // this part number of the group was already held
+    std::vector<unsigned> parts;  // the part numbers held now, ascending
+    unsigned total{};
+    std::int64_t timer_id{};  // the group's timeout timer, when this call added it
+    [[nodiscard]] bool complete() const { return total > 0 && parts.size() >= total; }
+};
+
+// A responder's number that sent STOP (no SMS to it until START).
+struct sms_opt_out {
+    std::string number;     // E.164, sealed at rest; keyed by sms_key("optout", number)
+    std::string responder;  // the person id
+    std::int64_t at{};      // unix ms
 };
 
 // Result of one delivery attempt, as the dispatcher saw it.
@@ -275,6 +321,40 @@ public:
     // unclaimed timers and lease_until (or due_at, if later) of the claimed ones.
     virtual void next_timer_due(
         std::function<void(core::result<std::optional<std::int64_t>>)> done) = 0;
+
+    // ---- SMS state ----
+
+    // A keyed hash (hex) of `value` under a key the store keeps (sealed in seal_meta, so
+    // a rekey keeps it), for indexes that must not hold a number in clear. `purpose`
+    // separates uses ("parts", "optout", "receipt"). Any thread.
+    [[nodiscard]] virtual std::string sms_key(std::string_view purpose,
+                                              std::string_view value) const = 0;
+
+    // Holds a part (sealed). A part number already held for the group is a duplicate
+    // (nothing written). The group's first part adds its timeout timer in the same
+    // transaction. Returns the part numbers held so far. "invalid_argument" when part is
+    // 0 or above total, total < 2, or source/group_key is empty.
+    virtual void add_sms_part(new_sms_part p,
+                              std::function<void(core::result<sms_part_added>)> done) = 0;
+    // The parts held for a group, by part number (empty when none: already joined).
+    virtual void take_sms_parts(std::string source, std::string group_key,
+                                std::function<void(core::result<std::vector<sms_part>>)> done) = 0;
+    // Once the joined report committed: deletes the group's parts and cancels its timer.
+    // Returns how many parts were deleted.
+    virtual void delete_sms_parts(std::string source, std::string group_key,
+                                  std::function<void(core::result<std::int64_t>)> done) = 0;
+
+    // STOP: records `number` (E.164) of responder `responder` as opted out, with an audit
+    // event (actor "sms", kind "sms_opt_out", detail {"responder"}). True when it was not
+    // opted out before.
+    virtual void set_sms_opt_out(std::string number, std::string responder,
+                                 std::function<void(core::result<bool>)> done) = 0;
+    // START: removes it (audit kind "sms_opt_in"). True when it was opted out.
+    virtual void clear_sms_opt_out(std::string number, std::string responder,
+                                   std::function<void(core::result<bool>)> done) = 0;
+    // Every opted-out number (the daemon loads them at start).
+    virtual void list_sms_opt_outs(
+        std::function<void(core::result<std::vector<sms_opt_out>>)> done) = 0;
 
     // ---- retention ----
 

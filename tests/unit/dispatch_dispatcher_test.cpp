@@ -217,6 +217,34 @@ public:
         std::function<void(core::result<std::vector<std::string>>)> done) override {
         inner_.known_dedup_keys(std::move(source), std::move(keys), std::move(done));
     }
+    std::string sms_key(std::string_view purpose, std::string_view value) const override {
+        return inner_.sms_key(purpose, value);
+    }
+    void add_sms_part(st::new_sms_part p,
+                      std::function<void(core::result<st::sms_part_added>)> done) override {
+        inner_.add_sms_part(std::move(p), std::move(done));
+    }
+    void take_sms_parts(
+        std::string source, std::string group_key,
+        std::function<void(core::result<std::vector<st::sms_part>>)> done) override {
+        inner_.take_sms_parts(std::move(source), std::move(group_key), std::move(done));
+    }
+    void delete_sms_parts(std::string source, std::string group_key,
+                          std::function<void(core::result<std::int64_t>)> done) override {
+        inner_.delete_sms_parts(std::move(source), std::move(group_key), std::move(done));
+    }
+    void set_sms_opt_out(std::string number, std::string responder,
+                         std::function<void(core::result<bool>)> done) override {
+        inner_.set_sms_opt_out(std::move(number), std::move(responder), std::move(done));
+    }
+    void clear_sms_opt_out(std::string number, std::string responder,
+                           std::function<void(core::result<bool>)> done) override {
+        inner_.clear_sms_opt_out(std::move(number), std::move(responder), std::move(done));
+    }
+    void list_sms_opt_outs(
+        std::function<void(core::result<std::vector<st::sms_opt_out>>)> done) override {
+        inner_.list_sms_opt_outs(std::move(done));
+    }
     bool writable() const override { return inner_.writable(); }
     void close() override { inner_.close(); }
 
@@ -794,4 +822,15 @@ TEST_CASE("dispatcher: a critical job is never queued behind 10,000 low ones") {
         REQUIRE(f.drive([&] { return f.net.requests.size() == 3; }));
         CHECK(f.net.requests[2].url == alice_2 + "/high");
     }
+}
+
+TEST_CASE("dispatcher: an opted-out number only stops SMS channels (a webhook still delivers)") {
+    // The SMS side (fail "recipient opted out (STOP)", fall through) needs an SMS-flagged
+    // channel plugin: covered by tests/system/test_sms_state.py once those plugins land.
+    fixture f;
+    f.disp->set_opted_out({alice_1});
+    f.net.script = {http(200)};
+    f.ingest_and_enqueue();
+    REQUIRE(f.drive([&] { return f.status_is("responder:alice", 0, status::delivered); }));
+    CHECK(f.net.requests.size() == 1);
 }

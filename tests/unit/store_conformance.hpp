@@ -1444,6 +1444,146 @@ TEST_CASE_TEMPLATE_DEFINE("retention purges details, raw and attachments; keeps 
     check_same(*young_files, young.attachments);
 }
 
+inline new_sms_part make_part(const std::string& group, unsigned part, unsigned total,
+                              const std::string& text, std::int64_t timeout_at = 5'000) {
+    new_sms_part p;
+    p.source = "sms";
+    p.group_key = group;
+    p.part = part;
+    p.total = total;
+    p.text = text;
+    p.message_id = "m" + std::to_string(part);
+    p.received_at = 1'000 + part;
+    p.timeout_at = timeout_at;
+    p.meta = R"({"sender":"+79001234567"})";
+    return p;
+}
+
+inline core::result<sms_part_added> add_part_sync(store& s, new_sms_part p) {
+    return wait_for<sms_part_added>(
+        [&](auto done) { s.add_sms_part(std::move(p), std::move(done)); });
+}
+
+inline core::result<std::vector<sms_part>> take_parts_sync(store& s, const std::string& group) {
+    return wait_for<std::vector<sms_part>>(
+        [&](auto done) { s.take_sms_parts("sms", group, std::move(done)); });
+}
+
+TEST_CASE_TEMPLATE_DEFINE("sms parts: held in any order, repeats are no-ops, one timer, durable", B,
+                          conformance_26) {
+    B backend;
+    auto s = open_with(backend);
+    const auto group = s->sms_key("parts", "+79001234567\n17\n3");
+    CHECK(group == s->sms_key("parts", "+79001234567\n17\n3"));
+    CHECK(group != s->sms_key("optout", "+79001234567\n17\n3"));
+    CHECK(group.find("79001234567") == std::string::npos);
+    // Exact bytes at the joins: leading and trailing spaces are the parts' own.
+    auto third = add_part_sync(*s, make_part(group, 3, 3, " end "));
+    REQUIRE(third.ok());
+    CHECK_FALSE(third->duplicate);
+    CHECK(third->parts == std::vector<unsigned>{3});
+    CHECK(third->timer_id > 0);
+    CHECK_FALSE(third->complete());
+    auto first = add_part_sync(*s, make_part(group, 1, 3, "Привет, "));
+    REQUIRE(first.ok());
+    CHECK(first->timer_id == 0);  // the group's timer was added with its first arrival
+    CHECK(first->parts == std::vector<unsigned>{1, 3});
+    auto again = add_part_sync(*s, make_part(group, 1, 3, "other text"));
+    REQUIRE(again.ok());
+    CHECK(again->duplicate);
+    CHECK(again->parts == std::vector<unsigned>{1, 3});
+    // Reopened: what was held is still there.
+    s.reset();
+    s = open_with(backend);
+    CHECK(s->sms_key("parts", "+79001234567\n17\n3") == group);
+    auto second = add_part_sync(*s, make_part(group, 2, 3, "мир"));
+    REQUIRE(second.ok());
+    CHECK(second->complete());
+    auto parts = take_parts_sync(*s, group);
+    REQUIRE(parts.ok());
+    REQUIRE(parts->size() == 3);
+    CHECK((*parts)[0].text == "Привет, ");
+    CHECK((*parts)[1].text == "мир");
+    CHECK((*parts)[2].text == " end ");
+    CHECK((*parts)[2].part == 3);
+    CHECK((*parts)[2].total == 3);
+    CHECK((*parts)[2].message_id == "m3");
+    CHECK((*parts)[2].meta == R"({"sender":"+79001234567"})");
+    // One timer for the group, with ids only in its payload.
+    auto due = claim_sync(*s, 10'000, "t");
+    REQUIRE(due.ok());
+    REQUIRE(due->size() == 1);
+    CHECK((*due)[0].kind == "sms_parts");
+    CHECK((*due)[0].subject == "sms:sms:" + group);
+    CHECK((*due)[0].due_at == 5'000);
+    CHECK((*due)[0].payload.find(group) != std::string::npos);
+    CHECK((*due)[0].payload.find("Привет") == std::string::npos);
+    // Deleting (after the joined report committed) cancels the timer too.
+    auto deleted = wait_for<std::int64_t>(
+        [&](auto done) { s->delete_sms_parts("sms", group, std::move(done)); });
+    REQUIRE(deleted.ok());
+    CHECK(*deleted == 3);
+    auto gone = take_parts_sync(*s, group);
+    REQUIRE(gone.ok());
+    CHECK(gone->empty());
+    auto settled = complete_sync(*s, (*due)[0].id, "t");
+    REQUIRE(settled.ok());
+    CHECK(*settled == timer_completion::cancelled);
+    // Bad parts are refused.
+    CHECK_FALSE(add_part_sync(*s, make_part(group, 0, 3, "x")).ok());
+    CHECK_FALSE(add_part_sync(*s, make_part(group, 4, 3, "x")).ok());
+    CHECK_FALSE(add_part_sync(*s, make_part(group, 1, 1, "x")).ok());
+    CHECK_FALSE(add_part_sync(*s, make_part("", 1, 2, "x")).ok());
+    // Groups are apart.
+    auto other = add_part_sync(*s, make_part(s->sms_key("parts", "x"), 1, 2, "a"));
+    REQUIRE(other.ok());
+    CHECK(other->parts == std::vector<unsigned>{1});
+    CHECK(other->timer_id > 0);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("sms opt-outs: set, repeat, list, clear, durable", B, conformance_27) {
+    B backend;
+    auto s = open_with(backend);
+    auto set = [&](const std::string& n, const std::string& who) {
+        return wait_for<bool>([&](auto done) { s->set_sms_opt_out(n, who, std::move(done)); });
+    };
+    auto clear = [&](const std::string& n, const std::string& who) {
+        return wait_for<bool>([&](auto done) { s->clear_sms_opt_out(n, who, std::move(done)); });
+    };
+    auto list = [&] {
+        return wait_for<std::vector<sms_opt_out>>(
+            [&](auto done) { s->list_sms_opt_outs(std::move(done)); });
+    };
+    auto none = list();
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+    auto a = set("+79001112233", "alice");
+    REQUIRE(a.ok());
+    CHECK(*a);
+    auto repeat = set("+79001112233", "alice");
+    REQUIRE(repeat.ok());
+    CHECK_FALSE(*repeat);
+    REQUIRE(set("+447700900123", "bob").ok());
+    s.reset();
+    s = open_with(backend);
+    auto both = list();
+    REQUIRE(both.ok());
+    REQUIRE(both->size() == 2);
+    CHECK((*both)[0].number == "+79001112233");
+    CHECK((*both)[0].responder == "alice");
+    CHECK((*both)[1].number == "+447700900123");
+    auto cleared = clear("+79001112233", "alice");
+    REQUIRE(cleared.ok());
+    CHECK(*cleared);
+    auto twice = clear("+79001112233", "alice");
+    REQUIRE(twice.ok());
+    CHECK_FALSE(*twice);
+    auto one = list();
+    REQUIRE(one.ok());
+    REQUIRE(one->size() == 1);
+    CHECK((*one)[0].responder == "bob");
+}
+
 }  // namespace hotline::store::conformance
 
 // Runs the whole suite against backend type B (once per test file, at global scope; B
@@ -1476,5 +1616,7 @@ TEST_CASE_TEMPLATE_DEFINE("retention purges details, raw and attachments; keeps 
     TEST_CASE_TEMPLATE_INVOKE(conformance_23, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_24, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_25, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_26, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_27, B); \
     } /* namespace */                             \
     static_assert(true, "")

@@ -52,9 +52,10 @@ std::unique_ptr<store::store> open_store(const std::string& path, core::metrics*
     return std::move(*s);
 }
 
-// Takes a current database back to schema version 4 (what migrations 5 and 6 added,
+// Takes a current database back to schema version 4 (what migrations 5, 6 and 7 added,
 // dropped).
 constexpr const char* v5_undo =
+    "DROP TABLE sms_parts; DROP TABLE sms_opt_outs; "
     "ALTER TABLE notifications DROP COLUMN sms_encoding; "
     "ALTER TABLE notifications DROP COLUMN sms_segments; "
     "ALTER TABLE notifications DROP COLUMN delivery_status; "

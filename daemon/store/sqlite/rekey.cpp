@@ -9,6 +9,7 @@
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/schema.hpp"
 #include "store/sqlite/sealing.hpp"
+#include "store/sqlite/sms.hpp"
 
 namespace hotline::store {
 namespace {
@@ -268,6 +269,26 @@ core::result<rekey_report> rekey(const rekey_options& opts) {
         }
     }
     auto finished = in_transaction(*db, [&]() -> core::status {
+        // The SMS hash key (store/sqlite/sms.hpp) keeps its value: only its seal changes.
+        auto hash_key = sqlite::meta(*db, "hash_key");
+        if (!hash_key) {
+            return hash_key.err();
+        }
+        if (*hash_key && !(core::crypto::looks_sealed(**hash_key) &&
+                           core::crypto::sealed_key_id(**hash_key) == ring.current().id())) {
+            auto plain = core::crypto::open(ring, **hash_key, sqlite::hash_key_ad);
+            if (!plain) {
+                return plain.err();
+            }
+            auto h = db->prepare("UPDATE seal_meta SET value = ? WHERE name = 'hash_key'");
+            if (!h) {
+                return h.err();
+            }
+            h->bind_blob(1, core::crypto::seal(ring, *plain, sqlite::hash_key_ad));
+            if (auto ran = h->run(); !ran) {
+                return ran;
+            }
+        }
         auto q = db->prepare("INSERT OR REPLACE INTO seal_meta(name, value) VALUES('canary', ?)");
         if (!q) {
             return q.err();

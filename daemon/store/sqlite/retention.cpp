@@ -101,6 +101,16 @@ core::result<purge_progress> purge_batch_of(connection& db, const purge_batch& b
         out.last_id = id;
     }
     if (out.done) {
+        // Parts of a concatenated SMS older than the cut that no timer joined (their source
+        // was removed from the config): nothing will ever join them.
+        auto parts = db.prepare("DELETE FROM sms_parts WHERE received_at < ?");
+        if (!parts) {
+            return parts.err();
+        }
+        parts->bind(1, b.received_before);
+        if (auto ran = parts->run(); !ran) {
+            return ran.err();
+        }
         audit_event e;
         e.at = now_ms;
         e.actor = "retention";

@@ -157,6 +157,34 @@ ALTER TABLE notifications ADD COLUMN delivery_status TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN delivery_detail TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN delivery_at INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 7: SMS state (issue 9). sms_parts holds
+    // the parts of a concatenated SMS until they are joined into one report: group_key is
+    // a keyed hash of sender, reference and total (store::sms_key); text and meta (sender,
+    // recipient, country, gateway facts: what the joined report needs) are sealed.
+    // sms_opt_outs: the responder numbers that sent STOP, keyed by a keyed hash of the
+    // number (number_key), the number sealed.
+    R"sql(
+CREATE TABLE sms_parts(
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  part INTEGER NOT NULL CHECK(part >= 1),
+  total INTEGER NOT NULL CHECK(total >= 2 AND part <= total),
+  text TEXT NOT NULL DEFAULT '',
+  message_id TEXT NOT NULL DEFAULT '',
+  meta TEXT NOT NULL DEFAULT '{}',
+  received_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE(source, group_key, part)
+);
+CREATE TABLE sms_opt_outs(
+  id INTEGER PRIMARY KEY,
+  number_key TEXT NOT NULL UNIQUE,
+  number TEXT NOT NULL,
+  responder TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+)sql",
 };
 
 core::result<int> user_version(connection& db) {

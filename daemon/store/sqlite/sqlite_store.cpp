@@ -19,6 +19,7 @@
 #include "store/sqlite/reports.hpp"
 #include "store/sqlite/retention.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/sms.hpp"
 #include "store/sqlite/timers.hpp"
 
 namespace hotline::store::sqlite {
@@ -172,6 +173,10 @@ core::result<std::unique_ptr<store>> sqlite_store::open(const options& opts) {
     if (auto s = seal_existing(*writer, check); !s) {
         return with_path(s.err(), opts.path);
     }
+    auto hash_key = load_hash_key(*writer, check);
+    if (!hash_key) {
+        return with_path(hash_key.err(), opts.path);
+    }
     tighten_sidecars(opts.path);  // -wal/-shm exist now; see tighten_sidecars for why no open
     auto reader = connection::open(opts.path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     if (!reader) {
@@ -181,13 +186,15 @@ core::result<std::unique_ptr<store>> sqlite_store::open(const options& opts) {
         return with_path(c.err(), opts.path);
     }
     return std::unique_ptr<store>(std::make_unique<sqlite_store>(
-        opts, std::move(*lock), std::move(*writer), std::move(*reader)));
+        opts, std::move(*lock), std::move(*writer), std::move(*reader), std::move(*hash_key)));
 }
 
-sqlite_store::sqlite_store(const options& opts, db_lock lock, connection writer, connection reader)
+sqlite_store::sqlite_store(const options& opts, db_lock lock, connection writer, connection reader,
+                           core::crypto::key hash_key)
     : opts_(opts),
       lock_(std::move(lock)),
       sealer_(opts.keys, opts.metrics),
+      hash_key_(std::move(hash_key)),
       reader_(std::move(reader)),
       writer_(std::move(writer), opts.max_batch, opts.metrics) {
     sealer_.describe_metrics();
@@ -298,6 +305,60 @@ void sqlite_store::next_timer_due(
     std::function<void(core::result<std::optional<std::int64_t>>)> done) {
     enqueue<std::optional<std::int64_t>>([](connection& db) { return sqlite::next_timer_due(db); },
                                          std::move(done));
+}
+
+std::string sqlite_store::sms_key(std::string_view purpose, std::string_view value) const {
+    return sms_hash(hash_key_, purpose, value);
+}
+
+void sqlite_store::add_sms_part(new_sms_part p,
+                                std::function<void(core::result<sms_part_added>)> done) {
+    enqueue<sms_part_added>(
+        [this, p = std::move(p)](connection& db) {
+            return insert_sms_part(db, sealer_, p, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::take_sms_parts(std::string source, std::string group_key,
+                                  std::function<void(core::result<std::vector<sms_part>>)> done) {
+    enqueue<std::vector<sms_part>>(
+        [this, source = std::move(source), group_key = std::move(group_key)](connection& db) {
+            return select_sms_parts(db, sealer_, source, group_key);
+        },
+        std::move(done));
+}
+
+void sqlite_store::delete_sms_parts(std::string source, std::string group_key,
+                                    std::function<void(core::result<std::int64_t>)> done) {
+    enqueue<std::int64_t>(
+        [this, source = std::move(source), group_key = std::move(group_key)](connection& db) {
+            return remove_sms_parts(db, source, group_key, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::set_sms_opt_out(std::string number, std::string responder,
+                                   std::function<void(core::result<bool>)> done) {
+    enqueue<bool>(
+        [this, key = sms_key("optout", number), number = std::move(number),
+         responder = std::move(responder)](connection& db) {
+            return set_opt_out(db, sealer_, key, number, responder, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::clear_sms_opt_out(std::string number, std::string responder,
+                                     std::function<void(core::result<bool>)> done) {
+    enqueue<bool>([this, key = sms_key("optout", number), responder = std::move(responder)](
+                      connection& db) { return clear_opt_out(db, key, responder, now_ms()); },
+                  std::move(done));
+}
+
+void sqlite_store::list_sms_opt_outs(
+    std::function<void(core::result<std::vector<sms_opt_out>>)> done) {
+    enqueue<std::vector<sms_opt_out>>(
+        [this](connection& db) { return select_opt_outs(db, sealer_); }, std::move(done));
 }
 
 void sqlite_store::case_targets(

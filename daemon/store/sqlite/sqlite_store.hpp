@@ -16,7 +16,8 @@ public:
     // See store::open for what it does and its error codes.
     [[nodiscard]] static core::result<std::unique_ptr<store>> open(const options& opts);
 
-    sqlite_store(const options& opts, db_lock lock, connection writer, connection reader);
+    sqlite_store(const options& opts, db_lock lock, connection writer, connection reader,
+                 core::crypto::key hash_key);
     sqlite_store(const sqlite_store&) = delete;
     sqlite_store& operator=(const sqlite_store&) = delete;
     ~sqlite_store() override;
@@ -55,6 +56,20 @@ public:
                        std::function<void(core::result<std::int64_t>)> done) override;
     void next_timer_due(
         std::function<void(core::result<std::optional<std::int64_t>>)> done) override;
+
+    std::string sms_key(std::string_view purpose, std::string_view value) const override;
+    void add_sms_part(new_sms_part p,
+                      std::function<void(core::result<sms_part_added>)> done) override;
+    void take_sms_parts(std::string source, std::string group_key,
+                        std::function<void(core::result<std::vector<sms_part>>)> done) override;
+    void delete_sms_parts(std::string source, std::string group_key,
+                          std::function<void(core::result<std::int64_t>)> done) override;
+    void set_sms_opt_out(std::string number, std::string responder,
+                         std::function<void(core::result<bool>)> done) override;
+    void clear_sms_opt_out(std::string number, std::string responder,
+                           std::function<void(core::result<bool>)> done) override;
+    void list_sms_opt_outs(
+        std::function<void(core::result<std::vector<sms_opt_out>>)> done) override;
 
     void purge_contents(purge_batch batch,
                         std::function<void(core::result<purge_progress>)> done) override;
@@ -102,6 +117,7 @@ private:
     db_lock lock_;  // held while open: keeps a rekey (or a second daemon) out
 
     sealer sealer_;
+    core::crypto::key hash_key_;  // sms_key's (store/sqlite/sms.hpp)
 
     std::mutex read_mu_;
     connection reader_;  // read-only, for the synchronous reads
