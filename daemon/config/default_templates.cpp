@@ -93,6 +93,31 @@ const message_template sms_dead_letter_ru{
     "HOTLINE НЕ ДОСТАВЛЕНО, дело #{{case_id}}: {{target}} ({{channel}}). Сообщите вручную.",
     {}};
 
+// A responder's SMS number failed for good (invalid, unsubscribed): the admins fix the
+// contact. Names the responder id, never the number.
+const message_template bad_address_en{
+    HOTLINE_TAG "BAD NUMBER: {{target}} on {{channel}} (case #{{case_id}})",
+    "The provider refused {{target}}'s number on channel {{channel}} for good "
+    "(notification #{{failed_notification_id}}, case #{{case_id}}).\n"
+    "Reason: {{last_error}}\n\n"
+    "Their next contact method is being tried. Check and fix this contact in the "
+    "configuration.\n",
+    {}};
+
+const message_template bad_address_ru{
+    HOTLINE_TAG "НЕВЕРНЫЙ НОМЕР: {{target}}, канал {{channel}} (дело #{{case_id}})",
+    "Оператор окончательно отклонил номер {{target}} в канале {{channel}} (уведомление "
+    "#{{failed_notification_id}}, дело #{{case_id}}).\n"
+    "Причина: {{last_error}}\n\n"
+    "Пробуем следующий способ связи. Проверьте и исправьте этот контакт в настройках.\n",
+    {}};
+
+const message_template sms_bad_address_en{
+    "", "HOTLINE BAD NUMBER: {{target}} on {{channel}} (case #{{case_id}}): {{last_error}}", {}};
+
+const message_template sms_bad_address_ru{
+    "", "HOTLINE НЕВЕРНЫЙ НОМЕР: {{target}}, {{channel}} (дело #{{case_id}}): {{last_error}}", {}};
+
 #undef HOTLINE_TAG
 
 }  // namespace
@@ -102,6 +127,12 @@ const message_template& default_template(const std::string& channel_type,
     const bool ru = language == "ru";
     if (channel_type == "dead_letter") {
         return ru ? dead_letter_ru : dead_letter_en;
+    }
+    if (channel_type == "bad_address") {
+        return ru ? bad_address_ru : bad_address_en;
+    }
+    if (channel_type == "sms_bad_address") {
+        return ru ? sms_bad_address_ru : sms_bad_address_en;
     }
     if (channel_type == "sms") {
         return ru ? sms_ru : sms_en;

@@ -361,11 +361,22 @@ void dispatcher::finish(const domain::notification& job, hotline_outcome outcome
         }
         detail += " (gave up after " + std::to_string(attempts) + " attempts)";
     }
-    fail(job, detail);
+    fail(job, detail, outcome.kind == HOTLINE_PERMANENT);
 }
 
-void dispatcher::fail(const domain::notification& job, const std::string& detail) {
-    const auto plan = plan_failure(*cfg_, job, detail);
+void dispatcher::fail(const domain::notification& job, const std::string& detail, bool permanent) {
+    auto plan = plan_failure(*cfg_, job, detail);
+    if (const auto it = channels_.find(job.channel);
+        permanent && !plan.dead_letter && it != channels_.end() && it->second->is_sms()) {
+        // A dead letter tells the admins already; otherwise the bad number would go unseen.
+        auto notices = plan_bad_address(*cfg_, job, detail);
+        spdlog::warn(
+            "bad sms address notification={} target={} channel={} reason={} "
+            "admin_notices={}",
+            job.id, job.target, job.channel, detail, notices.size());
+        plan.follow_ups.insert(plan.follow_ups.end(), std::make_move_iterator(notices.begin()),
+                               std::make_move_iterator(notices.end()));
+    }
     metrics_.counter_add("hotline_notifications_failed_total", {{"channel", job.channel}});
     if (plan.dead_letter) {
         metrics_.counter_add("hotline_notifications_dead_total", {{"channel", job.channel}});

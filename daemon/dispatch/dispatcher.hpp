@@ -113,7 +113,9 @@ private:
     void pump_all();
     void attempt(domain::notification job);
     void finish(const domain::notification& job, hotline_outcome outcome, std::string detail);
-    void fail(const domain::notification& job, const std::string& detail);
+    // `permanent`: the plugin said this address will never work (HOTLINE_PERMANENT); on an
+    // SMS channel the admins are told (plan_bad_address) besides the fall-through.
+    void fail(const domain::notification& job, const std::string& detail, bool permanent = false);
     void record(const domain::notification& job, store::attempt_result result);
     void recorded(const domain::notification& job, store::attempt_result result,
                   core::result<store::attempt_record> r);

@@ -171,4 +171,35 @@ failure_plan plan_failure(const config::config& cfg, const domain::notification&
     return plan;
 }
 
+std::vector<domain::planned_notification> plan_bad_address(const config::config& cfg,
+                                                           const domain::notification& failed,
+                                                           const std::string& reason) {
+    std::vector<domain::planned_notification> out;
+    bool is_partner = false;
+    bool is_admin = false;
+    (void)find_person(cfg, failed.target, &is_partner, &is_admin);
+    const auto kind = failed.payload.value("kind", std::string{});
+    if (is_admin || kind == "dead_letter" || kind == "bad_address") {
+        return out;
+    }
+    for (const auto& admin : cfg.admins) {
+        if (admin.contacts.empty()) {
+            continue;
+        }
+        nlohmann::json payload{
+            {"kind", "bad_address"},
+            {"failed_notification_id", failed.id},
+            {"report_id", failed.report_id},
+            {"case_id", failed.case_id},
+            {"target", failed.target},
+            {"channel", failed.channel},
+            {"last_error", reason},
+            {"severity", failed.payload.value("severity", std::string(domain::default_severity))},
+            {"language", admin.language},
+        };
+        out.push_back(job_for(admin, "admin:" + admin.id, 0, std::move(payload)));
+    }
+    return out;
+}
+
 }  // namespace hotline::dispatch

@@ -47,6 +47,13 @@ struct failure_plan {
                                         const domain::notification& failed,
                                         const std::string& error);
 
+// A permanent failure of an SMS address (the plugin answered HOTLINE_PERMANENT: an invalid
+// or unsubscribed number): one notice (payload kind "bad_address") to each admin's first
+// contact, naming the target, channel and reason, never the address. None when the failed
+// job was for an admin or was itself a notice or a dead letter, so notices never loop.
+[[nodiscard]] std::vector<domain::planned_notification> plan_bad_address(
+    const config::config& cfg, const domain::notification& failed, const std::string& reason);
+
 // "2026-11-25T09:00:00Z"
 [[nodiscard]] std::string iso8601_utc(std::int64_t unix_ms);
 

@@ -98,12 +98,13 @@ std::string severity_ru(const std::string& severity) {
 
 rendered render(const config::config& cfg, const std::string& channel_type,
                 const std::string& language, const nlohmann::json& payload) {
-    if (payload.value("kind", std::string{}) == "receipt") {
+    const auto kind = payload.value("kind", std::string{});
+    if (kind == "receipt") {
         // An SMS receipt to a reporter (ingest/sms_intake): the configured text, as it is.
         return rendered{"", payload.value("text", std::string{})};
     }
-    const bool dead_letter = payload.value("kind", std::string{}) == "dead_letter";
-    const auto& tmpl = pick(cfg, dead_letter ? "dead_letter" : channel_type, language);
+    const bool notice = kind == "dead_letter" || kind == "bad_address";
+    const auto& tmpl = pick(cfg, notice ? kind : channel_type, language);
     const auto ctx = make_context(payload, cfg.public_url);
     rendered out{render_one(tmpl.subject, ctx), render_one(tmpl.body, ctx)};
     // A subject is one line: a report subject with a line break must not split it.
@@ -117,8 +118,10 @@ rendered render(const config::config& cfg, const std::string& channel_type,
 
 sms_rendered render_sms(const config::config& cfg, const config::channel_config& channel,
                         const std::string& language, const nlohmann::json& payload) {
-    const bool dead_letter = payload.value("kind", std::string{}) == "dead_letter";
-    const std::string kind = dead_letter                            ? "sms_dead_letter"
+    const auto payload_kind = payload.value("kind", std::string{});
+    const bool dead_letter = payload_kind == "dead_letter";
+    const std::string kind = payload_kind == "bad_address"          ? "sms_bad_address"
+                             : dead_letter                          ? "sms_dead_letter"
                              : cfg.templates.contains(channel.type) ? channel.type
                                                                     : "sms";
     const auto& tmpl = pick(cfg, kind, language);

@@ -170,8 +170,13 @@ def test_twilio_invalid_number_falls_through_to_the_next_contact(env):
     assert mail.header("X-Hotline-Case") == str(ids["case_id"])
     rows = env["d"].wait_settled(ids["report_id"], min_count=3)
     tw = [r for r in rows if r["channel"] == "twilio"]
-    em = [r for r in rows if r["channel"] == "email"]
-    assert len(tw) == 1 and len(em) == 1, rows
+    em = [r for r in rows if r["channel"] == "email" and r["address"] == "twbad@example.org"]
+    # The permanent bad number also tells the admins (one notice naming the responder id).
+    notice = [r for r in rows if r["address"] == "ops@example.org"]
+    assert len(tw) == 1 and len(em) == 1 and len(notice) == 1, rows
+    admin_mail = env["smtp"].wait_to("ops@example.org", lambda m: "BAD NUMBER" in m.subject)
+    assert "responder:twbad" in admin_mail[0].subject or "twbad" in admin_mail[0].text
+    assert TW_BAD[1:] not in admin_mail[0].raw.decode("utf-8", "replace")
     assert tw[0]["status"] == "failed" and tw[0]["attempts"] == 1, tw[0]
     assert tw[0]["last_error"].startswith("twilio 21211 invalid number"), tw[0]["last_error"]
     assert TW_BAD[1:] not in tw[0]["last_error"]

@@ -173,6 +173,27 @@ TEST_CASE("planner: a failed job falls through to the next contact, then to the 
     CHECK(admin_last.follow_ups.empty());  // never loops
 }
 
+TEST_CASE("planner: a permanently bad SMS address tells each admin, naming no address") {
+    const auto cfg = sample_config();
+    const auto jobs = dispatch::plan_report(cfg, sample_report(), sample_decision());
+    const auto first = stored(jobs[0], 1);
+    const auto notices = dispatch::plan_bad_address(cfg, first, "twilio 21211 invalid number");
+    REQUIRE(notices.size() == 1);
+    const auto& n = notices[0];
+    CHECK(n.target == "admin:ops");
+    CHECK(n.payload["kind"] == "bad_address");
+    CHECK(n.payload["target"] == "responder:alice");
+    CHECK(n.payload["channel"] == first.channel);
+    CHECK(n.payload["last_error"] == "twilio 21211 invalid number");
+    CHECK_FALSE(n.payload.contains("text"));
+    CHECK_FALSE(n.payload.contains("address"));
+    const auto mail = dispatch::render(cfg, "smtp", "en", stored(n, 2).payload);
+    CHECK(mail.subject.find("BAD NUMBER: responder:alice") != std::string::npos);
+    CHECK(mail.body.find(first.address) == std::string::npos);
+    // Never for an admin's own job or a notice: no loops.
+    CHECK(dispatch::plan_bad_address(cfg, stored(n, 2), "x").empty());
+}
+
 TEST_CASE("planner: a target removed by a reload becomes a dead letter") {
     auto cfg = sample_config();
     const auto jobs = dispatch::plan_report(cfg, sample_report(), sample_decision());
