@@ -119,6 +119,16 @@ rendered render(const config::config& cfg, const std::string& channel_type,
 sms_rendered render_sms(const config::config& cfg, const config::channel_config& channel,
                         const std::string& language, const nlohmann::json& payload) {
     const auto payload_kind = payload.value("kind", std::string{});
+    if (payload_kind == "receipt") {
+        // A receipt to a reporter (ingest/sms_intake): the source's configured text as it is,
+        // no template around it (no case number on the reporter's phone).
+        const auto fitted = sms::fit_rendered(
+            [&](std::string_view t) {
+                return channel.transliterate ? sms::transliterate(std::string{t}) : std::string{t};
+            },
+            payload.value("text", std::string{}), channel.max_segments);
+        return sms_rendered{fitted.text, fitted.info, fitted.kind};
+    }
     const bool dead_letter = payload_kind == "dead_letter";
     const std::string kind = payload_kind == "bad_address"          ? "sms_bad_address"
                              : dead_letter                          ? "sms_dead_letter"
