@@ -293,4 +293,38 @@ inline bool classify_transport_error(const hotline_reply* reply, hotline_outcome
     return true;
 }
 
+// ABI 1.1's status_url of an alert: "" from an older host or when the host has none.
+inline std::string_view status_url_of(const hotline_alert* alert) {
+    if (alert->struct_size >= offsetof(hotline_alert, status_url) + sizeof alert->status_url &&
+        alert->status_url != nullptr) {
+        return alert->status_url;
+    }
+    return {};
+}
+
+// Whether the body goes as UCS-2: the host's ABI 1.1 sms_encoding; an older host did not
+// say, so anything beyond ASCII goes as UCS-2, to be safe.
+inline bool is_ucs2(const hotline_alert* alert) {
+    if (alert->struct_size >= offsetof(hotline_alert, sms_encoding) + sizeof alert->sms_encoding &&
+        alert->sms_encoding != nullptr) {
+        return std::string_view(alert->sms_encoding) == "ucs2";
+    }
+    const std::string_view body = alert->body != nullptr ? alert->body : "";
+    return std::any_of(body.begin(), body.end(),
+                       [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// validate_address of an SMS plugin: E.164 only; the error names the channel type.
+inline int validate_e164_address(const char* type, const char* address,
+                                 hotline_error* err) noexcept {
+    return hotline_plugin_support::guarded(err, "out of memory", 1, [&] {
+        const std::string why = check_e164(address != nullptr ? address : "");
+        if (!why.empty()) {
+            hotline_plugin_support::set_error(err, "", std::string(type) + " address " + why);
+            return 1;
+        }
+        return 0;
+    });
+}
+
 }  // namespace hotline_sms_support

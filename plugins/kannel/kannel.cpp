@@ -130,36 +130,6 @@ hotline_channel* kannel_create(const hotline_kv* options, size_t n_options,
         });
 }
 
-int kannel_validate_address(hotline_channel* /*ch*/, const char* address,
-                            hotline_error* err) noexcept {
-    return guarded(err, "out of memory", 1, [&] {
-        const std::string why = sms::check_e164(view_or_empty(address));
-        if (!why.empty()) {
-            set_error(err, "", "kannel address " + why);
-            return 1;
-        }
-        return 0;
-    });
-}
-
-bool is_ucs2(const hotline_alert* alert) {
-    if (alert->struct_size >= offsetof(hotline_alert, sms_encoding) + sizeof alert->sms_encoding &&
-        alert->sms_encoding != nullptr) {
-        return std::string_view(alert->sms_encoding) == "ucs2";
-    }
-    const std::string_view body = view_or_empty(alert->body);
-    return std::any_of(body.begin(), body.end(),
-                       [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
-
-std::string_view status_url_of(const hotline_alert* alert) {
-    if (alert->struct_size >= offsetof(hotline_alert, status_url) + sizeof alert->status_url &&
-        alert->status_url != nullptr) {
-        return alert->status_url;
-    }
-    return {};
-}
-
 // Kannel expands %-escapes in a dlr-url: a literal '%' of the status URL is "%%".
 std::string kannel_literal(std::string_view s) {
     std::string out;
@@ -172,6 +142,11 @@ std::string kannel_literal(std::string_view s) {
     return out;
 }
 
+int kannel_validate_address(hotline_channel* /*ch*/, const char* address,
+                            hotline_error* err) noexcept {
+    return sms::validate_e164_address("kannel", address, err);
+}
+
 int kannel_build(hotline_channel* ch, const hotline_alert* alert, hotline_request* out,
                  hotline_error* err) noexcept {
     return guarded(err, "out of memory while building the request", 1, [&] {
@@ -180,7 +155,7 @@ int kannel_build(hotline_channel* ch, const hotline_alert* alert, hotline_reques
             set_error(err, "", "kannel address " + why);
             return 1;
         }
-        const bool ucs2 = is_ucs2(alert);
+        const bool ucs2 = sms::is_ucs2(alert);
         sms::fields query{
             {"username", ch->username},
             {"password", ch->password},
@@ -193,7 +168,7 @@ int kannel_build(hotline_channel* ch, const hotline_alert* alert, hotline_reques
         if (!ch->smsc.empty()) {
             query.emplace_back("smsc", ch->smsc);
         }
-        const std::string_view status_url = status_url_of(alert);
+        const std::string_view status_url = sms::status_url_of(alert);
         const int mask = ch->dlr_mask < 0 ? 3 : ch->dlr_mask;
         if (!status_url.empty() && mask > 0) {
             query.emplace_back("dlr-mask", std::to_string(mask));

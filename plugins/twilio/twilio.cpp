@@ -175,14 +175,7 @@ hotline_channel* twilio_create(const hotline_kv* options, size_t n_options,
 
 int twilio_validate_address(hotline_channel* /*ch*/, const char* address,
                             hotline_error* err) noexcept {
-    return guarded(err, "out of memory", 1, [&] {
-        const std::string why = sms::check_e164(view_or_empty(address));
-        if (!why.empty()) {
-            set_error(err, "", "twilio address " + why);
-            return 1;
-        }
-        return 0;
-    });
+    return sms::validate_e164_address("twilio", address, err);
 }
 
 int twilio_build(hotline_channel* ch, const hotline_alert* alert, hotline_request* out,
@@ -200,11 +193,8 @@ int twilio_build(hotline_channel* ch, const hotline_alert* alert, hotline_reques
             form.emplace_back("MessagingServiceSid", ch->messaging_service_sid);
         }
         form.emplace_back("Body", view_or_empty(alert->body));
-        const bool has_status_url =
-            alert->struct_size >= offsetof(hotline_alert, status_url) + sizeof alert->status_url &&
-            alert->status_url != nullptr && alert->status_url[0] != '\0';
-        if (has_status_url) {
-            form.emplace_back("StatusCallback", alert->status_url);
+        if (const auto status_url = sms::status_url_of(alert); !status_url.empty()) {
+            form.emplace_back("StatusCallback", std::string(status_url));
         }
         const std::string url =
             ch->api_url + "/2010-04-01/Accounts/" + ch->account_sid + "/Messages.json";

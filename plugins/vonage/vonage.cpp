@@ -203,30 +203,7 @@ hotline_channel* vonage_create(const hotline_kv* options, size_t n_options,
 
 int vonage_validate_address(hotline_channel* /*ch*/, const char* address,
                             hotline_error* err) noexcept {
-    return guarded(err, "out of memory", 1, [&] {
-        const std::string why = sms::check_e164(view_or_empty(address));
-        if (!why.empty()) {
-            set_error(err, "", "vonage address " + why);
-            return 1;
-        }
-        return 0;
-    });
-}
-
-bool has_status_url(const hotline_alert* alert) {
-    return alert->struct_size >= offsetof(hotline_alert, status_url) + sizeof alert->status_url &&
-           alert->status_url != nullptr && alert->status_url[0] != '\0';
-}
-
-bool is_ucs2(const hotline_alert* alert) {
-    if (alert->struct_size >= offsetof(hotline_alert, sms_encoding) + sizeof alert->sms_encoding &&
-        alert->sms_encoding != nullptr) {
-        return std::string_view(alert->sms_encoding) == "ucs2";
-    }
-    // An older host did not say: anything beyond ASCII goes as unicode, to be safe.
-    const std::string_view body = view_or_empty(alert->body);
-    return std::any_of(body.begin(), body.end(),
-                       [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    return sms::validate_e164_address("vonage", address, err);
 }
 
 int vonage_build(hotline_channel* ch, const hotline_alert* alert, hotline_request* out,
@@ -243,9 +220,9 @@ int vonage_build(hotline_channel* ch, const hotline_alert* alert, hotline_reques
             {"from", ch->from},
             {"to", std::string(to.substr(1))},
             {"text", std::string(view_or_empty(alert->body))},
-            {"type", is_ucs2(alert) ? "unicode" : "text"},
+            {"type", sms::is_ucs2(alert) ? "unicode" : "text"},
         };
-        if (has_status_url(alert)) {
+        if (!sms::status_url_of(alert).empty()) {
             form.emplace_back("callback", alert->status_url);
         }
         const std::string_view id = view_or_empty(alert->notification_id);
