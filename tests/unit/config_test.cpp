@@ -987,7 +987,10 @@ TEST_CASE("the shipped example configuration loads") {
     CHECK(c.server.listen_address == "127.0.0.1");
     CHECK(c.server.port == 8080);
     CHECK(c.storage.path == std::string(HOTLINE_SOURCE_DIR) + "/var/hotline.db");
-    CHECK(c.sources.size() == 1);
+    REQUIRE(c.sources.size() == 2);
+    CHECK(c.find_source("kannel")->kind == "sms");
+    CHECK(c.find_source("kannel")->sms.gateway == "kannel");
+    CHECK(c.find_source("kannel")->sms.path == "/v1/sms/kannel");
     REQUIRE(c.channels.size() == 2);
     CHECK(c.find_channel("ops-webhook")->type == "webhook");
     CHECK(c.find_channel("email")->type == "smtp");
