@@ -19,7 +19,6 @@
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/work_pool.hpp"
-#include "dispatch/delivery.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
@@ -76,7 +75,9 @@ public:
         db_ = std::move(*db);
         net_ = std::make_unique<net::transport>(io_);
         disp_ = std::make_unique<dispatch::dispatcher>(io_, *db_, *net_, metrics_, clock_);
-        disp_->set_delivery_key(dispatch::delivery_key(keys_->current()));
+        // No set_delivery_key yet: the delivery-status endpoint (/v1/delivery/...) is not
+        // served, so SMS plugins get no status_url and providers are not told to call a
+        // path that would answer 404 (docs/channels/sms.md, "Delivery status").
         disp_->set_config(cfg_, std::move(initial_channels_));
         pipeline_ = std::make_unique<ingest::pipeline>(
             io_.get_executor(), metrics_, ingest::pipeline::commit_to(*db_),
