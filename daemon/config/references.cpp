@@ -16,19 +16,24 @@ void check_references(load_state& state) {
                    "unknown channel \"" + ref.name + "\"" + suggest(ref.name, channel_names));
         }
     }
-    const auto& responder_ids = state.declared_ids["responders"];
-    const auto& partner_ids = state.declared_ids["partners"];
     for (const auto& ref : state.notify_refs) {
-        const bool is_responder = ref.target.type == domain::target::kind::responder;
-        const auto& ids = is_responder ? responder_ids : partner_ids;
+        std::string what;
+        switch (ref.target.type) {
+        case domain::target::kind::responder: what = "responder"; break;
+        case domain::target::kind::partner: what = "partner"; break;
+        case domain::target::kind::team: what = "team"; break;
+        case domain::target::kind::schedule: what = "schedule"; break;
+        }
+        // declared_ids is keyed by the section: responders, partners, teams, schedules.
+        const auto& ids = state.declared_ids[what + "s"];
         if (ids.count(ref.target.id) == 0) {
             std::vector<std::string> names;
             for (const auto& [id, where] : ids) {
                 names.push_back(id);
             }
             y.fail(ref.target.at, ref.path,
-                   std::string("unknown ") + (is_responder ? "responder" : "partner") + " \"" +
-                       ref.target.id + "\"" + suggest(ref.target.id, names));
+                   "unknown " + what + " \"" + ref.target.id + "\"" +
+                       suggest(ref.target.id, names));
         }
     }
 }

@@ -99,6 +99,9 @@ std::vector<domain::planned_notification> plan_report(const config::config& cfg,
                                                       const rules::decision& d) {
     std::vector<domain::planned_notification> jobs;
     for (const auto& t : d.targets) {
+        if (t.type != domain::target::kind::responder && t.type != domain::target::kind::partner) {
+            continue;  // team: and schedule: are expanded to people by the escalation engine
+        }
         const bool partner = t.type == domain::target::kind::partner;
         const domain::person* who = partner ? cfg.find_partner(t.id) : cfg.find_responder(t.id);
         if (who == nullptr || who->contacts.empty()) {

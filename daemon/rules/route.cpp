@@ -326,14 +326,20 @@ core::result<target> parse_target(const std::string& spec, const core::mark& at)
     target t;
     t.at = at;
     std::string_view id;
-    if (spec.rfind("responder:", 0) == 0) {
-        t.type = target::kind::responder;
-        id = std::string_view(spec).substr(10);
-    } else if (spec.rfind("partner:", 0) == 0) {
-        t.type = target::kind::partner;
-        id = std::string_view(spec).substr(8);
-    } else {
-        return rule_error(at, "expected responder:ID or partner:ID, got \"" + spec + "\"");
+    bool known = false;
+    for (const auto k : {target::kind::responder, target::kind::partner, target::kind::team,
+                         target::kind::schedule}) {
+        const std::string_view prefix = target::prefix(k);
+        if (spec.rfind(prefix, 0) == 0) {
+            t.type = k;
+            id = std::string_view(spec).substr(prefix.size());
+            known = true;
+            break;
+        }
+    }
+    if (!known) {
+        return rule_error(at, "expected responder:ID, partner:ID, team:ID or schedule:ID, got \"" +
+                                  spec + "\"");
     }
     if (id.empty()) {
         return rule_error(at, "missing id after \"" + spec + "\"");

@@ -577,7 +577,7 @@ TEST_CASE("cross references: notify targets and contact channels, with did-you-m
                                    "route:\n"
                                    "  notify: [responder:alice, responder:nobody]\n"
                                    "  routes:\n"
-                                   "    - notify: [partner:ngoo, responder:alise, team:x]\n");
+                                   "    - notify: [partner:ngoo, responder:alise, group:x]\n");
     expect_errors(
         load_config(file),
         {file + ":11:26: responders[0].contacts[0].channel: unknown channel \"mial\"; did you mean "
@@ -587,8 +587,8 @@ TEST_CASE("cross references: notify targets and contact channels, with did-you-m
              ":18:16: route.routes[0].notify[0]: unknown partner \"ngoo\"; did you mean \"ngo\"?",
          file + ":18:30: route.routes[0].notify[1]: unknown responder \"alise\"; did you mean "
                 "\"alice\"?",
-         file + ":18:47: route.routes[0].notify[2]: expected responder:ID or partner:ID, got "
-                "\"team:x\"",
+         file + ":18:47: route.routes[0].notify[2]: expected responder:ID, partner:ID, team:ID "
+                "or schedule:ID, got \"group:x\"",
          file + ":1:1: admins: at least one admin is required (dead letters, the notifications "
                 "no contact could deliver, are sent to the admins)"});
 }

@@ -263,12 +263,15 @@ TEST_CASE("parse_target") {
     CHECK(t("responder:alice").id == "alice");
     CHECK(t("partner:ngo").type == target::kind::partner);
     CHECK(t("partner:ngo").str() == "partner:ngo");
-    for (const auto* bad : {"team:ops", "alice", "responder:", "Responder:alice", ""}) {
+    CHECK(t("team:ops").type == target::kind::team);
+    CHECK(t("schedule:local").str() == "schedule:local");
+    for (const auto* bad : {"group:ops", "alice", "responder:", "team:", "Responder:alice", ""}) {
         auto parsed = parse_target(bad, here);
         CHECK_FALSE(parsed.ok());
     }
-    CHECK(parse_target("team:ops", here).err().describe() ==
-          "rules.yaml:7:10: expected responder:ID or partner:ID, got \"team:ops\"");
+    CHECK(parse_target("group:ops", here).err().describe() ==
+          "rules.yaml:7:10: expected responder:ID, partner:ID, team:ID or schedule:ID, got "
+          "\"group:ops\"");
 }
 
 TEST_CASE("evaluate: the root alone") {
