@@ -36,7 +36,7 @@ struct section {
 // order); finishers run in table order after every file is read. A new kind of source
 // (imap, an SMS gateway) is not a top-level key: it is a file and a row in the kind table
 // of sources.cpp.
-constexpr std::array<section, 16> sections{{
+constexpr auto sections = std::to_array<section>({
     {"include", false, nullptr, nullptr},     // yaml_reader::load
     {"secrets_dir", true, nullptr, nullptr},  // read_secrets_dir, before the rest
     {"plugin_dir", true, read_plugin_dir, nullptr},
@@ -53,7 +53,7 @@ constexpr std::array<section, 16> sections{{
     {"templates", false, read_templates, nullptr},
     {"route", true, read_route, finish_routes},
     {"routes", false, read_routes, nullptr},
-}};
+});
 
 constexpr auto top_level_keys = [] {
     std::array<std::string_view, sections.size()> keys{};
