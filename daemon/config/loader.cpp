@@ -53,6 +53,7 @@ constexpr auto sections = std::to_array<section>({
     {"templates", false, read_templates, nullptr},
     {"route", true, read_route, finish_routes},
     {"routes", false, read_routes, nullptr},
+    {"policies", false, read_policies, finish_policies},
 });
 
 constexpr auto top_level_keys = [] {

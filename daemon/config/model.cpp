@@ -37,4 +37,13 @@ const person* config::find_partner(const std::string& id) const {
     return it == partners.end() ? nullptr : &*it;
 }
 
+const escalation_policy* config::find_policy(const std::string& id) const {
+    for (const auto& p : policies) {
+        if (p.id == id) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
 }  // namespace hotline::config

@@ -38,6 +38,7 @@ struct load_state {
     // For references.cpp.
     std::vector<reference> contact_refs;  // contacts[].channel
     std::vector<notify_reference> notify_refs;
+    std::vector<reference> policy_refs;  // routes.cpp: a route's `policy:` names
     std::map<std::string, mark> source_names, channel_names;
     std::map<std::string, mark> sms_paths;  // kind: sms paths, unique across sources
     // Ids as written, valid or not, so one bad responder does not also break every reference.
@@ -98,5 +99,9 @@ void read_routes(load_state& state, const document& d, const YAML::Node& value);
 void finish_routes(load_state& state, const mark& main_at);
 // references.cpp: names used in one section and declared in another.
 void check_references(load_state& state);
+
+// policies.cpp: escalation policies; the finisher checks routes' `policy:` names.
+void read_policies(load_state& state, const document& d, const YAML::Node& value);
+void finish_policies(load_state& state, const mark& main_at);
 
 }  // namespace hotline::config
