@@ -16,6 +16,7 @@
 #include "core/mark.hpp"
 #include "core/result.hpp"
 #include "domain/people.hpp"
+#include "rules/oncall.hpp"
 #include "rules/route.hpp"
 
 namespace hotline::config {
@@ -201,6 +202,14 @@ struct message_template {
     mark at;
 };
 
+// `teams:`: a named group of responders (target team:ID pages every member).
+struct team {
+    std::string id;
+    std::string name;
+    std::vector<std::string> members;
+    mark at;
+};
+
 struct config {
     std::string file;      // main file as given
     std::string base_dir;  // folder of the main file
@@ -218,6 +227,8 @@ struct config {
     std::vector<person> responders;
     std::vector<person> partners;
     std::vector<person> admins;
+    std::vector<team> teams;
+    std::vector<rules::schedule> schedules;  // `schedules:`, the math in rules/oncall
     rules::route_node route;
     // templates[channel type][language]; shipped defaults filled in for webhook, smtp
     // and any type without its own, in en and ru.
@@ -229,6 +240,8 @@ struct config {
     [[nodiscard]] rate_limits limits_for(const std::string& source) const;
     [[nodiscard]] const person* find_responder(const std::string& id) const;
     [[nodiscard]] const person* find_partner(const std::string& id) const;
+    [[nodiscard]] const team* find_team(const std::string& id) const;
+    [[nodiscard]] const rules::schedule* find_schedule(const std::string& id) const;
 };
 
 // The built-in templates for a channel type and language ("en" when unknown).
