@@ -46,4 +46,16 @@ const escalation_policy* config::find_policy(const std::string& id) const {
     return nullptr;
 }
 
+const team* config::find_team(const std::string& id) const {
+    const auto it =
+        std::find_if(teams.begin(), teams.end(), [&](const auto& t) { return t.id == id; });
+    return it == teams.end() ? nullptr : &*it;
+}
+
+const rules::schedule* config::find_schedule(const std::string& id) const {
+    const auto it =
+        std::find_if(schedules.begin(), schedules.end(), [&](const auto& s) { return s.id == id; });
+    return it == schedules.end() ? nullptr : &*it;
+}
+
 }  // namespace hotline::config

@@ -16,6 +16,7 @@
 #include "core/mark.hpp"
 #include "core/result.hpp"
 #include "domain/people.hpp"
+#include "rules/oncall.hpp"
 #include "rules/route.hpp"
 
 namespace hotline::config {
@@ -195,13 +196,6 @@ struct channel_config {
     mark at;
 };
 
-struct team {
-    std::string id;
-    std::string name;
-    std::vector<std::string> members;  // responder ids
-    mark at;
-};
-
 struct message_template {
     std::string subject;  // mustache
     std::string body;     // mustache
@@ -228,6 +222,14 @@ struct escalation_policy {
     mark at;
 };
 
+// `teams:`: a named group of responders (target team:ID pages every member).
+struct team {
+    std::string id;
+    std::string name;
+    std::vector<std::string> members;
+    mark at;
+};
+
 struct config {
     std::string file;      // main file as given
     std::string base_dir;  // folder of the main file
@@ -247,6 +249,7 @@ struct config {
     std::vector<person> admins;
     std::vector<team> teams;
     std::vector<escalation_policy> policies;
+    std::vector<rules::schedule> schedules;  // `schedules:`, the math in rules/oncall
     rules::route_node route;
     // templates[channel type][language]; shipped defaults filled in for webhook, smtp
     // and any type without its own, in en and ru.
@@ -259,6 +262,8 @@ struct config {
     [[nodiscard]] const person* find_responder(const std::string& id) const;
     [[nodiscard]] const person* find_partner(const std::string& id) const;
     [[nodiscard]] const escalation_policy* find_policy(const std::string& id) const;
+    [[nodiscard]] const team* find_team(const std::string& id) const;
+    [[nodiscard]] const rules::schedule* find_schedule(const std::string& id) const;
 };
 
 // The built-in templates for a channel type and language ("en" when unknown).

@@ -48,6 +48,9 @@ struct load_state {
     // was more than an empty list (a bad entry has its own error already).
     std::optional<mark> admins_at;
     bool admins_written{false};
+    // oncall.cpp, for finish_oncall: responder ids named by teams' and rotations' members
+    // and overrides' `who`.
+    std::vector<reference> oncall_refs;
 };
 
 // Reads the value of one top-level key found in document `d`.
@@ -99,6 +102,10 @@ void read_routes(load_state& state, const document& d, const YAML::Node& value);
 void finish_routes(load_state& state, const mark& main_at);
 // references.cpp: names used in one section and declared in another.
 void check_references(load_state& state);
+// oncall.cpp
+void read_teams(load_state& state, const document& d, const YAML::Node& value);
+void read_schedules(load_state& state, const document& d, const YAML::Node& value);
+void finish_oncall(load_state& state, const mark& main_at);
 
 // policies.cpp: escalation policies; the finisher checks routes' `policy:` names.
 void read_policies(load_state& state, const document& d, const YAML::Node& value);

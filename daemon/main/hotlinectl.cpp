@@ -1,4 +1,5 @@
 // hotlinectl: the admin's tool for hotline configs and channels.
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -9,11 +10,13 @@
 #include <boost/program_options.hpp>
 
 #include "app/validate.hpp"
+#include "config/loader.hpp"
 #include "core/log.hpp"
 #include "ctl/backup.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
+#include "ctl/oncall.hpp"
 #include "ctl/rekey.hpp"
 #include "ctl/sms_preview.hpp"
 
@@ -53,7 +56,14 @@ constexpr const char* usage =
     "                                          encoding (GSM-7 or UCS-2), septets/units,\n"
     "                                          segments and each part exactly as sent; with\n"
     "                                          --max-segments (1-10), shortened to fit as a\n"
-    "                                          channel's max_segments does; - reads stdin\n\n"
+    "                                          channel's max_segments does; - reads stdin\n"
+    "  oncall    --config FILE [--schedule ID] [--at TIME] [--days N] [--json]\n"
+    "                                          who is on call now (or at TIME, ISO 8601:\n"
+    "                                          2026-12-05T18:00 is local in each schedule's\n"
+    "                                          zone, or add +03:00 or Z) for every schedule\n"
+    "                                          (or ID), and the shifts of the next N days\n"
+    "                                          (default 7, at most 366); reads the\n"
+    "                                          configuration only\n\n"
     "Options";
 
 int cmd_check(const std::string& config, bool diff) {
@@ -231,6 +241,31 @@ int cmd_sms_preview(const po::variables_map& vm, const std::vector<std::string>&
     return 0;
 }
 
+int cmd_oncall(const std::string& config, const po::variables_map& vm) {
+    // The configuration only: no plugins, no storage key, no daemon.
+    const auto loaded = hotline::config::load_config(config);
+    if (!loaded.errors.empty()) {
+        std::cerr << hotline::app::format_errors(loaded.errors);
+        return 1;
+    }
+    hotline::ctl::oncall_options options;
+    if (vm.count("schedule") != 0U) {
+        options.schedule = vm["schedule"].as<std::string>();
+    }
+    if (vm.count("at") != 0U) {
+        options.at = vm["at"].as<std::string>();
+    }
+    options.days = vm["days"].as<unsigned>();
+    options.json = vm.count("json") != 0U;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const auto out = hotline::ctl::oncall(*loaded.cfg, options, now);
+    std::cout << out.out;
+    std::cerr << out.err;
+    return out.exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -251,7 +286,11 @@ int main(int argc, char** argv) {
         "ingest --gateway: the client address the request is taken to come from")(
         "diff", "check: compare with the settings the running hotlined started with")(
         "max-segments", po::value<unsigned>(), "sms-preview: shorten to at most N segments (1-10)")(
-        "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true");
+        "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true")(
+        "schedule", po::value<std::string>(), "oncall: this schedule only (its id)")(
+        "at", po::value<std::string>(), "oncall: the time to ask about (ISO 8601; default now)")(
+        "days", po::value<unsigned>()->default_value(7),
+        "oncall: list the shifts of this many days (0-366)")("json", "oncall: print JSON");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -316,6 +355,14 @@ int main(int argc, char** argv) {
     }
     if (command == "sms-preview") {
         return cmd_sms_preview(vm, args);
+    }
+    if (command == "oncall") {
+        if (!args.empty()) {
+            std::cerr << "hotlinectl oncall: usage: oncall [--config FILE] [--schedule ID] "
+                         "[--at TIME] [--days N] [--json]\n";
+            return 2;
+        }
+        return cmd_oncall(config, vm);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;

@@ -366,7 +366,7 @@ TEST_CASE("unknown keys are errors with did-you-mean, at the key's position") {
          file +
              ":17:1: zzz: unknown key (expected one of: include secrets_dir plugin_dir public_url "
              "case_tag_prefix server storage logging sources channels responders partners admins "
-             "templates route routes)"});
+             "teams schedules templates route routes)"});
 }
 
 TEST_CASE("case_tag_prefix: HOTLINE by default, 1-32 of A-Z a-z 0-9 _ -, errors at the value") {
