@@ -51,6 +51,7 @@ constexpr auto sections = std::to_array<section>({
     {"partners", false, read_partners, nullptr},
     {"admins", false, read_admins, finish_admins},
     {"templates", false, read_templates, nullptr},
+    {"time_intervals", false, read_time_intervals, nullptr},
     {"route", true, read_route, finish_routes},
     {"routes", false, read_routes, nullptr},
 });
