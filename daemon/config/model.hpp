@@ -251,6 +251,7 @@ struct config {
     std::vector<escalation_policy> policies;
     std::vector<rules::schedule> schedules;  // `schedules:`, the math in rules/oncall
     rules::route_node route;
+    std::vector<rules::named_time_interval> time_intervals;
     // templates[channel type][language]; shipped defaults filled in for webhook, smtp
     // and any type without its own, in en and ru.
     std::map<std::string, std::map<std::string, message_template>> templates;
