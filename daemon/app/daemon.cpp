@@ -22,6 +22,7 @@
 #include "dispatch/dispatcher.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
+#include "ingest/cases.hpp"
 #include "ingest/imap_source.hpp"
 #include "ingest/pipeline.hpp"
 #include "ingest/sms_intake.hpp"
@@ -88,8 +89,28 @@ public:
         timers_ = std::make_unique<ingest::timer_loop>(
             io_.get_executor(), *db_, clock_,
             "hotlined:" + std::to_string(::getpid()) + ":" + core::random_hex(4));
+        // Cases and their escalation: acknowledgements from every channel, the policy
+        // timers (escalation_step, ack_timeout).
+        cases_ = std::make_unique<ingest::case_service>(
+            io_.get_executor(), *db_, clock_, metrics_,
+            [this](std::vector<domain::notification> jobs) { disp_->enqueue(std::move(jobs)); });
+        cases_->set_config(cfg_);
+        cases_->attach(*timers_);
+        pipeline_->set_escalation([](const config::config& c, const domain::report& r,
+                                     const rules::decision& d, std::int64_t now) {
+            auto start = ingest::case_service::start_escalation(c, d.policy, r, d, now);
+            return ingest::pipeline::escalation_plan{std::move(start.planned),
+                                                     std::move(start.timers)};
+        });
+        pipeline_->set_timer_added([this](std::int64_t at) { timers_->wake_at(at); });
+        pipeline_->set_reply_handler([this](domain::report& r, ingest::pipeline::completion& done) {
+            return cases_->take_mail_reply(r, done);
+        });
+        pipeline_->set_grouping(ingest::pipeline::group_hash_of(*db_),
+                                ingest::pipeline::group_case_of(*db_));
         sms_ = std::make_unique<ingest::sms_intake>(io_.get_executor(), *pipeline_, *db_, metrics_);
         sms_->set_config(cfg_);
+        sms_->set_cases(*cases_);
         sms_->set_timers(*timers_, clock_);
         sms_->set_opt_out_listener(
             [this](const std::string& number, bool out) { disp_->opt_out(number, out); });
@@ -222,6 +243,7 @@ private:
         cfg_ = std::move(loaded.cfg);
         disp_->set_config(cfg_, std::move(loaded.channels));
         pipeline_->set_config(cfg_);
+        cases_->set_config(cfg_);
         sms_->set_config(cfg_);
         sync_sources();
         if (pending.empty()) {
@@ -432,6 +454,7 @@ private:
     std::unique_ptr<dispatch::dispatcher> disp_;
     std::unique_ptr<ingest::pipeline> pipeline_;
     std::unique_ptr<ingest::timer_loop> timers_;
+    std::unique_ptr<ingest::case_service> cases_;
     std::unique_ptr<ingest::sms_intake> sms_;  // kind: sms (the HTTP endpoint's)
     std::map<std::string, std::shared_ptr<ingest::imap_source>> sources_;  // kind: imap
     std::unique_ptr<http::server> http_;

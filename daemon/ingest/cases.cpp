@@ -6,8 +6,10 @@
 #include <charconv>
 #include <map>
 
+#include "core/text.hpp"
 #include "dispatch/escalation.hpp"
 #include "ingest/timer_loop.hpp"
+#include "rules/reply.hpp"
 #if __has_include("rules/oncall.hpp")
 #include "rules/oncall.hpp"
 #define HOTLINE_HAVE_ONCALL 1
@@ -365,10 +367,10 @@ struct case_service::impl {
 
     void reply(store::case_action::kind what, std::optional<std::int64_t> case_id, case_actor who,
                domain::contact confirm, std::string language,
-               std::function<void(reply_outcome)> done) {
+               std::function<void(reply_outcome)> done, std::string note = {}) {
         if (case_id) {
             reply_to_case(what, *case_id, std::move(who), std::move(confirm), std::move(language),
-                          std::move(done));
+                          std::move(done), std::move(note));
             return;
         }
         store::case_query q;
@@ -407,14 +409,15 @@ struct case_service::impl {
 
     void reply_to_case(store::case_action::kind what, std::int64_t case_id, case_actor who,
                        domain::contact confirm, std::string language,
-                       std::function<void(reply_outcome)> done) {
+                       std::function<void(reply_outcome)> done, std::string note = {}) {
         db.case_targets(
-            case_id, [this, what, case_id, who = std::move(who), confirm = std::move(confirm),
-                      language = std::move(language), done = std::move(done)](
-                         core::result<std::optional<std::vector<std::string>>> t) mutable {
+            case_id,
+            [this, what, case_id, who = std::move(who), confirm = std::move(confirm),
+             language = std::move(language), done = std::move(done), note = std::move(note)](
+                core::result<std::optional<std::vector<std::string>>> t) mutable {
                 on_io([this, what, case_id, who = std::move(who), confirm = std::move(confirm),
                        language = std::move(language), done = std::move(done),
-                       t = std::move(t)]() mutable {
+                       note = std::move(note), t = std::move(t)]() mutable {
                     if (!t) {
                         done({reply_outcome::kind::failed, case_id});
                         return;
@@ -429,7 +432,8 @@ struct case_service::impl {
                         return;
                     }
                     std::vector<domain::planned_notification> extra;
-                    if (may_confirm(confirm, clock.now_ms())) {
+                    if (what != store::case_action::kind::note &&
+                        may_confirm(confirm, clock.now_ms())) {
                         const bool ru = language == "ru";
                         const bool ack = what == store::case_action::kind::acknowledge;
                         const std::string n = std::to_string(case_id);
@@ -446,7 +450,7 @@ struct case_service::impl {
                                            {"language", language}}});
                     }
                     act(
-                        what, case_id, who, "", "",
+                        what, case_id, who, std::move(note), "",
                         [case_id,
                          done = std::move(done)](core::result<store::case_action_result> r) {
                             if (!r) {
@@ -511,6 +515,54 @@ void case_service::reply(store::case_action::kind what, std::optional<std::int64
                          std::function<void(reply_outcome)> done) {
     impl_->reply(what, case_id, std::move(who), std::move(confirm), std::move(language),
                  std::move(done));
+}
+
+bool case_service::take_mail_reply(const domain::report& r,
+                                   std::function<void(core::result<domain::report_ids>)>& done) {
+    const auto cfg = impl_->cfg;
+    if (!cfg || r.case_id <= 0 || r.source_kind != "email" || r.sender.empty()) {
+        return false;
+    }
+    std::string target;
+    std::string language;
+    for (const auto* people : {&cfg->responders, &cfg->partners}) {
+        for (const auto& who : *people) {
+            for (const auto& c : who.contacts) {
+                if (target.empty() && core::iequals(c.address, r.sender)) {
+                    target = (people == &cfg->responders ? "responder:" : "partner:") + who.id;
+                    language = who.language;
+                }
+            }
+        }
+    }
+    if (target.empty()) {
+        return false;
+    }
+    const auto cmd = rules::parse_reply(rules::first_unquoted_line(r.text));
+    const auto case_id = r.case_id;
+    auto answer = [case_id, done = std::move(done)](reply_outcome o) {
+        if (o.result == reply_outcome::kind::failed) {
+            done(core::make_error("storage", "the reply could not be recorded"));
+            return;
+        }
+        domain::report_ids ids;
+        ids.case_id = o.case_id > 0 ? o.case_id : case_id;
+        ids.joined = true;
+        done(ids);
+    };
+    const case_actor who{target, "email"};
+    if (cmd && (cmd->action == rules::reply_command::kind::ack ||
+                cmd->action == rules::reply_command::kind::resolve)) {
+        const auto what = cmd->action == rules::reply_command::kind::ack
+                              ? store::case_action::kind::acknowledge
+                              : store::case_action::kind::resolve;
+        impl_->reply(what, cmd->case_id.value_or(case_id), who, domain::contact{}, language,
+                     std::move(answer));
+        return true;
+    }
+    impl_->reply(store::case_action::kind::note, case_id, who, domain::contact{}, language,
+                 std::move(answer), r.text);
+    return true;
 }
 
 void case_service::act(store::case_action::kind what, std::int64_t case_id, case_actor who,

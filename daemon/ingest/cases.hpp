@@ -98,6 +98,14 @@ public:
                domain::contact confirm, std::string language,
                std::function<void(reply_outcome)> done);
 
+    // A mail that names case `r.case_id` (a reply to an alert) from a person's email
+    // contact: its first non-quoted line ACK / RESOLVE / ПРИНЯЛ / ЗАКРЫТЬ ... acts on the case
+    // (as reply()), any other text becomes a case note; only from a person notified for the
+    // case. Returns false (not taken: an ordinary report) for anyone else. `done` gets the
+    // case's id (report_id 0) once recorded.
+    bool take_mail_reply(const domain::report& r,
+                         std::function<void(core::result<domain::report_ids>)>& done);
+
 private:
     struct impl;
     std::unique_ptr<impl> impl_;

@@ -1,5 +1,7 @@
 #include "ingest/pipeline.hpp"
 
+#include <algorithm>
+
 #include <chrono>
 #include <string>
 #include <utility>
@@ -64,8 +66,21 @@ pipeline::pipeline(asio::any_io_executor io, core::metrics& metrics, commit_fn c
 pipeline::commit_fn pipeline::commit_to(store::store& db) {
     return [&db](domain::report r, domain::case_info c,
                  std::vector<domain::planned_notification> planned,
+                 std::vector<store::new_timer> timers,
                  std::function<void(core::result<store::ingest_result>)> done) {
-        db.ingest(std::move(r), std::move(c), std::move(planned), std::move(done));
+        db.ingest(std::move(r), std::move(c), std::move(planned), std::move(timers),
+                  std::move(done));
+    };
+}
+
+pipeline::group_hash_fn pipeline::group_hash_of(store::store& db) {
+    return [&db](std::string_view text) { return db.sms_key("group", text); };
+}
+
+pipeline::group_case_fn pipeline::group_case_of(store::store& db) {
+    return [&db](std::string key, std::int64_t now_ms,
+                 std::function<void(core::result<std::optional<std::int64_t>>)> done) {
+        db.find_group_case(std::move(key), now_ms, std::move(done));
     };
 }
 
@@ -100,6 +115,9 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
             return limited(r.source, refusal{429, "queue", 1}, now);
         case fair_queue<pending>::room::all_full:
             return limited(r.source, refusal{503, "queue", 1}, now);
+    }
+    if (r.case_id > 0 && reply_ && reply_(r, done)) {
+        return std::nullopt;  // a responder's reply: acted on or noted, no report
     }
     const std::string source = r.source;
     auto answer = std::make_shared<waiter>(io_, std::move(done));
@@ -145,8 +163,63 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
         return std::nullopt;
     }
     r.case_id = 0;
+    if (group_hash_ && group_case_) {
+        group_then_route(std::move(r), cfg, std::move(answer), std::move(extra));
+        return std::nullopt;
+    }
     route_and_queue(std::move(r), *cfg, std::move(answer), nullptr, std::move(extra));
     return std::nullopt;
+}
+
+void pipeline::group_then_route(domain::report r, std::shared_ptr<const config::config> cfg,
+                                std::shared_ptr<waiter> answer,
+                                std::vector<domain::planned_notification> extra) {
+    // Routing is cheap and pure: evaluate once here to see whether the route groups, and
+    // again in route_and_queue (which also serves joins).
+    const auto decision = rules::evaluate(cfg->route, r);
+    if (decision.group_by.empty() || decision.group_window_ms <= 0) {
+        route_and_queue(std::move(r), *cfg, std::move(answer), nullptr, std::move(extra));
+        return;
+    }
+    auto key = group_hash_(rules::group_key(decision, r));
+    const auto at = r.received_at > 0 ? r.received_at : core::system_clock{}.now_ms();
+    group_case_(
+        key, at,
+        [this, cfg, r = std::move(r), answer,
+         extra = std::move(extra)](core::result<std::optional<std::int64_t>> found) mutable {
+            asio::post(io_, [this, cfg, r = std::move(r), answer, extra = std::move(extra),
+                             found = std::move(found)]() mutable {
+                if (!found || !*found || !case_targets_) {
+                    if (!found) {
+                        spdlog::error(
+                            "store failed to look up a group for a report from source={}: {}",
+                            r.source, found.err().describe());
+                    }
+                    route_and_queue(std::move(r), *cfg, std::move(answer), nullptr,
+                                    std::move(extra));
+                    return;
+                }
+                // The group's case is open: the report joins it like a reply (those already
+                // paged hear of it; its escalation goes on as it was).
+                r.case_id = **found;
+                const auto case_id = r.case_id;
+                case_targets_(
+                    case_id, [this, cfg, r = std::move(r), answer, extra = std::move(extra)](
+                                 core::result<std::optional<std::vector<std::string>>> t) mutable {
+                        asio::post(io_, [this, cfg, r = std::move(r), answer, t = std::move(t),
+                                         extra = std::move(extra)]() mutable {
+                            if (!t || !*t) {
+                                r.case_id = 0;
+                                route_and_queue(std::move(r), *cfg, std::move(answer), nullptr,
+                                                std::move(extra));
+                                return;
+                            }
+                            route_and_queue(std::move(r), *cfg, std::move(answer), &**t,
+                                            std::move(extra));
+                        });
+                    });
+            });
+        });
 }
 
 void pipeline::route_and_queue(domain::report r, const config::config& cfg,
@@ -154,19 +227,48 @@ void pipeline::route_and_queue(domain::report r, const config::config& cfg,
                                const std::vector<std::string>* case_targets,
                                std::vector<domain::planned_notification> extra) {
     const auto decision = rules::evaluate(cfg.route, r);
-    auto planned = case_targets != nullptr ? dispatch::plan_update(cfg, r, decision, *case_targets)
-                                           : dispatch::plan_report(cfg, r, decision);
+    const bool muted = !decision.muted_by.empty();
+    auto planned = muted ? std::vector<domain::planned_notification>{}
+                   : case_targets != nullptr
+                       ? dispatch::plan_update(cfg, r, decision, *case_targets)
+                       : dispatch::plan_report(cfg, r, decision);
+    auto info = dispatch::case_for(decision);
+    std::vector<store::new_timer> timers;
+    // Wall-clock time (the timers table holds unix ms; clock_ may be monotonic).
+    const std::int64_t now = core::system_clock{}.now_ms();
+    if (muted) {
+        // Stored and visible, paging nobody (a mute interval in force).
+        info.labels["muted_by"] = decision.muted_by;
+        metrics_.counter_add("hotline_reports_muted_total", {{"source", r.source}});
+    } else if (case_targets == nullptr && !decision.policy.empty() && escalation_) {
+        // A new case with a policy: step 1 pages now, with the report; the next step is a
+        // timer in the same transaction. A target the route's notify already has is paged once.
+        auto esc = escalation_(cfg, r, decision, now);
+        for (auto& job : esc.planned) {
+            const bool already = std::any_of(planned.begin(), planned.end(),
+                                             [&](const auto& p) { return p.target == job.target; });
+            if (!already) {
+                planned.push_back(std::move(job));
+            }
+        }
+        timers = std::move(esc.timers);
+        info.policy = decision.policy;
+    }
+    if (case_targets == nullptr && !decision.group_by.empty() && decision.group_window_ms > 0 &&
+        group_hash_) {
+        info.group_key = group_hash_(rules::group_key(decision, r));
+        info.group_until = (r.received_at > 0 ? r.received_at : now) + decision.group_window_ms;
+    }
     for (auto& e : extra) {
         if (!e.payload.contains("severity")) {
             e.payload["severity"] = "low";  // behind every alert in its channel's queue
         }
         planned.push_back(std::move(e));
     }
-    auto info = dispatch::case_for(decision);
     const std::string source = r.source;
     queue_.push(source, domain::severity_rank(decision.severity),
-                pending{std::move(r), std::move(info), std::move(planned), decision.severity,
-                        std::move(answer)});
+                pending{std::move(r), std::move(info), std::move(planned), std::move(timers),
+                        decision.severity, std::move(answer)});
     pump();
 }
 
@@ -194,17 +296,26 @@ void pipeline::pump() {
 }
 
 void pipeline::start_commit(const std::string& source, pending p) {
-    commit_(std::move(p.report), std::move(p.info), std::move(p.planned),
-            [this, answer = std::move(p.answer), source,
+    std::vector<std::int64_t> due;
+    for (const auto& t : p.timers) {
+        due.push_back(t.due_at);
+    }
+    commit_(std::move(p.report), std::move(p.info), std::move(p.planned), std::move(p.timers),
+            [this, answer = std::move(p.answer), source, due = std::move(due),
              severity = std::move(p.severity)](core::result<store::ingest_result> res) mutable {
                 // The store answers on its writer thread: back to the io executor.
-                asio::post(io_,
-                           [this, answer = std::move(answer), res = std::move(res),
-                            source = std::move(source), severity = std::move(severity)]() mutable {
-                               queue_.done(source);
-                               committed(std::move(res), source, severity, *answer);
-                               pump();
-                           });
+                asio::post(io_, [this, answer = std::move(answer), res = std::move(res),
+                                 source = std::move(source), severity = std::move(severity),
+                                 due = std::move(due)]() mutable {
+                    queue_.done(source);
+                    if (res && !res->timer_ids.empty() && timer_added_) {
+                        for (const auto at : due) {
+                            timer_added_(at);
+                        }
+                    }
+                    committed(std::move(res), source, severity, *answer);
+                    pump();
+                });
             });
 }
 

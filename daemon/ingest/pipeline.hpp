@@ -24,6 +24,7 @@
 #include "domain/report.hpp"
 #include "ingest/fair_queue.hpp"
 #include "ingest/rate_limiter.hpp"
+#include "rules/route.hpp"
 #include "store/store.hpp"
 
 namespace hotline::ingest {
@@ -35,9 +36,10 @@ public:
     using completion = std::function<void(core::result<domain::report_ids>)>;
     // The transaction: store::store::ingest, or a stand-in in tests. `done` may run on any
     // thread; the pipeline posts back to the io executor.
-    using commit_fn = std::function<void(
-        domain::report, domain::case_info, std::vector<domain::planned_notification>,
-        std::function<void(core::result<store::ingest_result>)> done)>;
+    using commit_fn =
+        std::function<void(domain::report, domain::case_info,
+                           std::vector<domain::planned_notification>, std::vector<store::new_timer>,
+                           std::function<void(core::result<store::ingest_result>)> done)>;
     // Hands stored notifications to the dispatcher (dispatcher::enqueue). Called on the io
     // executor; kept a function so the pipeline does not depend on the dispatcher class.
     using enqueue_fn = std::function<void(std::vector<domain::notification>)>;
@@ -62,6 +64,41 @@ public:
     [[nodiscard]] static case_targets_fn case_targets_of(store::store& db);
     // Without it (tests), report::case_id is ignored and every report opens a case.
     void set_case_targets(case_targets_fn fn) { case_targets_ = std::move(fn); }
+    // A report that names a case (report::case_id) may be a responder's reply rather than a
+    // report: the handler takes it (returns true and answers `done` itself) or leaves it
+    // (false: it goes on as a report joining the case). After the rate limits.
+    using reply_fn = std::function<bool(domain::report& r, completion& done)>;
+    void set_reply_handler(reply_fn fn) { reply_ = std::move(fn); }
+
+    // A new case whose route names a policy: the alerts of its first step and the timer of
+    // the next one (ingest/case_service::start_escalation), committed with the report.
+    struct escalation_plan {
+        std::vector<domain::planned_notification> planned;
+        std::vector<store::new_timer> timers;
+    };
+    using escalation_fn = std::function<escalation_plan(
+        const config::config&, const domain::report&, const rules::decision&, std::int64_t now_ms)>;
+    // Without it (tests), a route's policy pages nobody beyond the route's own notify.
+    void set_escalation(escalation_fn fn) { escalation_ = std::move(fn); }
+    // A timer was committed (the escalation's next step): the timer loop arms for it.
+    void set_timer_added(std::function<void(std::int64_t due_at)> fn) {
+        timer_added_ = std::move(fn);
+    }
+
+    // Grouping (a route's group_by + group_window): the keyed hash of a group's text
+    // (store::sms_key("group", ...)) and the open case of a key (store::find_group_case).
+    using group_hash_fn = std::function<std::string(std::string_view text)>;
+    using group_case_fn =
+        std::function<void(std::string key, std::int64_t now_ms,
+                           std::function<void(core::result<std::optional<std::int64_t>>)> done)>;
+    // Without them (tests), group_by groups nothing.
+    void set_grouping(group_hash_fn hash, group_case_fn find) {
+        group_hash_ = std::move(hash);
+        group_case_ = std::move(find);
+    }
+    // Both over `db`, which must outlive the pipeline.
+    [[nodiscard]] static group_hash_fn group_hash_of(store::store& db);
+    [[nodiscard]] static group_case_fn group_case_of(store::store& db);
 
     // The config in force for the next submit(); a submit in progress keeps the one it
     // started with. Called on the io executor (startup and reload).
@@ -112,6 +149,7 @@ private:
         domain::report report;
         domain::case_info info;
         std::vector<domain::planned_notification> planned;
+        std::vector<store::new_timer> timers;
         std::string severity;
         std::shared_ptr<waiter> answer;
     };
@@ -123,6 +161,10 @@ private:
 
     std::optional<refusal> limited(const std::string& source, refusal r, std::int64_t now_ms);
     // Routes and plans `r` (for the case's targets when given) and queues it for its turn.
+    // A report of a grouping route: the group's open case, if any, makes it a join.
+    void group_then_route(domain::report r, std::shared_ptr<const config::config> cfg,
+                          std::shared_ptr<waiter> answer,
+                          std::vector<domain::planned_notification> extra);
     void route_and_queue(domain::report r, const config::config& cfg,
                          std::shared_ptr<waiter> answer,
                          const std::vector<std::string>* case_targets,
@@ -138,6 +180,11 @@ private:
     commit_fn commit_;
     enqueue_fn enqueue_;
     case_targets_fn case_targets_;
+    escalation_fn escalation_;
+    reply_fn reply_;
+    std::function<void(std::int64_t)> timer_added_;
+    group_hash_fn group_hash_;
+    group_case_fn group_case_;
     std::shared_ptr<const config::config> cfg_;
     const core::clock* clock_;
     rate_limiter limiter_;

@@ -1,5 +1,8 @@
 #include "ingest/sms_intake.hpp"
 
+#include "ingest/cases.hpp"
+#include "rules/reply.hpp"
+
 #include <array>
 #include <utility>
 
@@ -167,6 +170,42 @@ std::optional<pipeline::refusal> sms_intake::accept(sms_message m, completion do
         }
         accept_part(std::move(m), *src, std::move(done));
         return std::nullopt;
+    }
+    if (cases_ != nullptr && m.sender_valid) {
+        // A reply of someone who was paged: ACK / RESOLVE a case, never a report. From
+        // anyone else the same text is an ordinary report.
+        const auto cmd = rules::parse_reply(m.text);
+        const bool case_command = cmd && (cmd->action == rules::reply_command::kind::ack ||
+                                          cmd->action == rules::reply_command::kind::resolve);
+        if (case_command) {
+            if (auto who = person_of(m.sender)) {
+                const auto what = cmd->action == rules::reply_command::kind::ack
+                                      ? store::case_action::kind::acknowledge
+                                      : store::case_action::kind::resolve;
+                metrics_.counter_add("hotline_sms_replies_total", {{"source", m.source}});
+                cases_->reply(
+                    what, cmd->case_id, case_actor{who->target, "sms"}, who->contact, who->language,
+                    [this, alive = std::weak_ptr(alive_), target = who->target,
+                     done = std::move(done)](case_service::reply_outcome o) {
+                        if (alive.expired()) {
+                            return;
+                        }
+                        static constexpr const char* names[] = {
+                            "acted", "unchanged", "no_case", "ambiguous", "not_notified", "failed"};
+                        spdlog::info("sms: reply from {} for case={}: {}", target, o.case_id,
+                                     names[static_cast<int>(o.result)]);
+                        if (o.result == case_service::reply_outcome::kind::failed) {
+                            done(core::make_error("storage", "the reply could not be recorded"));
+                            return;
+                        }
+                        sms_accepted a;
+                        a.keyword = true;  // recorded, no report
+                        a.ids.case_id = o.case_id;
+                        done(a);
+                    });
+                return std::nullopt;
+            }
+        }
     }
     if (const auto k = sms_keyword_of(m.text); k != sms_keyword::none && m.sender_valid) {
         if (auto who = responder_of(m.sender); !who.empty()) {
@@ -378,6 +417,27 @@ std::string sms_intake::responder_of(const std::string& number) const {
         }
     }
     return {};
+}
+
+std::optional<sms_intake::person_contact> sms_intake::person_of(const std::string& number) const {
+    if (!cfg_ || number.empty()) {
+        return std::nullopt;
+    }
+    for (const auto* people : {&cfg_->responders, &cfg_->partners}) {
+        for (const auto& who : *people) {
+            for (const auto& c : who.contacts) {
+                if (c.address != number) {
+                    continue;
+                }
+                const auto* ch = cfg_->find_channel(c.channel);
+                if (ch != nullptr && is_sms_type(ch->type)) {
+                    const char* kind = people == &cfg_->responders ? "responder:" : "partner:";
+                    return person_contact{kind + who.id, c, who.language};
+                }
+            }
+        }
+    }
+    return std::nullopt;
 }
 
 void sms_intake::keyword(sms_message m, sms_keyword k, const std::string& responder,

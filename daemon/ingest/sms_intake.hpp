@@ -48,6 +48,8 @@
 
 namespace hotline::ingest {
 
+class case_service;
+
 // What the gateway is told, once the commit is done.
 struct sms_accepted {
     bool duplicate{false};   // a message id already stored: nothing new was written
@@ -89,6 +91,10 @@ public:
     // only when something calls parts_timed_out(). Both must outlive the intake.
     void set_timers(timer_loop& loop, const core::clock& clock);
     void set_opt_out_listener(opt_out_fn fn) { opt_out_listener_ = std::move(fn); }
+    // Replies of people who were paged (ACK 42, 42a, ПРИНЯЛ, RESOLVE 42, ...: rules/reply)
+    // act on cases through `cases`; without it (tests) such a text is an ordinary report.
+    // Must outlive the intake.
+    void set_cases(case_service& cases) { cases_ = &cases; }
 
     // Takes one SMS (or part) of a configured `kind: sms` source. Call on the io executor;
     // `done` runs there once the report (or part) is durable, or with an error (the
@@ -104,6 +110,14 @@ private:
     void join(const std::string& source, const std::string& group_key, bool timed_out,
               completion done);
     void keyword(sms_message m, sms_keyword k, const std::string& responder, completion done);
+    // A person's (responder's or partner's) SMS contact with this number: target
+    // ("responder:alice"), the contact, the language; nullopt for anyone else.
+    struct person_contact {
+        std::string target;
+        domain::contact contact;
+        std::string language;
+    };
+    [[nodiscard]] std::optional<person_contact> person_of(const std::string& number) const;
     [[nodiscard]] std::string responder_of(const std::string& number) const;
     // The receipt to plan with a report from `sender`, if any; reserves one of the day's.
     [[nodiscard]] std::vector<domain::planned_notification> receipt_for(
@@ -120,6 +134,7 @@ private:
     timer_loop* timers_{nullptr};
     const core::clock* clock_{nullptr};
     opt_out_fn opt_out_listener_;
+    case_service* cases_{nullptr};
     struct receipt_count {
         std::int64_t day{};
         unsigned sent{};

@@ -220,6 +220,7 @@ TEST_CASE("pipeline: without a config the submit is answered with an error") {
     ingest::pipeline p(
         io.get_executor(), metrics,
         [&](domain::report, domain::case_info, std::vector<domain::planned_notification>,
+            std::vector<store::new_timer>,
             std::function<void(core::result<store::ingest_result>)>) { committed = true; },
         [](std::vector<domain::notification>) {});
     std::optional<core::result<domain::report_ids>> out;
@@ -241,6 +242,7 @@ struct deadline_commits {
         : pipe(
               io.get_executor(), metrics,
               [this](domain::report, domain::case_info, std::vector<domain::planned_notification>,
+                     std::vector<store::new_timer>,
                      std::function<void(core::result<store::ingest_result>)> done) {
                   held.push_back(std::move(done));
               },
@@ -368,6 +370,7 @@ struct held_commits {
         pipe.emplace(
             io.get_executor(), metrics,
             [this](domain::report r, domain::case_info, std::vector<domain::planned_notification>,
+                   std::vector<store::new_timer>,
                    std::function<void(core::result<store::ingest_result>)> done) {
                 calls.push_back({r.source, r.external_id, std::move(done)});
             },
