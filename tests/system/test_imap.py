@@ -452,3 +452,58 @@ def test_replies_and_case_tags_join_their_case(dovecot_server, wd, http_sink, sm
                         outcome="own_alert") == 1
     assert len(smtp_sink.to("en@example.org")) == 5
     assert d.stop() == 0
+
+
+def responder_reply(frm, subject, in_reply_to, message_id, text):
+    lines = [f"From: {frm}", "To: hotline@example.net",
+             f"Subject: =?utf-8?B?{base64.b64encode(subject.encode()).decode()}?=",
+             f"Message-ID: <{message_id}>", f"In-Reply-To: {in_reply_to}", "MIME-Version: 1.0",
+             "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"]
+    return ("\r\n".join(lines) + "\r\n\r\n" + text + "\r\n").encode()
+
+
+def test_a_responder_acknowledges_by_email_reply_other_replies_are_notes(
+        dovecot_server, wd, http_sink, smtp_sink):
+    """docs/escalation.md, "Acknowledging": a paged responder's reply whose first unquoted
+    line is `Принял` acknowledges (the pending step is cancelled); another reply of theirs
+    is a case note, not a report."""
+    dv = dovecot_server
+    user = dv.add_user()
+
+    def escalate(cfg):
+        for r in cfg["responders"]:
+            r["contacts"] = [{"channel": "email", "address": f"{r['id']}@example.org"}]
+        cfg["policies"] = [{"id": "p", "steps": [
+            {"targets": ["responder:ru"], "ack_within": "1h"},
+            {"targets": ["responder:en"], "ack_within": "1h"}], "notify_on": ["ack"]}]
+        cfg["route"] = {"severity": "high", "notify": [], "policy": "p"}
+
+    d = daemon_with(wd, http_sink, smtp_sink, imap_source(dv, user), edit=escalate).start()
+    dv.append(fixture("utf8.eml"), user=user)
+    case = wait_reports(d, 1)[0]["case_id"]
+    alert = smtp_sink.wait_to("ru@example.org")[0]
+    assert f"[HOTLINE #{case}]" in alert.subject
+    # A note first: any reply that is not a command.
+    dv.append(responder_reply("Руслан <RU@example.org>", "Re: " + alert.subject,
+                              alert.message_id, "note-1@example.org",
+                              "Выезжаю, буду через 20 минут.\r\n\r\n> " + alert.text()[:40]),
+              user=user)
+    h.wait_until(lambda: d.q("SELECT COUNT(*) AS n FROM audit_events WHERE case_id = ? AND "
+                             "kind = 'case_note'", case)[0]["n"] == 1, what="the case note")
+    # Then the acknowledgement, top-posted above the quoted alert.
+    dv.append(responder_reply("ru@example.org", "Re: " + alert.subject, alert.message_id,
+                              "ack-1@example.org",
+                              "Принял\r\n\r\nOn Tue, Hotline wrote:\r\n> " + alert.text()[:40]),
+              user=user)
+    h.wait_until(lambda: d.q("SELECT state FROM cases WHERE id = ?", case)[0]["state"]
+                 == "acknowledged", what="acknowledged by email")
+    row = d.q("SELECT acked_by FROM cases WHERE id = ?", case)[0]
+    assert row["acked_by"] == "responder:ru"
+    ack = d.q("SELECT actor, detail FROM audit_events WHERE case_id = ? AND "
+              "kind = 'case_acknowledged'", case)[0]
+    assert '"channel":"email"' in ack["detail"]
+    assert d.q("SELECT COUNT(*) AS n FROM timers WHERE subject = ? AND fired_at IS NULL",
+               f"case:{case}")[0]["n"] == 0
+    # Neither reply is a report.
+    assert len(reports(d)) == 1
+    assert not smtp_sink.to("en@example.org")  # step 2 never fired
