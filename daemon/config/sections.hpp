@@ -65,6 +65,8 @@ void read_secrets_dir(load_state& state);  // before everything else: secrets ar
 void read_plugin_dir(load_state& state, const document& d, const YAML::Node& value);
 void read_public_url(load_state& state, const document& d, const YAML::Node& value);
 void read_case_tag_prefix(load_state& state, const document& d, const YAML::Node& value);
+// ack_links.cpp: `ack_links:` (the signed link's ttl).
+void read_ack_links(load_state& state, const document& d, const YAML::Node& value);
 // server.cpp, storage.cpp, logging.cpp
 void read_server(load_state& state, const document& d, const YAML::Node& value);
 void read_storage(load_state& state, const document& d, const YAML::Node& value);

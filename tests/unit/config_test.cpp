@@ -365,8 +365,8 @@ TEST_CASE("unknown keys are errors with did-you-mean, at the key's position") {
          file + ":16:1: responder: unknown key; did you mean \"responders\"?",
          file +
              ":17:1: zzz: unknown key (expected one of: include secrets_dir plugin_dir public_url "
-             "case_tag_prefix server storage logging sources channels responders partners admins "
-             "templates route routes)"});
+             "case_tag_prefix ack_links server storage logging sources channels responders "
+             "partners admins templates route routes)"});
 }
 
 TEST_CASE("case_tag_prefix: HOTLINE by default, 1-32 of A-Z a-z 0-9 _ -, errors at the value") {
@@ -399,6 +399,57 @@ TEST_CASE("case_tag_prefix: HOTLINE by default, 1-32 of A-Z a-z 0-9 _ -, errors 
     dir.write("more.yaml", "case_tag_prefix: HL\n");
     const auto twice =
         dir.write("twice.yaml", minimal("include: [more.yaml]\ncase_tag_prefix: HOT\n"));
+    const auto r = load_config(twice);
+    INFO(dump(r));
+    CHECK(r.cfg == nullptr);
+    CHECK(dump(r).find("set it in one file only") != std::string::npos);
+}
+
+TEST_CASE("ack_links.ttl: 7d by default, 1s to 90d, errors at the value") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    {
+        const auto r = load_config(dir.write("none.yaml", minimal("")));
+        INFO(dump(r));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->ack_links.ttl == std::chrono::hours(24 * 7));
+    }
+    for (const auto& [text, ms] : std::vector<std::pair<std::string, long long>>{
+             {"1s", 1000}, {"12h", 43'200'000}, {"90d", 7'776'000'000}, {"1h30m", 5'400'000}}) {
+        const auto r =
+            load_config(dir.write("ok.yaml", minimal("ack_links:\n  ttl: " + text + "\n")));
+        INFO(text << ": " << dump(r));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->ack_links.ttl.count() == ms);
+    }
+    // Line 15 is the second after minimal(); the value starts at column 8.
+    for (const std::string& bad : std::vector<std::string>{
+             "0s", "999ms", "91d", "7", "seven days", "-1d", "[7d]", "{d: 7}", "\"\"", "400d"}) {
+        const auto file = dir.write("bad.yaml", minimal("ack_links:\n  ttl: " + bad + "\n"));
+        const auto r = load_config(file);
+        INFO(bad << ": " << dump(r));
+        CHECK(r.cfg == nullptr);
+        REQUIRE(r.errors.size() == 1);
+        CHECK(r.errors[0].describe().rfind(file + ":15:8: ack_links.ttl: ", 0) == 0);
+    }
+    expect_errors(load_config(dir.write("short.yaml", minimal("ack_links:\n  ttl: 500ms\n"))),
+                  {dir.file("short.yaml") +
+                   ":15:8: ack_links.ttl: expected a duration from 1s to 90d, got \"500ms\""});
+    // Unknown keys get a did-you-mean; the section is a map.
+    expect_errors(load_config(dir.write("typo.yaml", minimal("ack_links:\n  tll: 1d\n"))),
+                  {dir.file("typo.yaml") + ":15:3: ack_links.tll: unknown key; did you mean "
+                                           "\"ttl\"?"});
+    {
+        const auto r = load_config(dir.write("list.yaml", minimal("ack_links: [1d]\n")));
+        INFO(dump(r));
+        CHECK(r.cfg == nullptr);
+        CHECK(dump(r).find("list.yaml:14:12: ack_links") != std::string::npos);
+    }
+    // Set once, like the other top-level settings.
+    dir.write("more.yaml", "ack_links: {ttl: 1d}\n");
+    const auto twice =
+        dir.write("twice.yaml", minimal("include: [more.yaml]\nack_links: {ttl: 2d}\n"));
     const auto r = load_config(twice);
     INFO(dump(r));
     CHECK(r.cfg == nullptr);
