@@ -56,6 +56,8 @@ struct reply {
     bool www_authenticate{false};
     unsigned retry_after{0};  // seconds for Retry-After; 0: no such header
     bool close{false};
+    // More headers (name, value), set after the ones above: a page's security headers.
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // {"error":{...}} with `status`; see router.hpp for the body.

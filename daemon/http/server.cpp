@@ -266,6 +266,9 @@ response make_response(const server_state& st, unsigned version, bool client_kee
     if (rep.retry_after > 0) {
         res.set(bhttp::field::retry_after, std::to_string(rep.retry_after));
     }
+    for (const auto& [name, value] : rep.headers) {
+        res.set(name, value);
+    }
     res.keep_alive(client_keep_alive && !rep.close && !st.draining && !st.stopped);
     if (head) {
         res.content_length(rep.body.size());

@@ -1,4 +1,5 @@
 // hotlinectl: the admin's tool for hotline configs and channels.
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -11,6 +12,7 @@
 #include "app/validate.hpp"
 #include "core/log.hpp"
 #include "ctl/backup.hpp"
+#include "ctl/cases.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
@@ -53,7 +55,15 @@ constexpr const char* usage =
     "                                          encoding (GSM-7 or UCS-2), septets/units,\n"
     "                                          segments and each part exactly as sent; with\n"
     "                                          --max-segments (1-10), shortened to fit as a\n"
-    "                                          channel's max_segments does; - reads stdin\n\n"
+    "                                          channel's max_segments does; - reads stdin\n"
+    "  cases list [--state S] [--limit N] [--before ID]\n"
+    "  cases show|ack|resolve ID [--note TEXT]\n"
+    "  cases note ID TEXT                      list, show, acknowledge, resolve or annotate\n"
+    "                                          cases through the daemon's API, as the person\n"
+    "                                          whose token --token-file (or\n"
+    "                                          HOTLINE_TOKEN_FILE) holds; --url (or\n"
+    "                                          HOTLINE_URL, default http://127.0.0.1:8080);\n"
+    "                                          --json prints the API's answer\n\n"
     "Options";
 
 int cmd_check(const std::string& config, bool diff) {
@@ -251,7 +261,16 @@ int main(int argc, char** argv) {
         "ingest --gateway: the client address the request is taken to come from")(
         "diff", "check: compare with the settings the running hotlined started with")(
         "max-segments", po::value<unsigned>(), "sms-preview: shorten to at most N segments (1-10)")(
-        "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true");
+        "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true")(
+        "url", po::value<std::string>(),
+        "cases: the daemon's URL (default $HOTLINE_URL, else http://127.0.0.1:8080)")(
+        "token-file", po::value<std::string>(),
+        "cases: a file holding your API token (default $HOTLINE_TOKEN_FILE)")(
+        "state", po::value<std::string>(), "cases list: open, acknowledged or resolved")(
+        "limit", po::value<std::int64_t>(), "cases list: at most N cases (1-1000, default 50)")(
+        "before", po::value<std::int64_t>(), "cases list: cases numbered below ID (paging)")(
+        "note", po::value<std::string>(), "cases ack|resolve: a remark kept with the action")(
+        "json", "cases: print the API's JSON answer");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -316,6 +335,24 @@ int main(int argc, char** argv) {
     }
     if (command == "sms-preview") {
         return cmd_sms_preview(vm, args);
+    }
+    if (command == "cases") {
+        hotline::ctl::cases_options options;
+        const auto str = [&vm](const char* name) {
+            return vm.count(name) != 0U ? vm[name].as<std::string>() : std::string{};
+        };
+        options.api.url = str("url");
+        options.api.token_file = str("token-file");
+        options.state = str("state");
+        options.note = str("note");
+        if (vm.count("limit") != 0U) {
+            options.limit = vm["limit"].as<std::int64_t>();
+        }
+        if (vm.count("before") != 0U) {
+            options.before = vm["before"].as<std::int64_t>();
+        }
+        options.json = vm.count("json") != 0U;
+        return hotline::ctl::run_cases(args, options, std::cout, std::cerr);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;
