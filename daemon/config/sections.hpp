@@ -47,6 +47,9 @@ struct load_state {
     // was more than an empty list (a bad entry has its own error already).
     std::optional<mark> admins_at;
     bool admins_written{false};
+    // people.cpp: api_token_file values seen so far -> ("responders alice", where), so two
+    // people with one token is an error naming both places (never the token).
+    std::map<std::string, std::pair<std::string, mark>> api_tokens;
 };
 
 // Reads the value of one top-level key found in document `d`.

@@ -26,6 +26,7 @@
 #include "core/crypto.hpp"
 #include "core/metrics.hpp"
 #include "dispatch/ack_link.hpp"
+#include "http/auth.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
 #include "ingest/pipeline.hpp"
@@ -65,6 +66,16 @@ public:
         other.kind = "imap";
         other.tokens.push_back({"token-imap", "imap.token"});
         cfg->sources = {a, b, other};
+        domain::person alice;  // a responder with an API token
+        alice.id = "alice";
+        alice.api_token = "alice-api-token-0123";
+        domain::person bob;  // a responder without one
+        bob.id = "bob";
+        domain::person root;
+        root.id = "root";
+        root.api_token = "root-api-token-01234";
+        cfg->responders = {alice, bob};
+        cfg->admins = {root};
         // These tests send many reports from one sender; the limits have their own tests.
         cfg->server.limits.source.rate = 0;
         cfg->server.limits.sender.rate = 0;
@@ -868,6 +879,64 @@ TEST_CASE("a new endpoint with a dynamic segment needs no change to the server")
     CHECK(f.metric("hotline_http_requests_total", {{"route", "other"}, {"code", "404"}}) == 3);
     const auto seen = f.on_io([observed] { return *observed; });
     CHECK(seen == std::vector<std::string>{"src-b:200", ":401", ":405"});
+}
+
+TEST_CASE("a person_token route: 401 without a responder's or admin's token, the caller else") {
+    http::route_table routes;
+    http::endpoint e;
+    e.pattern = "/v1/whoami";
+    e.methods = http::method::get;
+    e.auth = http::auth_kind::person_token;
+    e.handle = [](http::exchange& ex) -> asio::awaitable<http::reply> {
+        const http::api_caller* c = ex.caller();
+        co_return http::text_reply(200, c == nullptr ? std::string("none")
+                                                     : c->target + "|" + (c->admin ? "a" : "r") +
+                                                           "|" + c->who->id + "|" + ex.source());
+    };
+    REQUIRE(routes.add(std::move(e)).ok());
+    http::endpoint src;  // a source's route
+    src.pattern = "/v1/echo/{name}";
+    src.methods = http::method::post;
+    src.auth = http::auth_kind::source_token;
+    src.handle = [](http::exchange& ex) { return echo(ex); };
+    REQUIRE(routes.add(std::move(src)).ok());
+    fixture f(test_config(), 5ms, std::move(routes));
+    const auto as = [&f](const std::string& auth) {
+        return roundtrip(f.port, get("/v1/whoami", "GET", auth));
+    };
+    auto r = as("Authorization: Bearer alice-api-token-0123\r\n");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "responder:alice|r|alice|");
+    r = as("Authorization: bearer   root-api-token-01234 \r\n");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "admin:root|a|root|");
+    for (const std::string bad : {
+             "",                                                 // no header
+             "Authorization: Bearer \r\n",                       // no token
+             "Authorization: Basic YWxpY2U6eA==\r\n",            // another scheme
+             "Authorization: Bearer alice-api-token-012\r\n",    // a prefix
+             "Authorization: Bearer alice-api-token-01234\r\n",  // longer
+             "Authorization: Bearer token-a\r\n",                // a source's token
+             "Authorization: Bearer ALICE-API-TOKEN-0123\r\n",   // case matters
+         }) {
+        CAPTURE(bad);
+        r = as(bad);
+        check_error(r, 401, "unauthorized");
+        CHECK(r->header("www-authenticate") == R"(Bearer realm="hotline")");
+    }
+    // A person token does not open a source's route, and the other way round.
+    check_error(roundtrip(f.port,
+                          "POST /v1/echo/x HTTP/1.1\r\nHost: t\r\n"
+                          "Authorization: Bearer alice-api-token-0123\r\n"
+                          "Content-Length: 0\r\n\r\n"),
+                401, "unauthorized");
+    r = roundtrip(f.port,
+                  "POST /v1/echo/x HTTP/1.1\r\nHost: t\r\n"
+                  "Authorization: Bearer token-a\r\nContent-Length: 0\r\n\r\n");
+    REQUIRE(r);
+    CHECK(r->status == 200);
 }
 
 TEST_CASE("/metrics: a 404 on the main listener when it has its own, a token when set") {
