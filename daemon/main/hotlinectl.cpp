@@ -1,5 +1,6 @@
 // hotlinectl: the admin's tool for hotline configs and channels.
 #include <cstdint>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -10,12 +11,14 @@
 #include <boost/program_options.hpp>
 
 #include "app/validate.hpp"
+#include "config/loader.hpp"
 #include "core/log.hpp"
 #include "ctl/backup.hpp"
 #include "ctl/cases.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
+#include "ctl/oncall.hpp"
 #include "ctl/rekey.hpp"
 #include "ctl/sms_preview.hpp"
 
@@ -63,7 +66,14 @@ constexpr const char* usage =
     "                                          whose token --token-file (or\n"
     "                                          HOTLINE_TOKEN_FILE) holds; --url (or\n"
     "                                          HOTLINE_URL, default http://127.0.0.1:8080);\n"
-    "                                          --json prints the API's answer\n\n"
+    "                                          --json prints the API's answer\n"
+    "  oncall    --config FILE [--schedule ID] [--at TIME] [--days N] [--json]\n"
+    "                                          who is on call now (or at TIME, ISO 8601:\n"
+    "                                          2026-12-05T18:00 is local in each schedule's\n"
+    "                                          zone, or add +03:00 or Z) for every schedule\n"
+    "                                          (or ID), and the shifts of the next N days\n"
+    "                                          (default 7, at most 366); reads the\n"
+    "                                          configuration only\n\n"
     "Options";
 
 int cmd_check(const std::string& config, bool diff) {
@@ -241,6 +251,31 @@ int cmd_sms_preview(const po::variables_map& vm, const std::vector<std::string>&
     return 0;
 }
 
+int cmd_oncall(const std::string& config, const po::variables_map& vm) {
+    // The configuration only: no plugins, no storage key, no daemon.
+    const auto loaded = hotline::config::load_config(config);
+    if (!loaded.errors.empty()) {
+        std::cerr << hotline::app::format_errors(loaded.errors);
+        return 1;
+    }
+    hotline::ctl::oncall_options options;
+    if (vm.count("schedule") != 0U) {
+        options.schedule = vm["schedule"].as<std::string>();
+    }
+    if (vm.count("at") != 0U) {
+        options.at = vm["at"].as<std::string>();
+    }
+    options.days = vm["days"].as<unsigned>();
+    options.json = vm.count("json") != 0U;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const auto out = hotline::ctl::oncall(*loaded.cfg, options, now);
+    std::cout << out.out;
+    std::cerr << out.err;
+    return out.exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -270,7 +305,10 @@ int main(int argc, char** argv) {
         "limit", po::value<std::int64_t>(), "cases list: at most N cases (1-1000, default 50)")(
         "before", po::value<std::int64_t>(), "cases list: cases numbered below ID (paging)")(
         "note", po::value<std::string>(), "cases ack|resolve: a remark kept with the action")(
-        "json", "cases: print the API's JSON answer");
+        "schedule", po::value<std::string>(), "oncall: this schedule only (its id)")(
+        "at", po::value<std::string>(), "oncall: the time to ask about (ISO 8601; default now)")(
+        "days", po::value<unsigned>()->default_value(7),
+        "oncall: list the shifts of this many days (0-366)")("json", "cases, oncall: print JSON (cases: the API's answer)");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -353,6 +391,14 @@ int main(int argc, char** argv) {
         }
         options.json = vm.count("json") != 0U;
         return hotline::ctl::run_cases(args, options, std::cout, std::cerr);
+    }
+    if (command == "oncall") {
+        if (!args.empty()) {
+            std::cerr << "hotlinectl oncall: usage: oncall [--config FILE] [--schedule ID] "
+                         "[--at TIME] [--days N] [--json]\n";
+            return 2;
+        }
+        return cmd_oncall(config, vm);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;
