@@ -112,5 +112,12 @@ void check_references(load_state& state);
 // routing tree uses (active/mute_time_intervals, time_interval matchers), from finish_routes.
 void read_time_intervals(load_state& state, const document& d, const YAML::Node& value);
 void resolve_time_intervals(load_state& state, rules::route_node& root);
+// oncall.cpp
+void read_teams(load_state& state, const document& d, const YAML::Node& value);
+void read_schedules(load_state& state, const document& d, const YAML::Node& value);
+void finish_oncall(load_state& state, const mark& main_at);
+// policies.cpp: escalation policies; the finisher checks routes' `policy:` names.
+void read_policies(load_state& state, const document& d, const YAML::Node& value);
+void finish_policies(load_state& state, const mark& main_at);
 
 }  // namespace hotline::config

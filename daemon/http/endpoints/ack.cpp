@@ -114,6 +114,51 @@ asio::awaitable<reply> handle_ack(const application& app, const ack_backend& bac
 
 }  // namespace
 
+ack_backend ack_backend_of(store::store& db, ingest::case_service& cases,
+                           std::shared_ptr<const core::crypto::key> key) {
+    ack_backend b;
+    b.key = std::move(key);
+    b.get_case = [&db](std::int64_t id,
+                       std::function<void(core::result<std::optional<ack_case>>)> done) {
+        db.get_case(id, [done = std::move(done)](core::result<std::optional<store::case_view>> r) {
+            if (!r) {
+                done(r.err());
+                return;
+            }
+            if (!r->has_value()) {
+                done(std::optional<ack_case>{});
+                return;
+            }
+            const auto& v = **r;
+            ack_case c;
+            c.id = v.record.id;
+            c.state = std::string{domain::to_string(v.record.state)};
+            c.severity = v.record.severity;
+            c.created_at = v.record.created_at;
+            c.acked_by = v.record.acked_by;
+            c.resolved_by = v.record.resolved_by;
+            c.first_report = v.first_report;
+            done(std::optional<ack_case>{std::move(c)});
+        });
+    };
+    b.act = [&cases](bool resolve, std::int64_t id, std::string target, std::string once_key,
+                     std::function<void(core::result<ack_done>)> done) {
+        cases.act(
+            resolve ? store::case_action::kind::resolve : store::case_action::kind::acknowledge, id,
+            ingest::case_actor{std::move(target), "link"}, "", std::move(once_key),
+            [done = std::move(done), resolve](core::result<store::case_action_result> r) {
+                if (!r) {
+                    done(r.err());
+                    return;
+                }
+                done(ack_done{resolve ? "resolve" : "ack", r->changed,
+                              std::string{domain::to_string(r->before)},
+                              std::string{domain::to_string(r->after)}});
+            });
+    };
+    return b;
+}
+
 core::status add_ack(route_table& routes, const application& app, ack_backend backend) {
     endpoint e;
     e.pattern = "/v1/ack/{token}";

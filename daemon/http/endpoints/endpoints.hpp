@@ -13,6 +13,7 @@
 #include "core/result.hpp"
 #include "http/ack_page.hpp"
 #include "http/route_table.hpp"
+#include "ingest/cases.hpp"
 #include "ingest/pipeline.hpp"
 #include "ingest/sms_intake.hpp"
 
@@ -45,6 +46,11 @@ struct ack_backend {
                        std::function<void(core::result<ack_done>)> done)>
         act;
 };
+
+// The backend of a running daemon: the store's get_case and the case service's act (as the
+// link's target, channel "link"). The references must outlive the table.
+[[nodiscard]] ack_backend ack_backend_of(store::store& db, ingest::case_service& cases,
+                                         std::shared_ptr<const core::crypto::key> key);
 
 // GET /v1/ack/{token}: the confirm page; POST (action=ack|resolve): acts once, then the
 // result page. No auth: the token is the authentication (dispatch/ack_link). `backend`
