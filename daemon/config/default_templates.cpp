@@ -26,7 +26,9 @@ const message_template alert_en{
     "{{#labels_text}}Labels: {{labels_text}}\n{{/labels_text}}"
     "{{#subject}}Subject: {{subject}}\n{{/subject}}"
     "\n{{text}}\n"
-    "\nTo acknowledge, reply ACK {{case_id}}\n"
+    "\n{{#ack_url}}To acknowledge or resolve, open {{ack_url}}\n"
+    "or reply ACK {{case_id}}\n{{/ack_url}}"
+    "{{^ack_url}}To acknowledge, reply ACK {{case_id}}\n{{/ack_url}}"
     "{{#public_url}}Hotline: {{public_url}}\n{{/public_url}}",
     {}};
 
@@ -46,7 +48,9 @@ const message_template alert_ru{
     "{{#labels_text}}Метки: {{labels_text}}\n{{/labels_text}}"
     "{{#subject}}Тема: {{subject}}\n{{/subject}}"
     "\n{{text}}\n"
-    "\nЧтобы подтвердить, ответьте ACK {{case_id}}\n"
+    "\n{{#ack_url}}Чтобы подтвердить или закрыть дело, откройте {{ack_url}}\n"
+    "или ответьте ACK {{case_id}}\n{{/ack_url}}"
+    "{{^ack_url}}Чтобы подтвердить, ответьте ACK {{case_id}}\n{{/ack_url}}"
     "{{#public_url}}Hotline: {{public_url}}\n{{/public_url}}",
     {}};
 
@@ -75,17 +79,21 @@ const message_template dead_letter_ru{
 // SMS (channels whose plugin says HOTLINE_CHANNEL_SMS, without templates.<type> of their
 // own): one short line, the case number first and the ACK instruction last, so shortening
 // {{text}} to max_segments (dispatch/sms_text) keeps both. No subject: an SMS has none.
+// The signed link (ack_url, ~100 characters) is kept only when it costs no segment and no
+// report text (dispatch::render_sms renders with and without it).
 const message_template sms_en{"",
                               "HOTLINE #{{case_id}} {{severity}}{{#update}} update{{/update}}"
                               "{{#escalated}} ESCALATED{{/escalated}}: "
-                              "{{text}} Reply ACK {{case_id}}",
+                              "{{text}} Reply ACK {{case_id}}{{#ack_url}} or open "
+                              "{{ack_url}}{{/ack_url}}",
                               {}};
 
 const message_template sms_ru{"",
                               "HOTLINE #{{case_id}} {{severity_ru}}{{#update}} "
                               "дополнение{{/update}}{{#escalated}} ЭСКАЛАЦИЯ{{/escalated}}: "
                               "{{text}} "
-                              "Ответьте ACK {{case_id}}",
+                              "Ответьте ACK {{case_id}}{{#ack_url}} или откройте "
+                              "{{ack_url}}{{/ack_url}}",
                               {}};
 
 const message_template sms_dead_letter_en{

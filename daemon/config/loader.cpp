@@ -42,6 +42,7 @@ constexpr auto sections = std::to_array<section>({
     {"plugin_dir", true, read_plugin_dir, nullptr},
     {"public_url", true, read_public_url, nullptr},
     {"case_tag_prefix", true, read_case_tag_prefix, nullptr},
+    {"ack_links", true, read_ack_links, nullptr},
     {"server", true, read_server, nullptr},
     {"storage", true, read_storage, finish_storage},
     {"logging", true, read_logging, nullptr},

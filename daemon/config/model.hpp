@@ -196,6 +196,13 @@ struct channel_config {
     mark at;
 };
 
+// `ack_links:` the signed acknowledgement link in every alert (dispatch/ack_link): how long
+// one stays valid. No public_url: no link.
+struct ack_links_config {
+    duration ttl{std::chrono::hours(24 * 7)};
+    mark at;
+};
+
 struct message_template {
     std::string subject;  // mustache
     std::string body;     // mustache
@@ -239,6 +246,7 @@ struct config {
     // The case tag's prefix: outbound mail subjects carry "[<prefix> #<case>]" and an
     // inbound mail with that tag joins the case (docs/sources/email.md).
     std::string case_tag_prefix{"HOTLINE"};
+    ack_links_config ack_links;
     server_config server;
     storage_config storage;
     logging_config logging;

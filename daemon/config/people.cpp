@@ -10,6 +10,38 @@ namespace hotline::config {
 
 namespace {
 
+// The shortest API token accepted: a person's token opens the cases and silences API, so a
+// short one could be guessed.
+constexpr std::size_t min_api_token_size = 16;
+
+// `api_token_file:` of a responder or admin: the bearer token of the cases and silences API
+// (http/auth.hpp person_checker). Messages never quote the token.
+void read_api_token(load_state& state, const document& d, const YAML::Node& v,
+                    const std::string& key_path, const std::string& section, person& p) {
+    yaml_reader& y = state.yaml;
+    auto sec = y.read_secret(d, v, key_path);
+    if (!sec) {
+        return;
+    }
+    const mark at = y.at(d, v);
+    if (sec->value.size() < min_api_token_size) {
+        y.fail(at, key_path,
+               "the token in \"" + sec->file + "\" is shorter than " +
+                   std::to_string(min_api_token_size) +
+                   " characters (generate one with: head -c 32 /dev/urandom | base64)");
+        return;
+    }
+    const std::string who = section + " " + (p.id.empty() ? "?" : p.id);
+    const auto [first, fresh] = state.api_tokens.emplace(sec->value, std::make_pair(who, at));
+    if (!fresh) {
+        y.fail(at, key_path,
+               "the same API token as " + first->second.first + " (at " +
+                   first->second.second.str() + "); every person needs a token of their own");
+        return;
+    }
+    p.api_token = std::move(sec->value);
+}
+
 void read_people(load_state& state, const document& d, const YAML::Node& node,
                  const std::string& section, std::vector<person>& out) {
     yaml_reader& y = state.yaml;
@@ -20,11 +52,14 @@ void read_people(load_state& state, const document& d, const YAML::Node& node,
     std::size_t i = 0;
     for (const auto& item : node) {
         const std::string path = index(section, i++);
+        // Partners are organisations told about cases; only responders and admins act on
+        // them through the API, so only they take an api_token_file.
         const auto f =
             is_partner
                 ? y.read_map(d, item, path,
                              {"id", "name", "language", "timezone", "contacts", "sees"})
-                : y.read_map(d, item, path, {"id", "name", "language", "timezone", "contacts"});
+                : y.read_map(d, item, path,
+                             {"id", "name", "language", "timezone", "contacts", "api_token_file"});
         if (!f) {
             continue;
         }
@@ -67,6 +102,8 @@ void read_people(load_state& state, const document& d, const YAML::Node& node,
                                "expected a time zone like Europe/Berlin, got " + describe(v));
                     }
                 }
+            } else if (key == "api_token_file") {
+                read_api_token(state, d, v, key_path, section, p);
             } else if (key == "sees") {
                 if (y.expect_list(d, v, key_path)) {
                     std::size_t k = 0;

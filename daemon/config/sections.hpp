@@ -49,6 +49,9 @@ struct load_state {
     // was more than an empty list (a bad entry has its own error already).
     std::optional<mark> admins_at;
     bool admins_written{false};
+    // people.cpp: api_token_file values seen so far -> ("responders alice", where), so two
+    // people with one token is an error naming both places (never the token).
+    std::map<std::string, std::pair<std::string, mark>> api_tokens;
     // oncall.cpp, for finish_oncall: responder ids named by teams' and rotations' members
     // and overrides' `who`.
     std::vector<reference> oncall_refs;
@@ -70,6 +73,8 @@ void read_secrets_dir(load_state& state);  // before everything else: secrets ar
 void read_plugin_dir(load_state& state, const document& d, const YAML::Node& value);
 void read_public_url(load_state& state, const document& d, const YAML::Node& value);
 void read_case_tag_prefix(load_state& state, const document& d, const YAML::Node& value);
+// ack_links.cpp: `ack_links:` (the signed link's ttl).
+void read_ack_links(load_state& state, const document& d, const YAML::Node& value);
 // server.cpp, storage.cpp, logging.cpp
 void read_server(load_state& state, const document& d, const YAML::Node& value);
 void read_storage(load_state& state, const document& d, const YAML::Node& value);

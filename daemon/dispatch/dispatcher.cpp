@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "core/log.hpp"
+#include "dispatch/ack_link.hpp"
 #include "dispatch/backoff.hpp"
 #include "dispatch/classify.hpp"
 #include "dispatch/delivery.hpp"
@@ -232,6 +233,11 @@ void dispatcher::attempt(domain::notification job) {
     if (job.payload.value("kind", std::string{}) == "alert") {
         // What a responder sends back to acknowledge (SMS/email reply, later issues).
         job.payload["ack_hint"] = "ACK " + std::to_string(job.case_id);
+        if (ack_key_ && job.case_id > 0 && !job.target.empty() && !cfg_->public_url.empty()) {
+            // Made at send time (not stored): a retry carries a fresh link with a fresh ttl.
+            job.payload["ack_url"] = ack_url(cfg_->public_url, *ack_key_, job.case_id, job.target,
+                                             clock_.now_ms() + cfg_->ack_links.ttl.count());
+        }
     }
     if (job.case_id > 0) {
         // Rendered with the prefix of this attempt's config, so a reload applies to retries.

@@ -57,6 +57,11 @@ public:
         delivery_key_ = std::move(key);
     }
 
+    // The key of the signed acknowledgement links (dispatch/ack_link): with one and a
+    // public_url, every alert of a case carries "ack_url" (valid for ack_links.ttl from the
+    // attempt, bound to the case and the notification's target); without, none does.
+    void set_ack_key(std::shared_ptr<const core::crypto::key> key) { ack_key_ = std::move(key); }
+
     // Numbers that sent STOP (ingest/sms_intake, store::list_sms_opt_outs at start): a job
     // to one of them on an SMS channel fails at once, "recipient opted out (STOP)", and
     // falls through to the target's next contact. Call on the io thread.
@@ -156,6 +161,7 @@ private:
     std::shared_ptr<const config::config> cfg_;
     channel_map channels_;
     std::shared_ptr<const core::crypto::key> delivery_key_;
+    std::shared_ptr<const core::crypto::key> ack_key_;
     std::map<std::string, channel_queue> queues_;
     std::set<std::string> opted_out_;            // numbers (E.164), see set_opted_out
     std::map<std::int64_t, held_outcome> held_;  // by notification id

@@ -68,6 +68,9 @@ const config::message_template& pick(const config::config& cfg, const std::strin
     return config::default_template(kind, language);
 }
 
+sms_rendered fit_sms(const config::message_template& tmpl, const config::config& cfg,
+                     const config::channel_config& channel, const nlohmann::json& payload);
+
 std::string render_one(const std::string& text, const data& ctx) {
     mustache tmpl{text};
     tmpl.set_custom_escape(no_escape);
@@ -138,6 +141,28 @@ sms_rendered render_sms(const config::config& cfg, const config::channel_config&
                              : cfg.templates.contains(channel.type)   ? channel.type
                                                                       : "sms";
     const auto& tmpl = pick(cfg, kind, language);
+    const auto fit_payload = [&](const nlohmann::json& p) {
+        return fit_sms(tmpl, cfg, channel, p);
+    };
+    if (!payload.contains("ack_url")) {
+        return fit_payload(payload);
+    }
+    // The signed link costs ~100 characters: it rides only in room the message has anyway
+    // (no extra segment, no report text shortened for it); else the SMS says "reply ACK".
+    auto without = payload;
+    without.erase("ack_url");
+    auto plain = fit_payload(without);
+    auto linked = fit_payload(payload);
+    if (linked.kind == sms::fit_kind::whole && linked.info.segments <= plain.info.segments) {
+        return linked;
+    }
+    return plain;
+}
+
+namespace {
+
+sms_rendered fit_sms(const config::message_template& tmpl, const config::config& cfg,
+                     const config::channel_config& channel, const nlohmann::json& payload) {
     const auto text_of = [&](const char* key) {
         const auto it = payload.find(key);
         return it != payload.end() && it->is_string() ? it->get<std::string>() : std::string{};
@@ -163,6 +188,8 @@ sms_rendered render_sms(const config::config& cfg, const config::channel_config&
     }
     return sms_rendered{std::move(fitted.text), std::move(fitted.info), fitted.kind};
 }
+
+}  // namespace
 
 std::vector<core::error> validate_templates(const config::config& cfg) {
     std::vector<core::error> errors;

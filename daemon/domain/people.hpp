@@ -24,6 +24,9 @@ struct person {
     // Partners only: report fields the partner may see (need-to-know). Ids, severity and
     // route labels are always sent; of subject, text, sender, labels only those listed.
     std::set<std::string> sees;
+    // Responders and admins: the bearer token of the cases and silences API (the contents of
+    // api_token_file), "" when none. A secret: never logged, never shown by hotlinectl.
+    std::string api_token;
     core::mark at;
 };
 

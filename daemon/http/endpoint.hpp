@@ -41,7 +41,11 @@ enum class auth_kind : std::uint8_t {
     none,           // anyone (health, metrics; a route that checks a secret in its path)
     source_token,   // "Authorization: Bearer <token>" of a configured webhook source
     metrics_token,  // server.metrics_token_file's token when one is set, else anyone
+    person_token,   // "Authorization: Bearer <token>" of a responder's or admin's api_token_file;
+                    // the handler reads exchange::caller()
 };
+
+struct api_caller;  // http/auth.hpp
 
 inline constexpr std::string_view json_type = "application/json";
 inline constexpr std::string_view text_type = "text/plain; charset=utf-8";
@@ -56,6 +60,8 @@ struct reply {
     bool www_authenticate{false};
     unsigned retry_after{0};  // seconds for Retry-After; 0: no such header
     bool close{false};
+    // More headers (name, value), set after the ones above: a page's security headers.
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // {"error":{...}} with `status`; see router.hpp for the body.
@@ -85,6 +91,8 @@ public:
     [[nodiscard]] virtual std::string_view param(std::string_view name) const = 0;
     // The authenticated source (auth_kind::source_token), "" otherwise.
     [[nodiscard]] virtual const std::string& source() const = 0;
+    // The authenticated person (auth_kind::person_token), nullptr otherwise.
+    [[nodiscard]] virtual const api_caller* caller() const { return nullptr; }
     [[nodiscard]] virtual const core::clock& clock() const = 0;
 
     // Reads the rest of the body within the request's deadline (answering

@@ -136,6 +136,7 @@ struct server_state {
     std::function<void()> drain_done;
     std::optional<asio::steady_timer> grace;
     token_checker tokens;
+    person_checker people;
     std::shared_ptr<request_counters> counters = std::make_shared<request_counters>(routes);
     core::system_clock system_time;
     const core::clock* clock{&system_time};
@@ -266,6 +267,9 @@ response make_response(const server_state& st, unsigned version, bool client_kee
     if (rep.retry_after > 0) {
         res.set(bhttp::field::retry_after, std::to_string(rep.retry_after));
     }
+    for (const auto& [name, value] : rep.headers) {
+        res.set(name, value);
+    }
     res.keep_alive(client_keep_alive && !rep.close && !st.draining && !st.stopped);
     if (head) {
         res.content_length(rep.body.size());
@@ -321,7 +325,7 @@ public:
     connection_exchange(server_state& st, connection& self, beast::tcp_stream& stream,
                         beast::flat_buffer& buf, parser_type& parser,
                         std::chrono::steady_clock::time_point deadline, const route_match& m,
-                        const std::string& source)
+                        const std::string& source, const api_caller* caller)
         : st_(st),
           self_(self),
           stream_(stream),
@@ -329,7 +333,8 @@ public:
           parser_(parser),
           deadline_(deadline),
           match_(m),
-          source_(source) {}
+          source_(source),
+          caller_(caller) {}
 
     [[nodiscard]] method verb() const override { return method_of(parser_.get().method()); }
 
@@ -374,6 +379,7 @@ public:
     }
 
     [[nodiscard]] const std::string& source() const override { return source_; }
+    [[nodiscard]] const api_caller* caller() const override { return caller_; }
     [[nodiscard]] const core::clock& clock() const override { return *st_.clock; }
 
     asio::awaitable<std::optional<reply>> read_body() override {
@@ -427,12 +433,14 @@ private:
     std::chrono::steady_clock::time_point deadline_;
     const route_match& match_;
     const std::string& source_;
+    const api_caller* caller_;
     bool body_unread_{false};
 };
 
 struct request_outcome {
     reply rep;
-    std::string source;  // authenticated source name ("" when none)
+    std::string source;                // authenticated source name ("" when none)
+    std::optional<api_caller> caller;  // auth_kind::person_token
     bool body_unread{false};
 };
 
@@ -477,8 +485,19 @@ asio::awaitable<void> dispatch_request(server_state& st, connection& self,
             }
             mark_authenticated(st, self);
         }
+    } else if (e.auth == auth_kind::person_token) {
+        const auto token = bearer_token(sv(parser.get()[bhttp::field::authorization]));
+        if (token) {
+            out.caller = st.people.authenticate(*token, st.app.current_config());
+        }
+        if (!out.caller) {
+            unauthorized();
+            co_return;
+        }
+        mark_authenticated(st, self);
     }
-    connection_exchange ex(st, self, stream, buf, parser, deadline, m, out.source);
+    connection_exchange ex(st, self, stream, buf, parser, deadline, m, out.source,
+                           out.caller ? &*out.caller : nullptr);
     out.rep = co_await e.handle(ex);
     out.body_unread = ex.body_unread();
 }

@@ -1,4 +1,5 @@
 // hotlinectl: the admin's tool for hotline configs and channels.
+#include <cstdint>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "config/loader.hpp"
 #include "core/log.hpp"
 #include "ctl/backup.hpp"
+#include "ctl/cases.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
@@ -57,6 +59,14 @@ constexpr const char* usage =
     "                                          segments and each part exactly as sent; with\n"
     "                                          --max-segments (1-10), shortened to fit as a\n"
     "                                          channel's max_segments does; - reads stdin\n"
+    "  cases list [--state S] [--limit N] [--before ID]\n"
+    "  cases show|ack|resolve ID [--note TEXT]\n"
+    "  cases note ID TEXT                      list, show, acknowledge, resolve or annotate\n"
+    "                                          cases through the daemon's API, as the person\n"
+    "                                          whose token --token-file (or\n"
+    "                                          HOTLINE_TOKEN_FILE) holds; --url (or\n"
+    "                                          HOTLINE_URL, default http://127.0.0.1:8080);\n"
+    "                                          --json prints the API's answer\n"
     "  oncall    --config FILE [--schedule ID] [--at TIME] [--days N] [--json]\n"
     "                                          who is on call now (or at TIME, ISO 8601:\n"
     "                                          2026-12-05T18:00 is local in each schedule's\n"
@@ -287,10 +297,18 @@ int main(int argc, char** argv) {
         "diff", "check: compare with the settings the running hotlined started with")(
         "max-segments", po::value<unsigned>(), "sms-preview: shorten to at most N segments (1-10)")(
         "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true")(
+        "url", po::value<std::string>(),
+        "cases: the daemon's URL (default $HOTLINE_URL, else http://127.0.0.1:8080)")(
+        "token-file", po::value<std::string>(),
+        "cases: a file holding your API token (default $HOTLINE_TOKEN_FILE)")(
+        "state", po::value<std::string>(), "cases list: open, acknowledged or resolved")(
+        "limit", po::value<std::int64_t>(), "cases list: at most N cases (1-1000, default 50)")(
+        "before", po::value<std::int64_t>(), "cases list: cases numbered below ID (paging)")(
+        "note", po::value<std::string>(), "cases ack|resolve: a remark kept with the action")(
         "schedule", po::value<std::string>(), "oncall: this schedule only (its id)")(
         "at", po::value<std::string>(), "oncall: the time to ask about (ISO 8601; default now)")(
         "days", po::value<unsigned>()->default_value(7),
-        "oncall: list the shifts of this many days (0-366)")("json", "oncall: print JSON");
+        "oncall: list the shifts of this many days (0-366)")("json", "cases, oncall: print JSON (cases: the API's answer)");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -355,6 +373,24 @@ int main(int argc, char** argv) {
     }
     if (command == "sms-preview") {
         return cmd_sms_preview(vm, args);
+    }
+    if (command == "cases") {
+        hotline::ctl::cases_options options;
+        const auto str = [&vm](const char* name) {
+            return vm.count(name) != 0U ? vm[name].as<std::string>() : std::string{};
+        };
+        options.api.url = str("url");
+        options.api.token_file = str("token-file");
+        options.state = str("state");
+        options.note = str("note");
+        if (vm.count("limit") != 0U) {
+            options.limit = vm["limit"].as<std::int64_t>();
+        }
+        if (vm.count("before") != 0U) {
+            options.before = vm["before"].as<std::int64_t>();
+        }
+        options.json = vm.count("json") != 0U;
+        return hotline::ctl::run_cases(args, options, std::cout, std::cerr);
     }
     if (command == "oncall") {
         if (!args.empty()) {

@@ -365,8 +365,8 @@ TEST_CASE("unknown keys are errors with did-you-mean, at the key's position") {
          file + ":16:1: responder: unknown key; did you mean \"responders\"?",
          file +
              ":17:1: zzz: unknown key (expected one of: include secrets_dir plugin_dir public_url "
-             "case_tag_prefix server storage logging sources channels responders partners admins "
-             "teams schedules templates time_intervals route routes policies)"});
+             "case_tag_prefix ack_links server storage logging sources channels responders "
+             "partners admins teams schedules templates time_intervals route routes policies)"});
 }
 
 TEST_CASE("case_tag_prefix: HOTLINE by default, 1-32 of A-Z a-z 0-9 _ -, errors at the value") {
@@ -399,6 +399,57 @@ TEST_CASE("case_tag_prefix: HOTLINE by default, 1-32 of A-Z a-z 0-9 _ -, errors 
     dir.write("more.yaml", "case_tag_prefix: HL\n");
     const auto twice =
         dir.write("twice.yaml", minimal("include: [more.yaml]\ncase_tag_prefix: HOT\n"));
+    const auto r = load_config(twice);
+    INFO(dump(r));
+    CHECK(r.cfg == nullptr);
+    CHECK(dump(r).find("set it in one file only") != std::string::npos);
+}
+
+TEST_CASE("ack_links.ttl: 7d by default, 1s to 90d, errors at the value") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    {
+        const auto r = load_config(dir.write("none.yaml", minimal("")));
+        INFO(dump(r));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->ack_links.ttl == std::chrono::hours(24 * 7));
+    }
+    for (const auto& [text, ms] : std::vector<std::pair<std::string, long long>>{
+             {"1s", 1000}, {"12h", 43'200'000}, {"90d", 7'776'000'000}, {"1h30m", 5'400'000}}) {
+        const auto r =
+            load_config(dir.write("ok.yaml", minimal("ack_links:\n  ttl: " + text + "\n")));
+        INFO(text << ": " << dump(r));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->ack_links.ttl.count() == ms);
+    }
+    // Line 15 is the second after minimal(); the value starts at column 8.
+    for (const std::string& bad : std::vector<std::string>{
+             "0s", "999ms", "91d", "7", "seven days", "-1d", "[7d]", "{d: 7}", "\"\"", "400d"}) {
+        const auto file = dir.write("bad.yaml", minimal("ack_links:\n  ttl: " + bad + "\n"));
+        const auto r = load_config(file);
+        INFO(bad << ": " << dump(r));
+        CHECK(r.cfg == nullptr);
+        REQUIRE(r.errors.size() == 1);
+        CHECK(r.errors[0].describe().rfind(file + ":15:8: ack_links.ttl: ", 0) == 0);
+    }
+    expect_errors(load_config(dir.write("short.yaml", minimal("ack_links:\n  ttl: 500ms\n"))),
+                  {dir.file("short.yaml") +
+                   ":15:8: ack_links.ttl: expected a duration from 1s to 90d, got \"500ms\""});
+    // Unknown keys get a did-you-mean; the section is a map.
+    expect_errors(load_config(dir.write("typo.yaml", minimal("ack_links:\n  tll: 1d\n"))),
+                  {dir.file("typo.yaml") + ":15:3: ack_links.tll: unknown key; did you mean "
+                                           "\"ttl\"?"});
+    {
+        const auto r = load_config(dir.write("list.yaml", minimal("ack_links: [1d]\n")));
+        INFO(dump(r));
+        CHECK(r.cfg == nullptr);
+        CHECK(dump(r).find("list.yaml:14:12: ack_links") != std::string::npos);
+    }
+    // Set once, like the other top-level settings.
+    dir.write("more.yaml", "ack_links: {ttl: 1d}\n");
+    const auto twice =
+        dir.write("twice.yaml", minimal("include: [more.yaml]\nack_links: {ttl: 2d}\n"));
     const auto r = load_config(twice);
     INFO(dump(r));
     CHECK(r.cfg == nullptr);
@@ -1250,5 +1301,116 @@ TEST_CASE("admins are required: dead letters must reach someone (fault 10)") {
         expect_errors(load_config(file),
                       {file + ":13:10: admins[0].contacts: missing (at least one {channel, "
                               "address} is needed)"});
+    }
+}
+
+TEST_CASE("api_token_file: a responder's or admin's API token, from a file, unique, never shown") {
+    const env_guard no_credentials("CREDENTIALS_DIRECTORY", nullptr);
+    const temp_dir dir;
+    write_secrets(dir);
+    dir.write("secrets/alice.token", "alice-token-0123456789\n");
+    dir.write("secrets/ops.token", "ops-token-0123456789\r\n");
+    dir.write("secrets/short.token", "0123456789abcde\n");  // 15 characters
+    dir.write("secrets/empty.token", "\n");
+    fs::create_directories(dir.path / "secrets/folder");
+    const std::string s = (dir.path / "secrets").string();
+    // Lines 9..16: the people; each api_token_file value starts at column 21.
+    const auto people = [](const std::string& alice_file, const std::string& ops_file) {
+        return "responders:\n"    // 9
+               "  - id: alice\n"  // 10
+               "    api_token_file: " +
+               alice_file +
+               "\n"                                                         // 11
+               "    contacts: [{channel: mail, address: a@example.org}]\n"  // 12
+               "admins:\n"                                                  // 13
+               "  - id: ops\n"                                              // 14
+               "    api_token_file: " +
+               ops_file +
+               "\n"                                                          // 15
+               "    contacts: [{channel: mail, address: o@example.org}]\n";  // 16
+    };
+    const auto config_with = [&](const std::string& people_part, const std::string& extra = {}) {
+        return dir.write("main.yaml", "secrets_dir: secrets\n" + sources_part + channels_part +
+                                          people_part + route_part + extra);
+    };
+    // No message ever quotes a token.
+    const auto no_token_in = [](const load_result& r) {
+        for (const auto& m : messages(r)) {
+            CHECK(m.find("0123456789") == std::string::npos);
+        }
+    };
+
+    SUBCASE("read with the newline cut; no file, no token") {
+        const auto r = load_config(config_with(people("alice.token", "ops.token") +
+                                               "  - {id: ops2, contacts: [{channel: mail, "
+                                               "address: p@example.org}]}\n"));
+        INFO(dump(r));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->responders[0].api_token == "alice-token-0123456789");
+        CHECK(r.cfg->admins[0].api_token == "ops-token-0123456789");
+        CHECK(r.cfg->admins[1].api_token.empty());
+    }
+    SUBCASE("an absolute path is taken as it is") {
+        const auto r = load_config(config_with(people(s + "/alice.token", "ops.token")));
+        INFO(dump(r));
+        REQUIRE(r.cfg != nullptr);
+        CHECK(r.cfg->responders[0].api_token == "alice-token-0123456789");
+    }
+    SUBCASE("missing, empty, not a file, too short: positioned errors") {
+        auto file = config_with(people("nope", "empty.token"));
+        expect_errors(load_config(file),
+                      {file + ":11:21: responders[0].api_token_file: cannot read secret file \"" +
+                           s + "/nope\": No such file or directory",
+                       file + ":15:21: admins[0].api_token_file: secret file \"" + s +
+                           "/empty.token\" is empty"});
+        file = config_with(people("folder", "short.token"));
+        const auto r = load_config(file);
+        expect_errors(
+            r, {file + ":11:21: responders[0].api_token_file: cannot read secret file \"" + s +
+                    "/folder\": not a regular file",
+                file + ":15:21: admins[0].api_token_file: the token in \"" + s +
+                    "/short.token\" is shorter than 16 characters (generate one with: "
+                    "head -c 32 /dev/urandom | base64)"});
+        no_token_in(r);
+    }
+    SUBCASE("two people with one token: an error naming both places, not the token") {
+        // Within a file, sections are read in key order: admins before responders.
+        const auto file = config_with(people("alice.token", "alice.token"));
+        const auto r = load_config(file);
+        expect_errors(r, {file +
+                          ":11:21: responders[0].api_token_file: the same API token as "
+                          "admins ops (at " +
+                          file + ":15:21); every person needs a token of their own"});
+        no_token_in(r);
+        // The same contents in another file are the same token too.
+        dir.write("secrets/copy.token", "alice-token-0123456789");
+        const auto again = load_config(config_with(people("alice.token", "copy.token")));
+        CHECK(again.cfg == nullptr);
+        REQUIRE(again.errors.size() == 1);
+        CHECK(again.errors[0].describe().find("the same API token as admins ops") !=
+              std::string::npos);
+        no_token_in(again);
+    }
+    SUBCASE("not a string; partners take none; never inline") {
+        const auto file = config_with(people("[a, b]", "ops.token") +
+                                      "partners:\n"
+                                      "  - id: ngo\n"
+                                      "    api_token_file: alice.token\n"
+                                      "    contacts: [{channel: mail, address: n@example.org}]\n");
+        const auto r = load_config(file);
+        INFO(dump(r));
+        CHECK(r.cfg == nullptr);
+        REQUIRE(r.errors.size() == 2);
+        CHECK(has(r, file + ":11:21: responders[0].api_token_file: expected a string, got a list"));
+        CHECK(has(r, file + ":19:5: partners[0].api_token_file: unknown key (expected one of: id "
+                            "name language timezone contacts sees)"));
+        const auto inline_token = load_config(config_with(
+            "responders:\n"
+            "  - {id: alice, api_token: x, contacts: [{channel: mail, address: a@x.org}]}\n"
+            "admins: [{id: ops, contacts: [{channel: mail, address: o@x.org}]}]\n"));
+        CHECK(inline_token.cfg == nullptr);
+        REQUIRE(inline_token.errors.size() == 1);
+        CHECK(inline_token.errors[0].describe().find("responders[0].api_token:") !=
+              std::string::npos);
     }
 }

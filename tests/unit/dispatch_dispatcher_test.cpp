@@ -24,6 +24,7 @@
 #include "core/asio.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
+#include "dispatch/ack_link.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "dispatch/plugin_host.hpp"
 #include "net/sender.hpp"
@@ -496,6 +497,53 @@ TEST_CASE("dispatcher: every notification of a case carries its case tag, with t
     const auto tag2 = "[ngo-2 #" + std::to_string(r.ids.case_id) + "]";
     CHECK(second["case_tag"] == tag2);
     CHECK(second["message"]["subject"].get<std::string>().rfind(tag2 + " Case #", 0) == 0);
+}
+
+TEST_CASE("dispatcher: with an ack key and a public_url every alert carries a signed ack_url") {
+    fixture f;
+    f.net.script = {http(503), http(200), http(200)};
+    // Without a key (the default): no link.
+    f.ingest_and_enqueue();
+    REQUIRE(f.drive([&] { return f.status_is("responder:alice", 0, status::delivered); }));
+    REQUIRE(f.net.requests.size() == 2);
+    CHECK_FALSE(nlohmann::json::parse(f.net.requests[0].body).contains("ack_url"));
+
+    const auto storage = core::crypto::key::generate();
+    const auto key = dispatch::ack_key(storage);
+    auto next = std::make_shared<config::config>(*f.cfg);
+    next->public_url = "https://hotline.example.org/";
+    next->ack_links.ttl = std::chrono::hours(2);
+    f.disp->set_config(next, dispatch::channel_map{{"hook", f.hook}});
+    f.disp->set_ack_key(key);
+    auto r = f.ingest("r2", {fixture::planned(alice_1, "high")});
+    const auto before = f.clock.now_ms();
+    f.disp->enqueue(r.notifications);
+    REQUIRE(f.drive([&] { return f.net.requests.size() == 3; }));
+    const auto sent = nlohmann::json::parse(f.net.requests[2].body);
+    const auto url = sent.at("ack_url").get<std::string>();
+    const std::string base = "https://hotline.example.org/v1/ack/";
+    REQUIRE(url.rfind(base, 0) == 0);
+    const auto claim = dispatch::check_ack_token(*key, url.substr(base.size()), before);
+    REQUIRE(claim.has_value());
+    CHECK(claim->case_id == r.ids.case_id);
+    CHECK(claim->target == "responder:alice");
+    CHECK(claim->expires_at >= before + 2 * 3'600'000);
+    CHECK(claim->expires_at <= f.clock.now_ms() + 2 * 3'600'000);
+    // In the rendered message too, and never in the stored payload.
+    CHECK(sent["message"]["body"].get<std::string>().find(url) != std::string::npos);
+    for (const auto& row : f.rows()) {
+        CHECK_FALSE(row.payload.contains("ack_url"));
+    }
+
+    // No public_url: no link, even with a key.
+    auto no_url = std::make_shared<config::config>(*next);
+    no_url->public_url.clear();
+    f.disp->set_config(no_url, dispatch::channel_map{{"hook", f.hook}});
+    f.net.script = {http(200)};
+    auto r3 = f.ingest("r3", {fixture::planned(alice_1, "high")});
+    f.disp->enqueue(r3.notifications);
+    REQUIRE(f.drive([&] { return f.net.requests.size() == 4; }));
+    CHECK_FALSE(nlohmann::json::parse(f.net.requests[3].body).contains("ack_url"));
 }
 
 TEST_CASE("dispatcher: 503 and a transport error are retried with the same key, then delivered") {

@@ -107,3 +107,51 @@ TEST_CASE("token checker") {
     CHECK(who("tok-a-rotated", n) == "a");
     CHECK(who("tok-a", c) == "a");
 }
+
+TEST_CASE("person checker: responders' and admins' API tokens, partners' never") {
+    auto cfg = std::make_shared<config::config>();
+    const auto person = [](std::string id, std::string token) {
+        domain::person p;
+        p.id = std::move(id);
+        p.api_token = std::move(token);
+        return p;
+    };
+    cfg->responders = {person("alice", "alice-token-0123456789"), person("bob", ""),
+                       person("carol", "carol-token-0123456789")};
+    cfg->admins = {person("root", "root-token-0123456789")};
+    cfg->partners = {person("ngo", "ngo-token-0123456789")};  // partners have no API access
+    const std::shared_ptr<const config::config> c = cfg;
+
+    person_checker checker;
+    const auto who = [&](std::string_view t, const std::shared_ptr<const config::config>& conf) {
+        const auto caller = checker.authenticate(t, conf);
+        if (!caller) {
+            return std::string("-");
+        }
+        CHECK(caller->config == conf);
+        REQUIRE(caller->who != nullptr);
+        CHECK(caller->target.ends_with(":" + caller->who->id));
+        return caller->target + (caller->admin ? "!" : "");
+    };
+    CHECK(who("alice-token-0123456789", c) == "responder:alice");
+    CHECK(who("carol-token-0123456789", c) == "responder:carol");
+    CHECK(who("root-token-0123456789", c) == "admin:root!");
+    CHECK(who("ngo-token-0123456789", c) == "-");
+    CHECK(who("", c) == "-");  // bob has no token: an empty one matches nobody
+    CHECK(who("alice-token-012345678", c) == "-");
+    CHECK(who("alice-token-01234567890", c) == "-");
+    CHECK(who("alice-token-0123456789", nullptr) == "-");
+    CHECK(who(std::string(100000, 'x'), c) == "-");
+
+    // The caller's person lives in the config it was checked against, even after a reload
+    // dropped that config everywhere else.
+    auto caller = checker.authenticate("alice-token-0123456789", c);
+    REQUIRE(caller);
+    auto next = std::make_shared<config::config>(*cfg);
+    next->responders[0].api_token = "alice-rotated-0123456789";
+    const std::shared_ptr<const config::config> n = next;
+    CHECK(who("alice-token-0123456789", n) == "-");
+    CHECK(who("alice-rotated-0123456789", n) == "responder:alice");
+    CHECK(caller->who->id == "alice");
+    CHECK(caller->who == &caller->config->responders[0]);
+}

@@ -23,7 +23,10 @@
 
 #include "config/model.hpp"
 #include "core/clock.hpp"
+#include "core/crypto.hpp"
 #include "core/metrics.hpp"
+#include "dispatch/ack_link.hpp"
+#include "http/auth.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
 #include "ingest/pipeline.hpp"
@@ -63,6 +66,16 @@ public:
         other.kind = "imap";
         other.tokens.push_back({"token-imap", "imap.token"});
         cfg->sources = {a, b, other};
+        domain::person alice;  // a responder with an API token
+        alice.id = "alice";
+        alice.api_token = "alice-api-token-0123";
+        domain::person bob;  // a responder without one
+        bob.id = "bob";
+        domain::person root;
+        root.id = "root";
+        root.api_token = "root-api-token-01234";
+        cfg->responders = {alice, bob};
+        cfg->admins = {root};
         // These tests send many reports from one sender; the limits have their own tests.
         cfg->server.limits.source.rate = 0;
         cfg->server.limits.sender.rate = 0;
@@ -83,6 +96,14 @@ public:
     void set_metrics_token(std::string token) {
         auto cfg = std::make_shared<config::config>(*cfg_);
         cfg->server.metrics_token = {std::move(token), "metrics.token"};
+        cfg_ = cfg;
+    }
+
+    // Responders and partners (the ack link's viewers); before requests start.
+    void set_people(std::vector<domain::person> responders, std::vector<domain::person> partners) {
+        auto cfg = std::make_shared<config::config>(*cfg_);
+        cfg->responders = std::move(responders);
+        cfg->partners = std::move(partners);
         cfg_ = cfg;
     }
 
@@ -860,6 +881,64 @@ TEST_CASE("a new endpoint with a dynamic segment needs no change to the server")
     CHECK(seen == std::vector<std::string>{"src-b:200", ":401", ":405"});
 }
 
+TEST_CASE("a person_token route: 401 without a responder's or admin's token, the caller else") {
+    http::route_table routes;
+    http::endpoint e;
+    e.pattern = "/v1/whoami";
+    e.methods = http::method::get;
+    e.auth = http::auth_kind::person_token;
+    e.handle = [](http::exchange& ex) -> asio::awaitable<http::reply> {
+        const http::api_caller* c = ex.caller();
+        co_return http::text_reply(200, c == nullptr ? std::string("none")
+                                                     : c->target + "|" + (c->admin ? "a" : "r") +
+                                                           "|" + c->who->id + "|" + ex.source());
+    };
+    REQUIRE(routes.add(std::move(e)).ok());
+    http::endpoint src;  // a source's route
+    src.pattern = "/v1/echo/{name}";
+    src.methods = http::method::post;
+    src.auth = http::auth_kind::source_token;
+    src.handle = [](http::exchange& ex) { return echo(ex); };
+    REQUIRE(routes.add(std::move(src)).ok());
+    fixture f(test_config(), 5ms, std::move(routes));
+    const auto as = [&f](const std::string& auth) {
+        return roundtrip(f.port, get("/v1/whoami", "GET", auth));
+    };
+    auto r = as("Authorization: Bearer alice-api-token-0123\r\n");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "responder:alice|r|alice|");
+    r = as("Authorization: bearer   root-api-token-01234 \r\n");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->body == "admin:root|a|root|");
+    for (const std::string bad : {
+             "",                                                 // no header
+             "Authorization: Bearer \r\n",                       // no token
+             "Authorization: Basic YWxpY2U6eA==\r\n",            // another scheme
+             "Authorization: Bearer alice-api-token-012\r\n",    // a prefix
+             "Authorization: Bearer alice-api-token-01234\r\n",  // longer
+             "Authorization: Bearer token-a\r\n",                // a source's token
+             "Authorization: Bearer ALICE-API-TOKEN-0123\r\n",   // case matters
+         }) {
+        CAPTURE(bad);
+        r = as(bad);
+        check_error(r, 401, "unauthorized");
+        CHECK(r->header("www-authenticate") == R"(Bearer realm="hotline")");
+    }
+    // A person token does not open a source's route, and the other way round.
+    check_error(roundtrip(f.port,
+                          "POST /v1/echo/x HTTP/1.1\r\nHost: t\r\n"
+                          "Authorization: Bearer alice-api-token-0123\r\n"
+                          "Content-Length: 0\r\n\r\n"),
+                401, "unauthorized");
+    r = roundtrip(f.port,
+                  "POST /v1/echo/x HTTP/1.1\r\nHost: t\r\n"
+                  "Authorization: Bearer token-a\r\nContent-Length: 0\r\n\r\n");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+}
+
 TEST_CASE("/metrics: a 404 on the main listener when it has its own, a token when set") {
     SUBCASE("main listener without /metrics") {
         fixture f(test_config(), 5ms, std::nullopt,
@@ -893,4 +972,201 @@ TEST_CASE("/metrics: a 404 on the main listener when it has its own, a token whe
         REQUIRE(r);
         CHECK(r->status == 404);  // the metrics listener serves no reports
     }
+}
+
+namespace {
+
+// The ack link's store and case service: cases by id, the once keys seen (io thread only).
+struct fake_cases {
+    std::map<std::int64_t, http::ack_case> cases;
+    std::set<std::string> once_keys;
+    std::vector<std::string> actions;  // "ack 42 responder:alice"
+    bool fail{false};
+
+    http::endpoints::ack_backend backend(std::shared_ptr<const core::crypto::key> key) {
+        http::endpoints::ack_backend b;
+        b.key = std::move(key);
+        b.get_case = [this](std::int64_t id, auto done) {
+            if (fail) {
+                done(core::make_error("busy", "database is locked"));
+                return;
+            }
+            const auto it = cases.find(id);
+            done(it == cases.end() ? std::optional<http::ack_case>{}
+                                   : std::optional<http::ack_case>{it->second});
+        };
+        b.act = [this](bool resolve, std::int64_t id, std::string target, std::string once,
+                       auto done) {
+            if (fail) {
+                done(core::make_error("busy", "database is locked"));
+                return;
+            }
+            const auto it = cases.find(id);
+            if (it == cases.end()) {
+                done(core::make_error("not_found", "no such case"));
+                return;
+            }
+            if (!once_keys.insert(once).second) {
+                done(core::make_error("used", "link used"));
+                return;
+            }
+            actions.push_back(std::string{resolve ? "resolve " : "ack "} + std::to_string(id) +
+                              " " + target);
+            http::ack_done d;
+            d.before = it->second.state;
+            const std::string want = resolve ? "resolved" : "acknowledged";
+            d.changed = d.before != want && !(d.before == "resolved" && !resolve);
+            if (d.changed) {
+                it->second.state = want;
+            }
+            d.after = it->second.state;
+            done(d);
+        };
+        return b;
+    }
+};
+
+std::string form_post(const std::string& target, const std::string& body) {
+    return "POST " + target +
+           " HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+}  // namespace
+
+TEST_CASE("/v1/ack/{token}: GET shows, POST acts once; used, expired and forged pages") {
+    const auto storage = core::crypto::key::generate();
+    const auto key = hotline::dispatch::ack_key(storage);
+    auto cases = std::make_shared<fake_cases>();
+    http::ack_case c;
+    c.id = 42;
+    c.state = "open";
+    c.severity = "critical";
+    c.created_at = 1'764'061'200'000;
+    domain::report r;
+    r.text = "Задержан активист";
+    c.first_report = r;
+    cases->cases[42] = c;
+    fixture f(test_config(), 5ms, std::nullopt, [&](fake_app& app) {
+        domain::person alice;
+        alice.id = "alice";
+        domain::person boris;
+        boris.id = "boris";
+        boris.language = "ru";
+        app.set_people({alice, boris}, {});
+        auto routes = app.routes();
+        REQUIRE(http::endpoints::add_ack(routes, app, cases->backend(key)).ok());
+        return routes;
+    });
+    const std::int64_t now = 1'764'061'200'000;  // the fixture's clock
+    const auto token = hotline::dispatch::make_ack_token(*key, 42, "responder:alice", now + 60'000);
+    const std::string path = "/v1/ack/" + token;
+
+    const auto check_page = [](const std::optional<response>& p, int status) {
+        REQUIRE(p.has_value());
+        CHECK(p->status == status);
+        CHECK(p->header("content-type") == "text/html; charset=utf-8");
+        CHECK(p->header("cache-control") == "no-store");
+        CHECK(p->header("referrer-policy") == "no-referrer");
+        CHECK(p->header("x-frame-options") == "DENY");
+        CHECK(p->header("content-security-policy")
+                  .rfind("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'", 0) ==
+              0);
+    };
+
+    // GET (twice, and HEAD) changes nothing.
+    for (int i = 0; i < 2; ++i) {
+        const auto page = roundtrip(f.port, get(path));
+        check_page(page, 200);
+        CHECK(page->body.find("Case #42") != std::string::npos);
+        CHECK(page->body.find("Задержан активист") != std::string::npos);
+        CHECK(page->body.find("value=\"ack\"") != std::string::npos);
+    }
+    check_page(roundtrip(f.port, get(path, "HEAD"), true), 200);
+    CHECK(f.on_io([&] { return cases->actions.size(); }) == 0);
+
+    // A POST without a known action: 400, nothing done, the link still works.
+    check_page(roundtrip(f.port, form_post(path, "action=delete")), 400);
+    check_page(roundtrip(f.port, form_post(path, "")), 400);
+    check_page(roundtrip(f.port, form_post(path, "action=%zz")), 400);
+    CHECK(f.on_io([&] { return cases->actions.size(); }) == 0);
+
+    // The POST acts once, as the token's target.
+    auto done = roundtrip(f.port, form_post(path, "action=ack"));
+    check_page(done, 200);
+    CHECK(done->body.find("Acknowledged") != std::string::npos);
+    CHECK(f.on_io([&] { return cases->actions; }) ==
+          std::vector<std::string>{"ack 42 responder:alice"});
+    CHECK(f.on_io([&] { return *cases->once_keys.begin(); }) ==
+          hotline::dispatch::ack_once_key(token));
+    // Used: 410, for resolve too.
+    auto used = roundtrip(f.port, form_post(path, "action=resolve"));
+    check_page(used, 410);
+    CHECK(used->body.find("already used") != std::string::npos);
+    // The GET after shows the new state and only Resolve.
+    auto after = roundtrip(f.port, get(path));
+    check_page(after, 200);
+    CHECK(after->body.find("value=\"ack\"") == std::string::npos);
+    CHECK(after->body.find("value=\"resolve\"") != std::string::npos);
+
+    // A Russian speaker's link resolves: the result in Russian.
+    const auto ru =
+        "/v1/ack/" + hotline::dispatch::make_ack_token(*key, 42, "responder:boris", now + 60'000);
+    auto ru_done = roundtrip(f.port, form_post(ru, "action=resolve"));
+    check_page(ru_done, 200);
+    CHECK(ru_done->body.find("Закрыто — спасибо") != std::string::npos);
+
+    // Expired: 410 in the person's language, GET and POST alike.
+    const auto old =
+        "/v1/ack/" + hotline::dispatch::make_ack_token(*key, 42, "responder:boris", now - 1);
+    auto expired = roundtrip(f.port, get(old));
+    check_page(expired, 410);
+    CHECK(expired->body.find("Срок действия ссылки истёк") != std::string::npos);
+    check_page(roundtrip(f.port, form_post(old, "action=ack")), 410);
+
+    // Forged (another key, a changed character, junk): 404 in both languages.
+    const auto other = core::crypto::key::generate();
+    for (const auto& bad :
+         {"/v1/ack/" + hotline::dispatch::make_ack_token(other, 42, "responder:alice", now + 1000),
+          "/v1/ack/" + std::string(token).replace(5, 1, token[5] == 'A' ? "B" : "A"),
+          std::string{"/v1/ack/not-a-token"}, std::string{"/v1/ack/%00%01"}}) {
+        auto forged = roundtrip(f.port, get(bad));
+        REQUIRE(forged);
+        CHECK(forged->status == 404);
+        if (forged->header("content-type") == "text/html; charset=utf-8") {
+            CHECK(forged->body.find("This link is not valid") != std::string::npos);
+            CHECK(forged->body.find("Ссылка недействительна") != std::string::npos);
+        }
+        check_page(roundtrip(f.port, form_post(bad.rfind("/v1/ack/%", 0) == 0 ? path + "x" : bad,
+                                               "action=ack")),
+                   404);
+    }
+    // A token longer than a path segment may be never reaches the handler.
+    CHECK(roundtrip(f.port, get("/v1/ack/" + std::string(300, 'A')))->status == 404);
+
+    // A person no longer configured, or a case that does not exist: 404.
+    const auto gone =
+        "/v1/ack/" + hotline::dispatch::make_ack_token(*key, 42, "responder:carol", now + 60'000);
+    check_page(roundtrip(f.port, get(gone)), 404);
+    const auto no_case =
+        "/v1/ack/" + hotline::dispatch::make_ack_token(*key, 77, "responder:alice", now + 60'000);
+    check_page(roundtrip(f.port, get(no_case)), 404);
+    check_page(roundtrip(f.port, form_post(no_case, "action=ack")), 404);
+
+    // The store failing: 503 with Retry-After; the link is not used up.
+    f.on_io([&] {
+        cases->fail = true;
+        return 0;
+    });
+    const auto fresh =
+        "/v1/ack/" + hotline::dispatch::make_ack_token(*key, 42, "responder:alice", now + 1000);
+    auto busy = roundtrip(f.port, form_post(fresh, "action=ack"));
+    check_page(busy, 503);
+    CHECK(busy->header("retry-after") == "1");
+    check_page(roundtrip(f.port, get(fresh)), 503);
+    CHECK(f.on_io([&] { return cases->once_keys.size(); }) == 2);
+
+    // Other methods: 405.
+    CHECK(roundtrip(f.port, get(path, "PUT"))->status == 405);
 }

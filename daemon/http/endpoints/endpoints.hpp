@@ -2,9 +2,18 @@
 // (SMS gateways at /v1/sms/{source}, acknowledgements at /v1/ack/{token}) is a new file
 // here and a line in standard_routes(), with no change to server.cpp.
 #pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/crypto.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
+#include "http/ack_page.hpp"
 #include "http/route_table.hpp"
+#include "ingest/cases.hpp"
 #include "ingest/pipeline.hpp"
 #include "ingest/sms_intake.hpp"
 
@@ -21,6 +30,33 @@ namespace endpoints {
 // the config in force): gateway check -> sms_intake -> the gateway's answer.
 [[nodiscard]] core::status add_sms(route_table& routes, const application& app,
                                    ingest::sms_intake& intake, ingest::pipeline& pipeline);
+
+// What the signed link's pages need from the daemon (app/ wires the store's get_case and
+// the case service's act): completions may run on any thread.
+struct ack_backend {
+    // The ack-link key (dispatch::ack_key of the storage key); null: every link is refused.
+    std::shared_ptr<const core::crypto::key> key;
+    // The case, nullopt when there is none.
+    std::function<void(std::int64_t case_id,
+                       std::function<void(core::result<std::optional<ack_case>>)> done)>
+        get_case;
+    // Acknowledges (resolve false) or resolves case `case_id` as `target` through the link,
+    // single use by `once_key`; errors "used", "not_found", or anything else (busy).
+    std::function<void(bool resolve, std::int64_t case_id, std::string target, std::string once_key,
+                       std::function<void(core::result<ack_done>)> done)>
+        act;
+};
+
+// The backend of a running daemon: the store's get_case and the case service's act (as the
+// link's target, channel "link"). The references must outlive the table.
+[[nodiscard]] ack_backend ack_backend_of(store::store& db, ingest::case_service& cases,
+                                         std::shared_ptr<const core::crypto::key> key);
+
+// GET /v1/ack/{token}: the confirm page; POST (action=ack|resolve): acts once, then the
+// result page. No auth: the token is the authentication (dispatch/ack_link). `backend`
+// is copied; what it references must outlive the table.
+[[nodiscard]] core::status add_ack(route_table& routes, const application& app,
+                                   ack_backend backend);
 
 // GET /healthz and /readyz (application::ready).
 [[nodiscard]] core::status add_health(route_table& routes, const application& app);
