@@ -19,6 +19,7 @@
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/work_pool.hpp"
+#include "dispatch/ack_link.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
@@ -117,10 +118,14 @@ public:
         // /metrics on its own (loopback by default) listener, or on the main one when
         // server.metrics_listen is off.
         const bool metrics_apart = !cfg_->server.metrics_address.empty();
-        http_ = std::make_unique<http::server>(
-            io_, *this,
-            http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart, sms_.get()),
-            metrics_);
+        // The signed acknowledgement link in every alert (dispatch/ack_link) and its pages.
+        const auto ack_key = dispatch::ack_key(keys_->current());
+        disp_->set_ack_key(ack_key);
+        auto routes =
+            http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart, sms_.get());
+        http::endpoints::abort_on(http::endpoints::add_ack(
+            routes, *this, http::endpoints::ack_backend_of(*db_, *cases_, ack_key)));
+        http_ = std::make_unique<http::server>(io_, *this, std::move(routes), metrics_);
         const auto port = http_->start(cfg_->server);
         if (!port) {
             spdlog::critical("cannot listen: {}", port.err().describe());
