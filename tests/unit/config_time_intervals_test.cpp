@@ -330,8 +330,16 @@ TEST_CASE("routes: bad interval lists and time_interval matchers") {
          "main.yaml:16:", "main.yaml:17:"});
 }
 
+std::string policies(std::initializer_list<const char*> ids) {
+    std::string out = "policies:\n";
+    for (const char* id : ids) {
+        out += std::string("  - {id: ") + id + ", steps: [{targets: [responder:alice]}]}\n";
+    }
+    return out;
+}
+
 TEST_CASE("routes: policy, group_by, group_window") {
-    const auto r = load("",
+    const auto r = load(policies({"default", "urgent"}),
                         "  policy: default\n"
                         "  group_by: [sender]\n"
                         "  group_window: 30m\n"
@@ -386,11 +394,12 @@ TEST_CASE("routes: bad policy, group_by and group_window values") {
                    "main.yaml:19:21: route.routes[1].group_window: "});
 }
 
-TEST_CASE("routes: every policy name is recorded for the policies reader") {
-    // The reference check is the `policies:` section's (not part of this change); the load
-    // succeeds with names nobody declared until then.
-    const auto r = load("", "  policy: p1\n  routes:\n    - {policy: p2}\n");
+TEST_CASE("routes: every policy name is checked against policies:") {
+    const auto r = load(policies({"p1", "p2"}), "  policy: p1\n  routes:\n    - {policy: p2}\n");
     INFO(dump(r));
     REQUIRE(r.cfg != nullptr);
     CHECK(r.cfg->route.routes.at(0).policy == "p2");
+    // An undeclared one is an error at its use, with a suggestion.
+    expect_errors(load(policies({"p1"}), "  policy: p2\n"),
+                  {"main.yaml:13:11: route.policy: unknown policy \"p2\"; did you mean \"p1\"?"});
 }

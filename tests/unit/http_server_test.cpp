@@ -48,7 +48,7 @@ public:
         : io_(io),
           pipeline_(
               io.get_executor(), metrics,
-              [this](domain::report r, domain::case_info, auto, auto done) {
+              [this](domain::report r, domain::case_info, auto, auto, auto done) {
                   commit(std::move(r), std::move(done));
               },
               [](std::vector<domain::notification>) {}),
