@@ -70,9 +70,7 @@ def test_link_in_the_alert_acknowledges_in_english_and_resolves_in_russian(wd, b
     public = d.cfg["public_url"]
 
     # English: the default route pages responder:en.
-    r = d.submit(h.report("Someone followed me home from the office."))
-    assert r.status_code == 202, r.text
-    ids = r.json()
+    ids = d.submit(h.report("Someone followed me home from the office."))
     alert = alert_of(http_sink, "/ok/en", ids["report_id"])
     url = alert["ack_url"]
     assert url.startswith(public + "/v1/ack/"), url
@@ -121,9 +119,7 @@ def test_link_in_the_alert_acknowledges_in_english_and_resolves_in_russian(wd, b
     assert page.status_code == 200 and "acknowledged" in page.text and "resolved" not in page.text
 
     # Russian: a detention report pages responder:ru, whose page is in Russian.
-    r = d.submit(h.report("Задержали активиста у метро, нужен адвокат."))
-    assert r.status_code == 202, r.text
-    ru_ids = r.json()
+    ru_ids = d.submit(h.report("Задержали активиста у метро, нужен адвокат."))
     ru_alert = alert_of(http_sink, "/ok/ru", ru_ids["report_id"])
     ru_url = ru_alert["ack_url"]
     assert "Чтобы подтвердить или закрыть дело, откройте " + ru_url in ru_alert["message"]["body"]
@@ -169,9 +165,7 @@ def test_link_in_the_alert_acknowledges_in_english_and_resolves_in_russian(wd, b
 def test_an_expired_link_shows_the_expired_page(wd, base_cfg, http_sink):
     from selenium.webdriver.common.by import By
     d = start(wd, base_cfg, ttl="1s")
-    r = d.submit(h.report("Expiring link report."))
-    assert r.status_code == 202, r.text
-    ids = r.json()
+    ids = d.submit(h.report("Expiring link report."))
     url = alert_of(http_sink, "/ok/en", ids["report_id"])["ack_url"]
     h.wait_until(lambda: requests.get(url, timeout=5).status_code == 410, timeout=5,
                  what="the link to expire")
@@ -191,8 +185,7 @@ def test_no_public_url_no_link(wd, base_cfg, http_sink):
     base_cfg["public_url"] = ""
     d = h.Daemon(wd, base_cfg).start()
     r = d.submit(h.report("No public URL."))
-    assert r.status_code == 202, r.text
-    alert = alert_of(http_sink, "/ok/en", r.json()["report_id"])
+    alert = alert_of(http_sink, "/ok/en", r["report_id"])
     assert "ack_url" not in alert
     assert "To acknowledge, reply ACK " in alert["message"]["body"]
     assert "/v1/ack/" not in alert["message"]["body"]
