@@ -19,10 +19,10 @@ void check_references(load_state& state) {
     for (const auto& ref : state.notify_refs) {
         std::string what;
         switch (ref.target.type) {
-        case domain::target::kind::responder: what = "responder"; break;
-        case domain::target::kind::partner: what = "partner"; break;
-        case domain::target::kind::team: what = "team"; break;
-        case domain::target::kind::schedule: what = "schedule"; break;
+            case domain::target::kind::responder: what = "responder"; break;
+            case domain::target::kind::partner: what = "partner"; break;
+            case domain::target::kind::team: what = "team"; break;
+            case domain::target::kind::schedule: what = "schedule"; break;
         }
         // declared_ids is keyed by the section: responders, partners, teams, schedules.
         const auto& ids = state.declared_ids[what + "s"];
@@ -31,9 +31,9 @@ void check_references(load_state& state) {
             for (const auto& [id, where] : ids) {
                 names.push_back(id);
             }
-            y.fail(ref.target.at, ref.path,
-                   "unknown " + what + " \"" + ref.target.id + "\"" +
-                       suggest(ref.target.id, names));
+            y.fail(
+                ref.target.at, ref.path,
+                "unknown " + what + " \"" + ref.target.id + "\"" + suggest(ref.target.id, names));
         }
     }
 }

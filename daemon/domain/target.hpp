@@ -14,10 +14,10 @@ struct target {
     core::mark at;
     [[nodiscard]] static const char* prefix(kind k) {
         switch (k) {
-        case kind::responder: return "responder:";
-        case kind::partner: return "partner:";
-        case kind::team: return "team:";
-        case kind::schedule: return "schedule:";
+            case kind::responder: return "responder:";
+            case kind::partner: return "partner:";
+            case kind::team: return "team:";
+            case kind::schedule: return "schedule:";
         }
         return "responder:";
     }

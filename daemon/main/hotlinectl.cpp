@@ -1,6 +1,6 @@
 // hotlinectl: the admin's tool for hotline configs and channels.
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -308,7 +308,8 @@ int main(int argc, char** argv) {
         "schedule", po::value<std::string>(), "oncall: this schedule only (its id)")(
         "at", po::value<std::string>(), "oncall: the time to ask about (ISO 8601; default now)")(
         "days", po::value<unsigned>()->default_value(7),
-        "oncall: list the shifts of this many days (0-366)")("json", "cases, oncall: print JSON (cases: the API's answer)");
+        "oncall: list the shifts of this many days (0-366)")(
+        "json", "cases, oncall: print JSON (cases: the API's answer)");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));

@@ -85,10 +85,10 @@ TEST_CASE("expand_targets: teams to members, schedules to whoever is on call the
     for (const auto& x : got) {
         names.push_back(x.str());
     }
-    CHECK(names == std::vector<std::string>{"responder:boris", "responder:alice",
-                                            "responder:carol", "partner:ngo"});
-    const auto later =
-        dispatch::expand_targets(cfg, {t(target::kind::schedule, "week")}, 1'795'996'800'000, on_call);
+    CHECK(names == std::vector<std::string>{"responder:boris", "responder:alice", "responder:carol",
+                                            "partner:ngo"});
+    const auto later = dispatch::expand_targets(cfg, {t(target::kind::schedule, "week")},
+                                                1'795'996'800'000, on_call);
     REQUIRE(later.size() == 1);
     CHECK(later[0].id == "alice");
     CHECK(dispatch::expand_targets(cfg, {t(target::kind::schedule, "week")}, 0, nullptr).empty());
@@ -125,8 +125,8 @@ TEST_CASE("plan_step: alerts for the step's people, escalated past step 1, partn
     rules::decision d;
     d.severity = "critical";
     d.paths = {{"root", "detention"}};
-    const auto first = dispatch::plan_step(cfg, p, {"rapid", 0, 0}, report(), d,
-                                           1'795'996'800'000, on_call);
+    const auto first =
+        dispatch::plan_step(cfg, p, {"rapid", 0, 0}, report(), d, 1'795'996'800'000, on_call);
     REQUIRE(first.size() == 1);
     CHECK(first[0].target == "responder:alice");
     CHECK(first[0].payload["escalated"] == false);
