@@ -171,6 +171,7 @@ def test_route_shows_policy_grouping_and_muting(wd, base_cfg):
         {"name": "always", "time_intervals": [{}]},
         {"name": "never", "time_intervals": []},
     ]
+    cfg["policies"] = [{"id": "default", "steps": [{"targets": ["responder:en"]}]}]
     cfg["route"]["policy"] = "default"
     cfg["route"]["group_by"] = ["sender", "labels.region"]
     cfg["route"]["group_window"] = "30m"

@@ -486,14 +486,14 @@ def test_a_responder_acknowledges_by_email_reply_other_replies_are_notes(
     # A note first: any reply that is not a command.
     dv.append(responder_reply("Руслан <RU@example.org>", "Re: " + alert.subject,
                               alert.message_id, "note-1@example.org",
-                              "Выезжаю, буду через 20 минут.\r\n\r\n> " + alert.text()[:40]),
+                              "Выезжаю, буду через 20 минут.\r\n\r\n> " + alert.text[:40]),
               user=user)
     h.wait_until(lambda: d.q("SELECT COUNT(*) AS n FROM audit_events WHERE case_id = ? AND "
                              "kind = 'case_note'", case)[0]["n"] == 1, what="the case note")
     # Then the acknowledgement, top-posted above the quoted alert.
     dv.append(responder_reply("ru@example.org", "Re: " + alert.subject, alert.message_id,
                               "ack-1@example.org",
-                              "Принял\r\n\r\nOn Tue, Hotline wrote:\r\n> " + alert.text()[:40]),
+                              "Принял\r\n\r\nOn Tue, Hotline wrote:\r\n> " + alert.text[:40]),
               user=user)
     h.wait_until(lambda: d.q("SELECT state FROM cases WHERE id = ?", case)[0]["state"]
                  == "acknowledged", what="acknowledged by email")
