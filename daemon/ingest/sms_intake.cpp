@@ -185,7 +185,7 @@ std::optional<pipeline::refusal> sms_intake::accept(sms_message m, completion do
                 metrics_.counter_add("hotline_sms_replies_total", {{"source", m.source}});
                 cases_->reply(
                     what, cmd->case_id, case_actor{who->target, "sms"}, who->contact, who->language,
-                    [this, alive = std::weak_ptr(alive_), target = who->target,
+                    [alive = std::weak_ptr(alive_), target = who->target,
                      done = std::move(done)](case_service::reply_outcome o) {
                         if (alive.expired()) {
                             return;
