@@ -56,6 +56,8 @@ pipeline::pipeline(asio::any_io_executor io, core::metrics& metrics, commit_fn c
                               "Reports already known by (source, external_id), by source");
     metrics_.describe_counter("hotline_reports_rejected_total",
                               "Report requests refused with a 4xx, by source and reason");
+    metrics_.describe_counter("hotline_reports_silenced_total",
+                              "Reports a silence kept from paging anyone, by source");
     metrics_.describe_counter("hotline_reports_limited_total",
                               "Reports refused by a rate limit or a full queue (429/503), by "
                               "source and limiter (source, sender, queue)");
@@ -154,8 +156,11 @@ void pipeline::route_and_queue(domain::report r, const config::config& cfg,
                                const std::vector<std::string>* case_targets,
                                std::vector<domain::planned_notification> extra) {
     const auto decision = rules::evaluate(cfg.route, r);
-    auto planned = case_targets != nullptr ? dispatch::plan_update(cfg, r, decision, *case_targets)
-                                           : dispatch::plan_report(cfg, r, decision);
+    const auto silence = silenced_by(r);
+    auto planned = silence ? std::vector<domain::planned_notification>{}
+                   : case_targets != nullptr
+                       ? dispatch::plan_update(cfg, r, decision, *case_targets)
+                       : dispatch::plan_report(cfg, r, decision);
     for (auto& e : extra) {
         if (!e.payload.contains("severity")) {
             e.payload["severity"] = "low";  // behind every alert in its channel's queue
@@ -163,11 +168,23 @@ void pipeline::route_and_queue(domain::report r, const config::config& cfg,
         planned.push_back(std::move(e));
     }
     auto info = dispatch::case_for(decision);
+    if (silence) {
+        info.labels["silenced_by"] = std::to_string(*silence);
+    }
     const std::string source = r.source;
     queue_.push(source, domain::severity_rank(decision.severity),
                 pending{std::move(r), std::move(info), std::move(planned), decision.severity,
                         std::move(answer)});
     pump();
+}
+
+std::optional<std::int64_t> pipeline::silenced_by(const domain::report& r) const {
+    const auto id = silences_.match(r);
+    if (id) {
+        metrics_.counter_add("hotline_reports_silenced_total", {{"source", r.source}});
+        spdlog::info("report from source={} silenced by silence={}: nobody paged", r.source, *id);
+    }
+    return id;
 }
 
 std::optional<pipeline::refusal> pipeline::limited(const std::string& source, refusal r,

@@ -15,6 +15,7 @@
 #include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
 #include "ctl/rekey.hpp"
+#include "ctl/silence.hpp"
 #include "ctl/sms_preview.hpp"
 
 namespace po = boost::program_options;
@@ -53,7 +54,16 @@ constexpr const char* usage =
     "                                          encoding (GSM-7 or UCS-2), septets/units,\n"
     "                                          segments and each part exactly as sent; with\n"
     "                                          --max-segments (1-10), shortened to fit as a\n"
-    "                                          channel's max_segments does; - reads stdin\n\n"
+    "                                          channel's max_segments does; - reads stdin\n"
+    "  silence add MATCHER... (--duration D | --until TIME) --comment TEXT\n"
+    "  silence list [--all]\n"
+    "  silence expire ID                       add, list or end silences (reports they match\n"
+    "                                          are stored but page nobody) through the\n"
+    "                                          daemon's API, as the person whose token\n"
+    "                                          --token-file (or HOTLINE_TOKEN_FILE) holds;\n"
+    "                                          --url (or HOTLINE_URL, else the --config's\n"
+    "                                          server address and port); --json prints the\n"
+    "                                          API's answer\n\n"
     "Options";
 
 int cmd_check(const std::string& config, bool diff) {
@@ -251,7 +261,18 @@ int main(int argc, char** argv) {
         "ingest --gateway: the client address the request is taken to come from")(
         "diff", "check: compare with the settings the running hotlined started with")(
         "max-segments", po::value<unsigned>(), "sms-preview: shorten to at most N segments (1-10)")(
-        "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true");
+        "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true")(
+        "url", po::value<std::string>(),
+        "silence, cases: the daemon's URL (default $HOTLINE_URL, else the config's server "
+        "address and port)")("token-file", po::value<std::string>(),
+                             "silence, cases: a file holding your API token (default "
+                             "$HOTLINE_TOKEN_FILE)")("json",
+                                                     "silence, cases: print the API's JSON answer")(
+        "duration", po::value<std::string>(), "silence add: how long, like 2h or 1h30m")(
+        "until", po::value<std::string>(),
+        "silence add: the end, like 2026-12-04T09:00:00Z or ...+03:00")(
+        "comment", po::value<std::string>(), "silence add: why (kept in the audit trail)")(
+        "all", "silence list: expired and ended silences too");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -316,6 +337,21 @@ int main(int argc, char** argv) {
     }
     if (command == "sms-preview") {
         return cmd_sms_preview(vm, args);
+    }
+    if (command == "silence") {
+        hotline::ctl::silence_options options;
+        const auto str = [&vm](const char* name) {
+            return vm.count(name) != 0U ? vm[name].as<std::string>() : std::string{};
+        };
+        options.api.url = str("url");
+        options.api.token_file = str("token-file");
+        options.config = config;
+        options.duration = str("duration");
+        options.until = str("until");
+        options.comment = str("comment");
+        options.all = vm.count("all") != 0U;
+        options.json = vm.count("json") != 0U;
+        return hotline::ctl::run_silence(args, options, std::cout, std::cerr);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;

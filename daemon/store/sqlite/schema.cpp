@@ -1,5 +1,7 @@
 #include "store/sqlite/schema.hpp"
 
+#include "store/sqlite/silences.hpp"
+
 #include <array>
 #include <string>
 
