@@ -98,7 +98,7 @@ double run(const std::filesystem::path& dir, bool sealed, int reports) {
         }
         auto r = make_report(i);
         auto plan = make_plan(r);
-        (*db)->ingest(std::move(r), domain::case_info{"critical", "root/detention", {}},
+        (*db)->ingest(std::move(r), domain::case_info{"critical", "root/detention", {}, "", "", 0},
                       std::move(plan), [&](core::result<store::ingest_result> res) {
                           std::lock_guard lock(m);
                           --in_flight;

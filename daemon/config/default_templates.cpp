@@ -18,6 +18,8 @@ const message_template alert_en{
     "{{#update}}New message in case #{{case_id}}, severity {{severity}}.\n"
     "It joined a case you were alerted to; earlier alerts are in the same thread.\n{{/update}}"
     "{{^update}}New report for case #{{case_id}}, severity {{severity}}.\n{{/update}}"
+    "{{#escalated}}ESCALATED (step {{escalation_step}} of {{escalation_steps}}): nobody has "
+    "acknowledged this case yet.\n{{/escalated}}"
     "Route: {{route}}\n"
     "Source: {{source}}, received {{received_at}}\n"
     "{{#sender}}From: {{sender}}\n{{/sender}}"
@@ -36,6 +38,8 @@ const message_template alert_ru{
     "{{severity_ru}}.\n"
     "Прежние уведомления по этому делу — в той же переписке.\n{{/update}}"
     "{{^update}}Новое сообщение по делу #{{case_id}}, срочность: {{severity_ru}}.\n{{/update}}"
+    "{{#escalated}}ЭСКАЛАЦИЯ (шаг {{escalation_step}} из {{escalation_steps}}): дело ещё никто "
+    "не принял.\n{{/escalated}}"
     "Маршрут: {{route}}\n"
     "Источник: {{source}}, получено {{received_at}}\n"
     "{{#sender}}Отправитель: {{sender}}\n{{/sender}}"
@@ -72,13 +76,15 @@ const message_template dead_letter_ru{
 // own): one short line, the case number first and the ACK instruction last, so shortening
 // {{text}} to max_segments (dispatch/sms_text) keeps both. No subject: an SMS has none.
 const message_template sms_en{"",
-                              "HOTLINE #{{case_id}} {{severity}}{{#update}} update{{/update}}: "
+                              "HOTLINE #{{case_id}} {{severity}}{{#update}} update{{/update}}"
+                              "{{#escalated}} ESCALATED{{/escalated}}: "
                               "{{text}} Reply ACK {{case_id}}",
                               {}};
 
 const message_template sms_ru{"",
                               "HOTLINE #{{case_id}} {{severity_ru}}{{#update}} "
-                              "дополнение{{/update}}: {{text}} "
+                              "дополнение{{/update}}{{#escalated}} ЭСКАЛАЦИЯ{{/escalated}}: "
+                              "{{text}} "
                               "Ответьте ACK {{case_id}}",
                               {}};
 
@@ -118,6 +124,50 @@ const message_template sms_bad_address_en{
 const message_template sms_bad_address_ru{
     "", "HOTLINE НЕВЕРНЫЙ НОМЕР: {{target}}, {{channel}} (дело #{{case_id}}): {{last_error}}", {}};
 
+// A case changed state (policy notify_on): told to those already paged. `event` is
+// acknowledged | resolved | reopened; `by` names who did it (a person's name, or "ack
+// timeout"); no report contents.
+const message_template case_notice_en{
+    HOTLINE_TAG "Case #{{case_id}} {{event}}{{#by}} by {{by}}{{/by}}",
+    "Case #{{case_id}} (severity {{severity}}) was {{event}}{{#by}} by {{by}}{{/by}}"
+    "{{#via}} via {{via}}{{/via}} at {{at}}.\n"
+    "{{#reopened}}Nobody resolved it in time: escalation starts again.\n{{/reopened}}",
+    {}};
+
+const message_template case_notice_ru{
+    HOTLINE_TAG "Дело #{{case_id}}: {{event_ru}}{{#by}} ({{by}}){{/by}}",
+    "Дело #{{case_id}} (срочность: {{severity_ru}}) — {{event_ru}}{{#by}}: {{by}}{{/by}}"
+    "{{#via}}, через {{via}}{{/via}}, {{at}}.\n"
+    "{{#reopened}}Дело не закрыли вовремя: оповещение начинается снова.\n{{/reopened}}",
+    {}};
+
+const message_template sms_case_notice_en{
+    "", "HOTLINE #{{case_id}} {{event}}{{#by}} by {{by}}{{/by}}", {}};
+
+const message_template sms_case_notice_ru{
+    "", "HOTLINE #{{case_id}}: {{event_ru}}{{#by}} ({{by}}){{/by}}", {}};
+
+// Every step of a policy ran (repeats included) and nobody acknowledged: the admins act.
+const message_template escalation_exhausted_en{
+    HOTLINE_TAG "NOBODY ACKNOWLEDGED case #{{case_id}} ({{severity}})",
+    "Every step of policy {{policy}} paged its targets{{#rounds}} ({{rounds}} rounds){{/rounds}} "
+    "and nobody acknowledged case #{{case_id}} (severity {{severity}}, opened {{opened_at}}).\n\n"
+    "Reach the responders by other means, or acknowledge the case yourself.\n",
+    {}};
+
+const message_template escalation_exhausted_ru{
+    HOTLINE_TAG "НИКТО НЕ ПРИНЯЛ дело #{{case_id}} ({{severity_ru}})",
+    "Все шаги политики {{policy}} выполнены{{#rounds}} (кругов: {{rounds}}){{/rounds}}, но дело "
+    "#{{case_id}} (срочность: {{severity_ru}}, открыто {{opened_at}}) никто не принял.\n\n"
+    "Свяжитесь с дежурными другим способом или примите дело сами.\n",
+    {}};
+
+const message_template sms_escalation_exhausted_en{
+    "", "HOTLINE NOBODY ACKNOWLEDGED case #{{case_id}} ({{severity}}). Act now.", {}};
+
+const message_template sms_escalation_exhausted_ru{
+    "", "HOTLINE НИКТО НЕ ПРИНЯЛ дело #{{case_id}} ({{severity_ru}}). Действуйте.", {}};
+
 #undef HOTLINE_TAG
 
 }  // namespace
@@ -136,6 +186,18 @@ const message_template& default_template(const std::string& channel_type,
     }
     if (channel_type == "sms") {
         return ru ? sms_ru : sms_en;
+    }
+    if (channel_type == "case_notice") {
+        return ru ? case_notice_ru : case_notice_en;
+    }
+    if (channel_type == "sms_case_notice") {
+        return ru ? sms_case_notice_ru : sms_case_notice_en;
+    }
+    if (channel_type == "escalation_exhausted") {
+        return ru ? escalation_exhausted_ru : escalation_exhausted_en;
+    }
+    if (channel_type == "sms_escalation_exhausted") {
+        return ru ? sms_escalation_exhausted_ru : sms_escalation_exhausted_en;
     }
     if (channel_type == "sms_dead_letter") {
         return ru ? sms_dead_letter_ru : sms_dead_letter_en;

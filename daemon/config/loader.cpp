@@ -50,9 +50,13 @@ constexpr auto sections = std::to_array<section>({
     {"responders", false, read_responders, nullptr},
     {"partners", false, read_partners, nullptr},
     {"admins", false, read_admins, finish_admins},
+    {"teams", false, read_teams, nullptr},
+    {"schedules", false, read_schedules, finish_oncall},
     {"templates", false, read_templates, nullptr},
+    {"time_intervals", false, read_time_intervals, nullptr},
     {"route", true, read_route, finish_routes},
     {"routes", false, read_routes, nullptr},
+    {"policies", false, read_policies, finish_policies},
 });
 
 constexpr auto top_level_keys = [] {

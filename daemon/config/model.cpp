@@ -37,4 +37,25 @@ const person* config::find_partner(const std::string& id) const {
     return it == partners.end() ? nullptr : &*it;
 }
 
+const escalation_policy* config::find_policy(const std::string& id) const {
+    for (const auto& p : policies) {
+        if (p.id == id) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
+const team* config::find_team(const std::string& id) const {
+    const auto it =
+        std::find_if(teams.begin(), teams.end(), [&](const auto& t) { return t.id == id; });
+    return it == teams.end() ? nullptr : &*it;
+}
+
+const rules::schedule* config::find_schedule(const std::string& id) const {
+    const auto it =
+        std::find_if(schedules.begin(), schedules.end(), [&](const auto& s) { return s.id == id; });
+    return it == schedules.end() ? nullptr : &*it;
+}
+
 }  // namespace hotline::config

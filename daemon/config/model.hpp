@@ -16,6 +16,7 @@
 #include "core/mark.hpp"
 #include "core/result.hpp"
 #include "domain/people.hpp"
+#include "rules/oncall.hpp"
 #include "rules/route.hpp"
 
 namespace hotline::config {
@@ -201,6 +202,34 @@ struct message_template {
     mark at;
 };
 
+// An escalation policy (docs/escalation.md): its steps page their targets one after the
+// other until someone acknowledges the case.
+struct policy_step {
+    std::vector<domain::target> targets;            // responder:, partner:, team:, schedule:
+    duration ack_within{std::chrono::minutes(15)};  // before the next step fires
+    mark at;
+};
+
+struct escalation_policy {
+    std::string id;
+    std::vector<policy_step> steps;
+    unsigned repeat{0};  // how many more times the steps run after the last one
+    // An acknowledged case nobody resolved within this opens again and escalation resumes
+    // from step 1; zero: never.
+    duration ack_timeout{0};
+    bool notify_on_ack{false};      // notify_on: [ack]: tell those already paged
+    bool notify_on_resolve{false};  // notify_on: [resolve]
+    mark at;
+};
+
+// `teams:`: a named group of responders (target team:ID pages every member).
+struct team {
+    std::string id;
+    std::string name;
+    std::vector<std::string> members;
+    mark at;
+};
+
 struct config {
     std::string file;      // main file as given
     std::string base_dir;  // folder of the main file
@@ -218,7 +247,11 @@ struct config {
     std::vector<person> responders;
     std::vector<person> partners;
     std::vector<person> admins;
+    std::vector<team> teams;
+    std::vector<escalation_policy> policies;
+    std::vector<rules::schedule> schedules;  // `schedules:`, the math in rules/oncall
     rules::route_node route;
+    std::vector<rules::named_time_interval> time_intervals;
     // templates[channel type][language]; shipped defaults filled in for webhook, smtp
     // and any type without its own, in en and ru.
     std::map<std::string, std::map<std::string, message_template>> templates;
@@ -229,6 +262,9 @@ struct config {
     [[nodiscard]] rate_limits limits_for(const std::string& source) const;
     [[nodiscard]] const person* find_responder(const std::string& id) const;
     [[nodiscard]] const person* find_partner(const std::string& id) const;
+    [[nodiscard]] const escalation_policy* find_policy(const std::string& id) const;
+    [[nodiscard]] const team* find_team(const std::string& id) const;
+    [[nodiscard]] const rules::schedule* find_schedule(const std::string& id) const;
 };
 
 // The built-in templates for a channel type and language ("en" when unknown).

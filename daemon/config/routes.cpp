@@ -3,6 +3,7 @@
 #include "config/sections.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <string_view>
 
 #include "core/text.hpp"
@@ -122,6 +123,70 @@ void read_notify(load_state& state, const document& d, const YAML::Node& v,
     }
 }
 
+// group_by: [sender], [source, sender], ['...'] (alone). Fields are checked by rules/.
+void read_group_by(yaml_reader& y, const document& d, const YAML::Node& v,
+                   const std::string& key_path, rules::route_node& r) {
+    if (!y.expect_list(d, v, key_path)) {
+        return;
+    }
+    std::vector<std::string> fields;
+    const std::size_t errors_before = y.error_count();
+    std::size_t i = 0;
+    for (const auto& item : v) {
+        const std::string item_path = index(key_path, i++);
+        auto spec = y.read_string(d, item, item_path);
+        if (!spec) {
+            continue;
+        }
+        auto field = rules::parse_group_by_field(*spec, y.at(d, item));
+        if (!field) {
+            y.add(core::make_error("config", item_path + ": " + field.err().message,
+                                   field.err().context));
+            continue;
+        }
+        if (std::find(fields.begin(), fields.end(), *field) != fields.end()) {
+            y.fail(y.at(d, item), item_path, "\"" + *field + "\" is listed twice");
+            continue;
+        }
+        fields.push_back(std::move(*field));
+    }
+    if (y.error_count() != errors_before) {
+        return;
+    }
+    if (fields.size() > 1 && std::find(fields.begin(), fields.end(), "...") != fields.end()) {
+        y.fail(y.at(d, v), key_path, "\"...\" (every field) must be the only entry");
+        return;
+    }
+    r.group_by = std::move(fields);
+}
+
+// active_time_intervals / mute_time_intervals: names, resolved by finish_routes.
+void read_interval_names(yaml_reader& y, const document& d, const YAML::Node& v,
+                         const std::string& key_path,
+                         std::optional<std::vector<rules::interval_ref>>& out) {
+    if (!y.expect_list(d, v, key_path)) {
+        return;
+    }
+    std::vector<rules::interval_ref> refs;
+    std::size_t i = 0;
+    for (const auto& item : v) {
+        const std::string item_path = index(key_path, i++);
+        auto name = y.read_identifier(d, item, item_path);
+        if (!name) {
+            continue;
+        }
+        const bool seen = std::any_of(refs.begin(), refs.end(), [&](const rules::interval_ref& x) {
+            return x.name == *name;
+        });
+        if (seen) {
+            y.fail(y.at(d, item), item_path, "\"" + *name + "\" is listed twice");
+            continue;
+        }
+        refs.push_back({*name, nullptr, y.at(d, item), item_path});
+    }
+    out = std::move(refs);
+}
+
 std::optional<rules::route_node> read_node(load_state& state, const document& d,
                                            const YAML::Node& node, const std::string& path,
                                            int depth, bool is_root) {
@@ -133,7 +198,8 @@ std::optional<rules::route_node> read_node(load_state& state, const document& d,
     }
     const auto f = y.read_map(
         d, node, path,
-        {"name", "match", "keywords", "severity", "labels", "notify", "continue", "routes"});
+        {"name", "match", "keywords", "severity", "labels", "notify", "continue", "routes",
+         "policy", "group_by", "group_window", "active_time_intervals", "mute_time_intervals"});
     if (!f) {
         return std::nullopt;
     }
@@ -164,6 +230,26 @@ std::optional<rules::route_node> read_node(load_state& state, const document& d,
             read_notify(state, d, v, key_path, r);
         } else if (key == "continue") {
             assign_if(y.read_bool(d, v, key_path), r.continue_matching);
+        } else if (key == "policy") {
+            if (auto x = y.read_identifier(d, v, key_path)) {
+                r.policy = *x;
+                state.policy_refs.push_back({*x, key_path, y.at(d, v)});
+            }
+        } else if (key == "group_by") {
+            read_group_by(y, d, v, key_path, r);
+        } else if (key == "group_window") {
+            if (auto x = y.read_duration(d, v, key_path)) {
+                if (*x > std::chrono::hours(24 * 30)) {
+                    y.fail(y.at(d, v), key_path,
+                           "expected a duration of at most 30d, got \"" + v.Scalar() + "\"");
+                } else {
+                    r.group_window_ms = x->count();
+                }
+            }
+        } else if (key == "active_time_intervals") {
+            read_interval_names(y, d, v, key_path, r.active_time_intervals);
+        } else if (key == "mute_time_intervals") {
+            read_interval_names(y, d, v, key_path, r.mute_time_intervals);
         } else if (key == "routes") {
             if (!y.expect_list(d, v, key_path)) {
                 continue;
@@ -225,6 +311,7 @@ void finish_routes(load_state& state, const mark& main_at) {
     }
     state.root->name = "root";
     name_routes(*state.root);
+    resolve_time_intervals(state, *state.root);
 }
 
 }  // namespace hotline::config

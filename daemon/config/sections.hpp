@@ -38,6 +38,8 @@ struct load_state {
     // For references.cpp.
     std::vector<reference> contact_refs;  // contacts[].channel
     std::vector<notify_reference> notify_refs;
+    // routes.cpp: every `policy:` of a route, for the `policies:` reader to check.
+    std::vector<reference> policy_refs;
     std::map<std::string, mark> source_names, channel_names;
     std::map<std::string, mark> sms_paths;  // kind: sms paths, unique across sources
     // Ids as written, valid or not, so one bad responder does not also break every reference.
@@ -50,6 +52,9 @@ struct load_state {
     // people.cpp: api_token_file values seen so far -> ("responders alice", where), so two
     // people with one token is an error naming both places (never the token).
     std::map<std::string, std::pair<std::string, mark>> api_tokens;
+    // oncall.cpp, for finish_oncall: responder ids named by teams' and rotations' members
+    // and overrides' `who`.
+    std::vector<reference> oncall_refs;
 };
 
 // Reads the value of one top-level key found in document `d`.
@@ -101,5 +106,16 @@ void read_routes(load_state& state, const document& d, const YAML::Node& value);
 void finish_routes(load_state& state, const mark& main_at);
 // references.cpp: names used in one section and declared in another.
 void check_references(load_state& state);
+// time_intervals.cpp: the `time_intervals:` list; resolve_time_intervals binds the names a
+// routing tree uses (active/mute_time_intervals, time_interval matchers), from finish_routes.
+void read_time_intervals(load_state& state, const document& d, const YAML::Node& value);
+void resolve_time_intervals(load_state& state, rules::route_node& root);
+// oncall.cpp
+void read_teams(load_state& state, const document& d, const YAML::Node& value);
+void read_schedules(load_state& state, const document& d, const YAML::Node& value);
+void finish_oncall(load_state& state, const mark& main_at);
+// policies.cpp: escalation policies; the finisher checks routes' `policy:` names.
+void read_policies(load_state& state, const document& d, const YAML::Node& value);
+void finish_policies(load_state& state, const mark& main_at);
 
 }  // namespace hotline::config

@@ -5,6 +5,7 @@
 
 #include "core/asio.hpp"
 #include "core/clock.hpp"
+#include "core/duration.hpp"
 #include "dispatch/classify.hpp"
 #include "dispatch/planner.hpp"
 #include "ingest/json_report.hpp"
@@ -82,14 +83,21 @@ nlohmann::json explain_report(const app::loaded_config& loaded, const domain::re
     for (const auto& t : d.targets) {
         targets.push_back(describe_target(cfg, loaded.channels, t));
     }
-    return nlohmann::json{{"source", r.source},
-                          {"source_kind", r.source_kind},
-                          {"language", r.language},
-                          {"matched", d.paths},
-                          {"severity", d.severity},
-                          {"labels", d.labels},
-                          {"targets", std::move(targets)},
-                          {"trace", d.trace}};
+    return nlohmann::json{
+        {"source", r.source},
+        {"source_kind", r.source_kind},
+        {"language", r.language},
+        {"matched", d.paths},
+        {"severity", d.severity},
+        {"labels", d.labels},
+        {"targets", std::move(targets)},
+        {"policy", d.policy},
+        {"group_by", d.group_by},
+        {"group_window", d.group_window_ms > 0
+                             ? core::format_duration(core::duration(d.group_window_ms))
+                             : std::string()},
+        {"muted_by", d.muted_by},
+        {"trace", d.trace}};
 }
 
 core::result<send_test_outcome> send_test(const app::loaded_config& loaded,

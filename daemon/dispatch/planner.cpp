@@ -21,6 +21,8 @@ std::string route_text(const rules::decision& d) {
     return out.empty() ? "root" : out;
 }
 
+}  // namespace
+
 const domain::person* find_person(const config::config& cfg, const std::string& target,
                                   bool* is_partner, bool* is_admin) {
     const auto colon = target.find(':');
@@ -53,8 +55,6 @@ domain::planned_notification job_for(const domain::person& who, const std::strin
     return domain::planned_notification{c.channel,     c.address,    target,
                                         contact_index, who.language, std::move(payload)};
 }
-
-}  // namespace
 
 std::string iso8601_utc(std::int64_t unix_ms) {
     const std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
@@ -91,7 +91,11 @@ nlohmann::json alert_payload(const domain::report& r, const rules::decision& d,
 }
 
 domain::case_info case_for(const rules::decision& d) {
-    return domain::case_info{d.severity, route_text(d), d.labels};
+    domain::case_info c;
+    c.severity = d.severity;
+    c.route = route_text(d);
+    c.labels = d.labels;
+    return c;
 }
 
 std::vector<domain::planned_notification> plan_report(const config::config& cfg,

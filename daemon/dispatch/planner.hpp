@@ -35,6 +35,16 @@ namespace hotline::dispatch {
 
 [[nodiscard]] domain::case_info case_for(const rules::decision& d);
 
+// The person a stored target names ("responder:alice", "partner:ngo", "admin:ops"), or null.
+[[nodiscard]] const domain::person* find_person(const config::config& cfg,
+                                                const std::string& target, bool* is_partner,
+                                                bool* is_admin);
+
+// A job to `who`'s contact `contact_index` (0: the first).
+[[nodiscard]] domain::planned_notification job_for(const domain::person& who,
+                                                   const std::string& target, int contact_index,
+                                                   nlohmann::json payload);
+
 struct failure_plan {
     std::vector<domain::planned_notification> follow_ups;
     bool dead_letter{false};  // every contact of the target is exhausted

@@ -103,7 +103,8 @@ rendered render(const config::config& cfg, const std::string& channel_type,
         // An SMS receipt to a reporter (ingest/sms_intake): the configured text, as it is.
         return rendered{"", payload.value("text", std::string{})};
     }
-    const bool notice = kind == "dead_letter" || kind == "bad_address";
+    const bool notice = kind == "dead_letter" || kind == "bad_address" || kind == "case_notice" ||
+                        kind == "escalation_exhausted";
     const auto& tmpl = pick(cfg, notice ? kind : channel_type, language);
     const auto ctx = make_context(payload, cfg.public_url);
     rendered out{render_one(tmpl.subject, ctx), render_one(tmpl.body, ctx)};
@@ -130,10 +131,12 @@ sms_rendered render_sms(const config::config& cfg, const config::channel_config&
         return sms_rendered{fitted.text, fitted.info, fitted.kind};
     }
     const bool dead_letter = payload_kind == "dead_letter";
-    const std::string kind = payload_kind == "bad_address"          ? "sms_bad_address"
-                             : dead_letter                          ? "sms_dead_letter"
-                             : cfg.templates.contains(channel.type) ? channel.type
-                                                                    : "sms";
+    const std::string kind = payload_kind == "bad_address"            ? "sms_bad_address"
+                             : dead_letter                            ? "sms_dead_letter"
+                             : payload_kind == "case_notice"          ? "sms_case_notice"
+                             : payload_kind == "escalation_exhausted" ? "sms_escalation_exhausted"
+                             : cfg.templates.contains(channel.type)   ? channel.type
+                                                                      : "sms";
     const auto& tmpl = pick(cfg, kind, language);
     const auto text_of = [&](const char* key) {
         const auto it = payload.find(key);

@@ -1,4 +1,5 @@
 // hotlinectl: the admin's tool for hotline configs and channels.
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -9,11 +10,13 @@
 #include <boost/program_options.hpp>
 
 #include "app/validate.hpp"
+#include "config/loader.hpp"
 #include "core/log.hpp"
 #include "ctl/backup.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
+#include "ctl/oncall.hpp"
 #include "ctl/rekey.hpp"
 #include "ctl/silence.hpp"
 #include "ctl/sms_preview.hpp"
@@ -63,7 +66,14 @@ constexpr const char* usage =
     "                                          --token-file (or HOTLINE_TOKEN_FILE) holds;\n"
     "                                          --url (or HOTLINE_URL, else the --config's\n"
     "                                          server address and port); --json prints the\n"
-    "                                          API's answer\n\n"
+    "                                          API's answer\n"
+    "  oncall    --config FILE [--schedule ID] [--at TIME] [--days N] [--json]\n"
+    "                                          who is on call now (or at TIME, ISO 8601:\n"
+    "                                          2026-12-05T18:00 is local in each schedule's\n"
+    "                                          zone, or add +03:00 or Z) for every schedule\n"
+    "                                          (or ID), and the shifts of the next N days\n"
+    "                                          (default 7, at most 366); reads the\n"
+    "                                          configuration only\n\n"
     "Options";
 
 int cmd_check(const std::string& config, bool diff) {
@@ -241,6 +251,31 @@ int cmd_sms_preview(const po::variables_map& vm, const std::vector<std::string>&
     return 0;
 }
 
+int cmd_oncall(const std::string& config, const po::variables_map& vm) {
+    // The configuration only: no plugins, no storage key, no daemon.
+    const auto loaded = hotline::config::load_config(config);
+    if (!loaded.errors.empty()) {
+        std::cerr << hotline::app::format_errors(loaded.errors);
+        return 1;
+    }
+    hotline::ctl::oncall_options options;
+    if (vm.count("schedule") != 0U) {
+        options.schedule = vm["schedule"].as<std::string>();
+    }
+    if (vm.count("at") != 0U) {
+        options.at = vm["at"].as<std::string>();
+    }
+    options.days = vm["days"].as<unsigned>();
+    options.json = vm.count("json") != 0U;
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const auto out = hotline::ctl::oncall(*loaded.cfg, options, now);
+    std::cout << out.out;
+    std::cerr << out.err;
+    return out.exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -262,13 +297,17 @@ int main(int argc, char** argv) {
         "diff", "check: compare with the settings the running hotlined started with")(
         "max-segments", po::value<unsigned>(), "sms-preview: shorten to at most N segments (1-10)")(
         "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true")(
+        "schedule", po::value<std::string>(), "oncall: this schedule only (its id)")(
+        "at", po::value<std::string>(), "oncall: the time to ask about (ISO 8601; default now)")(
+        "days", po::value<unsigned>()->default_value(7),
+        "oncall: list the shifts of this many days (0-366)")(
+        "json", "oncall: print JSON; silence, cases: print the API's JSON answer")(
         "url", po::value<std::string>(),
         "silence, cases: the daemon's URL (default $HOTLINE_URL, else the config's server "
         "address and port)")("token-file", po::value<std::string>(),
                              "silence, cases: a file holding your API token (default "
-                             "$HOTLINE_TOKEN_FILE)")("json",
-                                                     "silence, cases: print the API's JSON answer")(
-        "duration", po::value<std::string>(), "silence add: how long, like 2h or 1h30m")(
+                             "$HOTLINE_TOKEN_FILE)")("duration", po::value<std::string>(),
+                                                     "silence add: how long, like 2h or 1h30m")(
         "until", po::value<std::string>(),
         "silence add: the end, like 2026-12-04T09:00:00Z or ...+03:00")(
         "comment", po::value<std::string>(), "silence add: why (kept in the audit trail)")(
@@ -337,6 +376,14 @@ int main(int argc, char** argv) {
     }
     if (command == "sms-preview") {
         return cmd_sms_preview(vm, args);
+    }
+    if (command == "oncall") {
+        if (!args.empty()) {
+            std::cerr << "hotlinectl oncall: usage: oncall [--config FILE] [--schedule ID] "
+                         "[--at TIME] [--days N] [--json]\n";
+            return 2;
+        }
+        return cmd_oncall(config, vm);
     }
     if (command == "silence") {
         hotline::ctl::silence_options options;

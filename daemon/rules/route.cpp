@@ -19,8 +19,9 @@ constexpr int max_program_size = 64 * 1024;
 constexpr std::int64_t max_regex_memory = 32 << 20;
 constexpr std::size_t max_keyword_count = 4096;
 
-const std::array<std::string_view, 8> plain_fields{
-    "source", "source_kind", "sender", "country", "subject", "text", "language", "attachments"};
+const std::array<std::string_view, 9> plain_fields{"source",   "source_kind", "sender",
+                                                   "country",  "subject",     "text",
+                                                   "language", "attachments", "time_interval"};
 
 core::error rule_error(const core::mark& at, std::string message) {
     return core::make_error("config", std::move(message), at.str());
@@ -145,7 +146,7 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
             shifted(at, field_start),
             "unknown field \"" + m.field +
                 "\" (expected source, source_kind, sender, country, subject, text, language, "
-                "attachments or labels.<name>)" +
+                "attachments, time_interval or labels.<name>)" +
                 field_hint(m.field));
     }
     while (i < spec.size() && is_space(spec[i])) {
@@ -225,6 +226,17 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
                           "attachments is a count: expected a number like \"0\" or \"2\", got \"" +
                               m.value + "\"");
     }
+    if (m.field == "time_interval") {
+        if (m.kind != matcher::op::equal && m.kind != matcher::op::not_equal) {
+            return rule_error(shifted(at, op_start),
+                              "time_interval takes = or != and the name of a time interval, "
+                              "like time_interval = \"office-hours\"");
+        }
+        if (m.value.empty()) {
+            return rule_error(shifted(at, value_start), "expected the name of a time interval");
+        }
+        return m;  // the config loader resolves the name
+    }
     if (m.kind == matcher::op::regex || m.kind == matcher::op::not_regex) {
         // Point at the pattern itself: an RE2 message is about its contents.
         const bool quoted = spec[value_start] == '"';
@@ -238,6 +250,10 @@ core::result<matcher> parse_matcher(const std::string& spec, const core::mark& a
 }
 
 bool matches(const matcher& m, const domain::report& r) {
+    if (m.field == "time_interval") {
+        const bool inside = m.interval != nullptr && contains(*m.interval, r.received_at);
+        return m.kind == matcher::op::equal ? inside : !inside;
+    }
     std::string scratch;
     const std::string& value = field_value(m, r, scratch);
     switch (m.kind) {
@@ -338,8 +354,8 @@ core::result<target> parse_target(const std::string& spec, const core::mark& at)
         }
     }
     if (!known) {
-        return rule_error(at, "expected responder:ID, partner:ID, team:ID or schedule:ID, got \"" +
-                                  spec + "\"");
+        return rule_error(
+            at, "expected responder:ID, partner:ID, team:ID or schedule:ID, got \"" + spec + "\"");
     }
     if (id.empty()) {
         return rule_error(at, "missing id after \"" + spec + "\"");
@@ -350,12 +366,27 @@ core::result<target> parse_target(const std::string& spec, const core::mark& at)
 
 namespace {
 
+// What a node passes down to its children: its own value, or the one it inherited.
+struct inherited {
+    std::string severity;
+    const std::string* policy{nullptr};
+    const std::vector<std::string>* group_by{nullptr};
+    std::optional<std::int64_t> group_window_ms;
+    const std::vector<interval_ref>* active{nullptr};
+    const std::vector<interval_ref>* mute{nullptr};
+};
+
 struct walk_state {
     const domain::report& report;
     decision& out;
     std::vector<std::string> path;
     std::map<std::string, std::string> labels;
     int best_severity{-1};
+    bool policy_set{false};
+    bool group_by_set{false};
+    bool group_window_set{false};
+    bool every_leaf_muted{true};
+    std::vector<std::string> muted_by;
 };
 
 int severity_rank(const std::string& severity) {
@@ -373,6 +404,89 @@ void add_targets(const route_node& node, decision& out) {
 void trace(decision& out, const route_node& node, bool matched, std::string reason) {
     out.trace.push_back(
         nlohmann::json{{"node", node.name}, {"matched", matched}, {"reason", std::move(reason)}});
+}
+
+bool in_force(const interval_ref& ref, std::int64_t at) {
+    return ref.interval != nullptr && contains(*ref.interval, at);
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) {
+        out += (out.empty() ? "" : ", ") + n;
+    }
+    return out;
+}
+
+// The intervals that mute a leaf's notifications now, with the trace's words for why.
+std::vector<std::string> leaf_mutes(const inherited& in, std::int64_t at, std::string& why) {
+    std::vector<std::string> names;
+    if (in.mute != nullptr) {
+        for (const auto& ref : *in.mute) {
+            if (in_force(ref, at)) {
+                names.push_back(ref.name);
+            }
+        }
+        if (!names.empty()) {
+            why = "muted: mute_time_intervals " + joined(names) + " in force";
+        }
+    }
+    if (in.active != nullptr && !in.active->empty() &&
+        std::none_of(in.active->begin(), in.active->end(),
+                     [&](const interval_ref& ref) { return in_force(ref, at); })) {
+        std::vector<std::string> inactive;
+        for (const auto& ref : *in.active) {
+            inactive.push_back(ref.name);
+        }
+        why += (why.empty() ? "muted: " : "; ") +
+               std::string("outside every active_time_interval (") + joined(inactive) + ")";
+        names.insert(names.end(), inactive.begin(), inactive.end());
+    }
+    return names;
+}
+
+void decide_leaf(const route_node& node, const inherited& in, walk_state& state) {
+    decision& out = state.out;
+    out.paths.push_back(state.path);
+    const int rank = severity_rank(in.severity);
+    const bool more_urgent = state.best_severity < 0 || rank < state.best_severity;
+    if (more_urgent) {
+        state.best_severity = rank;
+        out.severity = in.severity;
+    }
+    // Between leaves, the more urgent one's labels win; among equals the earlier.
+    for (const auto& [key, value] : state.labels) {
+        if (more_urgent) {
+            out.labels.insert_or_assign(key, value);
+        } else {
+            out.labels.emplace(key, value);
+        }
+    }
+    if (!state.policy_set && in.policy != nullptr) {
+        state.policy_set = true;
+        out.policy = *in.policy;
+    }
+    if (!state.group_by_set && in.group_by != nullptr) {
+        state.group_by_set = true;
+        out.group_by = *in.group_by;
+    }
+    if (!state.group_window_set && in.group_window_ms) {
+        state.group_window_set = true;
+        out.group_window_ms = *in.group_window_ms;
+    }
+    std::string why;
+    const auto mutes = leaf_mutes(in, state.report.received_at, why);
+    if (mutes.empty()) {
+        state.every_leaf_muted = false;
+        return;
+    }
+    out.trace.push_back(nlohmann::json{
+        {"node", node.name}, {"matched", true}, {"muted_by", mutes}, {"reason", why}});
+    for (const auto& name : mutes) {
+        if (std::find(state.muted_by.begin(), state.muted_by.end(), name) == state.muted_by.end()) {
+            state.muted_by.push_back(name);
+        }
+    }
 }
 
 // Returns the reason text; `matched` tells whether every matcher held.
@@ -403,9 +517,27 @@ std::string test_node(const route_node& node, const domain::report& r, bool& mat
     return reason + " matched";
 }
 
-void enter(const route_node& node, const std::string& severity, walk_state& state) {
+void enter(const route_node& node, const inherited& from_parent, walk_state& state) {
     state.path.push_back(node.name);
-    const std::string& effective = node.severity ? *node.severity : severity;
+    inherited here = from_parent;
+    if (node.severity) {
+        here.severity = *node.severity;
+    }
+    if (node.policy) {
+        here.policy = &*node.policy;
+    }
+    if (node.group_by) {
+        here.group_by = &*node.group_by;
+    }
+    if (node.group_window_ms) {
+        here.group_window_ms = node.group_window_ms;
+    }
+    if (node.active_time_intervals) {
+        here.active = &*node.active_time_intervals;
+    }
+    if (node.mute_time_intervals) {
+        here.mute = &*node.mute_time_intervals;
+    }
     // Most nodes set no labels: copy the inherited ones only when this node changes them.
     std::optional<std::map<std::string, std::string>> saved_labels;
     if (!node.labels.empty()) {
@@ -430,28 +562,13 @@ void enter(const route_node& node, const std::string& severity, walk_state& stat
             continue;
         }
         any_child = true;
-        enter(child, effective, state);
+        enter(child, here, state);
         if (!child.continue_matching) {
             skipping = true;
         }
     }
     if (!any_child) {
-        // The deepest matched node decides.
-        state.out.paths.push_back(state.path);
-        const int rank = severity_rank(effective);
-        const bool more_urgent = state.best_severity < 0 || rank < state.best_severity;
-        if (more_urgent) {
-            state.best_severity = rank;
-            state.out.severity = effective;
-        }
-        // Between leaves, the more urgent one's labels win; among equals the earlier.
-        for (const auto& [key, value] : state.labels) {
-            if (more_urgent) {
-                state.out.labels.insert_or_assign(key, value);
-            } else {
-                state.out.labels.emplace(key, value);
-            }
-        }
+        decide_leaf(node, here, state);  // the deepest matched node decides
     }
     if (saved_labels) {
         state.labels = std::move(*saved_labels);
@@ -459,15 +576,89 @@ void enter(const route_node& node, const std::string& severity, walk_state& stat
     state.path.pop_back();
 }
 
+// The value of one group_by field, as group_key writes it.
+void add_group_value(nlohmann::json& out, const std::string& field, const domain::report& r) {
+    if (field.rfind("labels.", 0) == 0) {
+        const auto it = r.labels.find(field.substr(7));
+        out.push_back({field, it == r.labels.end() ? std::string() : it->second});
+    } else if (field == "source") {
+        out.push_back({field, r.source});
+    } else if (field == "sender") {
+        out.push_back({field, r.sender});
+    } else if (field == "subject") {
+        out.push_back({field, r.subject});
+    } else if (field == "country") {
+        out.push_back({field, r.country});
+    } else if (field == "language") {
+        out.push_back({field, r.language});
+    } else if (field == "text") {
+        out.push_back({field, r.text});
+    }
+}
+
 }  // namespace
 
 decision evaluate(const route_node& root, const domain::report& r) {
     decision out;
     out.trace = nlohmann::json::array();
-    walk_state state{r, out, {}, {}, -1};
+    walk_state state{r, out, {}, {}, -1, false, false, false, true, {}};
     trace(out, root, true, "the root always matches");
-    enter(root, std::string(domain::default_severity), state);
+    inherited top;
+    top.severity = std::string(domain::default_severity);
+    enter(root, top, state);
+    if (state.every_leaf_muted) {
+        out.muted_by = std::move(state.muted_by);
+    }
     return out;
+}
+
+core::result<std::string> parse_group_by_field(const std::string& spec, const core::mark& at) {
+    if (spec == "...") {
+        return spec;
+    }
+    if (spec.size() > 7 && spec.compare(0, 7, "labels.") == 0) {
+        if (!core::is_label_name(std::string_view(spec).substr(7))) {
+            return rule_error(at, "expected a label name of " + std::string(core::label_name_rule) +
+                                      " after labels., got \"" + spec.substr(7) + "\"");
+        }
+        return spec;
+    }
+    if (std::find(group_by_fields.begin(), group_by_fields.end(), spec) != group_by_fields.end()) {
+        return spec;
+    }
+    std::string hint;
+    for (const auto candidate : group_by_fields) {
+        if (core::edit_distance(std::string_view(spec).substr(0, 16), candidate) <= 2) {
+            hint = "; did you mean \"" + std::string(candidate) + "\"?";
+            break;
+        }
+    }
+    return rule_error(at, "unknown group_by field \"" + spec.substr(0, 40) +
+                              "\" (expected source, sender, subject, country, language, "
+                              "labels.<name> or \"...\" for all of them)" +
+                              hint);
+}
+
+std::string group_key(const decision& d, const domain::report& r) {
+    if (d.group_by.empty()) {
+        return {};
+    }
+    auto values = nlohmann::json::array();
+    if (d.group_by.size() == 1 && d.group_by.front() == "...") {
+        // Every field and label: reports group only when they say the same thing.
+        for (const auto* field : {"source", "sender", "subject", "country", "language", "text"}) {
+            add_group_value(values, field, r);
+        }
+        for (const auto& [name, value] : r.labels) {
+            values.push_back({"labels." + name, value});
+        }
+    } else {
+        for (const auto& field : d.group_by) {
+            add_group_value(values, field, r);
+        }
+    }
+    // Invalid UTF-8 cannot reach a report, but the key must never throw.
+    return values.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace hotline::rules

@@ -129,6 +129,104 @@ struct sms_opt_out {
     std::int64_t at{};      // unix ms
 };
 
+// ---- cases: state, actions, escalation (schema version 8) ----
+
+using domain::case_state;
+
+// A case as the API, the CLI and the escalation engine see it. No report contents: the
+// first report comes separately (case_view::first_report) for those allowed to see it.
+struct case_record {
+    std::int64_t id{};
+    case_state state{case_state::open};
+    std::string severity;
+    std::string route;
+    nlohmann::json labels = nlohmann::json::object();
+    std::string policy;  // "" none
+    std::int64_t created_at{};
+    std::int64_t updated_at{};  // the last state change (created_at until one)
+    std::string acked_by;       // "responder:alice" of the last acknowledgement, "" none
+    std::int64_t acked_at{};
+    std::string resolved_by;
+    std::int64_t resolved_at{};
+    std::int64_t reports{};         // how many reports the case holds
+    std::int64_t last_report_at{};  // received_at of the latest
+};
+
+// One entry of a case's history: its audit events, oldest first (ids, actors, kinds and
+// details; a note's text is sealed and comes back opened).
+struct case_event {
+    std::int64_t id{};
+    std::int64_t at{};
+    std::string actor;  // "source:sms", "responder:alice", "escalation", ...
+    std::string kind;   // report_received, case_acknowledged, escalation_step, ...
+    nlohmann::json detail = nlohmann::json::object();
+};
+
+struct case_view {
+    case_record record;
+    std::optional<domain::report> first_report;  // opened; nullopt when purged/unreadable
+    std::int64_t latest_report_id{};
+    std::vector<std::string> targets;  // notified so far, in first-notified order
+    std::vector<case_event> events;
+};
+
+struct case_query {
+    std::optional<case_state> state;  // none: every state
+    std::string target;               // non-empty: only cases this target was notified for
+    std::int64_t before_id{0};        // paging: ids below this (0: from the newest)
+    std::size_t limit{50};            // at most this many, newest first (capped at 1000)
+};
+
+// What a responder (or a timer) does to a case.
+struct case_action {
+    enum class kind { acknowledge, resolve, reopen, note };
+    kind what{kind::acknowledge};
+    std::int64_t case_id{};
+    std::string actor;    // "responder:alice", "partner:ngo", "cli", "ack_timeout"
+    std::string channel;  // sms | email | link | api | cli | timer
+    std::string note;     // kind note: the text (sealed at rest); else an optional remark
+    // Non-empty: a single-use key (a signed link's token hash). A key used before fails
+    // with "used" and changes nothing; it is kept even when the action changes nothing.
+    std::string once_key;
+    // Written only when the action changes the state (a note always "changes"): the notices
+    // to those already paged (policy notify_on) and timers to add (ack_timeout, the first
+    // step of a re-opened case). An empty timer subject means "case:<id>".
+    std::vector<planned_notification> notices;
+    std::vector<new_timer> timers;
+};
+
+struct case_action_result {
+    bool changed{false};  // false: the case already was in the asked state (no notices)
+    case_state before{case_state::open};
+    case_state after{case_state::open};
+    std::int64_t cancelled_timers{};    // acknowledge: escalation steps; resolve: every timer
+    std::vector<notification> notices;  // as stored, to hand to the dispatcher
+    std::vector<std::int64_t> timer_ids;
+};
+
+// A claimed timer fired, with what it produces, in one transaction.
+struct timer_firing {
+    std::int64_t timer_id{};
+    std::string owner;       // the claim's owner
+    std::int64_t case_id{};  // the notifications' case (their report: its latest), 0: none
+    // Skip the firing's effects (but settle the timer) unless the case is in this state.
+    std::optional<case_state> only_if;
+    std::vector<planned_notification> planned;
+    std::vector<new_timer> timers;  // e.g. the next step; empty subject = "case:<case_id>"
+    std::string audit_kind;         // "" none; e.g. "escalation_step"
+    nlohmann::json audit_detail = nlohmann::json::object();
+    std::string audit_actor{"escalation"};
+    // Set the case's state to this as part of the firing (ack_timeout: open again).
+    std::optional<case_state> set_state;
+};
+
+struct firing_result {
+    timer_completion completion{timer_completion::fired};
+    bool applied{false};  // the effects were written (fired and the case was as asked)
+    std::vector<notification> notifications;
+    std::vector<std::int64_t> timer_ids;
+};
+
 // ---- silences (schema version 9) ----
 
 // At most this many matchers in one silence.
@@ -312,6 +410,35 @@ public:
     virtual void case_targets(
         std::int64_t case_id,
         std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) = 0;
+
+    // ---- cases: state, actions, escalation ----
+
+    // One case with its first report, its latest report id, who was notified and its
+    // history; nullopt when there is no such case.
+    virtual void get_case(std::int64_t case_id,
+                          std::function<void(core::result<std::optional<case_view>>)> done) = 0;
+    // Cases, newest first.
+    virtual void list_cases(case_query q,
+                            std::function<void(core::result<std::vector<case_record>>)> done) = 0;
+    // Acknowledges, resolves, re-opens or annotates a case in one transaction with its audit
+    // event (actor, channel), its notices and timers. acknowledge: open → acknowledged,
+    // cancels the case's "escalation_step" timers; resolve: open|acknowledged → resolved,
+    // cancels every timer of the case; reopen: acknowledged|resolved → open, cancels its
+    // "ack_timeout" timers; note: any state, no change. Asking for the state the case is in
+    // (or acknowledging a resolved case) changes nothing: changed=false, no notices.
+    // Errors: "not_found" (no such case), "used" (once_key seen before).
+    virtual void act_on_case(case_action a,
+                             std::function<void(core::result<case_action_result>)> done) = 0;
+    // Completes a claimed timer (as complete_timer) and, only when this call fired it and
+    // the case is in `only_if` (when set), writes its notifications, timers, state change
+    // and audit event in the same transaction: a step fires once, never after an ack.
+    virtual void fire_timer(timer_firing f,
+                            std::function<void(core::result<firing_result>)> done) = 0;
+    // The open case whose group_key is `group_key` and group_until is after `now_ms`, if
+    // any (the newest): a grouped report joins it (report::case_id).
+    virtual void find_group_case(
+        std::string group_key, std::int64_t now_ms,
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) = 0;
 
     // ---- cursors: where a pulling source (an IMAP mailbox) stands ----
 

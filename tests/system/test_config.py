@@ -164,6 +164,39 @@ def test_route_prints_the_decision(wd, base_cfg):
     assert "detention" not in json.dumps(matched_paths(d))
 
 
+def test_route_shows_policy_grouping_and_muting(wd, base_cfg):
+    """hotlinectl route prints the fields the escalation engine reads (issue 10)."""
+    cfg = base_cfg
+    cfg["time_intervals"] = [
+        {"name": "always", "time_intervals": [{}]},
+        {"name": "never", "time_intervals": []},
+    ]
+    cfg["route"]["policy"] = "default"
+    cfg["route"]["group_by"] = ["sender", "labels.region"]
+    cfg["route"]["group_window"] = "30m"
+    cfg["route"]["mute_time_intervals"] = ["always"]
+    cfg["route"]["active_time_intervals"] = ["never"]
+    _, path = write_cfg(wd, cfg)
+    cp = h.run_ctl("route", "--config", path, "-",
+                   input=json.dumps({"sender": "x", "text": "all calm"}).encode())
+    out, err = h.decoded(cp)
+    assert cp.returncode == 0, (out, err)
+    d = json.loads(out)
+    assert d["policy"] == "default"
+    assert d["group_by"] == ["sender", "labels.region"]
+    assert d["group_window"] == "30m"
+    assert d["muted_by"] == ["always", "never"]
+    muted = [t for t in d["trace"] if "muted_by" in t]
+    assert muted and "mute_time_intervals always in force" in muted[0]["reason"], d["trace"]
+
+    cfg["route"]["mute_time_intervals"] = ["alway"]
+    _, path = write_cfg(wd, cfg)
+    cp = h.run_ctl("check", "--config", path)
+    out, err = h.decoded(cp)
+    assert cp.returncode != 0
+    assert 'unknown time interval "alway"; did you mean "always"?' in err, err
+
+
 def matched_paths(d):
     """The matched route path(s); the key is not fixed by the contract."""
     for key in ("paths", "matched", "path", "route"):

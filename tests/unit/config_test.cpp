@@ -366,7 +366,7 @@ TEST_CASE("unknown keys are errors with did-you-mean, at the key's position") {
          file +
              ":17:1: zzz: unknown key (expected one of: include secrets_dir plugin_dir public_url "
              "case_tag_prefix server storage logging sources channels responders partners admins "
-             "templates route routes)"});
+             "teams schedules templates time_intervals route routes policies)"});
 }
 
 TEST_CASE("case_tag_prefix: HOTLINE by default, 1-32 of A-Z a-z 0-9 _ -, errors at the value") {
@@ -833,10 +833,12 @@ TEST_CASE("routes: matchers, keywords, labels and the root's restrictions") {
          file + ":15:25: route.routes[0].match[0]: invalid regex: missing ): (unclosed",
          file + ":15:39: route.routes[0].match[1]: unknown field \"body\" (expected source, "
                 "source_kind, "
-                "sender, country, subject, text, language, attachments or labels.<name>)",
+                "sender, country, subject, text, language, attachments, time_interval or "
+                "labels.<name>)",
          file + ":15:50: route.routes[0].match[2]: unknown field \"texts\" (expected source, "
                 "source_kind, "
-                "sender, country, subject, text, language, attachments or labels.<name>); did you "
+                "sender, country, subject, text, language, attachments, time_interval or "
+                "labels.<name>); did you "
                 "mean "
                 "\"text\"?",
          file + ":16:17: route.routes[0].keywords: empty keyword",

@@ -204,6 +204,27 @@ public:
         std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) override {
         inner_.case_targets(case_id, std::move(done));
     }
+    void get_case(std::int64_t case_id,
+                  std::function<void(core::result<std::optional<st::case_view>>)> done) override {
+        inner_.get_case(case_id, std::move(done));
+    }
+    void list_cases(st::case_query q,
+                    std::function<void(core::result<std::vector<st::case_record>>)> done) override {
+        inner_.list_cases(std::move(q), std::move(done));
+    }
+    void act_on_case(st::case_action a,
+                     std::function<void(core::result<st::case_action_result>)> done) override {
+        inner_.act_on_case(std::move(a), std::move(done));
+    }
+    void fire_timer(st::timer_firing f,
+                    std::function<void(core::result<st::firing_result>)> done) override {
+        inner_.fire_timer(std::move(f), std::move(done));
+    }
+    void find_group_case(
+        std::string group_key, std::int64_t now_ms,
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) override {
+        inner_.find_group_case(std::move(group_key), now_ms, std::move(done));
+    }
     void load_cursor(std::string source,
                      std::function<void(core::result<std::optional<std::string>>)> done) override {
         inner_.load_cursor(std::move(source), std::move(done));

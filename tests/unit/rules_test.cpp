@@ -2,6 +2,7 @@
 // evaluation of the routing tree with its trace.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -109,12 +110,12 @@ TEST_CASE("parse_matcher: errors name the position inside the matcher") {
           "rules.yaml:7:10: unknown field \"body\" (expected source, source_kind, sender, country, "
           "subject, "
           "text, "
-          "language, attachments or labels.<name>)");
+          "language, attachments, time_interval or labels.<name>)");
     CHECK(error_of("  txt = x") ==
           "rules.yaml:7:12: unknown field \"txt\" (expected source, source_kind, sender, country, "
           "subject, "
           "text, "
-          "language, attachments or labels.<name>); did you mean \"text\"?");
+          "language, attachments, time_interval or labels.<name>); did you mean \"text\"?");
     CHECK(error_of("attachment = 1").find("did you mean \"attachments\"?") != std::string::npos);
     CHECK(error_of("labels. = x").find("unknown field \"labels.\"") != std::string::npos);
     CHECK(error_of("text == x") ==
@@ -406,4 +407,332 @@ TEST_CASE("evaluate: continue, nesting, all matchers must hold, multiple leaves"
         CHECK(d.labels.at("seen_by") == "watch");
         CHECK(d.trace[2]["reason"] == "labels.region = Moscow did not match");
     }
+}
+
+// --- time intervals, and the route fields the escalation engine reads (issue 10)
+
+namespace {
+
+constexpr std::int64_t minute_ms = 60'000;
+constexpr std::int64_t hour_ms = 60 * minute_ms;
+constexpr std::int64_t day_ms = 24 * hour_ms;
+constexpr std::int64_t mar_29_2026 = 1'774'742'400'000;  // Sunday 00:00 UTC; Kyiv springs forward
+constexpr std::int64_t oct_25_2026 = 1'792'886'400'000;  // Sunday 00:00 UTC; Kyiv falls back
+constexpr std::int64_t mar_2_2026 = 1'772'409'600'000;   // Monday 00:00 UTC
+
+std::shared_ptr<const time_zone> zone(const std::string& name) {
+    auto z = load_time_zone(name);
+    INFO(name << ": " << (z ? std::string() : z.err().describe()));
+    REQUIRE(z.ok());
+    return z.value();
+}
+
+time_of_day_range hours(const std::string& from, const std::string& to) {
+    auto r = parse_time_range(from, to);
+    REQUIRE(r.ok());
+    return r.value();
+}
+
+template <class Parse>
+value_range range(Parse parse, const std::string& text) {
+    auto r = parse(text);
+    INFO(text << ": " << (r ? std::string() : r.err().describe()));
+    REQUIRE(r.ok());
+    return r.value();
+}
+
+std::shared_ptr<const time_interval> interval_of(time_interval_entry e) {
+    auto ti = std::make_shared<time_interval>();
+    ti->entries.push_back(std::move(e));
+    return ti;
+}
+
+report at_time(std::int64_t unix_ms, const std::string& text = "help") {
+    report r = with_text(text);
+    r.received_at = unix_ms;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("time intervals: times of day across the DST changes of Europe/Kyiv") {
+    time_interval_entry e;
+    e.times = {hours("02:00", "04:00")};
+    e.location = "Europe/Kyiv";
+    e.zone = zone("Europe/Kyiv");
+    const auto ti = interval_of(e);
+    // Spring: 03:00 local becomes 04:00 at 01:00 UTC. 02:00-03:00 local is 00:00-01:00 UTC
+    // (UTC+2), then local time jumps to 04:00 (UTC+3): the end is exclusive.
+    CHECK_FALSE(contains(*ti, mar_29_2026 - minute_ms));      // 01:59 local
+    CHECK(contains(*ti, mar_29_2026));                        // 02:00 local
+    CHECK(contains(*ti, mar_29_2026 + hour_ms - minute_ms));  // 02:59 local
+    CHECK_FALSE(contains(*ti, mar_29_2026 + hour_ms));        // 04:00 local (UTC+3)
+    // Autumn: 04:00 local becomes 03:00 at 01:00 UTC; 02:00-04:00 local lasts three hours:
+    // 23:00 UTC (UTC+3) to 02:00 UTC (UTC+2).
+    CHECK_FALSE(contains(*ti, oct_25_2026 - hour_ms - minute_ms));  // 01:59 local
+    CHECK(contains(*ti, oct_25_2026 - hour_ms));                    // 02:00 local (UTC+3)
+    CHECK(contains(*ti, oct_25_2026 + 30 * minute_ms));             // 03:30 the first time
+    CHECK(contains(*ti, oct_25_2026 + 90 * minute_ms));             // 03:30 the second time
+    CHECK_FALSE(contains(*ti, oct_25_2026 + 2 * hour_ms));          // 04:00 local (UTC+2)
+    // Without a location the same hours are UTC.
+    time_interval_entry utc;
+    utc.times = {hours("02:00", "04:00")};
+    const auto ti_utc = interval_of(utc);
+    CHECK(contains(*ti_utc, mar_29_2026 + 2 * hour_ms));
+    CHECK_FALSE(contains(*ti_utc, mar_29_2026 + hour_ms));
+}
+
+TEST_CASE("time intervals: office hours on weekdays, local dates, 24:00") {
+    time_interval_entry e;
+    e.times = {hours("09:00", "18:00")};
+    e.weekdays = {range(parse_weekday_range, "monday:friday")};
+    e.zone = zone("Europe/Kyiv");
+    const auto office = interval_of(e);
+    // Monday 2026-03-02, Kyiv is UTC+2 in winter.
+    CHECK(contains(*office, mar_2_2026 + 7 * hour_ms));                    // 09:00 local
+    CHECK_FALSE(contains(*office, mar_2_2026 + 7 * hour_ms - minute_ms));  // 08:59
+    CHECK(contains(*office, mar_2_2026 + 16 * hour_ms - minute_ms));       // 17:59
+    CHECK_FALSE(contains(*office, mar_2_2026 + 16 * hour_ms));             // 18:00: exclusive
+    CHECK_FALSE(contains(*office, mar_29_2026 + 9 * hour_ms));             // a Sunday
+    // Sunday 23:30 UTC is Monday 01:30 in Kyiv: the local weekday counts.
+    time_interval_entry mondays;
+    mondays.weekdays = {range(parse_weekday_range, "Monday")};
+    mondays.zone = zone("Europe/Kyiv");
+    CHECK(contains(*interval_of(mondays), mar_2_2026 - 30 * minute_ms));
+    mondays.zone = nullptr;
+    CHECK_FALSE(contains(*interval_of(mondays), mar_2_2026 - 30 * minute_ms));
+    // "24:00" ends at midnight.
+    time_interval_entry late;
+    late.times = {hours("22:00", "24:00")};
+    CHECK(contains(*interval_of(late), mar_2_2026 + 24 * hour_ms - minute_ms));
+    CHECK_FALSE(contains(*interval_of(late), mar_2_2026 + 24 * hour_ms));
+}
+
+TEST_CASE("time intervals: days of the month from the end, months, years, several entries") {
+    time_interval_entry last3;
+    last3.days_of_month = {range(parse_day_of_month_range, "-3:-1")};
+    const auto ti = interval_of(last3);
+    const std::int64_t feb_28_2026 = 1'772'236'800'000;
+    CHECK(contains(*ti, feb_28_2026));               // 28 February: the last day of 2026's
+    CHECK(contains(*ti, feb_28_2026 - 2 * day_ms));  // 26 February
+    CHECK_FALSE(contains(*ti, feb_28_2026 - 3 * day_ms));
+    CHECK(contains(*ti, mar_29_2026));  // 29 March is 3rd from the end
+    CHECK_FALSE(contains(*ti, mar_29_2026 - day_ms));
+    const std::int64_t feb_29_2028 = 1'835'395'200'000;
+    CHECK(contains(*ti, feb_29_2028));
+    CHECK_FALSE(contains(*ti, feb_29_2028 - 3 * day_ms));  // 26 Feb 2028: 4th from the end
+    // "1:-1" is the whole month; "31" does not hold in a 30-day month.
+    time_interval_entry all;
+    all.days_of_month = {range(parse_day_of_month_range, "1:-1")};
+    CHECK(contains(*interval_of(all), feb_28_2026));
+    time_interval_entry day31;
+    day31.days_of_month = {range(parse_day_of_month_range, "31")};
+    CHECK_FALSE(contains(*interval_of(day31), 1'777'507'200'000));  // 30 April 2026: no 31st
+    CHECK(contains(*interval_of(day31), 1'780'185'600'000));        // 31 May 2026
+    time_interval_entry months;
+    months.months = {range(parse_month_range, "january:march"), range(parse_month_range, "12")};
+    months.years = {range(parse_year_range, "2026")};
+    CHECK(contains(*interval_of(months), mar_29_2026));
+    CHECK_FALSE(contains(*interval_of(months), oct_25_2026));
+    CHECK(contains(*interval_of(months), 1'798'675'200'000));                 // 2026-12-31
+    CHECK_FALSE(contains(*interval_of(months), 1'798'675'200'000 + day_ms));  // 2027-01-01
+    // Any entry holding is enough; none never holds.
+    auto two = std::make_shared<time_interval>();
+    two->entries = {last3, months};
+    CHECK(contains(*two, oct_25_2026 + 6 * day_ms));  // 31 October: last3
+    CHECK_FALSE(contains(time_interval{}, mar_29_2026));
+    // Instants far outside any calendar are handled, not overflowed.
+    time_interval_entry kyiv_years;
+    kyiv_years.years = {range(parse_year_range, "1:9999")};
+    kyiv_years.zone = zone("Europe/Kyiv");
+    CHECK_FALSE(contains(*interval_of(kyiv_years), std::numeric_limits<std::int64_t>::max()));
+    CHECK_FALSE(contains(*interval_of(kyiv_years), std::numeric_limits<std::int64_t>::min()));
+    CHECK(contains(*interval_of(kyiv_years), 0));
+    CHECK(contains(*interval_of(time_interval_entry{}), mar_29_2026));
+}
+
+TEST_CASE("time intervals: the parsers refuse what Alertmanager refuses") {
+    CHECK_FALSE(parse_time_range("25:00", "26:00").ok());
+    CHECK_FALSE(parse_time_range("09:00", "09:00").ok());
+    CHECK_FALSE(parse_time_range("18:00", "09:00").ok());
+    CHECK_FALSE(parse_time_range("24:00", "24:00").ok());
+    CHECK_FALSE(parse_time_range("9:00", "18:00").ok());
+    CHECK_FALSE(parse_time_range("09:60", "18:00").ok());
+    CHECK_FALSE(parse_time_range("09:00", "").ok());
+    CHECK(parse_time_range("00:00", "24:00").ok());
+    CHECK_FALSE(parse_weekday_range("monday:").ok());
+    CHECK_FALSE(parse_weekday_range(":friday").ok());
+    CHECK_FALSE(parse_weekday_range("friday:monday").ok());
+    CHECK_FALSE(parse_weekday_range("1").ok());  // weekdays are names only
+    CHECK_FALSE(parse_weekday_range("monday:tuesday:friday").ok());
+    CHECK(range(parse_weekday_range, "SUNDAY").begin == 0);
+    CHECK(range(parse_weekday_range, "saturday").end == 6);
+    CHECK_FALSE(parse_day_of_month_range("0").ok());
+    CHECK_FALSE(parse_day_of_month_range("-32").ok());
+    CHECK_FALSE(parse_day_of_month_range("-1:1").ok());
+    CHECK(parse_day_of_month_range("1:-1").ok());
+    CHECK_FALSE(parse_month_range("0").ok());
+    CHECK_FALSE(parse_month_range("december:january").ok());
+    CHECK(range(parse_month_range, "May").begin == 5);
+    CHECK_FALSE(parse_year_range("-2026").ok());
+    CHECK_FALSE(parse_year_range("2026.5").ok());
+    CHECK_FALSE(parse_year_range(std::string(100, '9')).ok());
+    CHECK(load_time_zone("UTC").ok());
+    CHECK(load_time_zone("Europe/Minsk").ok());
+    CHECK(load_time_zone("Asia/Almaty").ok());
+    const auto bad = load_time_zone("Europe/Moskow");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.err().message ==
+          "unknown time zone \"Europe/Moskow\"; did you mean \"Europe/Moscow\"?");
+    CHECK_FALSE(load_time_zone("").ok());
+    CHECK_FALSE(load_time_zone(std::string(1000, 'x')).ok());
+    CHECK_FALSE(load_time_zone("Local").ok());
+}
+
+TEST_CASE("route: the time_interval matcher") {
+    auto inside = m("time_interval = \"office\"");
+    auto outside = m("time_interval != office");
+    CHECK(inside.value == "office");
+    CHECK(outside.kind == matcher::op::not_equal);
+    CHECK(error_of("time_interval =~ \"office\"").find("time_interval takes = or !=") !=
+          std::string::npos);
+    CHECK(error_of("time_interval = \"\"").find("expected the name of a time interval") !=
+          std::string::npos);
+    // Unresolved (no config loader bound it): never inside.
+    CHECK_FALSE(matches(inside, at_time(mar_2_2026)));
+    CHECK(matches(outside, at_time(mar_2_2026)));
+    time_interval_entry e;
+    e.weekdays = {range(parse_weekday_range, "monday")};
+    inside.interval = outside.interval = interval_of(e);
+    CHECK(matches(inside, at_time(mar_2_2026 + hour_ms)));
+    CHECK_FALSE(matches(outside, at_time(mar_2_2026 + hour_ms)));
+    CHECK_FALSE(matches(inside, at_time(mar_29_2026)));
+    CHECK(matches(outside, at_time(mar_29_2026)));
+}
+
+TEST_CASE("route: policy, group_by and group_window inherit; the first leaf that has one wins") {
+    route_node root = node("root");
+    root.policy = "default";
+    root.group_by = std::vector<std::string>{"sender"};
+    route_node a = node("a", {"text =~ \"arrest\""});
+    a.policy = "urgent";
+    a.group_window_ms = 30 * minute_ms;
+    a.continue_matching = true;
+    route_node b = node("b", {"text =~ \"raid\""});
+    b.group_by = std::vector<std::string>{"source", "labels.region"};
+    b.group_window_ms = 2 * hour_ms;
+    route_node b1 = node("b1");
+    b.routes.push_back(b1);
+    root.routes = {a, b};
+
+    auto d = evaluate(root, at_time(mar_2_2026, "nothing"));
+    CHECK(d.policy == "default");
+    CHECK(d.group_by == std::vector<std::string>{"sender"});
+    CHECK(d.group_window_ms == 0);
+    d = evaluate(root, at_time(mar_2_2026, "a raid"));
+    CHECK(d.paths == std::vector<std::vector<std::string>>{{"root", "b", "b1"}});
+    CHECK(d.policy == "default");  // inherited from the root through b
+    CHECK(d.group_by == std::vector<std::string>{"source", "labels.region"});
+    CHECK(d.group_window_ms == 2 * hour_ms);  // b1 inherits b's
+    d = evaluate(root, at_time(mar_2_2026, "arrest during a raid"));
+    CHECK(d.paths.size() == 2);
+    CHECK(d.policy == "urgent");                              // the first leaf, a
+    CHECK(d.group_by == std::vector<std::string>{"sender"});  // a's, inherited from the root
+    CHECK(d.group_window_ms == 30 * minute_ms);
+}
+
+TEST_CASE("route: mute and active time intervals") {
+    time_interval_entry night_entry;
+    night_entry.times = {hours("00:00", "06:00")};
+    const auto night = interval_of(night_entry);
+    time_interval_entry office_entry;
+    office_entry.times = {hours("09:00", "18:00")};
+    const auto office = interval_of(office_entry);
+
+    route_node root = node("root");
+    root.mute_time_intervals = std::vector<interval_ref>{{"night", night, here, ""}};
+    route_node duty = node("duty", {"labels.region = \"Moscow\""});
+    duty.active_time_intervals = std::vector<interval_ref>{{"office", office, here, ""}};
+    duty.continue_matching = true;
+    route_node urgent = node("urgent", {"text =~ \"arrest\""});
+    urgent.mute_time_intervals = std::vector<interval_ref>{};  // never muted
+    root.routes = {duty, urgent};
+
+    // 10:00 UTC: office hours, not night: nothing mutes.
+    auto d = evaluate(root, at_time(mar_2_2026 + 10 * hour_ms));
+    CHECK(d.muted_by.empty());
+    // 20:00: duty is outside its only active interval.
+    d = evaluate(root, at_time(mar_2_2026 + 20 * hour_ms));
+    CHECK(d.muted_by == std::vector<std::string>{"office"});
+    bool traced = false;
+    for (const auto& entry : d.trace) {
+        if (entry.contains("muted_by")) {
+            traced = true;
+            CHECK(entry["node"] == "duty");
+            CHECK(entry["reason"] == "muted: outside every active_time_interval (office)");
+        }
+    }
+    CHECK(traced);
+    // 03:00: night mutes (inherited from the root) and duty is outside office hours too.
+    d = evaluate(root, at_time(mar_2_2026 + 3 * hour_ms));
+    CHECK(d.muted_by == std::vector<std::string>{"night", "office"});
+    // A second leaf that is not muted means the report pages: urgent clears the mutes.
+    d = evaluate(root, at_time(mar_2_2026 + 3 * hour_ms, "arrest"));
+    CHECK(d.paths.size() == 2);
+    CHECK(d.muted_by.empty());
+    // A report on no muted leaf; the root alone at night.
+    route_node lone = node("root");
+    lone.mute_time_intervals = std::vector<interval_ref>{{"night", night, here, ""}};
+    d = evaluate(lone, at_time(mar_2_2026 + 3 * hour_ms));
+    CHECK(d.muted_by == std::vector<std::string>{"night"});
+    // An unresolved reference is never in force: a mute does not hold, an active list that
+    // is all unresolved mutes.
+    lone.mute_time_intervals = std::vector<interval_ref>{{"ghost", nullptr, here, ""}};
+    CHECK(evaluate(lone, at_time(mar_2_2026)).muted_by.empty());
+}
+
+TEST_CASE("route: group_key") {
+    decision d;
+    report r = with_text("help", "subject");
+    r.source = "sms";
+    r.country = "RU";
+    CHECK(group_key(d, r).empty());
+    d.group_by = {"sender"};
+    CHECK(group_key(d, r) == R"([["sender","+79990001122"]])");
+    d.group_by = {"source", "sender", "labels.region", "labels.none"};
+    CHECK(
+        group_key(d, r) ==
+        R"([["source","sms"],["sender","+79990001122"],["labels.region","Moscow"],["labels.none",""]])");
+    // Values cannot run into each other: a "," or "]" in a value is quoted.
+    report tricky = r;
+    tricky.sender = "a\",\"b";
+    CHECK(group_key(d, tricky) != group_key(d, r));
+    d.group_by = {"..."};
+    const std::string all = group_key(d, r);
+    CHECK(all.find("\"text\",\"help\"") != std::string::npos);
+    CHECK(all.find("\"labels.priority\",\"\"") != std::string::npos);
+    report other = r;
+    other.text = "help!";
+    CHECK(group_key(d, other) != all);
+    d.group_by = {"sender"};
+    CHECK(group_key(d, other) == group_key(d, r));
+    // Evaluation fills group_by for group_key.
+    route_node root = node("root");
+    root.group_by = std::vector<std::string>{"sender", "subject"};
+    CHECK(group_key(evaluate(root, r), r) ==
+          R"([["sender","+79990001122"],["subject","subject"]])");
+}
+
+TEST_CASE("route: parse_group_by_field") {
+    for (const char* ok :
+         {"source", "sender", "subject", "country", "language", "labels.x", "..."}) {
+        INFO(ok);
+        CHECK(parse_group_by_field(ok, here).ok());
+    }
+    for (const char* bad : {"text", "labels.", "labels.9x", "", "sendr", "....", "Sender"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_group_by_field(bad, here).ok());
+    }
+    CHECK(parse_group_by_field("sendr", here).err().describe().find("did you mean \"sender\"") !=
+          std::string::npos);
 }

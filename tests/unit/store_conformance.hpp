@@ -1698,6 +1698,275 @@ TEST_CASE_TEMPLATE_DEFINE("silences: add, list live or all, expire once, bad inp
     CHECK((*all_after)[0].expired_by == "admin:ops");
 }
 
+// ---- cases: state, actions, escalation (schema 8) ----
+
+inline core::result<case_action_result> act_sync(store& s, case_action a) {
+    return wait_for<case_action_result>(
+        [&](auto done) { s.act_on_case(std::move(a), std::move(done)); });
+}
+
+inline core::result<std::optional<case_view>> get_case_sync(store& s, std::int64_t id) {
+    return wait_for<std::optional<case_view>>([&](auto done) { s.get_case(id, std::move(done)); });
+}
+
+inline case_action action(case_action::kind k, std::int64_t case_id,
+                          const std::string& actor = "responder:alice",
+                          const std::string& channel = "sms") {
+    case_action a;
+    a.what = k;
+    a.case_id = case_id;
+    a.actor = actor;
+    a.channel = channel;
+    return a;
+}
+
+TEST_CASE_TEMPLATE_DEFINE("cases: ack cancels the escalation, resolve every timer, notices once", B,
+                          conformance_40) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto c = make_case();
+    c.policy = "rapid";
+    auto r = wait_for<ingest_result>([&](auto done) {
+        s->ingest(make_report("esc-1"), c, {make_planned()},
+                  {make_timer(clock.now_ms() + 60'000, "escalation_step", ""),
+                   make_timer(clock.now_ms() + 90'000, "checkin_deadline", "")},
+                  std::move(done));
+    });
+    REQUIRE(r.ok());
+    const auto id = r->ids.case_id;
+    auto view = get_case_sync(*s, id);
+    REQUIRE(view.ok());
+    REQUIRE(view->has_value());
+    CHECK((*view)->record.state == case_state::open);
+    CHECK((*view)->record.policy == "rapid");
+    CHECK((*view)->record.reports == 1);
+    CHECK((*view)->targets == std::vector<std::string>{"responder:alice"});
+    REQUIRE((*view)->first_report.has_value());
+    CHECK((*view)->first_report->external_id == "esc-1");
+
+    clock.advance(5000);
+    auto ack = action(case_action::kind::acknowledge, id);
+    ack.notices = {make_planned("responder:boris")};
+    ack.timers = {make_timer(clock.now_ms() + 3'600'000, "ack_timeout", "")};
+    auto acked = act_sync(*s, ack);
+    REQUIRE(acked.ok());
+    CHECK(acked->changed);
+    CHECK(acked->before == case_state::open);
+    CHECK(acked->after == case_state::acknowledged);
+    CHECK(acked->cancelled_timers == 1);  // the step, not the check-in deadline
+    CHECK(acked->notices.size() == 1);
+    CHECK(acked->timer_ids.size() == 1);
+    // Acknowledging again changes nothing and sends nothing.
+    auto again = act_sync(*s, ack);
+    REQUIRE(again.ok());
+    CHECK_FALSE(again->changed);
+    CHECK(again->notices.empty());
+    CHECK(again->timer_ids.empty());
+
+    auto resolved = act_sync(*s, action(case_action::kind::resolve, id, "responder:boris", "api"));
+    REQUIRE(resolved.ok());
+    CHECK(resolved->changed);
+    CHECK(resolved->after == case_state::resolved);
+    CHECK(resolved->cancelled_timers == 2);  // ack_timeout and checkin_deadline
+    auto late_ack = act_sync(*s, action(case_action::kind::acknowledge, id));
+    REQUIRE(late_ack.ok());
+    CHECK_FALSE(late_ack->changed);
+    auto none = claim_sync(*s, clock.now_ms() + 10'000'000, "x");
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+
+    view = get_case_sync(*s, id);
+    REQUIRE(view.ok());
+    CHECK((*view)->record.acked_by == "responder:alice");
+    CHECK((*view)->record.resolved_by == "responder:boris");
+    CHECK((*view)->record.resolved_at == clock.now_ms());
+    std::vector<std::string> kinds;
+    for (const auto& e : (*view)->events) {
+        kinds.push_back(e.kind);
+    }
+    CHECK(kinds ==
+          std::vector<std::string>{"report_received", "case_acknowledged", "case_resolved"});
+    CHECK((*view)->events.at(1).detail.value("channel", "") == "sms");
+    CHECK((*view)->events.at(1).actor == "responder:alice");
+
+    auto reopened = act_sync(*s, action(case_action::kind::reopen, id, "cli", "cli"));
+    REQUIRE(reopened.ok());
+    CHECK(reopened->after == case_state::open);
+    auto missing = act_sync(*s, action(case_action::kind::acknowledge, id + 1000));
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.err().code == "not_found");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("cases: notes are kept sealed and shown; a once key works once", B,
+                          conformance_41) {
+    B backend;
+    auto s = open_with(backend);
+    auto r = ingest_sync(*s, make_report("note-1"));
+    REQUIRE(r.ok());
+    const auto id = r->ids.case_id;
+    auto note = action(case_action::kind::note, id, "responder:alice", "email");
+    note.note = "Едем, будем через 20 минут";
+    auto noted = act_sync(*s, note);
+    REQUIRE(noted.ok());
+    CHECK(noted->changed);
+    CHECK(noted->after == case_state::open);
+    auto view = get_case_sync(*s, id);
+    REQUIRE(view.ok());
+    REQUIRE((*view)->events.size() == 2);
+    CHECK((*view)->events.at(1).kind == "case_note");
+    CHECK((*view)->events.at(1).detail.value("text", "") == note.note);
+
+    auto link = action(case_action::kind::acknowledge, id, "responder:alice", "link");
+    link.once_key = "hash-of-token";
+    auto first = act_sync(*s, link);
+    REQUIRE(first.ok());
+    CHECK(first->changed);
+    auto second = act_sync(*s, link);
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.err().code == "used");
+    // A key used on a case that did not change is still used.
+    link.once_key = "another";
+    auto unchanged = act_sync(*s, link);
+    REQUIRE(unchanged.ok());
+    CHECK_FALSE(unchanged->changed);
+    auto reused = act_sync(*s, link);
+    REQUIRE_FALSE(reused.ok());
+    CHECK(reused.err().code == "used");
+}
+
+TEST_CASE_TEMPLATE_DEFINE("cases: fire_timer fires once, never after an ack, writes its effects", B,
+                          conformance_42) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    auto r = wait_for<ingest_result>([&](auto done) {
+        s->ingest(make_report("fire-1"), make_case(), {make_planned()},
+                  {make_timer(clock.now_ms(), "escalation_step", ""),
+                   make_timer(clock.now_ms(), "escalation_step", "")},
+                  std::move(done));
+    });
+    REQUIRE(r.ok());
+    const auto id = r->ids.case_id;
+    auto claimed = claim_sync(*s, clock.now_ms(), "me");
+    REQUIRE(claimed.ok());
+    REQUIRE(claimed->size() == 2);
+    const auto fire = [&](std::int64_t timer_id) {
+        timer_firing f;
+        f.timer_id = timer_id;
+        f.owner = "me";
+        f.case_id = id;
+        f.only_if = case_state::open;
+        f.planned = {make_planned("partner:ngo")};
+        f.timers = {make_timer(clock.now_ms() + 60'000, "escalation_step", "")};
+        f.audit_kind = "escalation_step";
+        f.audit_detail = {{"step", 2}};
+        return wait_for<firing_result>([&](auto done) { s->fire_timer(f, std::move(done)); });
+    };
+    auto fired = fire(claimed->at(0).id);
+    REQUIRE(fired.ok());
+    CHECK(fired->completion == timer_completion::fired);
+    CHECK(fired->applied);
+    CHECK(fired->notifications.size() == 1);
+    CHECK(fired->timer_ids.size() == 1);
+    auto twice = fire(claimed->at(0).id);
+    REQUIRE(twice.ok());
+    CHECK(twice->completion == timer_completion::already_fired);
+    CHECK_FALSE(twice->applied);
+    CHECK(twice->notifications.empty());
+
+    REQUIRE(act_sync(*s, action(case_action::kind::acknowledge, id)).ok());
+    // The second claimed timer was cancelled by the ack: it fires nothing.
+    auto after_ack = fire(claimed->at(1).id);
+    REQUIRE(after_ack.ok());
+    CHECK(after_ack->completion == timer_completion::cancelled);
+    CHECK_FALSE(after_ack->applied);
+    auto view = get_case_sync(*s, id);
+    REQUIRE(view.ok());
+    CHECK((*view)->targets == std::vector<std::string>{"responder:alice", "partner:ngo"});
+    int steps = 0;
+    for (const auto& e : (*view)->events) {
+        steps += e.kind == "escalation_step" ? 1 : 0;
+    }
+    CHECK(steps == 1);
+
+    // only_if holds the effects back (the timer still settles); set_state re-opens.
+    auto t = add_timers_sync(
+        *s, {make_timer(clock.now_ms(), "ack_timeout", "case:" + std::to_string(id))});
+    REQUIRE(t.ok());
+    auto c2 = claim_sync(*s, clock.now_ms(), "me");
+    REQUIRE(c2.ok());
+    REQUIRE(c2->size() == 1);
+    timer_firing reopen;
+    reopen.timer_id = c2->at(0).id;
+    reopen.owner = "me";
+    reopen.case_id = id;
+    reopen.only_if = case_state::acknowledged;
+    reopen.set_state = case_state::open;
+    reopen.audit_kind = "case_reopened";
+    auto re = wait_for<firing_result>([&](auto done) { s->fire_timer(reopen, std::move(done)); });
+    REQUIRE(re.ok());
+    CHECK(re->applied);
+    view = get_case_sync(*s, id);
+    REQUIRE(view.ok());
+    CHECK((*view)->record.state == case_state::open);
+}
+
+TEST_CASE_TEMPLATE_DEFINE("cases: list by state and target, newest first, paged; groups", B,
+                          conformance_43) {
+    B backend;
+    core::manual_clock clock(1'800'000'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 5; ++i) {
+        auto c = make_case();
+        if (i < 2) {
+            c.group_key = "g1";
+            c.group_until = clock.now_ms() + 60'000;
+        }
+        auto r = ingest_sync(*s, make_report("list-" + std::to_string(i)),
+                             {make_planned(i % 2 == 0 ? "responder:alice" : "responder:boris")}, c);
+        REQUIRE(r.ok());
+        ids.push_back(r->ids.case_id);
+    }
+    // The second report with key g1 joined the first one's case at the store.
+    CHECK(ids[1] == ids[0]);
+    auto g = wait_for<std::optional<std::int64_t>>(
+        [&](auto done) { s->find_group_case("g1", clock.now_ms(), std::move(done)); });
+    REQUIRE(g.ok());
+    CHECK(*g == std::optional<std::int64_t>(ids[0]));
+    auto expired = wait_for<std::optional<std::int64_t>>(
+        [&](auto done) { s->find_group_case("g1", clock.now_ms() + 60'000, std::move(done)); });
+    REQUIRE(expired.ok());
+    CHECK_FALSE(expired->has_value());
+    REQUIRE(act_sync(*s, action(case_action::kind::acknowledge, ids[4])).ok());
+    const auto list = [&](case_query q) {
+        auto r = wait_for<std::vector<case_record>>(
+            [&](auto done) { s->list_cases(q, std::move(done)); });
+        REQUIRE(r.ok());
+        std::vector<std::int64_t> out;
+        for (const auto& c : *r) {
+            out.push_back(c.id);
+        }
+        return out;
+    };
+    CHECK(list({}) == std::vector<std::int64_t>{ids[4], ids[3], ids[2], ids[0]});
+    case_query open;
+    open.state = case_state::open;
+    CHECK(list(open) == std::vector<std::int64_t>{ids[3], ids[2], ids[0]});
+    case_query alice;
+    alice.target = "responder:alice";
+    CHECK(list(alice) == std::vector<std::int64_t>{ids[4], ids[2], ids[0]});
+    case_query page;
+    page.limit = 2;
+    page.before_id = ids[3];
+    CHECK(list(page) == std::vector<std::int64_t>{ids[2], ids[0]});
+    auto view = get_case_sync(*s, ids[0]);
+    REQUIRE(view.ok());
+    CHECK((*view)->record.reports == 2);
+    CHECK_FALSE(get_case_sync(*s, 999'999)->has_value());
+}
+
 }  // namespace hotline::store::conformance
 
 // Runs the whole suite against backend type B (once per test file, at global scope; B
@@ -1733,5 +2002,9 @@ TEST_CASE_TEMPLATE_DEFINE("silences: add, list live or all, expire once, bad inp
     TEST_CASE_TEMPLATE_INVOKE(conformance_26, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_27, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_28, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_40, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_41, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_42, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_43, B); \
     } /* namespace */                             \
     static_assert(true, "")

@@ -56,6 +56,12 @@ std::unique_ptr<store::store> open_store(const std::string& path, core::metrics*
 // silences' step added, dropped).
 constexpr const char* v5_undo =
     "DROP TABLE silences; "
+    "DROP TABLE case_notes; DROP TABLE case_action_keys; DROP INDEX cases_by_group; "
+    "DROP INDEX cases_by_state; ALTER TABLE cases DROP COLUMN policy; "
+    "ALTER TABLE cases DROP COLUMN updated_at; ALTER TABLE cases DROP COLUMN acked_by; "
+    "ALTER TABLE cases DROP COLUMN acked_at; ALTER TABLE cases DROP COLUMN resolved_by; "
+    "ALTER TABLE cases DROP COLUMN resolved_at; ALTER TABLE cases DROP COLUMN group_key; "
+    "ALTER TABLE cases DROP COLUMN group_until; "
     "DROP TABLE sms_parts; DROP TABLE sms_opt_outs; "
     "ALTER TABLE notifications DROP COLUMN sms_encoding; "
     "ALTER TABLE notifications DROP COLUMN sms_segments; "

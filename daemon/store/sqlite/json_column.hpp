@@ -15,6 +15,12 @@ using json = nlohmann::json;
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// An object column's value; anything else (a hand-edited row) reads as {}.
+[[nodiscard]] inline json parse_object(const std::string& text) {
+    auto j = json::parse(text, nullptr, false);
+    return j.is_object() ? j : json::object();
+}
+
 [[nodiscard]] inline json labels_json(const std::map<std::string, std::string>& labels) {
     json j = json::object();
     for (const auto& [k, v] : labels) {

@@ -187,6 +187,41 @@ CREATE TABLE sms_opt_outs(
   created_at INTEGER NOT NULL
 );
 )sql",
+    // 8: cases that escalate until acknowledged (issue 10). The policy a case follows,
+    // who acknowledged or resolved it and when (targets, clear), updated_at (the last
+    // state change); group_key (a keyed hash of a route's group_by values, clear) and
+    // group_until: a later report with that key joins the case while it is open. Notes
+    // (a responder's text, sealed) and the single-use keys of actions (a signed link's
+    // token hash, clear) are rows of their own. reports_by_case serves a case's reports.
+    R"sql(
+ALTER TABLE cases ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN acked_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN acked_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN resolved_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN resolved_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN group_key TEXT;
+ALTER TABLE cases ADD COLUMN group_until INTEGER NOT NULL DEFAULT 0;
+UPDATE cases SET updated_at = created_at;
+CREATE INDEX cases_by_group ON cases(group_key, group_until) WHERE group_key IS NOT NULL;
+CREATE INDEX cases_by_state ON cases(state, id);
+CREATE TABLE case_notes(
+  id INTEGER PRIMARY KEY,
+  case_id INTEGER NOT NULL REFERENCES cases(id),
+  author TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  text TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX case_notes_by_case ON case_notes(case_id);
+CREATE TABLE case_action_keys(
+  key TEXT PRIMARY KEY,
+  case_id INTEGER NOT NULL,
+  used_at INTEGER NOT NULL
+);
+)sql",
+    // 9: silences (issue 10): store/sqlite/silences.hpp, silences_migration.
+    silences_migration,
 };
 
 core::result<int> user_version(connection& db) {

@@ -386,6 +386,40 @@ void sqlite_store::expire_silence(std::int64_t id, std::string by,
         std::move(done));
 }
 
+void sqlite_store::get_case(std::int64_t case_id,
+                            std::function<void(core::result<std::optional<case_view>>)> done) {
+    enqueue<std::optional<case_view>>(
+        [this, case_id](connection& db) { return do_get_case(db, case_id); }, std::move(done));
+}
+
+void sqlite_store::list_cases(case_query q,
+                              std::function<void(core::result<std::vector<case_record>>)> done) {
+    enqueue<std::vector<case_record>>(
+        [q = std::move(q)](connection& db) { return sqlite::list_cases(db, q); }, std::move(done));
+}
+
+void sqlite_store::act_on_case(case_action a,
+                               std::function<void(core::result<case_action_result>)> done) {
+    enqueue<case_action_result>([this, a = std::move(a)](connection& db) { return do_act(db, a); },
+                                std::move(done));
+}
+
+void sqlite_store::fire_timer(timer_firing f,
+                              std::function<void(core::result<firing_result>)> done) {
+    enqueue<firing_result>([this, f = std::move(f)](connection& db) { return do_fire(db, f); },
+                           std::move(done));
+}
+
+void sqlite_store::find_group_case(
+    std::string group_key, std::int64_t now_ms,
+    std::function<void(core::result<std::optional<std::int64_t>>)> done) {
+    enqueue<std::optional<std::int64_t>>(
+        [group_key = std::move(group_key), now_ms](connection& db) {
+            return sqlite::find_group_case(db, group_key, now_ms);
+        },
+        std::move(done));
+}
+
 void sqlite_store::case_targets(
     std::int64_t case_id,
     std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) {
@@ -450,7 +484,17 @@ core::result<ingest_result> sqlite_store::do_ingest(
             return exists.err();
         }
         join_case = *exists ? r.case_id : 0;
+    } else if (!c.group_key.empty()) {
+        // The pipeline looked for the group's case before planning; one opened since (a
+        // report of the same group committed in between) takes this one too. Its planned
+        // alerts still go out; its escalation does not start a second time.
+        auto grouped = sqlite::find_group_case(db, c.group_key, received_at);
+        if (!grouped) {
+            return grouped.err();
+        }
+        join_case = grouped->value_or(0);
     }
+    const bool late_join = join_case > 0 && r.case_id == 0;
     auto inserted = insert_report(db, sealer_, r, received_at, join_case);
     if (!inserted) {
         return inserted.err();
@@ -481,7 +525,8 @@ core::result<ingest_result> sqlite_store::do_ingest(
         return stored.err();
     }
     out.notifications = std::move(*stored);
-    auto timer_ids = insert_timers(db, timers, "case:" + std::to_string(out.ids.case_id), now);
+    auto timer_ids = insert_timers(db, late_join ? std::vector<new_timer>{} : timers,
+                                   "case:" + std::to_string(out.ids.case_id), now);
     if (!timer_ids) {
         return timer_ids.err();
     }
@@ -501,6 +546,200 @@ core::result<ingest_result> sqlite_store::do_ingest(
     }
     if (auto a = insert_audit_event(db, e); !a) {
         return a.err();
+    }
+    return out;
+}
+
+core::result<std::optional<case_view>> sqlite_store::do_get_case(connection& db, std::int64_t id) {
+    auto row = load_case(db, id);
+    if (!row) {
+        return row.err();
+    }
+    if (!*row) {
+        return std::optional<case_view>{};
+    }
+    case_view v;
+    v.record = (*row)->record;
+    v.latest_report_id = (*row)->latest_report_id;
+    auto first = sqlite::load_report(db, sealer_, (*row)->first_report_id);
+    if (first) {
+        v.first_report = std::move(*first);
+    }  // unreadable: the case is still shown, without its report
+    auto targets = sqlite::case_targets(db, id);
+    if (!targets) {
+        return targets.err();
+    }
+    v.targets = targets->value_or(std::vector<std::string>{});
+    auto events = case_events(db, sealer_, id);
+    if (!events) {
+        return events.err();
+    }
+    v.events = std::move(*events);
+    return std::optional<case_view>(std::move(v));
+}
+
+namespace {
+
+const char* action_event(case_action::kind k) {
+    switch (k) {
+        case case_action::kind::acknowledge: return "case_acknowledged";
+        case case_action::kind::resolve: return "case_resolved";
+        case case_action::kind::reopen: return "case_reopened";
+        case case_action::kind::note: return "case_note";
+    }
+    return "case_note";
+}
+
+// The state an action leads to from `from`, or nullopt when it changes nothing.
+std::optional<case_state> transition(case_action::kind k, case_state from) {
+    switch (k) {
+        case case_action::kind::acknowledge:
+            return from == case_state::open ? std::optional(case_state::acknowledged)
+                                            : std::nullopt;
+        case case_action::kind::resolve:
+            return from != case_state::resolved ? std::optional(case_state::resolved)
+                                                : std::nullopt;
+        case case_action::kind::reopen:
+            return from != case_state::open ? std::optional(case_state::open) : std::nullopt;
+        case case_action::kind::note: return from;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+core::result<case_action_result> sqlite_store::do_act(connection& db, const case_action& a) {
+    const auto now = now_ms();
+    auto row = load_case(db, a.case_id);
+    if (!row) {
+        return row.err();
+    }
+    if (!*row) {
+        return core::make_error("not_found", "no case with id " + std::to_string(a.case_id));
+    }
+    if (!a.once_key.empty()) {
+        auto fresh = use_action_key(db, a.once_key, a.case_id, now);
+        if (!fresh) {
+            return fresh.err();
+        }
+        if (!*fresh) {
+            return core::make_error("used", "this link was used already");
+        }
+    }
+    case_action_result out;
+    out.before = (*row)->record.state;
+    out.after = out.before;
+    const auto to = transition(a.what, out.before);
+    if (!to) {
+        return out;
+    }
+    out.changed = true;
+    out.after = *to;
+    const std::string subject = "case:" + std::to_string(a.case_id);
+    audit_event e;
+    e.at = now;
+    e.actor = a.actor;
+    e.kind = action_event(a.what);
+    e.case_id = a.case_id;
+    e.detail = {{"channel", a.channel},
+                {"from", domain::to_string(out.before)},
+                {"to", domain::to_string(out.after)}};
+    if (a.what == case_action::kind::note) {
+        auto note = insert_case_note(db, sealer_, a.case_id, a.actor, a.channel, a.note, now);
+        if (!note) {
+            return note.err();
+        }
+        e.detail["note_id"] = *note;
+    } else {
+        if (auto set = set_case_state(db, a.case_id, *to, a.actor, now); !set) {
+            return set.err();
+        }
+        // What stops: an acknowledgement stops the escalation; a resolution every timer
+        // of the case; a re-open the pending re-open.
+        const std::string_view kind = a.what == case_action::kind::acknowledge ? "escalation_step"
+                                      : a.what == case_action::kind::reopen    ? "ack_timeout"
+                                                                               : "";
+        auto cancelled = sqlite::cancel_timers(db, subject, kind, now);
+        if (!cancelled) {
+            return cancelled.err();
+        }
+        out.cancelled_timers = *cancelled;
+        e.detail["cancelled_timers"] = *cancelled;
+    }
+    auto stored =
+        insert_notifications(db, sealer_, (*row)->latest_report_id, a.case_id, a.notices, now, now);
+    if (!stored) {
+        return stored.err();
+    }
+    out.notices = std::move(*stored);
+    auto timer_ids = insert_timers(db, a.timers, subject, now);
+    if (!timer_ids) {
+        return timer_ids.err();
+    }
+    out.timer_ids = std::move(*timer_ids);
+    e.detail["notification_ids"] = id_list(out.notices);
+    if (auto w = insert_audit_event(db, e); !w) {
+        return w.err();
+    }
+    return out;
+}
+
+core::result<firing_result> sqlite_store::do_fire(connection& db, const timer_firing& f) {
+    const auto now = now_ms();
+    firing_result out;
+    auto completion = sqlite::complete_timer(db, f.timer_id, f.owner, now);
+    if (!completion) {
+        return completion.err();
+    }
+    out.completion = *completion;
+    if (*completion != timer_completion::fired) {
+        return out;
+    }
+    std::int64_t report_id = 0;
+    if (f.case_id > 0) {
+        auto row = load_case(db, f.case_id);
+        if (!row) {
+            return row.err();
+        }
+        if (!*row || (f.only_if && (*row)->record.state != *f.only_if)) {
+            return out;  // settled; the case moved on (or is gone): nothing to do
+        }
+        report_id = (*row)->latest_report_id;
+        if (f.set_state) {
+            if (auto set = set_case_state(db, f.case_id, *f.set_state, f.audit_actor, now); !set) {
+                return set.err();
+            }
+        }
+    }
+    out.applied = true;
+    if (!f.planned.empty()) {
+        if (report_id == 0) {
+            return core::make_error("invalid_argument", "notifications need a case");
+        }
+        auto stored = insert_notifications(db, sealer_, report_id, f.case_id, f.planned, now, now);
+        if (!stored) {
+            return stored.err();
+        }
+        out.notifications = std::move(*stored);
+    }
+    auto timer_ids =
+        insert_timers(db, f.timers, f.case_id > 0 ? "case:" + std::to_string(f.case_id) : "", now);
+    if (!timer_ids) {
+        return timer_ids.err();
+    }
+    out.timer_ids = std::move(*timer_ids);
+    if (!f.audit_kind.empty()) {
+        audit_event e;
+        e.at = now;
+        e.actor = f.audit_actor;
+        e.kind = f.audit_kind;
+        e.case_id = f.case_id;
+        e.detail = f.audit_detail.is_object() ? f.audit_detail : json::object();
+        e.detail["timer_id"] = f.timer_id;
+        e.detail["notification_ids"] = id_list(out.notifications);
+        if (auto w = insert_audit_event(db, e); !w) {
+            return w.err();
+        }
     }
     return out;
 }

@@ -37,6 +37,16 @@ public:
     void case_targets(
         std::int64_t case_id,
         std::function<void(core::result<std::optional<std::vector<std::string>>>)> done) override;
+    void get_case(std::int64_t case_id,
+                  std::function<void(core::result<std::optional<case_view>>)> done) override;
+    void list_cases(case_query q,
+                    std::function<void(core::result<std::vector<case_record>>)> done) override;
+    void act_on_case(case_action a,
+                     std::function<void(core::result<case_action_result>)> done) override;
+    void fire_timer(timer_firing f, std::function<void(core::result<firing_result>)> done) override;
+    void find_group_case(
+        std::string group_key, std::int64_t now_ms,
+        std::function<void(core::result<std::optional<std::int64_t>>)> done) override;
     void load_cursor(std::string source,
                      std::function<void(core::result<std::optional<std::string>>)> done) override;
     void save_cursor(std::string source, std::string value,
@@ -114,6 +124,9 @@ private:
                                           const std::vector<new_timer>& timers);
     core::result<attempt_record> do_record_attempt(connection& db, std::int64_t id,
                                                    const attempt_result& outcome);
+    core::result<std::optional<case_view>> do_get_case(connection& db, std::int64_t id);
+    core::result<case_action_result> do_act(connection& db, const case_action& a);
+    core::result<firing_result> do_fire(connection& db, const timer_firing& f);
     static core::result<stats> do_stats(connection& db, std::int64_t now);
     static core::result<stats> do_outbox(connection& db, std::int64_t now);
 
