@@ -26,6 +26,7 @@
 #include "ingest/cases.hpp"
 #include "ingest/imap_source.hpp"
 #include "ingest/pipeline.hpp"
+#include "ingest/silences.hpp"
 #include "ingest/sms_intake.hpp"
 #include "ingest/timer_loop.hpp"
 #include "net/transport.hpp"
@@ -86,6 +87,13 @@ public:
             [this](std::vector<domain::notification> jobs) { disp_->enqueue(std::move(jobs)); });
         pipeline_->set_config(cfg_);
         pipeline_->set_case_targets(ingest::pipeline::case_targets_of(*db_));
+        // The silences in force, before any report: the io context runs only once the
+        // setup is done, and this completion is queued on it before any request is read.
+        ingest::reload_silences(*db_, *pipeline_, io_.get_executor(), [](core::status s) {
+            if (!s) {
+                spdlog::error("silences not loaded: reports page as if none were set");
+            }
+        });
         // Durable timers (SMS part timeouts; escalation next) fire on this thread.
         timers_ = std::make_unique<ingest::timer_loop>(
             io_.get_executor(), *db_, clock_,
@@ -122,7 +130,7 @@ public:
         const auto ack_key = dispatch::ack_key(keys_->current());
         disp_->set_ack_key(ack_key);
         auto routes =
-            http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart, sms_.get());
+            http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart, sms_.get(), db_.get());
         http::endpoints::abort_on(http::endpoints::add_ack(
             routes, *this, http::endpoints::ack_backend_of(*db_, *cases_, ack_key)));
         http_ = std::make_unique<http::server>(io_, *this, std::move(routes), metrics_);

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <optional>
 
+#include "config/loader.hpp"
 #include "core/asio.hpp"
 #include "net/transport.hpp"
 
@@ -56,8 +57,30 @@ core::result<std::string> read_token_file(const std::string& path) {
     return text;
 }
 
+std::string api_url_of(const config::server_config& server) {
+    if (server.port == 0) {
+        return {};
+    }
+    std::string host = server.listen_address;
+    if (host.empty() || host == "0.0.0.0") {
+        host = "127.0.0.1";
+    } else if (host == "::" || host == "[::]") {
+        host = "[::1]";
+    } else if (host.find(':') != std::string::npos && host.front() != '[') {
+        host = "[" + host + "]";
+    }
+    return "http://" + host + ":" + std::to_string(server.port);
+}
+
 core::result<api_client> api_client::open(const api_options& options) {
     std::string url = env_or("HOTLINE_URL", options.url);
+    if (url.empty() && !options.config.empty()) {
+        // A config that does not load (or listens on port 0) leaves the default.
+        const auto loaded = config::load_config(options.config);
+        if (loaded.cfg != nullptr) {
+            url = api_url_of(loaded.cfg->server);
+        }
+    }
     if (url.empty()) {
         url = default_api_url;
     }

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/model.hpp"
 #include "core/duration.hpp"
 #include "core/result.hpp"
 
@@ -16,7 +17,8 @@ namespace hotline::ctl {
 inline constexpr const char* default_api_url = "http://127.0.0.1:8080";
 
 struct api_options {
-    std::string url;         // --url; "" = $HOTLINE_URL, else default_api_url
+    std::string url;         // --url; "" = $HOTLINE_URL, else the config's, else default_api_url
+    std::string config;      // --config: its server listener gives the URL when no other does
     std::string token_file;  // --token-file; "" = $HOTLINE_TOKEN_FILE (required one way)
     core::duration timeout{std::chrono::seconds(10)};
 };
@@ -25,6 +27,10 @@ struct api_options {
 // "token"): no file named, missing or unreadable, empty, over 4 KiB, or holding a control
 // character. The message names the file, never its contents.
 [[nodiscard]] core::result<std::string> read_token_file(const std::string& path);
+
+// The daemon's URL for a config: http://<server.address>:<port>, an unspecified address
+// (0.0.0.0, ::) as loopback, IPv6 in brackets; "" when the port is 0 (chosen at start).
+[[nodiscard]] std::string api_url_of(const config::server_config& server);
 
 struct api_answer {
     long status{0};

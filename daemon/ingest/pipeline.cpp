@@ -58,6 +58,8 @@ pipeline::pipeline(asio::any_io_executor io, core::metrics& metrics, commit_fn c
                               "Reports already known by (source, external_id), by source");
     metrics_.describe_counter("hotline_reports_rejected_total",
                               "Report requests refused with a 4xx, by source and reason");
+    metrics_.describe_counter("hotline_reports_silenced_total",
+                              "Reports a silence kept from paging anyone, by source");
     metrics_.describe_counter("hotline_reports_limited_total",
                               "Reports refused by a rate limit or a full queue (429/503), by "
                               "source and limiter (source, sender, queue)");
@@ -174,21 +176,21 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
 void pipeline::group_then_route(domain::report r, std::shared_ptr<const config::config> cfg,
                                 std::shared_ptr<waiter> answer,
                                 std::vector<domain::planned_notification> extra) {
-    // Routing is cheap and pure: evaluate once here to see whether the route groups, and
-    // again in route_and_queue (which also serves joins).
-    const auto decision = rules::evaluate(cfg->route, r);
-    if (decision.group_by.empty() || decision.group_window_ms <= 0) {
-        route_and_queue(std::move(r), *cfg, std::move(answer), nullptr, std::move(extra));
+    routed done{rules::evaluate(cfg->route, r), {}};
+    if (done.decision.group_by.empty() || done.decision.group_window_ms <= 0) {
+        route_and_queue(std::move(r), *cfg, std::move(answer), nullptr, std::move(extra),
+                        std::move(done));
         return;
     }
-    auto key = group_hash_(rules::group_key(decision, r));
+    done.group_key = group_hash_(rules::group_key(done.decision, r));
     const auto at = r.received_at > 0 ? r.received_at : core::system_clock{}.now_ms();
+    const std::string key = done.group_key;
     group_case_(
         key, at,
-        [this, cfg, r = std::move(r), answer,
-         extra = std::move(extra)](core::result<std::optional<std::int64_t>> found) mutable {
+        [this, cfg, r = std::move(r), answer, extra = std::move(extra),
+         done = std::move(done)](core::result<std::optional<std::int64_t>> found) mutable {
             asio::post(io_, [this, cfg, r = std::move(r), answer, extra = std::move(extra),
-                             found = std::move(found)]() mutable {
+                             done = std::move(done), found = std::move(found)]() mutable {
                 if (!found || !*found || !case_targets_) {
                     if (!found) {
                         spdlog::error(
@@ -196,28 +198,29 @@ void pipeline::group_then_route(domain::report r, std::shared_ptr<const config::
                             r.source, found.err().describe());
                     }
                     route_and_queue(std::move(r), *cfg, std::move(answer), nullptr,
-                                    std::move(extra));
+                                    std::move(extra), std::move(done));
                     return;
                 }
                 // The group's case is open: the report joins it like a reply (those already
-                // paged hear of it; its escalation goes on as it was).
+                // paged hear of it; its escalation goes on as it was). The route does not
+                // depend on the case, so the one evaluation serves the join too.
                 r.case_id = **found;
                 const auto case_id = r.case_id;
-                case_targets_(
-                    case_id, [this, cfg, r = std::move(r), answer, extra = std::move(extra)](
-                                 core::result<std::optional<std::vector<std::string>>> t) mutable {
-                        asio::post(io_, [this, cfg, r = std::move(r), answer, t = std::move(t),
-                                         extra = std::move(extra)]() mutable {
-                            if (!t || !*t) {
-                                r.case_id = 0;
-                                route_and_queue(std::move(r), *cfg, std::move(answer), nullptr,
-                                                std::move(extra));
-                                return;
-                            }
-                            route_and_queue(std::move(r), *cfg, std::move(answer), &**t,
-                                            std::move(extra));
-                        });
+                case_targets_(case_id, [this, cfg, r = std::move(r), answer,
+                                        extra = std::move(extra), done = std::move(done)](
+                                           core::result<std::optional<std::vector<std::string>>>
+                                               t) mutable {
+                    asio::post(io_, [this, cfg, r = std::move(r), answer, t = std::move(t),
+                                     extra = std::move(extra), done = std::move(done)]() mutable {
+                        const bool joined = t && *t;
+                        if (!joined) {
+                            r.case_id = 0;
+                        }
+                        route_and_queue(std::move(r), *cfg, std::move(answer),
+                                        joined ? &**t : nullptr, std::move(extra),
+                                        std::move(done));
                     });
+                });
             });
         });
 }
@@ -225,10 +228,15 @@ void pipeline::group_then_route(domain::report r, std::shared_ptr<const config::
 void pipeline::route_and_queue(domain::report r, const config::config& cfg,
                                std::shared_ptr<waiter> answer,
                                const std::vector<std::string>* case_targets,
-                               std::vector<domain::planned_notification> extra) {
-    const auto decision = rules::evaluate(cfg.route, r);
+                               std::vector<domain::planned_notification> extra,
+                               std::optional<routed> done) {
+    if (!done) {
+        done = routed{rules::evaluate(cfg.route, r), {}};
+    }
+    const auto& decision = done->decision;
+    const auto silence = silenced_by(r);
     const bool muted = !decision.muted_by.empty();
-    auto planned = muted ? std::vector<domain::planned_notification>{}
+    auto planned = muted || silence ? std::vector<domain::planned_notification>{}
                    : case_targets != nullptr
                        ? dispatch::plan_update(cfg, r, decision, *case_targets)
                        : dispatch::plan_report(cfg, r, decision);
@@ -236,7 +244,10 @@ void pipeline::route_and_queue(domain::report r, const config::config& cfg,
     std::vector<store::new_timer> timers;
     // Wall-clock time (the timers table holds unix ms; clock_ may be monotonic).
     const std::int64_t now = core::system_clock{}.now_ms();
-    if (muted) {
+    if (silence) {
+        // Stored and visible, paging nobody (an admin's silence matches it).
+        info.labels["silenced_by"] = std::to_string(*silence);
+    } else if (muted) {
         // Stored and visible, paging nobody (a mute interval in force).
         info.labels["muted_by"] = decision.muted_by;
         metrics_.counter_add("hotline_reports_muted_total", {{"source", r.source}});
@@ -256,7 +267,8 @@ void pipeline::route_and_queue(domain::report r, const config::config& cfg,
     }
     if (case_targets == nullptr && !decision.group_by.empty() && decision.group_window_ms > 0 &&
         group_hash_) {
-        info.group_key = group_hash_(rules::group_key(decision, r));
+        info.group_key = !done->group_key.empty() ? std::move(done->group_key)
+                                                  : group_hash_(rules::group_key(decision, r));
         info.group_until = (r.received_at > 0 ? r.received_at : now) + decision.group_window_ms;
     }
     for (auto& e : extra) {
@@ -270,6 +282,15 @@ void pipeline::route_and_queue(domain::report r, const config::config& cfg,
                 pending{std::move(r), std::move(info), std::move(planned), std::move(timers),
                         decision.severity, std::move(answer)});
     pump();
+}
+
+std::optional<std::int64_t> pipeline::silenced_by(const domain::report& r) const {
+    const auto id = silences_.match(r);
+    if (id) {
+        metrics_.counter_add("hotline_reports_silenced_total", {{"source", r.source}});
+        spdlog::info("report from source={} silenced by silence={}: nobody paged", r.source, *id);
+    }
+    return id;
 }
 
 std::optional<pipeline::refusal> pipeline::limited(const std::string& source, refusal r,

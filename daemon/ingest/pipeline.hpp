@@ -24,6 +24,7 @@
 #include "domain/report.hpp"
 #include "ingest/fair_queue.hpp"
 #include "ingest/rate_limiter.hpp"
+#include "ingest/silences.hpp"
 #include "rules/route.hpp"
 #include "store/store.hpp"
 
@@ -128,6 +129,14 @@ public:
     [[nodiscard]] std::optional<refusal> submit(
         domain::report r, completion done, std::vector<domain::planned_notification> extra = {});
 
+    // The silences in force (store::list_silences, compiled): loaded at start and replaced
+    // after each add or expire. A report one of them matches at its received_at is stored
+    // and gets its case as usual, labelled silenced_by: <id>, but pages nobody: no
+    // notifications are planned for it (a source's own `extra`, such as an SMS receipt to
+    // the reporter, still goes), and hotline_reports_silenced_total{source} counts it (when
+    // routed: a re-delivered duplicate counts again). Call on the io executor.
+    void set_silences(silence_set s) { silences_ = std::move(s); }
+
     // Time for the token buckets (default: a monotonic clock). Must outlive the pipeline.
     void set_clock(const core::clock& clock) { clock_ = &clock; }
 
@@ -160,15 +169,25 @@ private:
     };
 
     std::optional<refusal> limited(const std::string& source, refusal r, std::int64_t now_ms);
-    // Routes and plans `r` (for the case's targets when given) and queues it for its turn.
+    // The silence that keeps `r` from paging anyone, if any (see set_silences).
+    [[nodiscard]] std::optional<std::int64_t> silenced_by(const domain::report& r) const;
+    // A report's routing, evaluated once: the decision, and the keyed group hash when its
+    // route groups (empty otherwise).
+    struct routed {
+        rules::decision decision;
+        std::string group_key;
+    };
     // A report of a grouping route: the group's open case, if any, makes it a join.
     void group_then_route(domain::report r, std::shared_ptr<const config::config> cfg,
                           std::shared_ptr<waiter> answer,
                           std::vector<domain::planned_notification> extra);
+    // Routes and plans `r` (for the case's targets when given) and queues it for its turn;
+    // `done` is the routing group_then_route already evaluated, if any.
     void route_and_queue(domain::report r, const config::config& cfg,
                          std::shared_ptr<waiter> answer,
                          const std::vector<std::string>* case_targets,
-                         std::vector<domain::planned_notification> extra);
+                         std::vector<domain::planned_notification> extra,
+                         std::optional<routed> done = std::nullopt);
     // Starts commits while the fair queue has turns to give.
     void pump();
     void start_commit(const std::string& source, pending p);
@@ -190,6 +209,7 @@ private:
     rate_limiter limiter_;
     fair_queue<pending> queue_;
     std::map<std::pair<std::string, std::string_view>, limiter_log> limiter_logs_;
+    silence_set silences_;
 };
 
 }  // namespace hotline::ingest

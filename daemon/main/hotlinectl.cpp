@@ -20,6 +20,7 @@
 #include "ctl/ingest.hpp"
 #include "ctl/oncall.hpp"
 #include "ctl/rekey.hpp"
+#include "ctl/silence.hpp"
 #include "ctl/sms_preview.hpp"
 
 namespace po = boost::program_options;
@@ -65,8 +66,17 @@ constexpr const char* usage =
     "                                          cases through the daemon's API, as the person\n"
     "                                          whose token --token-file (or\n"
     "                                          HOTLINE_TOKEN_FILE) holds; --url (or\n"
-    "                                          HOTLINE_URL, default http://127.0.0.1:8080);\n"
+    "                                          HOTLINE_URL, else the --config's server);\n"
     "                                          --json prints the API's answer\n"
+    "  silence add MATCHER... (--duration D | --until TIME) --comment TEXT\n"
+    "  silence list [--all]\n"
+    "  silence expire ID                       add, list or end silences (reports they match\n"
+    "                                          are stored but page nobody) through the\n"
+    "                                          daemon's API, as the person whose token\n"
+    "                                          --token-file (or HOTLINE_TOKEN_FILE) holds;\n"
+    "                                          --url (or HOTLINE_URL, else the --config's\n"
+    "                                          server address and port); --json prints the\n"
+    "                                          API's answer\n"
     "  oncall    --config FILE [--schedule ID] [--at TIME] [--days N] [--json]\n"
     "                                          who is on call now (or at TIME, ISO 8601:\n"
     "                                          2026-12-05T18:00 is local in each schedule's\n"
@@ -297,10 +307,6 @@ int main(int argc, char** argv) {
         "diff", "check: compare with the settings the running hotlined started with")(
         "max-segments", po::value<unsigned>(), "sms-preview: shorten to at most N segments (1-10)")(
         "transliterate", "sms-preview: Cyrillic to GSM-7 Latin first, as transliterate: true")(
-        "url", po::value<std::string>(),
-        "cases: the daemon's URL (default $HOTLINE_URL, else http://127.0.0.1:8080)")(
-        "token-file", po::value<std::string>(),
-        "cases: a file holding your API token (default $HOTLINE_TOKEN_FILE)")(
         "state", po::value<std::string>(), "cases list: open, acknowledged or resolved")(
         "limit", po::value<std::int64_t>(), "cases list: at most N cases (1-1000, default 50)")(
         "before", po::value<std::int64_t>(), "cases list: cases numbered below ID (paging)")(
@@ -309,7 +315,17 @@ int main(int argc, char** argv) {
         "at", po::value<std::string>(), "oncall: the time to ask about (ISO 8601; default now)")(
         "days", po::value<unsigned>()->default_value(7),
         "oncall: list the shifts of this many days (0-366)")(
-        "json", "cases, oncall: print JSON (cases: the API's answer)");
+        "json", "oncall: print JSON; silence, cases: print the API's JSON answer")(
+        "url", po::value<std::string>(),
+        "silence, cases: the daemon's URL (default $HOTLINE_URL, else the config's server "
+        "address and port)")("token-file", po::value<std::string>(),
+                             "silence, cases: a file holding your API token (default "
+                             "$HOTLINE_TOKEN_FILE)")("duration", po::value<std::string>(),
+                                                     "silence add: how long, like 2h or 1h30m")(
+        "until", po::value<std::string>(),
+        "silence add: the end, like 2026-12-04T09:00:00Z or ...+03:00")(
+        "comment", po::value<std::string>(), "silence add: why (kept in the audit trail)")(
+        "all", "silence list: expired and ended silences too");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -382,6 +398,7 @@ int main(int argc, char** argv) {
         };
         options.api.url = str("url");
         options.api.token_file = str("token-file");
+        options.api.config = config;
         options.state = str("state");
         options.note = str("note");
         if (vm.count("limit") != 0U) {
@@ -400,6 +417,21 @@ int main(int argc, char** argv) {
             return 2;
         }
         return cmd_oncall(config, vm);
+    }
+    if (command == "silence") {
+        hotline::ctl::silence_options options;
+        const auto str = [&vm](const char* name) {
+            return vm.count(name) != 0U ? vm[name].as<std::string>() : std::string{};
+        };
+        options.api.url = str("url");
+        options.api.token_file = str("token-file");
+        options.api.config = config;
+        options.duration = str("duration");
+        options.until = str("until");
+        options.comment = str("comment");
+        options.all = vm.count("all") != 0U;
+        options.json = vm.count("json") != 0U;
+        return hotline::ctl::run_silence(args, options, std::cout, std::cerr);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;

@@ -227,6 +227,43 @@ struct firing_result {
     std::vector<std::int64_t> timer_ids;
 };
 
+// ---- silences (schema version 9) ----
+
+// At most this many matchers in one silence.
+inline constexpr std::size_t max_silence_matchers = 1000;
+
+// A silence to add: a report that every matcher (the routing tree's matcher text,
+// rules::parse_matcher; the caller checks it) matches and that was received in
+// [starts_at, ends_at) is stored but pages nobody (ingest/pipeline).
+struct new_silence {
+    std::vector<std::string> matchers;  // 1..max_silence_matchers; sealed at rest
+    std::int64_t starts_at{};           // unix ms
+    std::int64_t ends_at{};             // unix ms, after starts_at
+    std::string author;                 // "responder:alice", "admin:ops"
+    std::string comment;                // sealed at rest
+};
+
+struct silence {
+    std::int64_t id{};
+    std::vector<std::string> matchers;  // empty once retention purged an expired one
+    std::int64_t starts_at{};
+    std::int64_t ends_at{};
+    std::string author;
+    std::string comment;
+    std::int64_t created_at{};
+    std::int64_t expired_at{};  // 0 unless expired by hand (an ended one keeps 0)
+    std::string expired_by;     // who expired it, "" when nobody did
+    // Whether it silences what is received at `t` (unix ms).
+    [[nodiscard]] bool active_at(std::int64_t t) const noexcept {
+        return expired_at == 0 && !matchers.empty() && starts_at <= t && t < ends_at;
+    }
+};
+
+struct silence_expiry {
+    silence record;       // as it is now
+    bool changed{false};  // false: it was expired or had ended already (nothing written)
+};
+
 // Result of one delivery attempt, as the dispatcher saw it.
 struct attempt_result {
     enum class kind { delivered, retry, failed };  // failed = permanent or retries exhausted
@@ -483,6 +520,23 @@ public:
     virtual void list_sms_opt_outs(
         std::function<void(core::result<std::vector<sms_opt_out>>)> done) = 0;
 
+    // ---- silences ----
+
+    // Adds a silence with an audit event (actor: its author, kind "silence_added", detail
+    // {"silence_id","starts_at","ends_at"}: never the matchers, they may hold a number).
+    // "invalid_argument": no matchers or more than max_silence_matchers, ends_at not after
+    // starts_at, an empty author.
+    virtual void add_silence(new_silence s, std::function<void(core::result<silence>)> done) = 0;
+    // The silences not expired by hand and not ended yet (active or still to start), or
+    // every one with include_expired; by id.
+    virtual void list_silences(bool include_expired,
+                               std::function<void(core::result<std::vector<silence>>)> done) = 0;
+    // Ends a silence now, with an audit event (actor `by`, kind "silence_expired", the same
+    // detail). One expired or ended already is left as it is (changed=false, no event).
+    // "not_found": no such silence; "invalid_argument": an empty `by`.
+    virtual void expire_silence(std::int64_t id, std::string by,
+                                std::function<void(core::result<silence_expiry>)> done) = 0;
+
     // ---- retention ----
 
     // One batch of a retention sweep. Examines up to `limit` reports after `after_id` in id
@@ -494,7 +548,9 @@ public:
     // by retention"); ids, times, statuses, cases, timers and the audit trail stay. The batch that
     // ends the sweep writes one audit event (actor "retention", kind "retention_sweep", detail
     // {"received_before","reports","notifications","batches"}) in the same transaction. Once cases
-    // have states, only closed cases will be purged.
+    // have states, only closed cases will be purged. The batch that ends the sweep also
+    // empties the matchers and comment of silences that ended or were expired before
+    // received_before (their ids, times and authors stay).
     virtual void purge_contents(purge_batch batch,
                                 std::function<void(core::result<purge_progress>)> done) = 0;
 

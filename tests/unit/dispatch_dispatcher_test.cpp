@@ -267,6 +267,18 @@ public:
         std::function<void(core::result<std::vector<st::sms_opt_out>>)> done) override {
         inner_.list_sms_opt_outs(std::move(done));
     }
+    void add_silence(st::new_silence s,
+                     std::function<void(core::result<st::silence>)> done) override {
+        inner_.add_silence(std::move(s), std::move(done));
+    }
+    void list_silences(bool all,
+                       std::function<void(core::result<std::vector<st::silence>>)> done) override {
+        inner_.list_silences(all, std::move(done));
+    }
+    void expire_silence(std::int64_t id, std::string by,
+                        std::function<void(core::result<st::silence_expiry>)> done) override {
+        inner_.expire_silence(id, std::move(by), std::move(done));
+    }
     bool writable() const override { return inner_.writable(); }
     void close() override { inner_.close(); }
 

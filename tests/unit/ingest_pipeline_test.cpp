@@ -495,3 +495,75 @@ TEST_CASE("pipeline: a rate-limited report is refused before routing, never comm
     CHECK_FALSE(h.submit("A", "r-3", "x").has_value());
     CHECK(h.calls.size() == 3);
 }
+
+TEST_CASE("pipeline: a silenced report is stored with its case but plans nobody") {
+    fixture f;
+    store::silence s;
+    s.id = 42;
+    s.matchers = {R"(sender = "+79001234567")", R"(labels.kind = "drill")"};
+    s.starts_at = make_report("x", "drill").received_at;
+    s.ends_at = s.starts_at + 60'000;
+    s.author = "responder:alice";
+    f.pipe->set_silences(ingest::silence_set::compile({s}));
+
+    const auto silenced = f.submit(make_report("r1", "drill"));
+    REQUIRE(silenced.ok());
+    CHECK(silenced->case_id > 0);
+    const auto stored = f.db->load_report(silenced->report_id);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->has_value());
+    CHECK((*stored)->text == "Detained at the station");
+    const auto rows = f.db->notifications_for_report(silenced->report_id);
+    REQUIRE(rows.ok());
+    CHECK(rows->empty());
+    CHECK(f.counter("hotline_reports_silenced_total", source_label) == 1);
+    CHECK(f.counter("hotline_reports_received_total", source_label) == 1);
+    store::testing::raw_db raw((f.dir.path / "hotline.db").string());
+    CHECK(raw.text("SELECT json_extract(labels, '$.silenced_by') FROM cases WHERE id = " +
+                   std::to_string(silenced->case_id)) == "42");
+    CHECK(raw.text("SELECT json_extract(detail, '$.silenced_by') FROM audit_events WHERE "
+                   "kind = 'report_received' AND report_id = " +
+                   std::to_string(silenced->report_id)) == "42");
+
+    // Another label, another time, or no silence any more: planned as usual.
+    const auto other = f.submit(make_report("r2", "detention"));
+    REQUIRE(other.ok());
+    CHECK(f.db->notifications_for_report(other->report_id)->size() == 2);
+    auto late = make_report("r3", "drill");
+    late.received_at = s.ends_at;
+    const auto after = f.submit(late);
+    REQUIRE(after.ok());
+    CHECK(f.db->notifications_for_report(after->report_id)->size() == 1);
+    CHECK(raw.scalar("SELECT count(*) FROM cases WHERE json_extract(labels, '$.silenced_by') "
+                     "IS NOT NULL") == 1);
+    f.pipe->set_silences({});
+    const auto unsilenced = f.submit(make_report("r4", "drill"));
+    REQUIRE(unsilenced.ok());
+    CHECK(f.db->notifications_for_report(unsilenced->report_id)->size() == 1);
+    CHECK(f.counter("hotline_reports_silenced_total", source_label) == 1);
+}
+
+TEST_CASE("pipeline: reload_silences reads the store's live silences into the pipeline") {
+    fixture f;
+    store::new_silence n;
+    n.matchers = {R"(labels.kind = "drill")"};
+    n.starts_at = 0;
+    n.ends_at = 4'000'000'000'000;
+    n.author = "admin:ops";
+    n.comment = "drill";
+    const auto added = store::testing::wait_for<store::silence>(
+        [&](auto done) { f.db->add_silence(n, std::move(done)); });
+    REQUIRE(added.ok());
+    std::optional<core::status> loaded;
+    ingest::reload_silences(*f.db, *f.pipe, f.io.get_executor(),
+                            [&](core::status s) { loaded.emplace(std::move(s)); });
+    f.io.restart();
+    for (int i = 0; i < 500 && !loaded; ++i) {
+        f.io.run_one_for(10ms);
+    }
+    REQUIRE(loaded.has_value());
+    CHECK(loaded->ok());
+    const auto ids = f.submit(make_report("r1", "drill"));
+    REQUIRE(ids.ok());
+    CHECK(f.db->notifications_for_report(ids->report_id)->empty());
+}

@@ -1584,6 +1584,120 @@ TEST_CASE_TEMPLATE_DEFINE("sms opt-outs: set, repeat, list, clear, durable", B, 
     CHECK((*one)[0].responder == "bob");
 }
 
+TEST_CASE_TEMPLATE_DEFINE("silences: add, list live or all, expire once, bad input, durable", B,
+                          conformance_28) {
+    B backend;
+    core::manual_clock clock(1'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    const auto add = [&](new_silence n) {
+        return wait_for<silence>([&](auto done) { s->add_silence(std::move(n), std::move(done)); });
+    };
+    const auto list = [&](bool all) {
+        return wait_for<std::vector<silence>>(
+            [&](auto done) { s->list_silences(all, std::move(done)); });
+    };
+    const auto expire = [&](std::int64_t id, const std::string& by) {
+        return wait_for<silence_expiry>(
+            [&](auto done) { s->expire_silence(id, by, std::move(done)); });
+    };
+    const auto make = [](std::int64_t from, std::int64_t to) {
+        new_silence n;
+        n.matchers = {R"(sender = "+79001234567")", R"(text =~ "тест")"};
+        n.starts_at = from;
+        n.ends_at = to;
+        n.author = "responder:alice";
+        n.comment = "drill at the office, \"quoted\" \xd0\xbf\n";
+        return n;
+    };
+    auto none = list(true);
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+
+    auto a = add(make(1'000'000, 2'000'000));  // active now
+    REQUIRE(a.ok());
+    CHECK(a->id > 0);
+    CHECK(a->matchers == make(0, 1).matchers);
+    CHECK(a->comment == make(0, 1).comment);
+    CHECK(a->author == "responder:alice");
+    CHECK(a->created_at == 1'000'000);
+    CHECK(a->expired_at == 0);
+    CHECK(a->active_at(1'000'000));
+    CHECK_FALSE(a->active_at(2'000'000));  // [starts_at, ends_at)
+    CHECK_FALSE(a->active_at(999'999));
+    auto future = add(make(3'000'000, 4'000'000));
+    REQUIRE(future.ok());
+    CHECK(future->id > a->id);
+    auto ended = add(make(500'000, 1'000'001));  // over once the clock moves on
+
+    // Bad input adds nothing.
+    for (auto bad : {make(2, 2), make(3, 2)}) {
+        const auto r = add(bad);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.err().code == "invalid_argument");
+    }
+    auto no_matchers = make(1, 2);
+    no_matchers.matchers.clear();
+    CHECK(add(no_matchers).err().code == "invalid_argument");
+    auto too_many = make(1, 2);
+    too_many.matchers.assign(max_silence_matchers + 1, "text = \"x\"");
+    CHECK(add(too_many).err().code == "invalid_argument");
+    auto nobody = make(1, 2);
+    nobody.author.clear();
+    CHECK(add(nobody).err().code == "invalid_argument");
+    auto just_enough = make(1'000'000, 5'000'000);
+    just_enough.matchers.assign(max_silence_matchers, "text = \"x\"");
+    auto many = add(just_enough);
+    REQUIRE(many.ok());
+    CHECK(many->matchers.size() == max_silence_matchers);
+
+    clock.set(1'500'000);
+    auto live = list(false);
+    REQUIRE(live.ok());
+    std::vector<std::int64_t> ids;
+    for (const auto& x : *live) {
+        ids.push_back(x.id);
+    }
+    CHECK(ids == std::vector<std::int64_t>{a->id, future->id, many->id});  // not the ended one
+    auto every = list(true);
+    REQUIRE(every.ok());
+    CHECK(every->size() == 4);
+
+    // Expire: once; the second time changes nothing; an ended one is left as it is.
+    auto x = expire(a->id, "admin:ops");
+    REQUIRE(x.ok());
+    CHECK(x->changed);
+    CHECK(x->record.id == a->id);
+    CHECK(x->record.expired_at == 1'500'000);
+    CHECK(x->record.expired_by == "admin:ops");
+    CHECK_FALSE(x->record.active_at(1'500'000));
+    clock.set(1'600'000);
+    auto again = expire(a->id, "responder:bob");
+    REQUIRE(again.ok());
+    CHECK_FALSE(again->changed);
+    CHECK(again->record.expired_at == 1'500'000);
+    CHECK(again->record.expired_by == "admin:ops");
+    REQUIRE(ended.ok());
+    auto over = expire(ended->id, "admin:ops");
+    REQUIRE(over.ok());
+    CHECK_FALSE(over->changed);
+    CHECK(over->record.expired_at == 0);
+    CHECK(expire(9'999, "admin:ops").err().code == "not_found");
+    CHECK(expire(future->id, "").err().code == "invalid_argument");
+
+    // Durable.
+    s.reset();
+    s = open_with(backend, nullptr, &clock);
+    auto after = list(false);
+    REQUIRE(after.ok());
+    REQUIRE(after->size() == 2);
+    CHECK((*after)[0].id == future->id);
+    CHECK((*after)[0].comment == make(0, 1).comment);
+    auto all_after = list(true);
+    REQUIRE(all_after.ok());
+    REQUIRE(all_after->size() == 4);
+    CHECK((*all_after)[0].expired_by == "admin:ops");
+}
+
 // ---- cases: state, actions, escalation (schema 8) ----
 
 inline core::result<case_action_result> act_sync(store& s, case_action a) {
@@ -1887,6 +2001,7 @@ TEST_CASE_TEMPLATE_DEFINE("cases: list by state and target, newest first, paged;
     TEST_CASE_TEMPLATE_INVOKE(conformance_25, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_26, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_27, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_28, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_40, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_41, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_42, B); \

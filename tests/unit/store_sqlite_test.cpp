@@ -52,9 +52,10 @@ std::unique_ptr<store::store> open_store(const std::string& path, core::metrics*
     return std::move(*s);
 }
 
-// Takes a current database back to schema version 4 (what migrations 5, 6 and 7 added,
-// dropped).
+// Takes a current database back to schema version 4 (what migrations 5 to 7 and the
+// silences' step added, dropped).
 constexpr const char* v5_undo =
+    "DROP TABLE silences; "
     "DROP TABLE case_notes; DROP TABLE case_action_keys; DROP INDEX cases_by_group; "
     "DROP INDEX cases_by_state; ALTER TABLE cases DROP COLUMN policy; "
     "ALTER TABLE cases DROP COLUMN updated_at; ALTER TABLE cases DROP COLUMN acked_by; "
@@ -876,4 +877,97 @@ TEST_CASE("a version 4 database migrates: old rows readable, case_id backfilled"
     REQUIRE(targets.ok());
     REQUIRE(targets->has_value());
     CHECK(**targets == std::vector<std::string>{"responder:alice", "partner:ngo"});
+}
+
+TEST_CASE("silences: sealed on disk, audited without matchers, re-sealed, purged when over") {
+    temp_dir dir;
+    core::manual_clock clock(10'000'000);
+    const std::string number = "+79001234567";
+    std::int64_t id = 0;
+    {
+        auto s = open_store(dir.db(), nullptr, &clock);
+        new_silence n;
+        n.matchers = {"sender = \"" + number + "\""};
+        n.starts_at = 10'000'000;
+        n.ends_at = 20'000'000;
+        n.author = "responder:alice";
+        n.comment = "secret-comment-text";
+        auto added =
+            wait_for<silence>([&](auto done) { s->add_silence(std::move(n), std::move(done)); });
+        REQUIRE(added.ok());
+        id = added->id;
+        clock.set(11'000'000);
+        auto expired = wait_for<silence_expiry>(
+            [&](auto done) { s->expire_silence(id, "admin:ops", std::move(done)); });
+        REQUIRE(expired.ok());
+        CHECK(expired->changed);
+    }
+    raw_db raw(dir.db());
+    const auto sid = std::to_string(id);
+    CHECK(raw.text("SELECT typeof(matchers) FROM silences WHERE id = " + sid) == "blob");
+    CHECK(raw.text("SELECT typeof(comment) FROM silences WHERE id = " + sid) == "blob");
+    CHECK(raw.opened("silences", "matchers", id) == "[\"sender = \\\"" + number + "\\\"\"]");
+    CHECK(raw.opened("silences", "comment", id) == "secret-comment-text");
+    std::string on_disk;
+    for (const char* suffix : {"", "-wal"}) {
+        on_disk += file_bytes(dir.db() + suffix);
+    }
+    CHECK(on_disk.find(number) == std::string::npos);
+    CHECK(on_disk.find("secret-comment-text") == std::string::npos);
+    // The trail: who, what, when; never the matchers.
+    CHECK(raw.text("SELECT actor FROM audit_events WHERE kind = 'silence_added'") ==
+          "responder:alice");
+    CHECK(raw.text("SELECT detail FROM audit_events WHERE kind = 'silence_added'") ==
+          R"({"ends_at":20000000,"silence_id":)" + sid + R"(,"starts_at":10000000})");
+    CHECK(raw.text("SELECT actor FROM audit_events WHERE kind = 'silence_expired'") == "admin:ops");
+    CHECK(raw.scalar("SELECT at FROM audit_events WHERE kind = 'silence_expired'") == 11'000'000);
+    CHECK(raw.scalar("SELECT count(*) FROM audit_events WHERE detail LIKE '%7900%'") == 0);
+
+    // Rekey moves both columns to the new key.
+    const std::array<unsigned char, core::crypto::key_bytes> new_bytes{0x0a, 0x0b};
+    auto ring = std::make_shared<core::crypto::keyring>(core::crypto::key::from_bytes(new_bytes));
+    ring->add_older(test_key_again());
+    rekey_options ro;
+    ro.path = dir.db();
+    ro.keys = ring;
+    auto done = rekey(ro);
+    REQUIRE_MESSAGE(done.ok(), (done.ok() ? "" : done.err().describe()));
+    CHECK(done->unreadable == 0);
+    for (const char* column : {"matchers", "comment"}) {
+        CAPTURE(column);
+        CHECK(core::crypto::sealed_key_id(raw.bytes(std::string("SELECT ") + column +
+                                                    " FROM silences WHERE id = " + sid)) ==
+              ring->current().id());
+    }
+
+    // Retention: a silence over before the cut loses its matchers and comment, keeps the rest.
+    options o;
+    o.path = dir.db();
+    o.keys = ring;
+    o.clock = &clock;
+    auto reopened = store::store::open(o);
+    REQUIRE_MESSAGE(reopened.ok(), (reopened.ok() ? "" : reopened.err().describe()));
+    auto& s = **reopened;
+    const auto listed = [&] {
+        auto l =
+            wait_for<std::vector<silence>>([&](auto d) { s.list_silences(true, std::move(d)); });
+        REQUIRE(l.ok());
+        REQUIRE(l->size() == 1);
+        return l->front();
+    };
+    CHECK(listed().matchers.size() == 1);
+    purge_batch young;
+    young.received_before = 11'000'000;  // expired at 11'000'000: not before the cut
+    REQUIRE(wait_for<purge_progress>([&](auto d) { s.purge_contents(young, std::move(d)); }).ok());
+    CHECK(listed().comment == "secret-comment-text");
+    purge_batch old = young;
+    old.received_before = 11'000'001;
+    REQUIRE(wait_for<purge_progress>([&](auto d) { s.purge_contents(old, std::move(d)); }).ok());
+    const auto purged = listed();
+    CHECK(purged.matchers.empty());
+    CHECK(purged.comment.empty());
+    CHECK(purged.author == "responder:alice");
+    CHECK(purged.expired_by == "admin:ops");
+    CHECK(purged.ends_at == 20'000'000);
+    CHECK_FALSE(purged.active_at(15'000'000));
 }

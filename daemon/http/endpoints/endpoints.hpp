@@ -75,10 +75,12 @@ void abort_on(const core::status& s);
 
 // Every endpoint hotlined serves on its main listener; /metrics only with `with_metrics`
 // (when there is no metrics listener), else it is a 404 there; the SMS gateways' paths
-// only with `sms`. The references must outlive the table.
+// only with `sms`; the silences API (endpoints/silences.hpp) only with `db`. The
+// references must outlive the table.
 [[nodiscard]] route_table standard_routes(const application& app, ingest::pipeline& pipeline,
                                           core::metrics& metrics, bool with_metrics = true,
-                                          ingest::sms_intake* sms = nullptr);
+                                          ingest::sms_intake* sms = nullptr,
+                                          store::store* db = nullptr);
 
 // What the metrics listener (server.metrics_listen) serves: /metrics, /healthz, /readyz.
 [[nodiscard]] route_table metrics_routes(const application& app, core::metrics& metrics);

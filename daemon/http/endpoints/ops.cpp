@@ -5,6 +5,7 @@
 
 #include "core/log.hpp"
 #include "http/endpoints/endpoints.hpp"
+#include "http/endpoints/silences.hpp"
 #include "http/server.hpp"
 
 namespace hotline::http {
@@ -65,11 +66,15 @@ core::status add_ops(route_table& routes, const application& app, core::metrics&
 }  // namespace endpoints
 
 route_table standard_routes(const application& app, ingest::pipeline& pipeline,
-                            core::metrics& metrics, bool with_metrics, ingest::sms_intake* sms) {
+                            core::metrics& metrics, bool with_metrics, ingest::sms_intake* sms,
+                            store::store* db) {
     route_table routes;
     endpoints::abort_on(endpoints::add_reports(routes, pipeline));
     if (sms != nullptr) {
         endpoints::abort_on(endpoints::add_sms(routes, app, *sms, pipeline));
+    }
+    if (db != nullptr) {
+        endpoints::abort_on(endpoints::add_silences(routes, *db, pipeline));
     }
     endpoints::abort_on(with_metrics ? endpoints::add_ops(routes, app, metrics)
                                      : endpoints::add_health(routes, app));

@@ -9,6 +9,10 @@
 //   dispatcher     notification_failed      {"attempts","error","follow_up_ids":[..]}
 //   dispatcher     notification_dead        {"attempts","error","follow_up_ids":[..]}
 //   retention      retention_sweep          {"received_before","reports","notifications","batches"}
+//   <author>       silence_added            {"silence_id","starts_at","ends_at"}
+//   <person>       silence_expired          {"silence_id","starts_at","ends_at"}
+// report_received/report_joined also carry "silenced_by" (a silence id) when a silence kept
+// the report from paging anyone.
 // Queued notifications are listed in the event that created them (report_received or the
 // failure that produced follow-ups) rather than one event each: ingest stays one audit row.
 #pragma once

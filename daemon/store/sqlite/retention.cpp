@@ -111,6 +111,19 @@ core::result<purge_progress> purge_batch_of(connection& db, const purge_batch& b
         if (auto ran = parts->run(); !ran) {
             return ran.err();
         }
+        // Silences over before the cut: what they matched (a number, a name) goes too.
+        auto silences = db.prepare(
+            "UPDATE silences SET matchers = '[]', comment = '' "
+            "WHERE (ends_at < ?1 OR (expired_at > 0 AND expired_at < ?1)) "
+            "AND NOT (typeof(matchers) = 'text' AND matchers = '[]' AND "
+            "typeof(comment) = 'text' AND comment = '')");
+        if (!silences) {
+            return silences.err();
+        }
+        silences->bind(1, b.received_before);
+        if (auto ran = silences->run(); !ran) {
+            return ran.err();
+        }
         audit_event e;
         e.at = now_ms;
         e.actor = "retention";

@@ -1,5 +1,7 @@
 #include "store/sqlite/schema.hpp"
 
+#include "store/sqlite/silences.hpp"
+
 #include <array>
 #include <string>
 
@@ -218,6 +220,8 @@ CREATE TABLE case_action_keys(
   used_at INTEGER NOT NULL
 );
 )sql",
+    // 9: silences (issue 10): store/sqlite/silences.hpp, silences_migration.
+    silences_migration,
 };
 
 core::result<int> user_version(connection& db) {

@@ -34,14 +34,16 @@ struct sealed_table {
 // and bytes included) and who is notified where; ids, times, statuses, severities, channel
 // names, targets, routes, case labels (from the config), dedup keys (hashes), attachment
 // sizes and source cursors stay in clear for the indexes.
-// The held parts of a concatenated SMS, the opted-out responder numbers and case notes too.
-inline constexpr std::array<sealed_table, 6> sealed_tables{{
+// The held parts of a concatenated SMS, the opted-out responder numbers and case notes too,
+// and a silence's matchers and comment.
+inline constexpr std::array<sealed_table, 7> sealed_tables{{
     {"reports", {"sender", "subject", "text", "labels", "details", "raw"}},
     {"notifications", {"address", "payload", nullptr, nullptr, nullptr, nullptr}},
     {"attachments", {"file_name", "content_type", "sha256", "bytes", nullptr, nullptr}},
     {"sms_parts", {"text", "meta", nullptr, nullptr, nullptr, nullptr}},
     {"sms_opt_outs", {"number", nullptr, nullptr, nullptr, nullptr, nullptr}},
     {"case_notes", {"text", nullptr, nullptr, nullptr, nullptr, nullptr}},
+    {"silences", {"matchers", "comment", nullptr, nullptr, nullptr, nullptr}},
 }};
 
 inline constexpr const char* unreadable_metric = "hotline_store_unreadable_total";

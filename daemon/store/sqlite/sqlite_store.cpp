@@ -19,6 +19,7 @@
 #include "store/sqlite/reports.hpp"
 #include "store/sqlite/retention.hpp"
 #include "store/sqlite/schema.hpp"
+#include "store/sqlite/silences.hpp"
 #include "store/sqlite/sms.hpp"
 #include "store/sqlite/timers.hpp"
 
@@ -361,6 +362,30 @@ void sqlite_store::list_sms_opt_outs(
         [this](connection& db) { return select_opt_outs(db, sealer_); }, std::move(done));
 }
 
+void sqlite_store::add_silence(new_silence s, std::function<void(core::result<silence>)> done) {
+    enqueue<silence>([this, s = std::move(s)](
+                         connection& db) { return insert_silence(db, sealer_, s, now_ms()); },
+                     std::move(done));
+}
+
+void sqlite_store::list_silences(bool include_expired,
+                                 std::function<void(core::result<std::vector<silence>>)> done) {
+    enqueue<std::vector<silence>>(
+        [this, include_expired](connection& db) {
+            return select_silences(db, sealer_, include_expired, now_ms());
+        },
+        std::move(done));
+}
+
+void sqlite_store::expire_silence(std::int64_t id, std::string by,
+                                  std::function<void(core::result<silence_expiry>)> done) {
+    enqueue<silence_expiry>(
+        [this, id, by = std::move(by)](connection& db) {
+            return update_silence_expired(db, sealer_, id, by, now_ms());
+        },
+        std::move(done));
+}
+
 void sqlite_store::get_case(std::int64_t case_id,
                             std::function<void(core::result<std::optional<case_view>>)> done) {
     enqueue<std::optional<case_view>>(
@@ -516,6 +541,9 @@ core::result<ingest_result> sqlite_store::do_ingest(
                 {"severity", c.severity},
                 {"route", c.route},
                 {"notification_ids", id_list(out.notifications)}};
+    if (const auto it = c.labels.find("silenced_by"); it != c.labels.end()) {
+        e.detail["silenced_by"] = *it;  // a silence kept it from paging anyone
+    }
     if (auto a = insert_audit_event(db, e); !a) {
         return a.err();
     }

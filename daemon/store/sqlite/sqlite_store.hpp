@@ -80,6 +80,11 @@ public:
                            std::function<void(core::result<bool>)> done) override;
     void list_sms_opt_outs(
         std::function<void(core::result<std::vector<sms_opt_out>>)> done) override;
+    void add_silence(new_silence s, std::function<void(core::result<silence>)> done) override;
+    void list_silences(bool include_expired,
+                       std::function<void(core::result<std::vector<silence>>)> done) override;
+    void expire_silence(std::int64_t id, std::string by,
+                        std::function<void(core::result<silence_expiry>)> done) override;
 
     void purge_contents(purge_batch batch,
                         std::function<void(core::result<purge_progress>)> done) override;
