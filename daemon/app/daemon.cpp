@@ -21,6 +21,7 @@
 #include "core/work_pool.hpp"
 #include "dispatch/ack_link.hpp"
 #include "dispatch/dispatcher.hpp"
+#include "http/endpoints/cases.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
 #include "ingest/cases.hpp"
@@ -129,10 +130,13 @@ public:
         // The signed acknowledgement link in every alert (dispatch/ack_link) and its pages.
         const auto ack_key = dispatch::ack_key(keys_->current());
         disp_->set_ack_key(ack_key);
-        auto routes =
-            http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart, sms_.get(), db_.get());
+        auto routes = http::standard_routes(*this, *pipeline_, metrics_, !metrics_apart, sms_.get(),
+                                            db_.get());
         http::endpoints::abort_on(http::endpoints::add_ack(
             routes, *this, http::endpoints::ack_backend_of(*db_, *cases_, ack_key)));
+        // The cases API (GET /v1/cases..., POST .../ack|resolve|note) behind people's tokens.
+        http::endpoints::abort_on(
+            http::endpoints::add_cases(routes, http::endpoints::cases_backend_of(*db_, *cases_)));
         http_ = std::make_unique<http::server>(io_, *this, std::move(routes), metrics_);
         const auto port = http_->start(cfg_->server);
         if (!port) {

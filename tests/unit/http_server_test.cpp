@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -27,6 +28,7 @@
 #include "core/metrics.hpp"
 #include "dispatch/ack_link.hpp"
 #include "http/auth.hpp"
+#include "http/endpoints/cases.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
 #include "ingest/pipeline.hpp"
@@ -1169,4 +1171,224 @@ TEST_CASE("/v1/ack/{token}: GET shows, POST acts once; used, expired and forged 
 
     // Other methods: 405.
     CHECK(roundtrip(f.port, get(path, "PUT"))->status == 405);
+}
+
+namespace {
+
+namespace store = hotline::store;
+
+// The cases API's backend over a map: case 42 notified alice, case 43 only bob.
+struct fake_case_store {
+    std::map<std::int64_t, store::case_view> cases;
+    std::vector<std::string> actions;  // "ack 42 responder:alice note"
+    std::vector<store::case_query> queries;
+    bool fail{false};
+
+    fake_case_store() {
+        for (const std::int64_t id : {42, 43}) {
+            store::case_view v;
+            v.record.id = id;
+            v.record.severity = "critical";
+            v.record.route = "root/detention";
+            v.record.created_at = 1'764'061'200'000;
+            v.targets = {id == 42 ? "responder:alice" : "responder:bob"};
+            domain::report r;
+            r.source = "sms";
+            r.text = "Задержан активист";
+            r.received_at = v.record.created_at;
+            v.first_report = r;
+            store::case_event e;
+            e.id = 1;
+            e.at = v.record.created_at;
+            e.actor = "source:sms";
+            e.kind = "report_received";
+            v.events.push_back(e);
+            cases[id] = v;
+        }
+    }
+
+    http::endpoints::cases_backend backend() {
+        http::endpoints::cases_backend b;
+        b.list = [this](store::case_query q, auto done) {
+            if (fail) {
+                done(core::make_error("busy", "database is locked"));
+                return;
+            }
+            queries.push_back(q);
+            std::vector<store::case_record> out;
+            for (auto it = cases.rbegin(); it != cases.rend(); ++it) {
+                const auto& v = it->second;
+                if (q.target.empty() ||
+                    std::find(v.targets.begin(), v.targets.end(), q.target) != v.targets.end()) {
+                    out.push_back(v.record);
+                }
+            }
+            if (out.size() > q.limit) {
+                out.resize(q.limit);
+            }
+            done(std::move(out));
+        };
+        b.get = [this](std::int64_t id, auto done) {
+            if (fail) {
+                done(core::make_error("busy", "database is locked"));
+                return;
+            }
+            const auto it = cases.find(id);
+            done(it == cases.end() ? std::optional<store::case_view>{}
+                                   : std::optional<store::case_view>{it->second});
+        };
+        b.act = [this](store::case_action::kind what, std::int64_t id, std::string target,
+                       std::string note, auto done) {
+            auto& rec = cases.at(id).record;
+            store::case_action_result r;
+            r.before = rec.state;
+            const char* name = what == store::case_action::kind::acknowledge ? "ack"
+                               : what == store::case_action::kind::resolve   ? "resolve"
+                                                                             : "note";
+            if (what == store::case_action::kind::acknowledge &&
+                rec.state == domain::case_state::open) {
+                rec.state = domain::case_state::acknowledged;
+            } else if (what == store::case_action::kind::resolve) {
+                rec.state = domain::case_state::resolved;
+            }
+            r.after = rec.state;
+            r.changed = r.before != r.after || what == store::case_action::kind::note;
+            actions.push_back(std::string(name) + " " + std::to_string(id) + " " + target +
+                              (note.empty() ? "" : " " + note));
+            done(r);
+        };
+        return b;
+    }
+};
+
+std::string as_person(const std::string& method, const std::string& target,
+                      const std::string& token, const std::string& body = {},
+                      const std::string& type = "application/json") {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: test\r\n";
+    if (!token.empty()) {
+        req += "Authorization: Bearer " + token + "\r\n";
+    }
+    if (!body.empty() && !type.empty()) {
+        req += "Content-Type: " + type + "\r\n";
+    }
+    return req + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+}  // namespace
+
+TEST_CASE("the cases API: a responder sees and acts on their cases, an admin on all") {
+    auto cases = std::make_shared<fake_case_store>();
+    http::route_table routes;
+    REQUIRE(http::endpoints::add_cases(routes, cases->backend()).ok());
+    fixture f(test_config(), 5ms, std::move(routes));
+    const std::string alice = "alice-api-token-0123";
+    const std::string root = "root-api-token-01234";
+    const auto call = [&f](const std::string& req) {
+        auto r = roundtrip(f.port, req);
+        REQUIRE(r.has_value());
+        return *r;
+    };
+    const auto body_of = [](const response& r) { return nlohmann::json::parse(r.body); };
+
+    // Lists: alice's query is restricted to her; root's is not.
+    auto r = call(as_person("GET", "/v1/cases", alice));
+    CHECK(r.status == 200);
+    auto j = body_of(r);
+    REQUIRE(j["cases"].size() == 1);
+    CHECK(j["cases"][0]["id"] == 42);
+    CHECK(j["cases"][0]["state"] == "open");
+    CHECK(j["cases"][0]["created_at"] == "2025-11-25T09:00:00Z");
+    CHECK(j["cases"][0]["acked_by"].is_null());
+    CHECK(j["next_before"].is_null());
+    r = call(as_person("GET", "/v1/cases?state=open&limit=1", root));
+    CHECK(r.status == 200);
+    j = body_of(r);
+    REQUIRE(j["cases"].size() == 1);
+    CHECK(j["cases"][0]["id"] == 43);
+    CHECK(j["next_before"] == 43);
+    const auto queries = f.on_io([&] { return cases->queries; });
+    REQUIRE(queries.size() == 2);
+    CHECK(queries[0].target == "responder:alice");
+    CHECK(queries[1].target.empty());
+    CHECK(queries[1].limit == 1);
+    CHECK(queries[1].state == domain::case_state::open);
+    for (const std::string bad : {"?state=closed", "?limit=0", "?limit=1001", "?limit=x",
+                                  "?before=-1", "?sort=id", "?state=%zz"}) {
+        CAPTURE(bad);
+        check_error(roundtrip(f.port, as_person("GET", "/v1/cases" + bad, alice)), 400,
+                    "bad_request");
+    }
+
+    // One case: alice sees 42 with its report and history; 43 is a 404 for her, not for root.
+    r = call(as_person("GET", "/v1/cases/42", alice));
+    CHECK(r.status == 200);
+    j = body_of(r);
+    CHECK(j["case"]["id"] == 42);
+    CHECK(j["targets"] == nlohmann::json::array({"responder:alice"}));
+    CHECK(j["report"]["text"] == "Задержан активист");
+    CHECK(j["events"][0]["kind"] == "report_received");
+    check_error(roundtrip(f.port, as_person("GET", "/v1/cases/43", alice)), 404, "not_found");
+    CHECK(call(as_person("GET", "/v1/cases/43", root)).status == 200);
+    for (const std::string bad : {"/v1/cases/0", "/v1/cases/-4", "/v1/cases/abc", "/v1/cases/99",
+                                  "/v1/cases/99999999999999999999"}) {
+        CAPTURE(bad);
+        check_error(roundtrip(f.port, as_person("GET", bad, root)), 404, "not_found");
+    }
+
+    // Acting: as the caller, channel api; an empty body is fine, a note is kept.
+    r = call(as_person("POST", "/v1/cases/42/ack", alice, R"({"note":"еду"})"));
+    CHECK(r.status == 200);
+    j = body_of(r);
+    CHECK(j["changed"] == true);
+    CHECK(j["before"] == "open");
+    CHECK(j["after"] == "acknowledged");
+    r = call(as_person("POST", "/v1/cases/42/ack", alice));
+    CHECK(body_of(r)["changed"] == false);
+    CHECK(call(as_person("POST", "/v1/cases/42/note", alice, R"({"note":"at the station"})"))
+              .status == 200);
+    CHECK(call(as_person("POST", "/v1/cases/43/resolve", root)).status == 200);
+    CHECK(f.on_io([&] { return cases->actions; }) ==
+          std::vector<std::string>{"ack 42 responder:alice еду", "ack 42 responder:alice",
+                                   "note 42 responder:alice at the station",
+                                   "resolve 43 admin:root"});
+    // Not hers: 404 and nothing done; bad bodies: 400/415 and nothing done.
+    check_error(roundtrip(f.port, as_person("POST", "/v1/cases/43/ack", alice)), 404, "not_found");
+    for (const std::string& bad : std::vector<std::string>{
+             R"([1])", R"({"note":5})", R"({"text":"x"})", "not json", "{\"note\":\"\xff\"}"}) {
+        CAPTURE(bad);
+        check_error(roundtrip(f.port, as_person("POST", "/v1/cases/42/resolve", alice, bad)), 400,
+                    "bad_request");
+    }
+    check_error(roundtrip(f.port, as_person("POST", "/v1/cases/42/note", alice)), 400,
+                "bad_request");
+    check_error(roundtrip(f.port, as_person("POST", "/v1/cases/42/note", alice, R"({"note":" "})")),
+                400, "bad_request");
+    check_error(roundtrip(f.port, as_person("POST", "/v1/cases/42/ack", alice, "note=x",
+                                            "application/x-www-form-urlencoded")),
+                415, "unsupported_media_type");
+    CHECK(f.on_io([&] { return cases->actions.size(); }) == 4);
+
+    // A note over 4096 bytes (the test server's body limit is smaller: checked directly).
+    CHECK(
+        http::endpoints::parse_action_body(R"({"note":")" + std::string(4096, 'a') + R"("})", true)
+            .ok());
+    CHECK(
+        http::endpoints::parse_action_body(R"({"note":")" + std::string(4097, 'a') + R"("})", false)
+            .err()
+            .message == "note is longer than 4096 bytes");
+
+    // No token, a source's token: 401. The store failing: 503 with Retry-After.
+    check_error(roundtrip(f.port, as_person("GET", "/v1/cases", "")), 401, "unauthorized");
+    check_error(roundtrip(f.port, as_person("POST", "/v1/cases/42/ack", "token-a")), 401,
+                "unauthorized");
+    f.on_io([&] {
+        cases->fail = true;
+        return 0;
+    });
+    auto busy = roundtrip(f.port, as_person("GET", "/v1/cases", root));
+    check_error(busy, 503, "unavailable");
+    CHECK(busy->header("retry-after") == "1");
+    check_error(roundtrip(f.port, as_person("POST", "/v1/cases/42/resolve", root)), 503,
+                "unavailable");
+    CHECK(f.on_io([&] { return cases->actions.size(); }) == 4);
 }

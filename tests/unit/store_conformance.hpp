@@ -1815,13 +1815,20 @@ TEST_CASE_TEMPLATE_DEFINE("cases: notes are kept sealed and shown; a once key wo
     REQUIRE(view.ok());
     REQUIRE((*view)->events.size() == 2);
     CHECK((*view)->events.at(1).kind == "case_note");
-    CHECK((*view)->events.at(1).detail.value("text", "") == note.note);
+    CHECK((*view)->events.at(1).detail.value("note", "") == note.note);
 
     auto link = action(case_action::kind::acknowledge, id, "responder:alice", "link");
     link.once_key = "hash-of-token";
+    link.note = "on my way";  // a remark with the change: kept sealed, shown with its event
     auto first = act_sync(*s, link);
     REQUIRE(first.ok());
     CHECK(first->changed);
+    view = get_case_sync(*s, id);
+    REQUIRE(view.ok());
+    REQUIRE((*view)->events.size() == 3);
+    CHECK((*view)->events.at(2).kind == "case_acknowledged");
+    CHECK((*view)->events.at(2).detail.value("note", "") == "on my way");
+    link.note.clear();
     auto second = act_sync(*s, link);
     REQUIRE_FALSE(second.ok());
     CHECK(second.err().code == "used");

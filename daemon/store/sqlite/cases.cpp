@@ -139,7 +139,7 @@ core::result<std::vector<case_event>> case_events(connection& db, const sealer& 
     }
     for (auto& e : out) {
         const auto note = e.detail.find("note_id");
-        if (e.kind != "case_note" || note == e.detail.end() || !note->is_number_integer()) {
+        if (note == e.detail.end() || !note->is_number_integer()) {
             continue;
         }
         const auto note_id = note->get<std::int64_t>();
@@ -154,7 +154,7 @@ core::result<std::vector<case_event>> case_events(connection& db, const sealer& 
         }
         if (*row) {
             auto text = s.open(*n, 0, "case_notes", "text", note_id);
-            e.detail["text"] = text ? *text : std::string{};
+            e.detail["note"] = text ? *text : std::string{};
         }
         if (auto rest = n->run(); !rest) {
             return rest.err();

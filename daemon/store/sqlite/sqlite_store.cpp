@@ -665,6 +665,13 @@ core::result<case_action_result> sqlite_store::do_act(connection& db, const case
         }
         out.cancelled_timers = *cancelled;
         e.detail["cancelled_timers"] = *cancelled;
+        if (!a.note.empty()) {  // a remark with the change ("on my way"), sealed like a note
+            auto note = insert_case_note(db, sealer_, a.case_id, a.actor, a.channel, a.note, now);
+            if (!note) {
+                return note.err();
+            }
+            e.detail["note_id"] = *note;
+        }
     }
     auto stored =
         insert_notifications(db, sealer_, (*row)->latest_report_id, a.case_id, a.notices, now, now);
