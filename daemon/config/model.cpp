@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
+
 namespace hotline::config {
 
 const channel_config* config::find_channel(const std::string& name) const {
@@ -56,6 +58,27 @@ const rules::schedule* config::find_schedule(const std::string& id) const {
     const auto it =
         std::find_if(schedules.begin(), schedules.end(), [&](const auto& s) { return s.id == id; });
     return it == schedules.end() ? nullptr : &*it;
+}
+
+std::optional<config::contact_owner> config::find_contact_owner(
+    std::string_view address, bool ignore_case,
+    const std::function<bool(const domain::contact&)>& accept) const {
+    if (address.empty()) {
+        return std::nullopt;
+    }
+    for (const auto* people : {&responders, &partners}) {
+        for (const auto& who : *people) {
+            for (const auto& c : who.contacts) {
+                const bool same =
+                    ignore_case ? core::iequals(c.address, address) : c.address == address;
+                if (same && (!accept || accept(c))) {
+                    return contact_owner{
+                        (people == &responders ? "responder:" : "partner:") + who.id, &who, &c};
+                }
+            }
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace hotline::config

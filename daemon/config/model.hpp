@@ -5,11 +5,13 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/duration.hpp"
@@ -273,6 +275,19 @@ struct config {
     [[nodiscard]] const escalation_policy* find_policy(const std::string& id) const;
     [[nodiscard]] const team* find_team(const std::string& id) const;
     [[nodiscard]] const rules::schedule* find_schedule(const std::string& id) const;
+
+    // Whose contact an inbound reply comes from (an SMS or mail of a person paged).
+    struct contact_owner {
+        std::string target;  // "responder:<id>" or "partner:<id>"
+        const person* who{nullptr};
+        const domain::contact* contact{nullptr};
+    };
+    // The first responder, else partner, with a contact whose address is `address` (exactly,
+    // or ignoring ASCII case for mail addresses) and that `accept` takes (every one when
+    // empty).
+    [[nodiscard]] std::optional<contact_owner> find_contact_owner(
+        std::string_view address, bool ignore_case,
+        const std::function<bool(const domain::contact&)>& accept = {}) const;
 };
 
 // The built-in templates for a channel type and language ("en" when unknown).

@@ -25,4 +25,7 @@ inline constexpr char32_t invalid_code_point = 0xFFFFFFFF;
 // boundary (s must be valid UTF-8). For messages that quote a short piece of input.
 [[nodiscard]] std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept;
 
+// Appends code point `c` (at most U+10FFFF, not a surrogate: the caller's check) as UTF-8.
+void append_utf8(std::string& out, char32_t c);
+
 }  // namespace hotline::core

@@ -332,6 +332,12 @@ void dispatcher::finish(const domain::notification& job, hotline_outcome outcome
         r.provider_id.assign(outcome.provider_id,
                              strnlen(outcome.provider_id, sizeof outcome.provider_id));
         r.detail = "delivered";
+        // What of the report went out, for the audit trail (partners see only their `sees:`).
+        for (const char* field : {"subject", "text", "sender", "report_labels"}) {
+            if (job.payload.contains(field)) {
+                r.disclosed.emplace_back(field);
+            }
+        }
         if (const auto enc = job.payload.find("sms_encoding");
             enc != job.payload.end() && enc->is_string()) {
             r.sms_encoding = enc->get<std::string>();

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/log.hpp"
 #include "core/text.hpp"
 #include "http/endpoint.hpp"
 
@@ -87,6 +88,20 @@ reply error_reply(unsigned status, std::string_view code, std::string_view messa
     r.status = status;
     r.code = code;
     r.body = error_body(code, message);
+    return r;
+}
+
+reply json_reply(unsigned status, const nlohmann::ordered_json& j) {
+    reply r;
+    r.status = status;
+    r.body = dump(j);
+    return r;
+}
+
+reply store_unavailable(std::string_view api, const core::error& e) {
+    spdlog::error("{}: store failed: {}", api, e.describe());
+    auto r = error_reply(503, "unavailable", "the store could not answer; retry");
+    r.retry_after = 1;
     return r;
 }
 

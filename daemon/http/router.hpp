@@ -6,7 +6,11 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
+#include "core/result.hpp"
 #include "domain/report.hpp"
+#include "http/endpoint.hpp"
 
 namespace hotline::http {
 
@@ -23,5 +27,12 @@ namespace hotline::http {
 
 // {"report_id":1,"case_id":1,"duplicate":false}
 [[nodiscard]] std::string ids_body(const domain::report_ids& ids);
+
+// A JSON answer: `j` compact, invalid UTF-8 as U+FFFD.
+[[nodiscard]] reply json_reply(unsigned status, const nlohmann::ordered_json& j);
+
+// 503 "unavailable" with Retry-After: 1 for a store that did not answer; the error is
+// logged (never the request) as "<api>: store failed: ...".
+[[nodiscard]] reply store_unavailable(std::string_view api, const core::error& e);
 
 }  // namespace hotline::http

@@ -9,11 +9,8 @@
 #include "core/text.hpp"
 #include "dispatch/escalation.hpp"
 #include "ingest/timer_loop.hpp"
-#include "rules/reply.hpp"
-#if __has_include("rules/oncall.hpp")
 #include "rules/oncall.hpp"
-#define HOTLINE_HAVE_ONCALL 1
-#endif
+#include "rules/reply.hpp"
 
 namespace hotline::ingest {
 
@@ -22,15 +19,9 @@ namespace {
 // Who is on call for the config's schedule `id` (rules/oncall).
 dispatch::on_call_fn on_call_of(const config::config& cfg) {
     return [&cfg](const std::string& id, std::int64_t at_ms) -> std::vector<std::string> {
-#ifdef HOTLINE_HAVE_ONCALL
         if (const auto* s = cfg.find_schedule(id)) {
             return rules::on_call(*s, at_ms);
         }
-#else
-        (void)cfg;
-        (void)id;
-        (void)at_ms;
-#endif
         return {};
     };
 }
@@ -114,10 +105,52 @@ struct case_service::impl {
         }
     }
 
+    // Where the actor's own answer goes (an SMS reply's confirmation) and in which language.
+    struct confirmation {
+        domain::contact to;
+        std::string language;
+    };
+
+    // The actor's answer: "acknowledged, thank you" when the action changes the case, else
+    // what it already was and who made it so ("already acknowledged by Erin").
+    static void confirm_to(const confirmation& answer, store::case_action::kind what,
+                           const store::case_view& v, const config::config& c,
+                           store::case_action& a) {
+        const bool ru = answer.language == "ru";
+        const std::string n = "HOTLINE #" + std::to_string(v.record.id);
+        const auto receipt = [&](const std::string& text) {
+            return domain::planned_notification{answer.to.channel,
+                                                answer.to.address,
+                                                a.actor,
+                                                0,
+                                                answer.language,
+                                                nlohmann::json{{"kind", "receipt"},
+                                                               {"text", text},
+                                                               {"severity", "high"},
+                                                               {"language", answer.language}}};
+        };
+        const bool ack = what == store::case_action::kind::acknowledge;
+        a.notices.push_back(
+            receipt(ru ? (ack ? n + ": принято. Спасибо." : n + ": закрыто. Спасибо.")
+                       : (ack ? n + " acknowledged. Thank you." : n + " resolved. Thank you.")));
+        const bool resolved = v.record.state == store::case_state::resolved;
+        const std::string& by = resolved ? v.record.resolved_by : v.record.acked_by;
+        const std::string name = by.empty() ? std::string{} : dispatch::display_name(c, by);
+        std::string text;
+        if (ru) {
+            text = n + (resolved ? ": уже закрыто" : ": уже принято") +
+                   (name.empty() ? "" : " (" + name + ")") + ".";
+        } else {
+            text = n + (resolved ? " was resolved already" : " was acknowledged already") +
+                   (name.empty() ? "" : " by " + name) + ".";
+        }
+        a.notices_unchanged.push_back(receipt(text));
+    }
+
     void act(store::case_action::kind what, std::int64_t case_id, case_actor who, std::string note,
              std::string once_key,
              std::function<void(core::result<store::case_action_result>)> done,
-             std::vector<domain::planned_notification> extra = {}) {
+             std::optional<confirmation> answer = std::nullopt) {
         auto config = cfg;
         if (!config) {
             done(core::make_error("config", "no configuration loaded"));
@@ -125,11 +158,11 @@ struct case_service::impl {
         }
         db.get_case(case_id, [this, what, case_id, who = std::move(who), note = std::move(note),
                               once_key = std::move(once_key), config, done = std::move(done),
-                              extra = std::move(extra)](
+                              answer = std::move(answer)](
                                  core::result<std::optional<store::case_view>> v) mutable {
             on_io([this, what, case_id, who = std::move(who), note = std::move(note),
                    once_key = std::move(once_key), config, done = std::move(done),
-                   extra = std::move(extra), v = std::move(v)]() mutable {
+                   answer = std::move(answer), v = std::move(v)]() mutable {
                 if (!v) {
                     done(v.err());
                     return;
@@ -139,7 +172,7 @@ struct case_service::impl {
                     return;
                 }
                 act_on(what, **v, std::move(who), std::move(note), std::move(once_key), *config,
-                       config, std::move(done), std::move(extra));
+                       config, std::move(done), std::move(answer));
             });
         });
     }
@@ -148,7 +181,7 @@ struct case_service::impl {
                 std::string note, std::string once_key, const config::config& c,
                 std::shared_ptr<const config::config> keep,
                 std::function<void(core::result<store::case_action_result>)> done,
-                std::vector<domain::planned_notification> extra = {}) {
+                std::optional<confirmation> answer = std::nullopt) {
         const auto now = clock.now_ms();
         store::case_action a;
         a.what = what;
@@ -183,8 +216,9 @@ struct case_service::impl {
                     *policy, first, dispatch::next_position(*policy, first), now));
             }
         }
-        a.notices.insert(a.notices.end(), std::make_move_iterator(extra.begin()),
-                         std::make_move_iterator(extra.end()));
+        if (answer) {
+            confirm_to(*answer, what, v, c, a);
+        }
         auto added = a.timers;
         const std::int64_t case_id = a.case_id;
         const std::string channel = who.channel;
@@ -211,9 +245,9 @@ struct case_service::impl {
                                  domain::to_string(r->after), r->cancelled_timers,
                                  r->notices.size());
                     wake(added);
-                    if (!r->notices.empty()) {
-                        enqueue(r->notices);
-                    }
+                }
+                if (!r->notices.empty()) {  // the notices, or the unchanged answer
+                    enqueue(r->notices);
                 }
                 done(std::move(r));
             });
@@ -431,23 +465,10 @@ struct case_service::impl {
                         done({reply_outcome::kind::not_notified, case_id});
                         return;
                     }
-                    std::vector<domain::planned_notification> extra;
+                    std::optional<confirmation> answer;
                     if (what != store::case_action::kind::note &&
                         may_confirm(confirm, clock.now_ms())) {
-                        const bool ru = language == "ru";
-                        const bool ack = what == store::case_action::kind::acknowledge;
-                        const std::string n = std::to_string(case_id);
-                        const std::string text =
-                            ru ? (ack ? "HOTLINE #" + n + ": принято. Спасибо."
-                                      : "HOTLINE #" + n + ": закрыто. Спасибо.")
-                               : (ack ? "HOTLINE #" + n + " acknowledged. Thank you."
-                                      : "HOTLINE #" + n + " resolved. Thank you.");
-                        extra.push_back(domain::planned_notification{
-                            confirm.channel, confirm.address, who.target, 0, language,
-                            nlohmann::json{{"kind", "receipt"},
-                                           {"text", text},
-                                           {"severity", "high"},
-                                           {"language", language}}});
+                        answer = confirmation{confirm, language};
                     }
                     act(
                         what, case_id, who, std::move(note), "",
@@ -463,7 +484,7 @@ struct case_service::impl {
                                              : reply_outcome::kind::unchanged,
                                   case_id});
                         },
-                        std::move(extra));
+                        std::move(answer));
                 });
             });
     }
@@ -523,21 +544,12 @@ bool case_service::take_mail_reply(const domain::report& r,
     if (!cfg || r.case_id <= 0 || r.source_kind != "email" || r.sender.empty()) {
         return false;
     }
-    std::string target;
-    std::string language;
-    for (const auto* people : {&cfg->responders, &cfg->partners}) {
-        for (const auto& who : *people) {
-            for (const auto& c : who.contacts) {
-                if (target.empty() && core::iequals(c.address, r.sender)) {
-                    target = (people == &cfg->responders ? "responder:" : "partner:") + who.id;
-                    language = who.language;
-                }
-            }
-        }
-    }
-    if (target.empty()) {
+    const auto owner = cfg->find_contact_owner(r.sender, true);
+    if (!owner) {
         return false;
     }
+    const std::string target = owner->target;
+    const std::string language = owner->who->language;
     const auto cmd = rules::parse_reply(rules::first_unquoted_line(r.text));
     const auto case_id = r.case_id;
     auto answer = [case_id, done = std::move(done)](reply_outcome o) {

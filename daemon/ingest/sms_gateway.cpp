@@ -31,24 +31,6 @@ std::string_view gateway_request::header(std::string_view name) const noexcept {
 namespace gateway_detail {
 namespace {
 
-void put_utf8(std::string& out, char32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
-
 constexpr char32_t replacement = 0xFFFD;
 
 std::string to_hex(const unsigned char* p, std::size_t n) {
@@ -175,19 +157,19 @@ std::string utf16be_to_utf8(std::string_view bytes) {
                 const char32_t low = unit(i);
                 if (low >= 0xDC00 && low <= 0xDFFF) {
                     i += 2;
-                    put_utf8(out, 0x10000 + ((u - 0xD800) << 10U) + (low - 0xDC00));
+                    core::append_utf8(out, 0x10000 + ((u - 0xD800) << 10U) + (low - 0xDC00));
                     continue;
                 }
             }
-            put_utf8(out, replacement);
+            core::append_utf8(out, replacement);
         } else if (u >= 0xDC00 && u <= 0xDFFF) {
-            put_utf8(out, replacement);
+            core::append_utf8(out, replacement);
         } else if (u != 0) {
-            put_utf8(out, u);
+            core::append_utf8(out, u);
         }
     }
     if (i < bytes.size()) {
-        put_utf8(out, replacement);
+        core::append_utf8(out, replacement);
     }
     return out;
 }
@@ -200,7 +182,7 @@ std::string clean_text(std::string_view bytes) {
         std::size_t next = pos;
         const char32_t c = core::decode_utf8(bytes, next);
         if (c == core::invalid_code_point) {
-            put_utf8(out, replacement);
+            core::append_utf8(out, replacement);
             ++pos;
             continue;
         }

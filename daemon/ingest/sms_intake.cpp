@@ -402,42 +402,27 @@ void sms_intake::join(const std::string& source, const std::string& group_key, b
 }
 
 std::string sms_intake::responder_of(const std::string& number) const {
-    if (!cfg_ || number.empty()) {
-        return {};
-    }
-    for (const auto& who : cfg_->responders) {
-        for (const auto& c : who.contacts) {
-            if (c.address != number) {
-                continue;
-            }
-            const auto* ch = cfg_->find_channel(c.channel);
-            if (ch != nullptr && is_sms_type(ch->type)) {
-                return who.id;
-            }
-        }
-    }
-    return {};
+    const auto owner = sms_owner(number);
+    return owner && owner->target.rfind("responder:", 0) == 0 ? owner->who->id : std::string{};
 }
 
 std::optional<sms_intake::person_contact> sms_intake::person_of(const std::string& number) const {
-    if (!cfg_ || number.empty()) {
+    const auto owner = sms_owner(number);
+    if (!owner) {
         return std::nullopt;
     }
-    for (const auto* people : {&cfg_->responders, &cfg_->partners}) {
-        for (const auto& who : *people) {
-            for (const auto& c : who.contacts) {
-                if (c.address != number) {
-                    continue;
-                }
-                const auto* ch = cfg_->find_channel(c.channel);
-                if (ch != nullptr && is_sms_type(ch->type)) {
-                    const char* kind = people == &cfg_->responders ? "responder:" : "partner:";
-                    return person_contact{kind + who.id, c, who.language};
-                }
-            }
-        }
+    return person_contact{owner->target, *owner->contact, owner->who->language};
+}
+
+std::optional<config::config::contact_owner> sms_intake::sms_owner(
+    const std::string& number) const {
+    if (!cfg_) {
+        return std::nullopt;
     }
-    return std::nullopt;
+    return cfg_->find_contact_owner(number, false, [this](const domain::contact& c) {
+        const auto* ch = cfg_->find_channel(c.channel);
+        return ch != nullptr && is_sms_type(ch->type);
+    });
 }
 
 void sms_intake::keyword(sms_message m, sms_keyword k, const std::string& responder,

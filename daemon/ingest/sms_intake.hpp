@@ -119,6 +119,9 @@ private:
     };
     [[nodiscard]] std::optional<person_contact> person_of(const std::string& number) const;
     [[nodiscard]] std::string responder_of(const std::string& number) const;
+    // The person with an SMS contact of this number (config::find_contact_owner).
+    [[nodiscard]] std::optional<config::config::contact_owner> sms_owner(
+        const std::string& number) const;
     // The receipt to plan with a report from `sender`, if any; reserves one of the day's.
     [[nodiscard]] std::vector<domain::planned_notification> receipt_for(
         const config::sms_source& cfg, const std::string& sender, bool sender_valid,

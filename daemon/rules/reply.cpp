@@ -55,24 +55,6 @@ char32_t fold(char32_t c) {
     }
 }
 
-void append_utf8(std::string& out, char32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
-
 // The folded words of `text`, split at spaces and commas, without the punctuation around
 // the whole text; nullopt for invalid UTF-8.
 std::optional<std::vector<std::string>> folded_words(std::string_view text) {
@@ -104,7 +86,7 @@ std::optional<std::vector<std::string>> folded_words(std::string_view text) {
             }
             continue;
         }
-        append_utf8(word, fold(c));
+        core::append_utf8(word, fold(c));
     }
     if (!word.empty()) {
         words.push_back(std::move(word));

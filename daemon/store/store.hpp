@@ -193,6 +193,9 @@ struct case_action {
     // step of a re-opened case). An empty timer subject means "case:<id>".
     std::vector<planned_notification> notices;
     std::vector<new_timer> timers;
+    // Written only when the action changes nothing (and was not refused): the actor's own
+    // answer, such as an SMS "already acknowledged". Returned in the result's notices.
+    std::vector<planned_notification> notices_unchanged;
 };
 
 struct case_action_result {
@@ -279,6 +282,9 @@ struct attempt_result {
     // dead-letter alerts). Empty with dead_letter=false means just "failed".
     std::vector<planned_notification> follow_ups;
     bool dead_letter{false};  // mark this one "dead" (all contacts exhausted)
+    // For delivered: the report's fields the message carried ("subject", "text", "sender",
+    // "report_labels"), named in the delivery's audit event (what was disclosed to whom).
+    std::vector<std::string> disclosed;
     // Added in the same transaction (e.g. the next escalation step), whatever the outcome;
     // not for a replayed attempt.
     std::vector<new_timer> timers;

@@ -94,6 +94,11 @@ def test_cyrillic_lookalike_ack_cancels_step_2_and_confirms_in_russian(env):
     live = d.q("SELECT COUNT(*) AS n FROM timers WHERE subject = ? AND fired_at IS NULL "
                "AND kind = 'escalation_step'", f"case:{case}")[0]["n"]
     assert live == 0
+    # The other phone acknowledging too changes nothing, and is told who was first.
+    k.send(EN_PHONE, "1234", f"ACK {case}")
+    h.wait_until(lambda: any(f"#{case} was acknowledged already by" in m[3]
+                             for m in to(k, EN_PHONE, start)), what="the 'already' answer")
+    assert case_row(d, case)["acked_by"] == "responder:phone_ru"
     # The reply itself is no report.
     assert d.q("SELECT COUNT(*) AS n FROM reports WHERE source = 'kannel'")[0]["n"] == 0
 

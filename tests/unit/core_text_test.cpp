@@ -1,9 +1,11 @@
 // core/text: the label-name rule, ASCII case-insensitive compare, trim, edit distance.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "core/text.hpp"
+#include "core/utf8.hpp"
 
 using hotline::core::edit_distance;
 using hotline::core::iequals;
@@ -58,4 +60,22 @@ TEST_CASE("edit_distance") {
     CHECK(edit_distance("text", "texts") == 1);
     CHECK(edit_distance("kitten", "sitting") == 3);
     CHECK(edit_distance("", "abc") == 3);
+}
+
+TEST_CASE("append_utf8 writes every code point as decode_utf8 reads it back") {
+    for (const char32_t c : {U'\0', U'A', U'\x7f', U'\x80', U'ж', U'\x7ff', U'\x800', U'€',
+                             U'\xfffd', U'\xffff', U'\x10000', U'😀', U'\x10ffff'}) {
+        CAPTURE(static_cast<std::uint32_t>(c));
+        std::string out = "x";
+        hotline::core::append_utf8(out, c);
+        CHECK(hotline::core::is_valid_utf8(out));
+        std::size_t pos = 1;
+        CHECK(hotline::core::decode_utf8(out, pos) == c);
+        CHECK(pos == out.size());
+    }
+    std::string ru;
+    for (const char32_t c : std::u32string(U"Задержан")) {
+        hotline::core::append_utf8(ru, c);
+    }
+    CHECK(ru == "Задержан");
 }

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <future>
 #include <latch>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -1834,12 +1835,31 @@ TEST_CASE_TEMPLATE_DEFINE("cases: notes are kept sealed and shown; a once key wo
     CHECK(second.err().code == "used");
     // A key used on a case that did not change is still used.
     link.once_key = "another";
+    link.notices = {make_planned("responder:bob")};              // not written: no change
+    link.notices_unchanged = {make_planned("responder:alice")};  // the "already" answer
     auto unchanged = act_sync(*s, link);
     REQUIRE(unchanged.ok());
     CHECK_FALSE(unchanged->changed);
+    REQUIRE(unchanged->notices.size() == 1);
+    CHECK(unchanged->notices[0].target == "responder:alice");
+    CHECK(unchanged->notices[0].case_id == id);
+    link.notices.clear();
+    link.notices_unchanged.clear();
     auto reused = act_sync(*s, link);
     REQUIRE_FALSE(reused.ok());
     CHECK(reused.err().code == "used");
+
+    // Retention overwrites notes and remarks written before its cut, like report text.
+    purge_batch b;
+    b.received_before = std::numeric_limits<std::int64_t>::max() / 2;
+    auto p = wait_for<purge_progress>([&](auto done) { s->purge_contents(b, std::move(done)); });
+    REQUIRE(p.ok());
+    view = get_case_sync(*s, id);
+    REQUIRE(view.ok());
+    REQUIRE((*view)->events.size() >= 3);
+    CHECK((*view)->events.at(1).kind == "case_note");
+    CHECK((*view)->events.at(1).detail.value("note", "x").empty());
+    CHECK((*view)->events.at(2).detail.value("note", "x").empty());
 }
 
 TEST_CASE_TEMPLATE_DEFINE("cases: fire_timer fires once, never after an ack, writes its effects", B,

@@ -31,18 +31,8 @@ bool parse_positive(std::string_view text, std::int64_t& out) {
     return !text.empty() && ec == std::errc{} && end == text.data() + text.size() && out > 0;
 }
 
-reply json_reply(unsigned status, const ordered& j) {
-    reply r;
-    r.status = status;
-    r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
-    return r;
-}
-
 reply store_failed(const core::error& e) {
-    spdlog::error("cases API: store failed: {}", e.describe());
-    auto rep = error_reply(503, "unavailable", "the store could not answer; retry");
-    rep.retry_after = 1;
-    return rep;
+    return store_unavailable("cases API", e);
 }
 
 reply no_case() {

@@ -56,22 +56,8 @@ core::result<std::int64_t> read_time(const json& v, std::string_view name) {
                " must be a time like 2026-12-03T15:00:00Z (RFC 3339) or unix milliseconds");
 }
 
-std::string dump(const ordered& j) {
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-reply json_reply(unsigned status, const ordered& j) {
-    reply r;
-    r.status = status;
-    r.body = dump(j);
-    return r;
-}
-
 reply store_failed(const core::error& e) {
-    spdlog::error("silences: store failed: {}", e.describe());
-    auto rep = error_reply(503, "unavailable", "the store could not answer; retry");
-    rep.retry_after = 1;
-    return rep;
+    return store_unavailable("silences", e);
 }
 
 // Reloads the pipeline's silences and waits for it; a failure is logged (the silence is

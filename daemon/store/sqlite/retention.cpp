@@ -124,6 +124,18 @@ core::result<purge_progress> purge_batch_of(connection& db, const purge_batch& b
         if (auto ran = silences->run(); !ran) {
             return ran.err();
         }
+        // Case notes (and remarks) written before the cut: a note can hold as much as a report.
+        auto case_notes = db.prepare(
+            "UPDATE case_notes SET text = '' WHERE created_at < ?1 "
+            "AND NOT (typeof(text) = 'text' AND text = '')");
+        if (!case_notes) {
+            return case_notes.err();
+        }
+        case_notes->bind(1, b.received_before);
+        if (auto ran = case_notes->run(); !ran) {
+            return ran.err();
+        }
+        const auto notes_purged = sqlite3_changes(db.get());
         audit_event e;
         e.at = now_ms;
         e.actor = "retention";
@@ -131,7 +143,8 @@ core::result<purge_progress> purge_batch_of(connection& db, const purge_batch& b
         e.detail = json{{"received_before", b.received_before},
                         {"reports", out.reports},
                         {"notifications", out.notifications},
-                        {"batches", out.batches}};
+                        {"batches", out.batches},
+                        {"case_notes", notes_purged}};
         if (auto written = insert_audit_event(db, e); !written) {
             return written.err();
         }

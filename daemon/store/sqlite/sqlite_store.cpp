@@ -631,6 +631,14 @@ core::result<case_action_result> sqlite_store::do_act(connection& db, const case
     out.after = out.before;
     const auto to = transition(a.what, out.before);
     if (!to) {
+        if (!a.notices_unchanged.empty()) {
+            auto answers = insert_notifications(db, sealer_, (*row)->latest_report_id, a.case_id,
+                                                a.notices_unchanged, now, now);
+            if (!answers) {
+                return answers.err();
+            }
+            out.notices = std::move(*answers);
+        }
         return out;
     }
     out.changed = true;
@@ -782,6 +790,7 @@ core::result<attempt_record> sqlite_store::do_record_attempt(connection& db, std
             }
             e.kind = "notification_delivered";
             e.detail = {{"attempts", attempts}, {"provider_id", outcome.provider_id}};
+            e.detail["fields"] = outcome.disclosed;
             break;
         }
         case attempt_result::kind::retry: {
