@@ -58,6 +58,7 @@ constexpr auto sections = std::to_array<section>({
     {"route", true, read_route, finish_routes},
     {"routes", false, read_routes, nullptr},
     {"policies", false, read_policies, finish_policies},
+    {"tests", false, read_tests, finish_tests},
 });
 
 constexpr auto top_level_keys = [] {

@@ -239,6 +239,44 @@ struct team {
     mark at;
 };
 
+// `tests:` in rule files (docs/escalation.md, "Testing rules"): a report in and the
+// decision expected out. `hotlinectl test-rules` runs them (ctl/test_rules); the daemon
+// only checks their syntax when it loads the files.
+struct rule_test_report {
+    std::string source;       // "": the first configured source
+    std::string source_kind;  // "": that source's kind
+    std::string sender;
+    std::string country;
+    std::string subject;
+    std::string text;
+    std::optional<std::string> language;  // unset: guessed from the text, as a webhook does
+    std::map<std::string, std::string> labels;
+    mark source_at;
+};
+
+// What a test checks; an unset field is not checked.
+struct rule_test_expect {
+    std::optional<std::vector<std::vector<std::string>>> paths;  // `path:` (one) or `paths:`
+    std::optional<std::string> severity;
+    std::optional<std::string> policy;                           // "" : none
+    std::optional<std::map<std::string, std::string>> labels;    // these labels, others ignored
+    std::optional<std::vector<std::string>> targets;             // people paged at `at`
+    std::optional<std::vector<std::vector<std::string>>> steps;  // each policy step's people
+    std::optional<bool> muted;
+    std::optional<std::vector<std::string>> muted_by;
+    std::optional<std::vector<std::string>> group_by;
+    std::optional<std::int64_t> group_window_ms;
+};
+
+struct rule_test {
+    std::string name;
+    rule_test_report report;
+    std::optional<std::int64_t> at_ms;  // unset: the time of the run
+    rule_test_expect expect;
+    std::string path;  // "tests[2]", within its file
+    mark at;
+};
+
 struct config {
     std::string file;      // main file as given
     std::string base_dir;  // folder of the main file
@@ -265,6 +303,8 @@ struct config {
     // templates[channel type][language]; shipped defaults filled in for webhook, smtp
     // and any type without its own, in en and ru.
     std::map<std::string, std::map<std::string, message_template>> templates;
+    // `tests:` of the rule files (ignored at run time; ctl/test_rules runs them).
+    std::vector<rule_test> tests;
 
     [[nodiscard]] const channel_config* find_channel(const std::string& name) const;
     [[nodiscard]] const source_config* find_source(const std::string& name) const;

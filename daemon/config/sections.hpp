@@ -55,6 +55,8 @@ struct load_state {
     // oncall.cpp, for finish_oncall: responder ids named by teams' and rotations' members
     // and overrides' `who`.
     std::vector<reference> oncall_refs;
+    // tests.cpp: test names seen so far (unique across the files).
+    std::map<std::string, mark> test_names;
 };
 
 // Reads the value of one top-level key found in document `d`.
@@ -119,5 +121,9 @@ void finish_oncall(load_state& state, const mark& main_at);
 // policies.cpp: escalation policies; the finisher checks routes' `policy:` names.
 void read_policies(load_state& state, const document& d, const YAML::Node& value);
 void finish_policies(load_state& state, const mark& main_at);
+// tests.cpp: `tests:` of rule files (run by hotlinectl test-rules); the finisher checks
+// their report sources.
+void read_tests(load_state& state, const document& d, const YAML::Node& value);
+void finish_tests(load_state& state, const mark& main_at);
 
 }  // namespace hotline::config

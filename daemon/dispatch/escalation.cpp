@@ -4,8 +4,18 @@
 #include <set>
 
 #include "dispatch/planner.hpp"
+#include "rules/oncall.hpp"
 
 namespace hotline::dispatch {
+
+on_call_fn on_call_of(const config::config& cfg) {
+    return [&cfg](const std::string& id, std::int64_t at_ms) -> std::vector<std::string> {
+        if (const auto* s = cfg.find_schedule(id)) {
+            return rules::on_call(*s, at_ms);
+        }
+        return {};
+    };
+}
 
 std::vector<domain::target> expand_targets(const config::config& cfg,
                                            const std::vector<domain::target>& targets,

@@ -28,6 +28,9 @@ inline constexpr const char* ack_timeout_timer = "ack_timeout";
 using on_call_fn =
     std::function<std::vector<std::string>(const std::string& id, std::int64_t at_ms)>;
 
+// rules::on_call over `cfg`'s schedules (an unknown id: nobody); `cfg` must outlive it.
+[[nodiscard]] on_call_fn on_call_of(const config::config& cfg);
+
 // People for `targets`: responder: and partner: as they are, team: its members, schedule:
 // whoever is on call at `at_ms`; in order, without duplicates. Unknown ids are skipped.
 [[nodiscard]] std::vector<domain::target> expand_targets(const config::config& cfg,

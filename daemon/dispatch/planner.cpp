@@ -4,6 +4,8 @@
 #include <set>
 #include <string_view>
 
+#include "core/clock.hpp"
+#include "dispatch/escalation.hpp"
 #include "domain/severity.hpp"
 
 namespace hotline::dispatch {
@@ -102,10 +104,8 @@ std::vector<domain::planned_notification> plan_report(const config::config& cfg,
                                                       const domain::report& r,
                                                       const rules::decision& d) {
     std::vector<domain::planned_notification> jobs;
-    for (const auto& t : d.targets) {
-        if (t.type != domain::target::kind::responder && t.type != domain::target::kind::partner) {
-            continue;  // team: and schedule: are expanded to people by the escalation engine
-        }
+    const auto at = r.received_at > 0 ? r.received_at : core::system_clock{}.now_ms();
+    for (const auto& t : expand_targets(cfg, d.targets, at, on_call_of(cfg))) {
         const bool partner = t.type == domain::target::kind::partner;
         const domain::person* who = partner ? cfg.find_partner(t.id) : cfg.find_responder(t.id);
         if (who == nullptr || who->contacts.empty()) {

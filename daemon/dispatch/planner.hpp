@@ -19,7 +19,9 @@ namespace hotline::dispatch {
                                            const std::string& target, const domain::person& who,
                                            bool is_partner);
 
-// One job per target: its first contact method.
+// One job per target: its first contact method. A `team:` target is its members, a
+// `schedule:` target whoever is on call when the report was received (rules::on_call);
+// each person once.
 [[nodiscard]] std::vector<domain::planned_notification> plan_report(const config::config& cfg,
                                                                     const domain::report& r,
                                                                     const rules::decision& d);

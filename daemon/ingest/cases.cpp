@@ -9,22 +9,11 @@
 #include "core/text.hpp"
 #include "dispatch/escalation.hpp"
 #include "ingest/timer_loop.hpp"
-#include "rules/oncall.hpp"
 #include "rules/reply.hpp"
 
 namespace hotline::ingest {
 
 namespace {
-
-// Who is on call for the config's schedule `id` (rules/oncall).
-dispatch::on_call_fn on_call_of(const config::config& cfg) {
-    return [&cfg](const std::string& id, std::int64_t at_ms) -> std::vector<std::string> {
-        if (const auto* s = cfg.find_schedule(id)) {
-            return rules::on_call(*s, at_ms);
-        }
-        return {};
-    };
-}
 
 std::optional<std::int64_t> case_of(const std::string& subject) {
     constexpr std::string_view prefix = "case:";
@@ -209,8 +198,9 @@ struct case_service::impl {
                 // Escalation starts again from the first step.
                 const dispatch::escalation_position first{policy->id, 0, 0};
                 const auto report = v.first_report.value_or(domain::report{});
-                auto alerts = dispatch::plan_step(
-                    c, *policy, first, report, dispatch::decision_of(v.record), now, on_call_of(c));
+                auto alerts =
+                    dispatch::plan_step(c, *policy, first, report, dispatch::decision_of(v.record),
+                                        now, dispatch::on_call_of(c));
                 a.notices.insert(a.notices.end(), alerts.begin(), alerts.end());
                 a.timers.push_back(dispatch::step_timer(
                     *policy, first, dispatch::next_position(*policy, first), now));
@@ -308,8 +298,8 @@ struct case_service::impl {
             f.audit_detail = {{"channel", "timer"}, {"from", "acknowledged"}, {"to", "open"}};
             if (policy != nullptr) {
                 const dispatch::escalation_position first{policy->id, 0, 0};
-                f.planned =
-                    dispatch::plan_step(c, *policy, first, report, decision, now, on_call_of(c));
+                f.planned = dispatch::plan_step(c, *policy, first, report, decision, now,
+                                                dispatch::on_call_of(c));
                 f.timers.push_back(dispatch::step_timer(
                     *policy, first, dispatch::next_position(*policy, first), now));
                 f.audit_detail["policy"] = policy->id;
@@ -336,7 +326,8 @@ struct case_service::impl {
             commit(std::move(f), std::move(settled), t.kind);
             return;
         }
-        f.planned = dispatch::plan_step(c, *policy, *pos, report, decision, now, on_call_of(c));
+        f.planned =
+            dispatch::plan_step(c, *policy, *pos, report, decision, now, dispatch::on_call_of(c));
         const auto next = dispatch::next_position(*policy, *pos);
         f.timers.push_back(dispatch::step_timer(*policy, *pos, next, now));
         f.audit_kind = "escalation_step";
@@ -525,7 +516,7 @@ case_service::escalation_start case_service::start_escalation(const config::conf
         return out;
     }
     const dispatch::escalation_position first{policy->id, 0, 0};
-    out.planned = dispatch::plan_step(cfg, *policy, first, r, d, now_ms, on_call_of(cfg));
+    out.planned = dispatch::plan_step(cfg, *policy, first, r, d, now_ms, dispatch::on_call_of(cfg));
     out.timers.push_back(
         dispatch::step_timer(*policy, first, dispatch::next_position(*policy, first), now_ms));
     return out;

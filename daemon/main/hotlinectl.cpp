@@ -22,6 +22,7 @@
 #include "ctl/rekey.hpp"
 #include "ctl/silence.hpp"
 #include "ctl/sms_preview.hpp"
+#include "ctl/test_rules.hpp"
 
 namespace po = boost::program_options;
 
@@ -83,7 +84,12 @@ constexpr const char* usage =
     "                                          zone, or add +03:00 or Z) for every schedule\n"
     "                                          (or ID), and the shifts of the next N days\n"
     "                                          (default 7, at most 366); reads the\n"
-    "                                          configuration only\n\n"
+    "                                          configuration only\n"
+    "  test-rules --config FILE [--json]       run the `tests:` of every rule file: one\n"
+    "                                          PASS/FAIL line per test, expected vs got\n"
+    "                                          per field on a mismatch (exit 0 = all pass,\n"
+    "                                          1 = one failed, 2 = usage or config error);\n"
+    "                                          reads the configuration only\n\n"
     "Options";
 
 int cmd_check(const std::string& config, bool diff) {
@@ -286,6 +292,23 @@ int cmd_oncall(const std::string& config, const po::variables_map& vm) {
     return out.exit_code;
 }
 
+int cmd_test_rules(const std::string& config, bool json) {
+    // The configuration only, like oncall: no plugins, no storage key, no daemon.
+    const auto loaded = hotline::config::load_config(config);
+    if (!loaded.errors.empty()) {
+        std::cerr << hotline::app::format_errors(loaded.errors);
+        std::cerr << config << ": " << loaded.errors.size() << " error"
+                  << (loaded.errors.size() == 1 ? "" : "s") << "\n";
+        return 2;
+    }
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const auto out = hotline::ctl::test_rules(*loaded.cfg, json, now);
+    std::cout << out.out;
+    return out.exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -315,7 +338,7 @@ int main(int argc, char** argv) {
         "at", po::value<std::string>(), "oncall: the time to ask about (ISO 8601; default now)")(
         "days", po::value<unsigned>()->default_value(7),
         "oncall: list the shifts of this many days (0-366)")(
-        "json", "oncall: print JSON; silence, cases: print the API's JSON answer")(
+        "json", "oncall, test-rules: print JSON; silence, cases: print the API's JSON answer")(
         "url", po::value<std::string>(),
         "silence, cases: the daemon's URL (default $HOTLINE_URL, else the config's server "
         "address and port)")("token-file", po::value<std::string>(),
@@ -417,6 +440,13 @@ int main(int argc, char** argv) {
             return 2;
         }
         return cmd_oncall(config, vm);
+    }
+    if (command == "test-rules") {
+        if (!args.empty()) {
+            std::cerr << "hotlinectl test-rules: usage: test-rules --config FILE [--json]\n";
+            return 2;
+        }
+        return cmd_test_rules(config, vm.count("json") != 0U);
     }
     if (command == "silence") {
         hotline::ctl::silence_options options;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "dispatch/escalation.hpp"
+#include "dispatch/planner.hpp"
 
 using namespace hotline;
 using domain::target;
@@ -164,4 +165,38 @@ TEST_CASE("notices skip the person who acted; the end alerts every admin") {
     CHECK(end[0].target == "admin:ops");
     CHECK(end[0].payload["kind"] == "escalation_exhausted");
     CHECK(end[0].payload["rounds"] == 2);
+}
+
+TEST_CASE("plan_report: a route's team: and schedule: targets page the people they name") {
+    auto cfg = sample();
+    rules::schedule week;
+    week.id = "week";
+    week.time_zone = "UTC";
+    rules::rotation r;
+    r.type = "daily";
+    r.length_ms = 86'400'000;
+    r.handoff = "00:00";
+    r.start = "2026-11-30";  // carol on 2026-11-30, alice the day after, ...
+    r.members = {"carol", "alice"};
+    week.rotations = {r};
+    cfg.schedules = {week};
+    rules::decision d;
+    d.paths = {{"root"}};
+    d.severity = "high";
+    d.targets = {t(target::kind::schedule, "week"), t(target::kind::team, "local"),
+                 t(target::kind::responder, "alice")};
+    auto rep = report();
+    rep.received_at = 1'795'996'800'000 + 3'600'000;  // 2026-11-30T01:00Z: carol's day
+    std::vector<std::string> got;
+    for (const auto& job : dispatch::plan_report(cfg, rep, d)) {
+        got.push_back(job.target);
+    }
+    // In order, each person once (alice is in the team and named again).
+    CHECK(got == std::vector<std::string>{"responder:carol", "responder:boris", "responder:alice"});
+    rep.received_at += 86'400'000;  // the next day: alice's
+    got.clear();
+    for (const auto& job : dispatch::plan_report(cfg, rep, d)) {
+        got.push_back(job.target);
+    }
+    CHECK(got == std::vector<std::string>{"responder:alice", "responder:boris"});
 }
