@@ -58,6 +58,7 @@ constexpr auto sections = std::to_array<section>({
     {"route", true, read_route, finish_routes},
     {"routes", false, read_routes, nullptr},
     {"policies", false, read_policies, finish_policies},
+    {"checkins", false, read_checkins, nullptr},
 });
 
 constexpr auto top_level_keys = [] {

@@ -58,4 +58,16 @@ const rules::schedule* config::find_schedule(const std::string& id) const {
     return it == schedules.end() ? nullptr : &*it;
 }
 
+const checkin_enrollment* config::find_checkin(const std::string& id) const {
+    const auto it =
+        std::find_if(checkins.begin(), checkins.end(), [&](const auto& c) { return c.id == id; });
+    return it == checkins.end() ? nullptr : &*it;
+}
+
+const checkin_enrollment* config::find_checkin_by_phone(const std::string& e164) const {
+    const auto it = std::find_if(checkins.begin(), checkins.end(),
+                                 [&](const auto& c) { return !e164.empty() && c.phone == e164; });
+    return it == checkins.end() ? nullptr : &*it;
+}
+
 }  // namespace hotline::config

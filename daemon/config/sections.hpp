@@ -119,5 +119,7 @@ void finish_oncall(load_state& state, const mark& main_at);
 // policies.cpp: escalation policies; the finisher checks routes' `policy:` names.
 void read_policies(load_state& state, const document& d, const YAML::Node& value);
 void finish_policies(load_state& state, const mark& main_at);
+// checkins.cpp: enrolled defenders (their policy and duress_policy go to policy_refs).
+void read_checkins(load_state& state, const document& d, const YAML::Node& value);
 
 }  // namespace hotline::config
