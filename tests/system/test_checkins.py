@@ -209,6 +209,17 @@ def test_the_duress_pin_looks_like_a_checkin_but_pages_the_duress_policy(env):
     new = d.log_text()[len(logged):]
     assert DANA not in new and "987654" not in new
     assert time.monotonic() - t < 30
+    # What the gateway (and so the phone) is answered, byte for byte: a good PIN, the
+    # duress PIN and a wrong one look the same. (As Kannel's get-url would ask.)
+    answers = []
+    for i, text in enumerate(["OK 1234", "OK 987654", "OK 4321"]):
+        r = requests.get(d.url("/v1/sms/kannel"), timeout=10, params={
+            "from": DANA, "to": "1234", "text": text, "id": f"direct-{i}", "coding": "0",
+            "charset": "UTF-8", "udh": ""})
+        answers.append((r.status_code, r.headers.get("Content-Type"), r.content))
+    assert answers[0] == answers[1] == answers[2], answers
+    assert answers[0][0] == 200
+    h.wait_until(lambda: len(checkin_cases(d, "dana")) == 2, what="the second duress case")
     rc, out, err = ctl(d, wd, "stop", "dana")
     assert rc == 0, err
 
