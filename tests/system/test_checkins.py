@@ -248,3 +248,20 @@ def test_checkin_words_from_anyone_else_are_reports_and_the_api_checks_input(env
                       headers={**auth, "Content-Type": "text/plain"})
     assert r.status_code == 415
     assert state(d, "dana")["active"] == 0
+
+
+def test_a_deadline_passed_while_the_daemon_was_down_fires_at_once_after_a_restart(env):
+    d, k = env["d"], env["kannel"]
+    before = len(checkin_cases(d, "egor"))
+    k.send(EGOR, "1234", "CHECKIN START")
+    h.wait_until(lambda: state(d, "egor")["active"] == 1, what="egor started again")
+    due = state(d, "egor")["due_at"] + 1000  # + grace
+    d.kill9()
+    h.wait_until(lambda: time.time() * 1000 > due + 1500, timeout=10, what="the deadline past")
+    d.start(port=d.port)
+    h.wait_until(lambda: len(checkin_cases(d, "egor")) == before + 1, timeout=10,
+                 what="the missed check-in's case after the restart")
+    time.sleep(2)
+    assert len(checkin_cases(d, "egor")) == before + 1  # once
+    k.send(EGOR, "1234", "CHECKIN STOP")
+    h.wait_until(lambda: state(d, "egor")["active"] == 0, what="egor stopped")
