@@ -22,9 +22,11 @@
 #include "dispatch/ack_link.hpp"
 #include "dispatch/dispatcher.hpp"
 #include "http/endpoints/cases.hpp"
+#include "http/endpoints/checkins.hpp"
 #include "http/endpoints/endpoints.hpp"
 #include "http/server.hpp"
 #include "ingest/cases.hpp"
+#include "ingest/checkins.hpp"
 #include "ingest/imap_source.hpp"
 #include "ingest/pipeline.hpp"
 #include "ingest/silences.hpp"
@@ -122,6 +124,13 @@ public:
         sms_->set_config(cfg_);
         sms_->set_cases(*cases_);
         sms_->set_timers(*timers_, clock_);
+        // Check-ins of enrolled defenders: SMS OK / CHECKIN START|STOP, the checkin_due
+        // timers (a missed check-in or a duress PIN opens a case through the pipeline).
+        checkins_ = std::make_unique<ingest::checkin_service>(io_.get_executor(), *pipeline_, *db_,
+                                                              clock_, metrics_);
+        checkins_->set_config(cfg_);
+        checkins_->attach(*timers_);
+        sms_->set_checkins(*checkins_);
         sms_->set_opt_out_listener(
             [this](const std::string& number, bool out) { disp_->opt_out(number, out); });
         // /metrics on its own (loopback by default) listener, or on the main one when
@@ -137,6 +146,7 @@ public:
         // The cases API (GET /v1/cases..., POST .../ack|resolve|note) behind people's tokens.
         http::endpoints::abort_on(
             http::endpoints::add_cases(routes, http::endpoints::cases_backend_of(*db_, *cases_)));
+        http::endpoints::abort_on(http::endpoints::add_checkins(routes, *checkins_));
         http_ = std::make_unique<http::server>(io_, *this, std::move(routes), metrics_);
         const auto port = http_->start(cfg_->server);
         if (!port) {
@@ -262,6 +272,7 @@ private:
         pipeline_->set_config(cfg_);
         cases_->set_config(cfg_);
         sms_->set_config(cfg_);
+        checkins_->set_config(cfg_);
         sync_sources();
         if (pending.empty()) {
             spdlog::info("reloaded: {}", summary(*cfg_));
@@ -472,6 +483,7 @@ private:
     std::unique_ptr<ingest::pipeline> pipeline_;
     std::unique_ptr<ingest::timer_loop> timers_;
     std::unique_ptr<ingest::case_service> cases_;
+    std::unique_ptr<ingest::checkin_service> checkins_;
     std::unique_ptr<ingest::sms_intake> sms_;  // kind: sms (the HTTP endpoint's)
     std::map<std::string, std::shared_ptr<ingest::imap_source>> sources_;  // kind: imap
     std::unique_ptr<http::server> http_;

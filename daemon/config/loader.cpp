@@ -59,6 +59,7 @@ constexpr auto sections = std::to_array<section>({
     {"routes", false, read_routes, nullptr},
     {"policies", false, read_policies, finish_policies},
     {"tests", false, read_tests, finish_tests},
+    {"checkins", false, read_checkins, nullptr},
 });
 
 constexpr auto top_level_keys = [] {

@@ -81,4 +81,16 @@ std::optional<config::contact_owner> config::find_contact_owner(
     return std::nullopt;
 }
 
+const checkin_enrollment* config::find_checkin(const std::string& id) const {
+    const auto it =
+        std::find_if(checkins.begin(), checkins.end(), [&](const auto& c) { return c.id == id; });
+    return it == checkins.end() ? nullptr : &*it;
+}
+
+const checkin_enrollment* config::find_checkin_by_phone(const std::string& e164) const {
+    const auto it = std::find_if(checkins.begin(), checkins.end(),
+                                 [&](const auto& c) { return !e164.empty() && c.phone == e164; });
+    return it == checkins.end() ? nullptr : &*it;
+}
+
 }  // namespace hotline::config

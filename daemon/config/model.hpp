@@ -277,6 +277,24 @@ struct rule_test {
     mark at;
 };
 
+// `checkins:` a defender on a risky trip who must check in (`OK`, `OK 1234`) every
+// `interval` (docs/escalation.md, "Check-ins and duress"). A check-in missed by `grace`
+// opens a case through `policy`; the duress PIN, accepted like any check-in, opens a
+// critical case through `duress_policy`. PINs come from files, never inline.
+struct checkin_enrollment {
+    std::string id;
+    std::string name;
+    std::string phone;  // E.164: the number check-ins come from
+    std::string language{"en"};
+    duration interval{std::chrono::hours(6)};  // when CHECKIN START names no period
+    duration grace{std::chrono::minutes(30)};
+    std::string policy;         // a missed check-in
+    std::string duress_policy;  // the duress PIN
+    std::string pin;            // "" none: a plain OK counts
+    std::string duress_pin;     // "" none
+    mark at;
+};
+
 struct config {
     std::string file;      // main file as given
     std::string base_dir;  // folder of the main file
@@ -305,6 +323,7 @@ struct config {
     std::map<std::string, std::map<std::string, message_template>> templates;
     // `tests:` of the rule files (ignored at run time; ctl/test_rules runs them).
     std::vector<rule_test> tests;
+    std::vector<checkin_enrollment> checkins;  // `checkins:`
 
     [[nodiscard]] const channel_config* find_channel(const std::string& name) const;
     [[nodiscard]] const source_config* find_source(const std::string& name) const;
@@ -328,6 +347,9 @@ struct config {
     [[nodiscard]] std::optional<contact_owner> find_contact_owner(
         std::string_view address, bool ignore_case,
         const std::function<bool(const domain::contact&)>& accept = {}) const;
+    [[nodiscard]] const checkin_enrollment* find_checkin(const std::string& id) const;
+    // The enrolled defender whose phone is `e164`, if any.
+    [[nodiscard]] const checkin_enrollment* find_checkin_by_phone(const std::string& e164) const;
 };
 
 // The built-in templates for a channel type and language ("en" when unknown).

@@ -125,5 +125,7 @@ void finish_policies(load_state& state, const mark& main_at);
 // their report sources.
 void read_tests(load_state& state, const document& d, const YAML::Node& value);
 void finish_tests(load_state& state, const mark& main_at);
+// checkins.cpp: enrolled defenders (their policy and duress_policy go to policy_refs).
+void read_checkins(load_state& state, const document& d, const YAML::Node& value);
 
 }  // namespace hotline::config

@@ -121,22 +121,7 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
     if (r.case_id > 0 && reply_ && reply_(r, done)) {
         return std::nullopt;  // a responder's reply: acted on or noted, no report
     }
-    const std::string source = r.source;
-    auto answer = std::make_shared<waiter>(io_, std::move(done));
-    // A stuck store (a stalled fsync) must not hang the source's connection: answer 503
-    // at the deadline. The commit may still land; committed() then only enqueues.
-    answer->deadline.expires_after(cfg->server.submit_timeout);
-    answer->deadline.async_wait(
-        [answer, source, timeout = cfg->server.submit_timeout](const error_code& ec) {
-            if (ec || answer->answered) {
-                return;
-            }
-            spdlog::warn(
-                "store did not commit a report from source={} within submit_timeout={}: answered "
-                "unavailable",
-                source, core::format_duration(timeout));
-            answer->answer(core::make_error("timeout", "the store did not commit in time"));
-        });
+    auto answer = answer_for(*cfg, r.source, std::move(done));
     if (r.case_id > 0 && case_targets_) {
         // A reply to a case: who was told of it decides who hears of this one. The lookup
         // runs on the store's writer; the rest continues on the io executor.
@@ -173,6 +158,54 @@ std::optional<pipeline::refusal> pipeline::submit(domain::report r, completion d
     return std::nullopt;
 }
 
+std::shared_ptr<pipeline::waiter> pipeline::answer_for(const config::config& cfg,
+                                                       const std::string& source, completion done) {
+    auto answer = std::make_shared<waiter>(io_, std::move(done));
+    // A stuck store (a stalled fsync) must not hang the source's connection: answer 503
+    // at the deadline. The commit may still land; committed() then only enqueues.
+    answer->deadline.expires_after(cfg.server.submit_timeout);
+    answer->deadline.async_wait(
+        [answer, source, timeout = cfg.server.submit_timeout](const error_code& ec) {
+            if (ec || answer->answered) {
+                return;
+            }
+            spdlog::warn(
+                "store did not commit a report from source={} within submit_timeout={}: answered "
+                "unavailable",
+                source, core::format_duration(timeout));
+            answer->answer(core::make_error("timeout", "the store did not commit in time"));
+        });
+    return answer;
+}
+
+std::optional<pipeline::refusal> pipeline::submit_decided(domain::report r,
+                                                          rules::decision decision,
+                                                          completion done) {
+    if (cfg_ == nullptr) {
+        asio::post(io_, [done = std::move(done)] {
+            done(core::make_error("config", "no configuration loaded"));
+        });
+        return std::nullopt;
+    }
+    const auto cfg = cfg_;
+    const std::int64_t now = clock_->now_ms();
+    // No token buckets: the daemon itself is the sender. The queue's room still holds.
+    switch (queue_.check(r.source, cfg->server.ingest)) {
+        case fair_queue<pending>::room::ok: break;
+        case fair_queue<pending>::room::source_full:
+            return limited(r.source, refusal{429, "queue", 1}, now);
+        case fair_queue<pending>::room::all_full:
+            return limited(r.source, refusal{503, "queue", 1}, now);
+    }
+    auto answer = answer_for(*cfg, r.source, std::move(done));
+    r.case_id = 0;
+    decision.group_by.clear();
+    decision.group_window_ms = 0;
+    route_and_queue(std::move(r), *cfg, std::move(answer), nullptr, {},
+                    routed{std::move(decision), {}});
+    return std::nullopt;
+}
+
 void pipeline::group_then_route(domain::report r, std::shared_ptr<const config::config> cfg,
                                 std::shared_ptr<waiter> answer,
                                 std::vector<domain::planned_notification> extra) {
@@ -206,21 +239,22 @@ void pipeline::group_then_route(domain::report r, std::shared_ptr<const config::
                 // depend on the case, so the one evaluation serves the join too.
                 r.case_id = **found;
                 const auto case_id = r.case_id;
-                case_targets_(case_id, [this, cfg, r = std::move(r), answer,
-                                        extra = std::move(extra), done = std::move(done)](
-                                           core::result<std::optional<std::vector<std::string>>>
-                                               t) mutable {
-                    asio::post(io_, [this, cfg, r = std::move(r), answer, t = std::move(t),
-                                     extra = std::move(extra), done = std::move(done)]() mutable {
-                        const bool joined = t && *t;
-                        if (!joined) {
-                            r.case_id = 0;
-                        }
-                        route_and_queue(std::move(r), *cfg, std::move(answer),
-                                        joined ? &**t : nullptr, std::move(extra),
-                                        std::move(done));
+                case_targets_(
+                    case_id, [this, cfg, r = std::move(r), answer, extra = std::move(extra),
+                              done = std::move(done)](
+                                 core::result<std::optional<std::vector<std::string>>> t) mutable {
+                        asio::post(io_,
+                                   [this, cfg, r = std::move(r), answer, t = std::move(t),
+                                    extra = std::move(extra), done = std::move(done)]() mutable {
+                                       const bool joined = t && *t;
+                                       if (!joined) {
+                                           r.case_id = 0;
+                                       }
+                                       route_and_queue(std::move(r), *cfg, std::move(answer),
+                                                       joined ? &**t : nullptr, std::move(extra),
+                                                       std::move(done));
+                                   });
                     });
-                });
             });
         });
 }

@@ -129,6 +129,14 @@ public:
     [[nodiscard]] std::optional<refusal> submit(
         domain::report r, completion done, std::vector<domain::planned_notification> extra = {});
 
+    // A report the daemon makes itself (a missed check-in, a duress check-in: ingest/checkins)
+    // with its routing already decided (`decision`: the enrolled defender's policy,
+    // severity and labels) instead of rules::evaluate: no token buckets (the queue's room
+    // still holds), no grouping, no reply handling; silences apply as to any report. The
+    // rest is submit()'s path: escalation, the one transaction, the answer.
+    [[nodiscard]] std::optional<refusal> submit_decided(domain::report r, rules::decision decision,
+                                                        completion done);
+
     // The silences in force (store::list_silences, compiled): loaded at start and replaced
     // after each add or expire. A report one of them matches at its received_at is stored
     // and gets its case as usual, labelled silenced_by: <id>, but pages nobody: no
@@ -169,6 +177,9 @@ private:
     };
 
     std::optional<refusal> limited(const std::string& source, refusal r, std::int64_t now_ms);
+    // The answer of one submit, with its submit_timeout deadline armed.
+    std::shared_ptr<waiter> answer_for(const config::config& cfg, const std::string& source,
+                                       completion done);
     // The silence that keeps `r` from paging anyone, if any (see set_silences).
     [[nodiscard]] std::optional<std::int64_t> silenced_by(const domain::report& r) const;
     // A report's routing, evaluated once: the decision, and the keyed group hash when its

@@ -1,6 +1,7 @@
 #include "ingest/sms_intake.hpp"
 
 #include "ingest/cases.hpp"
+#include "ingest/checkins.hpp"
 #include "rules/reply.hpp"
 
 #include <array>
@@ -170,6 +171,29 @@ std::optional<pipeline::refusal> sms_intake::accept(sms_message m, completion do
         }
         accept_part(std::move(m), *src, std::move(done));
         return std::nullopt;
+    }
+    if (checkins_ != nullptr && m.sender_valid) {
+        // A check-in of an enrolled defender: recorded, never a report. The gateway gets the
+        // same answer whatever the PIN was (ingest/checkins).
+        if (const auto cmd = rules::parse_reply(m.text)) {
+            const bool taken = checkins_->take_sms(
+                m.sender, m.message_id, *cmd,
+                [alive = std::weak_ptr(alive_), done](core::status st) {
+                    if (alive.expired()) {
+                        return;
+                    }
+                    if (!st) {
+                        done(core::make_error("storage", "the check-in could not be recorded"));
+                        return;
+                    }
+                    sms_accepted a;
+                    a.keyword = true;  // recorded, no report
+                    done(a);
+                });
+            if (taken) {
+                return std::nullopt;
+            }
+        }
     }
     if (cases_ != nullptr && m.sender_valid) {
         // A reply of someone who was paged: ACK / RESOLVE a case, never a report. From

@@ -49,6 +49,7 @@
 namespace hotline::ingest {
 
 class case_service;
+class checkin_service;
 
 // What the gateway is told, once the commit is done.
 struct sms_accepted {
@@ -95,6 +96,10 @@ public:
     // act on cases through `cases`; without it (tests) such a text is an ordinary report.
     // Must outlive the intake.
     void set_cases(case_service& cases) { cases_ = &cases; }
+    // Check-ins of enrolled defenders (OK, OK 1234, CHECKIN START 6h, CHECKIN STOP from an
+    // enrolled phone: ingest/checkins) go to `checkins`, never to a report; without it such
+    // a text is an ordinary report. Must outlive the intake.
+    void set_checkins(checkin_service& checkins) { checkins_ = &checkins; }
 
     // Takes one SMS (or part) of a configured `kind: sms` source. Call on the io executor;
     // `done` runs there once the report (or part) is durable, or with an error (the
@@ -138,6 +143,7 @@ private:
     const core::clock* clock_{nullptr};
     opt_out_fn opt_out_listener_;
     case_service* cases_{nullptr};
+    checkin_service* checkins_{nullptr};
     struct receipt_count {
         std::int64_t day{};
         unsigned sent{};

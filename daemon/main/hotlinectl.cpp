@@ -15,6 +15,7 @@
 #include "core/log.hpp"
 #include "ctl/backup.hpp"
 #include "ctl/cases.hpp"
+#include "ctl/checkin.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/diff.hpp"
 #include "ctl/ingest.hpp"
@@ -78,6 +79,14 @@ constexpr const char* usage =
     "                                          --url (or HOTLINE_URL, else the --config's\n"
     "                                          server address and port); --json prints the\n"
     "                                          API's answer\n"
+    "  checkin start ID [--interval D]\n"
+    "  checkin stop ID\n"
+    "  checkin list                            start or stop the check-ins of an enrolled\n"
+    "                                          defender (config checkins:), or list them\n"
+    "                                          with their last check-in and deadline,\n"
+    "                                          through the daemon's API as the person whose\n"
+    "                                          token --token-file (or HOTLINE_TOKEN_FILE)\n"
+    "                                          holds; --url as for silence; --json\n"
     "  oncall    --config FILE [--schedule ID] [--at TIME] [--days N] [--json]\n"
     "                                          who is on call now (or at TIME, ISO 8601:\n"
     "                                          2026-12-05T18:00 is local in each schedule's\n"
@@ -348,7 +357,9 @@ int main(int argc, char** argv) {
         "until", po::value<std::string>(),
         "silence add: the end, like 2026-12-04T09:00:00Z or ...+03:00")(
         "comment", po::value<std::string>(), "silence add: why (kept in the audit trail)")(
-        "all", "silence list: expired and ended silences too");
+        "all", "silence list: expired and ended silences too")(
+        "interval", po::value<std::string>(),
+        "checkin start: expect a check-in this often, like 6h (default: the enrollment's)");
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "args", po::value<std::vector<std::string>>()->default_value({}, ""));
@@ -462,6 +473,17 @@ int main(int argc, char** argv) {
         options.all = vm.count("all") != 0U;
         options.json = vm.count("json") != 0U;
         return hotline::ctl::run_silence(args, options, std::cout, std::cerr);
+    }
+    if (command == "checkin") {
+        hotline::ctl::checkin_options options;
+        options.api.url = vm.count("url") != 0U ? vm["url"].as<std::string>() : std::string{};
+        options.api.token_file =
+            vm.count("token-file") != 0U ? vm["token-file"].as<std::string>() : std::string{};
+        options.api.config = config;
+        options.interval =
+            vm.count("interval") != 0U ? vm["interval"].as<std::string>() : std::string{};
+        options.json = vm.count("json") != 0U;
+        return hotline::ctl::run_checkin(args, options, std::cout, std::cerr);
     }
     std::cerr << "hotlinectl: unknown command \"" << command << "\"\n\n" << opts << "\n";
     return 2;

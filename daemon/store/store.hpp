@@ -13,7 +13,7 @@
 //
 // Timers (table `timers`, schema version 2) are what escalation steps, check-in deadlines,
 // SMS part timeouts and retries are built on: id, due_at (unix ms), kind ("escalation_step",
-// "checkin_deadline", "sms_parts", "retry"), subject ("case:42"), payload (JSON text, opaque
+// "checkin_due", "sms_parts", "retry"), subject ("case:42"), payload (JSON text, opaque
 // to the store), created_at, claimed_by and lease_until (set by a claim), fired_at (set
 // when settled: completed, or cancelled, then cancelled_at too). A live timer has no
 // fired_at; a claim takes due live ones that are unclaimed or whose lease ran out, so a
@@ -265,6 +265,45 @@ struct silence {
 struct silence_expiry {
     silence record;       // as it is now
     bool changed{false};  // false: it was expired or had ended already (nothing written)
+};
+
+// ---- check-ins (schema version 10) ----
+
+// The check-in state of one enrolled defender (config checkins[].id). A live timer of kind
+// "checkin_due", subject "checkin:<id>", payload {"id","due_at"}, due at due_at + grace,
+// goes with an active state.
+struct checkin_state {
+    std::string id;
+    bool active{false};
+    std::int64_t interval_ms{};  // of the running period (0 when never started)
+    std::int64_t grace_ms{};
+    std::int64_t started_at{};  // unix ms of the last start, 0 none
+    std::int64_t last_at{};     // the last counted check-in, 0 none
+    std::int64_t due_at{};      // the next check-in is expected by then; 0 when stopped
+    std::int64_t updated_at{};
+    std::string updated_by;  // "checkin:<id>" (by SMS), "responder:alice", "admin:ops"
+};
+
+struct checkin_change {
+    // refused: a check-in or stop that does not count (a wrong PIN; a stop by SMS where a
+    // PIN is set): only its audit event, with `reason`.
+    enum class kind { start, checkin, stop, refused };
+    kind what{kind::checkin};
+    std::string id;
+    // start: the period and grace; checkin: the grace used to re-arm (the period is the
+    // state's own).
+    std::int64_t interval_ms{};
+    std::int64_t grace_ms{};
+    std::string actor;    // as checkin_state::updated_by
+    std::string channel;  // sms | api
+    std::string reason;   // refused only: "wrong_pin", "stop_needs_api"
+};
+
+struct checkin_result {
+    checkin_state state;          // after the change
+    bool changed{false};          // checkin: it counted (active); start/stop: always true
+    std::int64_t timer_id{};      // the new "checkin_due" timer, 0 none
+    std::int64_t timer_due_at{};  // its due_at
 };
 
 // Result of one delivery attempt, as the dispatcher saw it.
@@ -542,6 +581,24 @@ public:
     // "not_found": no such silence; "invalid_argument": an empty `by`.
     virtual void expire_silence(std::int64_t id, std::string by,
                                 std::function<void(core::result<silence_expiry>)> done) = 0;
+
+    // ---- check-ins ----
+
+    // In one transaction with its audit event (actor, kind checkin_started | checkin |
+    // checkin_stopped | checkin_refused, detail {"checkin","channel","due_at"}, "reason" for
+    // a refusal; never a PIN): start sets
+    // the state active with `interval_ms`, due now + interval; checkin, for an active state,
+    // sets last_at now and due now + interval (for a stopped one it sets last_at only:
+    // changed=false, no timer); stop sets it inactive; refused changes nothing (changed=false,
+    // the state as it is; an unknown id gets no row). The others cancel the live "checkin_due"
+    // timers of "checkin:<id>" and (start, a counted checkin) adds the next one, due at
+    // due_at + grace. "invalid_argument": an empty id, start with interval_ms <= 0 or
+    // grace_ms < 0.
+    virtual void change_checkin(checkin_change c,
+                                std::function<void(core::result<checkin_result>)> done) = 0;
+    // Every defender with a state, by id.
+    virtual void list_checkins(
+        std::function<void(core::result<std::vector<checkin_state>>)> done) = 0;
 
     // ---- retention ----
 

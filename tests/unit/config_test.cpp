@@ -367,7 +367,7 @@ TEST_CASE("unknown keys are errors with did-you-mean, at the key's position") {
              ":17:1: zzz: unknown key (expected one of: include secrets_dir plugin_dir public_url "
              "case_tag_prefix ack_links server storage logging sources channels responders "
              "partners admins teams schedules templates time_intervals route routes policies "
-             "tests)"});
+             "tests checkins)"});
 }
 
 TEST_CASE("case_tag_prefix: HOTLINE by default, 1-32 of A-Z a-z 0-9 _ -, errors at the value") {

@@ -279,6 +279,14 @@ public:
                         std::function<void(core::result<st::silence_expiry>)> done) override {
         inner_.expire_silence(id, std::move(by), std::move(done));
     }
+    void change_checkin(st::checkin_change c,
+                        std::function<void(core::result<st::checkin_result>)> done) override {
+        inner_.change_checkin(std::move(c), std::move(done));
+    }
+    void list_checkins(
+        std::function<void(core::result<std::vector<st::checkin_state>>)> done) override {
+        inner_.list_checkins(std::move(done));
+    }
     bool writable() const override { return inner_.writable(); }
     void close() override { inner_.close(); }
 

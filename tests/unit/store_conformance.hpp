@@ -1994,6 +1994,126 @@ TEST_CASE_TEMPLATE_DEFINE("cases: list by state and target, newest first, paged;
     CHECK_FALSE(get_case_sync(*s, 999'999)->has_value());
 }
 
+// ---- check-ins (schema 10) ----
+
+TEST_CASE_TEMPLATE_DEFINE("check-ins: start, check in, stop move one timer; durable; bad input", B,
+                          conformance_50) {
+    B backend;
+    core::manual_clock clock(10'000'000);
+    auto s = open_with(backend, nullptr, &clock);
+    const auto change = [&](checkin_change::kind k, const std::string& id,
+                            std::int64_t interval = 0, std::int64_t grace = 0) {
+        checkin_change c;
+        c.what = k;
+        c.id = id;
+        c.interval_ms = interval;
+        c.grace_ms = grace;
+        c.actor = "checkin:" + id;
+        c.channel = "sms";
+        return wait_for<checkin_result>(
+            [&](auto done) { s->change_checkin(std::move(c), std::move(done)); });
+    };
+    const auto list = [&] {
+        return wait_for<std::vector<checkin_state>>(
+            [&](auto done) { s->list_checkins(std::move(done)); });
+    };
+    const auto live_due = [&](std::int64_t at) {
+        // The live checkin_due timers due by `at` (a claim; released by the test's end).
+        auto c = claim_sync(*s, at, "probe", 1);
+        REQUIRE(c.ok());
+        return *c;
+    };
+    using kind = checkin_change::kind;
+    auto none = list();
+    REQUIRE(none.ok());
+    CHECK(none->empty());
+
+    // An OK before any start is recorded but counts for nothing (no timer).
+    auto early = change(kind::checkin, "dana", 0, 500);
+    REQUIRE(early.ok());
+    CHECK_FALSE(early->changed);
+    CHECK_FALSE(early->state.active);
+    CHECK(early->state.last_at == 10'000'000);
+    CHECK(early->timer_id == 0);
+
+    auto started = change(kind::start, "dana", 60'000, 5'000);
+    REQUIRE(started.ok());
+    CHECK(started->changed);
+    CHECK(started->state.active);
+    CHECK(started->state.due_at == 10'060'000);
+    CHECK(started->timer_id > 0);
+    CHECK(started->timer_due_at == 10'065'000);
+
+    // A check-in moves the deadline: the old timer is cancelled, one new timer is live.
+    clock.set(10'030'000);
+    auto ok = change(kind::checkin, "dana", 0, 5'000);
+    REQUIRE(ok.ok());
+    CHECK(ok->changed);
+    CHECK(ok->state.last_at == 10'030'000);
+    CHECK(ok->state.due_at == 10'090'000);
+    CHECK(ok->timer_due_at == 10'095'000);
+    CHECK(ok->timer_id != started->timer_id);
+    CHECK(live_due(10'094'999).empty());
+    auto fired = live_due(10'095'000);
+    REQUIRE(fired.size() == 1);
+    CHECK(fired[0].id == ok->timer_id);
+    CHECK(fired[0].kind == "checkin_due");
+    CHECK(fired[0].subject == "checkin:dana");
+    const auto payload = nlohmann::json::parse(fired[0].payload);
+    CHECK(payload["id"] == "dana");
+    CHECK(payload["due_at"] == 10'090'000);
+
+    // A second defender, then restart: both states survive.
+    REQUIRE(change(kind::start, "egor", 3'600'000, 0).ok());
+    s.reset();
+    s = open_with(backend, nullptr, &clock);
+    auto both = list();
+    REQUIRE(both.ok());
+    REQUIRE(both->size() == 2);
+    CHECK((*both)[0].id == "dana");
+    CHECK((*both)[0].active);
+    CHECK((*both)[0].interval_ms == 60'000);
+    CHECK((*both)[0].grace_ms == 5'000);
+    CHECK((*both)[0].last_at == 10'030'000);
+    CHECK((*both)[0].started_at == 10'000'000);
+    CHECK((*both)[0].updated_by == "checkin:dana");
+    CHECK((*both)[1].id == "egor");
+
+    // Stop: inactive, the (claimed) timer cancelled; an OK after it moves nothing.
+    auto stopped = change(kind::stop, "dana");
+    REQUIRE(stopped.ok());
+    CHECK_FALSE(stopped->state.active);
+    CHECK(stopped->state.due_at == 0);
+    CHECK(stopped->timer_id == 0);
+    CHECK(complete_sync(*s, ok->timer_id, "probe").value() == timer_completion::cancelled);
+    auto after_stop = change(kind::checkin, "dana", 0, 5'000);
+    REQUIRE(after_stop.ok());
+    CHECK_FALSE(after_stop->changed);
+    CHECK(after_stop->timer_id == 0);
+    CHECK(live_due(99'000'000).size() == 1);  // egor's only
+
+    // A refusal (a wrong PIN) writes only its audit event.
+    auto refused = change(kind::refused, "egor");
+    REQUIRE(refused.ok());
+    CHECK_FALSE(refused->changed);
+    CHECK(refused->state.active);
+    CHECK(refused->timer_id == 0);
+    auto unknown = change(kind::refused, "nobody");
+    REQUIRE(unknown.ok());
+    CHECK_FALSE(unknown->state.active);
+
+    // Bad input changes nothing.
+    CHECK(change(kind::start, "", 60'000).err().code == "invalid_argument");
+    CHECK(change(kind::start, "dana", 0).err().code == "invalid_argument");
+    CHECK(change(kind::start, "dana", -5).err().code == "invalid_argument");
+    CHECK(change(kind::start, "dana", 60'000, -1).err().code == "invalid_argument");
+    auto still = list();
+    REQUIRE(still.ok());
+    REQUIRE(still->size() == 2);  // no row for "nobody"
+    CHECK_FALSE((*still)[0].active);
+    CHECK((*still)[1].active);
+}
+
 }  // namespace hotline::store::conformance
 
 // Runs the whole suite against backend type B (once per test file, at global scope; B
@@ -2033,5 +2153,6 @@ TEST_CASE_TEMPLATE_DEFINE("cases: list by state and target, newest first, paged;
     TEST_CASE_TEMPLATE_INVOKE(conformance_41, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_42, B); \
     TEST_CASE_TEMPLATE_INVOKE(conformance_43, B); \
+    TEST_CASE_TEMPLATE_INVOKE(conformance_50, B); \
     } /* namespace */                             \
     static_assert(true, "")

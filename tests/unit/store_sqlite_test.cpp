@@ -55,7 +55,7 @@ std::unique_ptr<store::store> open_store(const std::string& path, core::metrics*
 // Takes a current database back to schema version 4 (what migrations 5 to 7 and the
 // silences' step added, dropped).
 constexpr const char* v5_undo =
-    "DROP TABLE silences; "
+    "DROP TABLE checkins; DROP TABLE silences; "
     "DROP TABLE case_notes; DROP TABLE case_action_keys; DROP INDEX cases_by_group; "
     "DROP INDEX cases_by_state; ALTER TABLE cases DROP COLUMN policy; "
     "ALTER TABLE cases DROP COLUMN updated_at; ALTER TABLE cases DROP COLUMN acked_by; "

@@ -1,5 +1,6 @@
 #include "store/sqlite/schema.hpp"
 
+#include "store/sqlite/checkins.hpp"
 #include "store/sqlite/silences.hpp"
 
 #include <array>
@@ -222,6 +223,8 @@ CREATE TABLE case_action_keys(
 )sql",
     // 9: silences (issue 10): store/sqlite/silences.hpp, silences_migration.
     silences_migration,
+    // 10: check-ins (issue 10): store/sqlite/checkins.hpp, checkins_migration.
+    checkins_migration,
 };
 
 core::result<int> user_version(connection& db) {

@@ -14,6 +14,7 @@
 #include "core/clock.hpp"
 #include "store/sqlite/audit.hpp"
 #include "store/sqlite/cases.hpp"
+#include "store/sqlite/checkins.hpp"
 #include "store/sqlite/json_column.hpp"
 #include "store/sqlite/outbox.hpp"
 #include "store/sqlite/reports.hpp"
@@ -366,6 +367,19 @@ void sqlite_store::add_silence(new_silence s, std::function<void(core::result<si
     enqueue<silence>([this, s = std::move(s)](
                          connection& db) { return insert_silence(db, sealer_, s, now_ms()); },
                      std::move(done));
+}
+
+void sqlite_store::change_checkin(checkin_change c,
+                                  std::function<void(core::result<checkin_result>)> done) {
+    enqueue<checkin_result>(
+        [this, c = std::move(c)](connection& db) { return apply_checkin(db, c, now_ms()); },
+        std::move(done));
+}
+
+void sqlite_store::list_checkins(
+    std::function<void(core::result<std::vector<checkin_state>>)> done) {
+    enqueue<std::vector<checkin_state>>([](connection& db) { return select_checkins(db); },
+                                        std::move(done));
 }
 
 void sqlite_store::list_silences(bool include_expired,

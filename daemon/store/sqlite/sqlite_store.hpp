@@ -85,6 +85,9 @@ public:
                        std::function<void(core::result<std::vector<silence>>)> done) override;
     void expire_silence(std::int64_t id, std::string by,
                         std::function<void(core::result<silence_expiry>)> done) override;
+    void change_checkin(checkin_change c,
+                        std::function<void(core::result<checkin_result>)> done) override;
+    void list_checkins(std::function<void(core::result<std::vector<checkin_state>>)> done) override;
 
     void purge_contents(purge_batch batch,
                         std::function<void(core::result<purge_progress>)> done) override;
