@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/loader.hpp"
+#include "config_test_support.hpp"
 #include "temp_dir.hpp"
 
 using hotline::config::load_config;
@@ -16,25 +17,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string dump(const load_result& r) {
-    std::string out;
-    for (const auto& e : r.errors) {
-        out += e.describe() + "\n";
-    }
-    return out;
-}
+using hotline::test::dump;
 
 void expect_errors(const load_result& r, const std::vector<std::string>& expected) {
-    INFO("errors:\n" << dump(r));
-    CHECK(r.cfg == nullptr);
-    for (const auto& e : expected) {
-        bool found = false;
-        for (const auto& got : r.errors) {
-            found = found || got.describe().starts_with(e);
-        }
-        CHECK_MESSAGE(found, "missing: " << e);
-    }
-    CHECK(r.errors.size() == expected.size());
+    hotline::test::expect_errors(r, expected, hotline::test::error_starts_with);
 }
 
 // Lines 1 to 13; what a test adds begins on line 14.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config/loader.hpp"
+#include "config_test_support.hpp"
 #include "temp_dir.hpp"
 
 using hotline::config::load_config;
@@ -14,26 +15,11 @@ using hotline::test::temp_dir;
 
 namespace {
 
-std::string dump(const load_result& r) {
-    std::string out;
-    for (const auto& e : r.errors) {
-        out += e.describe() + "\n";
-    }
-    return out;
-}
+using hotline::test::dump;
 
 // Every error must be present, and nothing else.
 void expect_errors(const load_result& r, const std::vector<std::string>& expected) {
-    INFO("errors:\n" << dump(r));
-    CHECK(r.cfg == nullptr);
-    for (const auto& e : expected) {
-        bool found = false;
-        for (const auto& got : r.errors) {
-            found = found || got.describe() == e;
-        }
-        CHECK_MESSAGE(found, "missing: " << e);
-    }
-    CHECK(r.errors.size() == expected.size());
+    hotline::test::expect_errors(r, expected, hotline::test::error_equals);
 }
 
 // Line 1 secrets_dir, line 2 "sources:", line 3 "  - name: mail", then the source's keys

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/loader.hpp"
+#include "config_test_support.hpp"
 #include "temp_dir.hpp"
 
 using hotline::config::load_config;
@@ -16,26 +17,11 @@ using hotline::test::temp_dir;
 
 namespace {
 
-std::string dump(const load_result& r) {
-    std::string out;
-    for (const auto& e : r.errors) {
-        out += e.describe() + "\n";
-    }
-    return out;
-}
+using hotline::test::dump;
 
 // Each expected text must be in one error, and there must be no other error.
 void expect_errors(const load_result& r, const std::vector<std::string>& expected) {
-    INFO("errors:\n" << dump(r));
-    CHECK(r.cfg == nullptr);
-    for (const auto& e : expected) {
-        bool found = false;
-        for (const auto& got : r.errors) {
-            found = found || got.describe().find(e) != std::string::npos;
-        }
-        CHECK_MESSAGE(found, "missing: " << e);
-    }
-    CHECK(r.errors.size() == expected.size());
+    hotline::test::expect_errors(r, expected, hotline::test::error_contains);
 }
 
 // Lines 1 to 13; a test's `tests:` list begins on line 14.
