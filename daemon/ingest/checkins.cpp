@@ -268,34 +268,20 @@ bool checkin_service::take_sms(const std::string& sender, const std::string& mes
 void checkin_service::start(const std::string& id, std::int64_t interval_ms, std::string actor,
                             std::string channel,
                             std::function<void(core::result<checkin_view>)> done) {
-    const auto cfg = impl_->cfg;
-    const config::checkin_enrollment* e = cfg ? cfg->find_checkin(id) : nullptr;
-    if (e == nullptr) {
-        impl_->on_io([done = std::move(done)] {
-            done(core::make_error("not_found", "no enrolled defender of that id"));
-        });
-        return;
-    }
-    store::checkin_change c;
-    c.what = store::checkin_change::kind::start;
-    c.id = id;
-    c.interval_ms = interval_ms > 0 ? interval_ms : ms(e->interval);
-    c.grace_ms = ms(e->grace);
-    c.actor = std::move(actor);
-    c.channel = std::move(channel);
-    impl_->metrics.counter_add("hotline_checkins_total", {{"outcome", "start"}});
-    impl_->change(std::move(c),
-                  [cfg, e, done = std::move(done)](core::result<store::checkin_result> r) {
-                      if (!r) {
-                          done(r.err());
-                          return;
-                      }
-                      done(checkin_view{e, std::move(r->state)});
-                  });
+    change_by_hand(store::checkin_change::kind::start, id, interval_ms, std::move(actor),
+                   std::move(channel), std::move(done));
 }
 
 void checkin_service::stop(const std::string& id, std::string actor, std::string channel,
                            std::function<void(core::result<checkin_view>)> done) {
+    change_by_hand(store::checkin_change::kind::stop, id, 0, std::move(actor), std::move(channel),
+                   std::move(done));
+}
+
+void checkin_service::change_by_hand(store::checkin_change::kind what, const std::string& id,
+                                     std::int64_t interval_ms, std::string actor,
+                                     std::string channel,
+                                     std::function<void(core::result<checkin_view>)> done) {
     const auto cfg = impl_->cfg;
     const config::checkin_enrollment* e = cfg ? cfg->find_checkin(id) : nullptr;
     if (e == nullptr) {
@@ -304,12 +290,17 @@ void checkin_service::stop(const std::string& id, std::string actor, std::string
         });
         return;
     }
+    const bool start = what == store::checkin_change::kind::start;
     store::checkin_change c;
-    c.what = store::checkin_change::kind::stop;
+    c.what = what;
     c.id = id;
+    if (start) {
+        c.interval_ms = interval_ms > 0 ? interval_ms : ms(e->interval);
+        c.grace_ms = ms(e->grace);
+    }
     c.actor = std::move(actor);
     c.channel = std::move(channel);
-    impl_->metrics.counter_add("hotline_checkins_total", {{"outcome", "stop"}});
+    impl_->metrics.counter_add("hotline_checkins_total", {{"outcome", start ? "start" : "stop"}});
     impl_->change(std::move(c),
                   [cfg, e, done = std::move(done)](core::result<store::checkin_result> r) {
                       if (!r) {

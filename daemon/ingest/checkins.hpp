@@ -100,6 +100,10 @@ public:
     void deadline(const store::timer& t, std::function<void(bool)> settled);
 
 private:
+    // start and stop by the API or CLI: the enrollment looked up, one store change.
+    void change_by_hand(store::checkin_change::kind what, const std::string& id,
+                        std::int64_t interval_ms, std::string actor, std::string channel,
+                        std::function<void(core::result<checkin_view>)> done);
     struct impl;
     std::shared_ptr<impl> impl_;
 };

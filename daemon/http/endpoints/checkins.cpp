@@ -19,22 +19,12 @@ using ordered = nlohmann::ordered_json;
 // The longest period a start may ask for (a check-in a year apart alarms nobody in time).
 constexpr std::int64_t max_interval_ms = 30LL * 24 * 3'600'000;
 
-reply json_reply(unsigned status, const ordered& j) {
-    reply r;
-    r.status = status;
-    r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
-    return r;
-}
-
 ordered time_or_null(std::int64_t ms) {
     return ms > 0 ? ordered(dispatch::iso8601_utc(ms)) : ordered(nullptr);
 }
 
 reply store_failed(const core::error& e) {
-    spdlog::error("checkins: store failed: {}", e.describe());
-    auto rep = error_reply(503, "unavailable", "the store could not answer; retry");
-    rep.retry_after = 1;
-    return rep;
+    return store_unavailable("checkins", e);
 }
 
 asio::awaitable<reply> handle_list(ingest::checkin_service& checkins, exchange& ex) {
