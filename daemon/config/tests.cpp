@@ -179,6 +179,35 @@ void read_report(load_state& state, const document& d, const YAML::Node& node,
     }
 }
 
+using list_reader = std::optional<std::vector<std::string>> (*)(yaml_reader&, const document&,
+                                                                const YAML::Node&,
+                                                                const std::string&);
+
+// A list of lists, each item read by `read` (every error reported); nothing when any failed.
+std::optional<std::vector<std::vector<std::string>>> read_lists(yaml_reader& y, const document& d,
+                                                                const YAML::Node& v,
+                                                                const std::string& path,
+                                                                list_reader read) {
+    if (!y.expect_list(d, v, path)) {
+        return std::nullopt;
+    }
+    std::vector<std::vector<std::string>> all;
+    bool ok = true;
+    std::size_t i = 0;
+    for (const auto& item : v) {
+        if (auto one = read(y, d, item, index(path, i))) {
+            all.push_back(std::move(*one));
+        } else {
+            ok = false;
+        }
+        ++i;
+    }
+    if (!ok) {
+        return std::nullopt;
+    }
+    return all;
+}
+
 void read_paths(yaml_reader& y, const document& d, const YAML::Node& v, const std::string& path,
                 bool several, rule_test_expect& e) {
     if (!several) {
@@ -187,23 +216,7 @@ void read_paths(yaml_reader& y, const document& d, const YAML::Node& v, const st
         }
         return;
     }
-    if (!y.expect_list(d, v, path)) {
-        return;
-    }
-    std::vector<std::vector<std::string>> all;
-    bool ok = true;
-    std::size_t i = 0;
-    for (const auto& item : v) {
-        if (auto one = read_strings(y, d, item, index(path, i))) {
-            all.push_back(std::move(*one));
-        } else {
-            ok = false;
-        }
-        ++i;
-    }
-    if (ok) {
-        e.paths = std::move(all);
-    }
+    e.paths = read_lists(y, d, v, path, read_strings);
 }
 
 void read_expect(load_state& state, const document& d, const YAML::Node& node,
@@ -245,23 +258,7 @@ void read_expect(load_state& state, const document& d, const YAML::Node& node,
         } else if (key == "targets") {
             e.targets = read_people(y, d, v, key_path);
         } else if (key == "steps") {
-            if (!y.expect_list(d, v, key_path)) {
-                continue;
-            }
-            std::vector<std::vector<std::string>> steps;
-            bool ok = true;
-            std::size_t i = 0;
-            for (const auto& item : v) {
-                if (auto people = read_people(y, d, item, index(key_path, i))) {
-                    steps.push_back(std::move(*people));
-                } else {
-                    ok = false;
-                }
-                ++i;
-            }
-            if (ok) {
-                e.steps = std::move(steps);
-            }
+            e.steps = read_lists(y, d, v, key_path, read_people);
         } else if (key == "muted") {
             if (auto x = y.read_bool(d, v, key_path)) {
                 e.muted = *x;
