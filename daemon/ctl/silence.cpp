@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <ostream>
 
-
 namespace hotline::ctl {
 namespace {
 
