@@ -80,6 +80,7 @@ public:
         }
         db_ = std::move(*db);
         net_ = std::make_unique<net::transport>(io_);
+        describe_transport_metrics();
         disp_ = std::make_unique<dispatch::dispatcher>(io_, *db_, *net_, metrics_, clock_);
         // No set_delivery_key yet: the delivery-status endpoint (/v1/delivery/...) is not
         // served, so SMS plugins get no status_url and providers are not told to call a
@@ -218,6 +219,27 @@ public:
     }
 
 private:
+    // New outbound connections against transfers: keep-alive reuse shows as a ratio far
+    // below 1 (at most one new connection per 100 webhooks to one host in a steady run).
+    void describe_transport_metrics() {
+        metrics_.describe_counter("hotline_transport_transfers_total",
+                                  "Outbound transfers completed (or failed), by protocol.");
+        metrics_.describe_counter(
+            "hotline_transport_connections_opened_total",
+            "Outbound TCP connections opened, by protocol; a transfer that reused a "
+            "keep-alive connection opens none.");
+        metrics_.on_collect([net = net_.get()](core::metrics& m) {
+            const auto c = net->counters();
+            const auto set = [&m](const char* name, const char* proto, std::uint64_t v) {
+                m.counter_set(name, {{"protocol", proto}}, static_cast<double>(v));
+            };
+            set("hotline_transport_transfers_total", "http", c.http_transfers);
+            set("hotline_transport_transfers_total", "smtp", c.smtp_transfers);
+            set("hotline_transport_connections_opened_total", "http", c.http_connections_opened);
+            set("hotline_transport_connections_opened_total", "smtp", c.smtp_connections_opened);
+        });
+    }
+
     void wait_for_signal() {
         signals_.async_wait([this](const error_code& ec, int signo) {
             if (ec) {

@@ -65,6 +65,11 @@ void metrics::counter_add(const std::string& name, const labels& l, double v) {
     get(name, "counter").values[l] += v;
 }
 
+void metrics::counter_set(const std::string& name, const labels& l, double v) {
+    const std::lock_guard lock(mu_);
+    get(name, "counter").values[l] = v;
+}
+
 void metrics::gauge_set(const std::string& name, const labels& l, double v) {
     const std::lock_guard lock(mu_);
     get(name, "gauge").values[l] = v;

@@ -16,6 +16,8 @@ using labels = std::vector<std::pair<std::string, std::string>>;
 class metrics {
 public:
     void counter_add(const std::string& name, const labels& l, double v = 1.0);
+    // A counter kept elsewhere (an atomic of the subsystem), copied in at render time.
+    void counter_set(const std::string& name, const labels& l, double v);
     void gauge_set(const std::string& name, const labels& l, double v);
     void observe(const std::string& name, const labels& l, double v);
 

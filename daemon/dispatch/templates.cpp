@@ -2,6 +2,9 @@
 
 #include <kainjow/mustache.hpp>
 
+#include <memory>
+#include <unordered_map>
+
 namespace hotline::dispatch {
 namespace {
 
@@ -71,9 +74,26 @@ const config::message_template& pick(const config::config& cfg, const std::strin
 sms_rendered fit_sms(const config::message_template& tmpl, const config::config& cfg,
                      const config::channel_config& channel, const nlohmann::json& payload);
 
+// A template is parsed once per thread and text, not once per notification: parsing was
+// two thirds of a webhook's render (issue 11's profile). The texts are the configured and
+// shipped templates, so the cache stays small; it starts over if a long run of reloads
+// with edited templates ever fills it.
+mustache& compiled(const std::string& text) {
+    constexpr std::size_t max_cached = 256;
+    thread_local std::unordered_map<std::string, std::unique_ptr<mustache>> cache;
+    if (const auto it = cache.find(text); it != cache.end()) {
+        return *it->second;
+    }
+    if (cache.size() >= max_cached) {
+        cache.clear();
+    }
+    auto tmpl = std::make_unique<mustache>(text);
+    tmpl->set_custom_escape(no_escape);
+    return *cache.emplace(text, std::move(tmpl)).first->second;
+}
+
 std::string render_one(const std::string& text, const data& ctx) {
-    mustache tmpl{text};
-    tmpl.set_custom_escape(no_escape);
+    mustache& tmpl = compiled(text);
     if (!tmpl.is_valid()) {
         return text;  // validated at load; never reached with a checked config
     }

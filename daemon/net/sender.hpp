@@ -20,7 +20,7 @@ public:
     [[nodiscard]] virtual std::size_t in_flight() const = 0;
 
     // Aborts every transfer: each `done` gets a transport error (curl_code 42,
-    // CURLE_ABORTED_BY_CALLBACK). For shutdown.
+    // CURLE_ABORTED_BY_CALLBACK), on the io thread, after this call. For shutdown.
     virtual void cancel_all() = 0;
 };
 

@@ -1,16 +1,24 @@
 // libcurl's multi_socket API driven by Asio: curl tells us which sockets to watch
 // (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION); we watch with
 // stream_descriptor::async_wait and a steady_timer and report back through
-// curl_multi_socket_action. Everything happens on the io thread.
+// curl_multi_socket_action. All of that happens on the transport's own thread ("curl",
+// its own io_context): the `engine` below is single-threaded and never leaves it. The
+// caller's thread only posts requests in and gets each reply posted back (issue 11: curl's
+// work was a quarter of the io thread's time per notification).
 #include "net/transport.hpp"
 
 #include <curl/curl.h>
 #include <poll.h>
+#include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstring>
+#include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -24,6 +32,9 @@ namespace {
 
 constexpr std::size_t max_response_body = 64 * 1024;
 constexpr std::size_t max_response_headers = 100;
+// Idle connections kept for reuse, across all hosts: above the sum of the channels'
+// default concurrency (16 each), small enough that idle sockets cost nothing.
+constexpr long max_cached_connections = 256;
 
 using easy_handle = core::c_handle<CURL, curl_easy_cleanup>;
 using multi_handle = core::c_handle<CURLM, curl_multi_cleanup>;
@@ -84,17 +95,23 @@ struct watched_socket {
     bool removed{false};
 };
 
-struct transport::impl {
-    explicit impl(asio::io_context& io) : io_(io), timer_(io) {
+struct engine {
+    explicit engine(asio::io_context& io) : io_(io), timer_(io) {
         global_init_once();
         multi_.reset(curl_multi_init());
-        curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
+        curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &engine::on_socket);
         curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
-        curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &impl::on_timer);
+        curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &engine::on_timer);
         curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
+        // Keep-alive: curl's default connection cache holds 4 x the handles currently
+        // added, so it shrinks as transfers finish and closes connections the next burst
+        // must open again (about one new connection per four webhooks, issue 11). A fixed
+        // cache keeps every connection of a busy channel open for reuse; curl closes the
+        // oldest idle one beyond it, and any idle one after its max age (118 s).
+        curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, max_cached_connections);
     }
 
-    ~impl() {
+    ~engine() {
         for (auto& [easy, t] : transfers_) {
             curl_multi_remove_handle(multi_.get(), easy);
         }
@@ -107,14 +124,14 @@ struct transport::impl {
         timer_.cancel();
     }
 
-    impl(const impl&) = delete;
-    impl& operator=(const impl&) = delete;
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
 
     // ------------------------------------------------------------------ curl callbacks
 
     static int on_socket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp,
                          void* /*socketp*/) {
-        auto* self = static_cast<impl*>(userp);
+        auto* self = static_cast<engine*>(userp);
         try {
             self->update_socket(fd, what);
         } catch (const std::exception& e) {
@@ -125,12 +142,29 @@ struct transport::impl {
     }
 
     static int on_timer(CURLM* /*multi*/, long timeout_ms, void* userp) {
-        auto* self = static_cast<impl*>(userp);
+        auto* self = static_cast<engine*>(userp);
         if (timeout_ms < 0) {
             self->timer_.cancel();
             return 0;
         }
-        // Never call socket_action from inside a curl callback: let the loop do it.
+        // Never call socket_action from inside a curl callback: let the loop do it. curl
+        // asks for 0 ms after nearly every call (a transfer added, a socket done); re-arming
+        // the timer for those would cancel and re-queue a wait each time, so one posted
+        // action serves them all until it runs.
+        if (timeout_ms == 0) {
+            self->timer_.cancel();
+            if (!self->kick_posted_) {
+                self->kick_posted_ = true;
+                asio::post(self->io_, [self, alive = std::weak_ptr<int>(self->alive_)] {
+                    if (alive.expired()) {
+                        return;
+                    }
+                    self->kick_posted_ = false;
+                    self->action(CURL_SOCKET_TIMEOUT, 0);
+                });
+            }
+            return 0;
+        }
         self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
         self->timer_.async_wait(
             [self, alive = std::weak_ptr<int>(self->alive_)](const error_code& ec) {
@@ -295,6 +329,12 @@ struct transport::impl {
             t->answer.curl_code = static_cast<int>(code);
             long status = 0;
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+            long opened = 0;
+            curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &opened);
+            auto& counts = t->answer.kind == protocol::smtp ? smtp_counts_ : http_counts_;
+            counts.transfers.fetch_add(1, std::memory_order_relaxed);
+            counts.connections_opened.fetch_add(static_cast<std::uint64_t>(std::max(0L, opened)),
+                                                std::memory_order_relaxed);
             t->answer.status = status;
             if (t->answer.kind == protocol::smtp && status != 0) {
                 const std::string code = std::to_string(status);
@@ -357,9 +397,9 @@ struct transport::impl {
                          static_cast<long>(std::max<std::int64_t>(1, timeout.count())));
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_buffer);
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &impl::on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &engine::on_header);
         curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &impl::on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &engine::on_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
         if (!r.username.empty()) {
             curl_easy_setopt(e, CURLOPT_USERNAME, r.username.c_str());
@@ -378,13 +418,13 @@ struct transport::impl {
             }
             curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t->rcpt.get());
             curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(e, CURLOPT_READFUNCTION, &impl::on_read);
+            curl_easy_setopt(e, CURLOPT_READFUNCTION, &engine::on_read);
             curl_easy_setopt(e, CURLOPT_READDATA, t.get());
             curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
             curl_easy_setopt(e, CURLOPT_USE_SSL,
                              r.use_tls != 0 ? static_cast<long>(CURLUSESSL_ALL)
                                             : static_cast<long>(CURLUSESSL_NONE));
-            curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &impl::on_debug);
+            curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &engine::on_debug);
             curl_easy_setopt(e, CURLOPT_DEBUGDATA, t.get());
             curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);  // feeds on_debug only, never stderr
             // One message per connection: an idle cached SMTP session would only time out.
@@ -456,12 +496,54 @@ struct transport::impl {
         }
     }
 
+    struct counts {
+        std::atomic<std::uint64_t> transfers{0};
+        std::atomic<std::uint64_t> connections_opened{0};
+    };
+
     asio::io_context& io_;
     asio::steady_timer timer_;
+    bool kick_posted_{false};
+    counts http_counts_;
+    counts smtp_counts_;
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers hold a weak_ptr
     std::map<curl_socket_t, std::shared_ptr<watched_socket>> sockets_;
     std::map<CURL*, std::unique_ptr<transfer>> transfers_;
     multi_handle multi_;  // last: cleaned up first, while the maps above still exist
+};
+
+// The thread and its loop around the engine. The engine is created, used and destroyed on
+// the "curl" thread only; `in_flight` and the counters are the only state both threads read.
+struct transport::impl {
+    explicit impl(asio::io_context& caller) : caller(caller), work(asio::make_work_guard(loop)) {
+        thread = std::thread([this] {
+            (void)::pthread_setname_np(::pthread_self(), "curl");
+            curl = std::make_unique<engine>(loop);
+            started.set_value();
+            loop.run();
+        });
+        started.get_future().wait();
+    }
+
+    ~impl() {
+        // The engine goes on its own thread; pending transfers end without their `done`.
+        asio::post(loop, [this] {
+            curl.reset();
+            work.reset();
+        });
+        thread.join();
+    }
+
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+
+    asio::io_context& caller;
+    asio::io_context loop;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    std::unique_ptr<engine> curl;
+    std::atomic<std::size_t> in_flight{0};
+    std::promise<void> started;
+    std::thread thread;  // last: starts once everything above exists
 };
 
 transport::transport(asio::io_context& io) : impl_(std::make_unique<impl>(io)) {}
@@ -469,15 +551,45 @@ transport::transport(asio::io_context& io) : impl_(std::make_unique<impl>(io)) {
 transport::~transport() = default;
 
 void transport::perform(request req, core::duration timeout, std::function<void(reply)> done) {
-    impl_->perform(std::move(req), timeout, std::move(done));
+    impl_->in_flight.fetch_add(1, std::memory_order_relaxed);
+    // The reply goes back to the caller's loop; the guard keeps that loop's run() from
+    // returning while a transfer is out on the curl thread (hotlinectl runs until done).
+    auto back = [im = impl_.get(), guard = asio::make_work_guard(impl_->caller),
+                 done = std::move(done)](reply answer) mutable {
+        asio::post(guard.get_executor(),
+                   [im, done = std::move(done), answer = std::move(answer)]() mutable {
+                       im->in_flight.fetch_sub(1, std::memory_order_relaxed);
+                       if (done) {
+                           done(std::move(answer));
+                       }
+                   });
+        guard.reset();
+    };
+    asio::post(impl_->loop,
+               [im = impl_.get(), req = std::move(req), timeout, back = std::move(back)]() mutable {
+                   im->curl->perform(std::move(req), timeout, std::move(back));
+               });
 }
 
 std::size_t transport::in_flight() const {
-    return impl_->transfers_.size();
+    return impl_->in_flight.load(std::memory_order_relaxed);
+}
+
+transport::stats transport::counters() const {
+    stats out;
+    const engine* e = impl_->curl.get();
+    out.http_transfers = e->http_counts_.transfers.load(std::memory_order_relaxed);
+    out.http_connections_opened =
+        e->http_counts_.connections_opened.load(std::memory_order_relaxed);
+    out.smtp_transfers = e->smtp_counts_.transfers.load(std::memory_order_relaxed);
+    out.smtp_connections_opened =
+        e->smtp_counts_.connections_opened.load(std::memory_order_relaxed);
+    return out;
 }
 
 void transport::cancel_all() {
-    impl_->cancel_all();
+    // Each `done` gets its abort on the caller's loop, after this returns.
+    asio::post(impl_->loop, [im = impl_.get()] { im->curl->cancel_all(); });
 }
 
 }  // namespace hotline::net

@@ -1,6 +1,9 @@
 // Runs transfers (HTTP, SMTP) through libcurl's multi interface, driven by Asio sockets and
-// timers on the io thread: no blocking call, no thread per transfer.
+// timers on the transport's own "curl" thread: no blocking call, no thread per transfer;
+// requests are posted to it and every reply is posted back to the caller's io_context.
+// Idle connections stay cached for keep-alive reuse (up to 256, across hosts).
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -18,12 +21,24 @@ public:
     transport(const transport&) = delete;
     transport& operator=(const transport&) = delete;
 
-    // Starts one transfer; `done` runs on the io thread.
+    // Starts one transfer; `done` runs on `io`'s thread (the one given to the constructor).
     void perform(request req, core::duration timeout, std::function<void(reply)> done) override;
 
     [[nodiscard]] std::size_t in_flight() const override;
 
-    // Aborts every transfer (their `done` get a transport error). For shutdown.
+    // Completed transfers and the connections they had to open (curl's
+    // CURLINFO_NUM_CONNECTS: 0 when a cached keep-alive connection was reused), per
+    // protocol. Read from any thread (the metrics render).
+    struct stats {
+        std::uint64_t http_transfers{0};
+        std::uint64_t http_connections_opened{0};
+        std::uint64_t smtp_transfers{0};
+        std::uint64_t smtp_connections_opened{0};
+    };
+    [[nodiscard]] stats counters() const;
+
+    // Aborts every transfer (their `done` get a transport error, later, on `io`'s thread).
+    // For shutdown.
     void cancel_all() override;
 
 private:

@@ -425,6 +425,9 @@ TEST_CASE(
     run_until(
         io, [&] { return server.requests.size() == 3; }, 5s);
     net.cancel_all();
+    // The aborts come back on the caller's loop, like every other reply.
+    CHECK(run_until(
+        io, [&] { return codes.size() == 3; }, 5s));
     CHECK(codes == std::vector<int>{42, 42, 42});
     CHECK(net.in_flight() == 0);
     owned_request again("http://127.0.0.1:" + std::to_string(server.port()) + "/ok");
