@@ -1,5 +1,5 @@
-// The HTTP sink the bench tools share: bench_bare_server is nothing else, bench_latency
-// runs one next to its load generator. Both answer like a webhook provider would,
+// The HTTP sink the bench tools share: bench_bare_server is nothing else, bench_latency and
+// bench_peer run one next to their load generator. All answer like a webhook provider would,
 // 200 {"id":"x"}, over keep-alive connections on one io thread.
 #pragma once
 
@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <exception>
 #include <iostream>
 #include <utility>
@@ -75,6 +77,34 @@ asio::awaitable<void> accept_each(tcp::acceptor& acceptor, Session session, OnEr
         socket.set_option(tcp::no_delay(true), ec);
         asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))), on_error);
     }
+}
+
+// A webhook receiver's connection: reads requests (keep-alive) until the peer closes, a
+// request is malformed or the connection is idle for `idle`, calls
+// on_request(request, arrival time) for each one and answers it 200 {"id":"x"}.
+template <class OnRequest>
+asio::awaitable<void> serve_webhooks(beast::tcp_stream stream, OnRequest on_request,
+                                     std::chrono::steady_clock::duration idle,
+                                     std::size_t body_limit = 1024 * 1024) {
+    beast::flat_buffer buf;
+    boost::system::error_code ec;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(body_limit);
+        stream.expires_after(idle);
+        co_await http::async_read(stream, buf, parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            break;
+        }
+        const auto arrived = std::chrono::steady_clock::now();
+        const auto req = parser.release();
+        on_request(req, arrived);
+        if (!co_await answer_ok(stream, req, nullptr)) {
+            break;
+        }
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
 }
 
 }  // namespace hotline_bench

@@ -16,6 +16,7 @@
 // for outstanding webhooks. Output: one JSON object on stdout.
 #include "core/asio.hpp"
 #include "http_sink.hpp"
+#include "stats.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -99,19 +100,8 @@ const auto log_exception = hotline_bench::exception_logger("latency: task failed
 // ---- webhook sink ---------------------------------------------------------------------
 
 asio::awaitable<void> sink_session(beast::tcp_stream stream, run_state& st) {
-    beast::flat_buffer buf;
-    boost::system::error_code ec;
-    for (;;) {
-        http::request_parser<http::string_body> parser;
-        parser.body_limit(1024 * 1024);
-        stream.expires_after(30s);
-        co_await http::async_read(stream, buf, parser,
-                                  asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            break;
-        }
-        const auto arrived = steady::now();
-        const auto req = parser.release();
+    auto on_webhook = [&st](const http::request<http::string_body>& req,
+                            steady::time_point arrived) {
         ++st.webhooks;
         const auto body = nlohmann::json::parse(req.body(), nullptr, false);
         if (body.is_object() && body.contains("report_id") &&
@@ -123,11 +113,8 @@ asio::awaitable<void> sink_session(beast::tcp_stream stream, run_state& st) {
         } else {
             ++st.webhook_unparsed;
         }
-        if (!co_await hotline_bench::answer_ok(stream, req, nullptr)) {
-            break;
-        }
-    }
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    };
+    return hotline_bench::serve_webhooks(std::move(stream), on_webhook, 30s);
 }
 
 asio::awaitable<void> sink_accept(tcp::acceptor& acceptor, run_state& st) {
@@ -238,45 +225,8 @@ asio::awaitable<void> scheduler(run_state& st, tcp::endpoint ep) {
 
 // ---- statistics -----------------------------------------------------------------------
 
-double ms(steady::duration d) {
-    return std::chrono::duration<double, std::milli>(d).count();
-}
-
-// `missing` samples never completed (e.g. a webhook that did not arrive before the drain
-// ended): they count as infinitely slow, so a percentile that falls among them is null
-// rather than a flattering figure computed over the survivors only.
-nlohmann::json summarize(std::vector<double> v, std::size_t missing) {
-    nlohmann::json j;
-    j["count"] = v.size();
-    j["missing"] = missing;
-    if (v.empty()) {
-        return j;
-    }
-    const std::size_t total = v.size() + missing;
-    std::sort(v.begin(), v.end());
-    auto round3 = [](double x) { return std::round(x * 1000.0) / 1000.0; };
-    auto pct = [&](double p) -> nlohmann::json {  // nearest rank over all samples
-        const auto rank = std::clamp<std::size_t>(
-            static_cast<std::size_t>(std::ceil(p * static_cast<double>(total))), 1, total);
-        if (rank > v.size()) {
-            return nullptr;
-        }
-        return round3(v[rank - 1]);
-    };
-    double sum = 0;
-    for (const double x : v) {
-        sum += x;
-    }
-    j["min"] = round3(v.front());
-    j["mean_of_completed"] = round3(sum / static_cast<double>(v.size()));
-    j["p50"] = pct(0.50);
-    j["p90"] = pct(0.90);
-    j["p99"] = pct(0.99);
-    j["p999"] = pct(0.999);
-    j["max"] = missing == 0 ? nlohmann::json(round3(v.back())) : nlohmann::json(nullptr);
-    j["max_of_completed"] = round3(v.back());
-    return j;
-}
+using hotline_bench::ms;
+using hotline_bench::summarize;
 
 nlohmann::json report(const run_state& st) {
     std::int64_t sent = 0;
