@@ -3,12 +3,15 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/crypto.hpp"
 #include "core/random.hpp"
@@ -73,6 +76,45 @@ TEST_CASE("seal and open round trip: Cyrillic, empty and 1 MiB") {
 TEST_CASE("two seals of the same value differ (random nonce)") {
     const auto ring = ring_of_new_key();
     CHECK(seal(ring, cyrillic, "x") != seal(ring, cyrillic, "x"));
+}
+
+TEST_CASE("nonces never repeat: across pool refills, across threads, after a fork") {
+    const auto ring = ring_of_new_key();
+    // The nonce follows the version byte and the key id; 24 bytes.
+    const auto nonce_of = [](const std::string& sealed) { return sealed.substr(1 + 8, 24); };
+    std::set<std::string> seen;
+    for (int i = 0; i < 2000; ++i) {  // ~12 refills of the 4 KiB per-thread pool
+        CHECK(seen.insert(nonce_of(seal(ring, "v", "x"))).second);
+    }
+    std::vector<std::string> other;
+    std::thread t([&] {
+        for (int i = 0; i < 500; ++i) {
+            other.push_back(nonce_of(seal(ring, "v", "x")));
+        }
+    });
+    t.join();
+    for (const auto& n : other) {
+        CHECK(seen.insert(n).second);
+    }
+    // A child must not hand out what is left of the parent's pool.
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        const auto n = nonce_of(seal(ring, "v", "x"));
+        (void)!::write(fds[1], n.data(), n.size());
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string child(24, '\0');
+    CHECK(::read(fds[0], child.data(), child.size()) == 24);
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const auto parent_next = nonce_of(seal(ring, "v", "x"));
+    CHECK(child != parent_next);
+    CHECK(seen.insert(child).second);
 }
 
 TEST_CASE("the associated data binds a value to its place") {
