@@ -192,7 +192,8 @@ def markdown(result):
             f"| load average at start | {' '.join(m['loadavg_at_start'])} |",
             f"| scratch (hotline DB, Alertmanager data) | {m['scratch_filesystem']} |",
             f"| hotline | {meta['hotline_version']}, Release, binary built {meta['hotlined_binary_built']}, "
-            f"SQLite WAL synchronous=FULL, webhook channel concurrency 16, logging.level info |",
+            f"SQLite WAL synchronous=FULL, webhook channel concurrency {meta.get('channel_concurrency', 16)}, "
+            f"logging.level info |",
             f"| Alertmanager | {meta['alertmanager_version']}, group_by ['...'], group_wait 0s, "
             f"group_interval 1s, clustering off |",
             "| pinning | " + (f"daemon on CPU {meta['pinning']['daemon_cpu']}, bench_peer on CPU "
