@@ -108,6 +108,7 @@ class Handler(BaseHTTPRequestHandler):
             "body_b64": base64.b64encode(body).decode("ascii"),
             "status": status,
             "hit": n,
+            "peer_port": self.client_address[1],  # one per TCP connection: keep-alive reuse
         })
         if delay:
             time.sleep(delay)
