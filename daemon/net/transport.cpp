@@ -541,7 +541,8 @@ struct transport::impl {
     asio::io_context loop;
     asio::executor_work_guard<asio::io_context::executor_type> work;
     std::unique_ptr<engine> curl;
-    std::atomic<std::size_t> in_flight{0};
+    std::shared_ptr<std::atomic<std::size_t>> in_flight =
+        std::make_shared<std::atomic<std::size_t>>(0);
     std::promise<void> started;
     std::thread thread;  // last: starts once everything above exists
 };
@@ -551,14 +552,16 @@ transport::transport(asio::io_context& io) : impl_(std::make_unique<impl>(io)) {
 transport::~transport() = default;
 
 void transport::perform(request req, core::duration timeout, std::function<void(reply)> done) {
-    impl_->in_flight.fetch_add(1, std::memory_order_relaxed);
+    impl_->in_flight->fetch_add(1, std::memory_order_relaxed);
     // The reply goes back to the caller's loop; the guard keeps that loop's run() from
     // returning while a transfer is out on the curl thread (hotlinectl runs until done).
-    auto back = [im = impl_.get(), guard = asio::make_work_guard(impl_->caller),
+    // The count is shared, not reached through impl_: a reply already posted may run on
+    // the caller's loop after the transport is gone.
+    auto back = [count = impl_->in_flight, guard = asio::make_work_guard(impl_->caller),
                  done = std::move(done)](reply answer) mutable {
         asio::post(guard.get_executor(),
-                   [im, done = std::move(done), answer = std::move(answer)]() mutable {
-                       im->in_flight.fetch_sub(1, std::memory_order_relaxed);
+                   [count, done = std::move(done), answer = std::move(answer)]() mutable {
+                       count->fetch_sub(1, std::memory_order_relaxed);
                        if (done) {
                            done(std::move(answer));
                        }
@@ -572,7 +575,7 @@ void transport::perform(request req, core::duration timeout, std::function<void(
 }
 
 std::size_t transport::in_flight() const {
-    return impl_->in_flight.load(std::memory_order_relaxed);
+    return impl_->in_flight->load(std::memory_order_relaxed);
 }
 
 transport::stats transport::counters() const {
