@@ -35,6 +35,8 @@ constexpr std::size_t max_response_headers = 100;
 // Idle connections kept for reuse, across all hosts: above the sum of the channels'
 // default concurrency (16 each), small enough that idle sockets cost nothing.
 constexpr long max_cached_connections = 256;
+// Reset easy handles kept for the next transfers: about the transfers in flight at once.
+constexpr std::size_t max_spare_handles = 64;
 
 using easy_handle = core::c_handle<CURL, curl_easy_cleanup>;
 using multi_handle = core::c_handle<CURLM, curl_multi_cleanup>;
@@ -350,6 +352,7 @@ struct engine {
                 t->answer.error_text = curl_easy_strerror(code);
                 t->answer.error_detail = t->error_buffer;
             }
+            recycle(std::move(t->easy));
             finished.push_back(std::move(t));
         }
         // Completions run after the loop: a `done` may start new transfers.
@@ -371,7 +374,26 @@ struct engine {
 
     // ------------------------------------------------------------------ setup
 
-    static std::unique_ptr<transfer> make_transfer(request req, core::duration timeout) {
+    // Easy handles are reused (curl_easy_reset keeps their buffers, drops every option):
+    // a fresh one per transfer was an allocation of several KiB and its setup each time.
+    easy_handle take_easy() {
+        if (spare_.empty()) {
+            return easy_handle(curl_easy_init());
+        }
+        auto h = std::move(spare_.back());
+        spare_.pop_back();
+        return h;
+    }
+
+    void recycle(easy_handle h) {
+        if (!h || spare_.size() >= max_spare_handles) {
+            return;  // cleaned up here
+        }
+        curl_easy_reset(h.get());
+        spare_.push_back(std::move(h));
+    }
+
+    std::unique_ptr<transfer> make_transfer(request req, core::duration timeout) {
         auto t = std::make_unique<transfer>();
         t->answer.kind = req.kind;
         if (req.method.empty()) {
@@ -380,7 +402,7 @@ struct engine {
         t->req = std::move(req);
         const request& r = t->req;
 
-        t->easy.reset(curl_easy_init());
+        t->easy = take_easy();
         if (!t->easy) {
             return nullptr;
         }
@@ -509,7 +531,8 @@ struct engine {
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // handlers hold a weak_ptr
     std::map<curl_socket_t, std::shared_ptr<watched_socket>> sockets_;
     std::map<CURL*, std::unique_ptr<transfer>> transfers_;
-    multi_handle multi_;  // last: cleaned up first, while the maps above still exist
+    std::vector<easy_handle> spare_;  // reset, ready for the next transfer
+    multi_handle multi_;              // last: cleaned up first, while the maps above still exist
 };
 
 // The thread and its loop around the engine. The engine is created, used and destroyed on
