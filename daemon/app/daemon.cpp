@@ -230,13 +230,13 @@ private:
             "keep-alive connection opens none.");
         metrics_.on_collect([net = net_.get()](core::metrics& m) {
             const auto c = net->counters();
-            const auto set = [&m](const char* name, const char* proto, std::uint64_t v) {
-                m.counter_set(name, {{"protocol", proto}}, static_cast<double>(v));
-            };
-            set("hotline_transport_transfers_total", "http", c.http_transfers);
-            set("hotline_transport_transfers_total", "smtp", c.smtp_transfers);
-            set("hotline_transport_connections_opened_total", "http", c.http_connections_opened);
-            set("hotline_transport_connections_opened_total", "smtp", c.smtp_connections_opened);
+            for (const auto& [proto, s] : {std::pair{"http", c.http}, std::pair{"smtp", c.smtp}}) {
+                const core::labels l{{"protocol", proto}};
+                m.counter_set("hotline_transport_transfers_total", l,
+                              static_cast<double>(s.transfers));
+                m.counter_set("hotline_transport_connections_opened_total", l,
+                              static_cast<double>(s.connections_opened));
+            }
         });
     }
 

@@ -1,7 +1,6 @@
 #include "ingest/imap_source.hpp"
 
 #include <poll.h>
-#include <pthread.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 #include "ingest/mail_report.hpp"
 #include "ingest/mime.hpp"
 #include "ingest/threading.hpp"
@@ -228,8 +228,7 @@ bool imap_source::pause(std::int64_t ms) {
 }
 
 void imap_source::run() {
-    // Its one role, visible in top -H and gdb (Linux allows 15 bytes).
-    (void)::pthread_setname_np(::pthread_self(), ("imap:" + source_.name).substr(0, 15).c_str());
+    core::name_this_thread("imap:" + source_.name);
     // Where this source stands: loaded once; from here on this thread keeps it.
     {
         using loaded = core::result<std::optional<std::string>>;

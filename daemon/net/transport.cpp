@@ -9,7 +9,6 @@
 
 #include <curl/curl.h>
 #include <poll.h>
-#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/c_handle.hpp"
+#include "core/thread_name.hpp"
 
 namespace hotline::net {
 
@@ -521,6 +521,11 @@ struct engine {
     struct counts {
         std::atomic<std::uint64_t> transfers{0};
         std::atomic<std::uint64_t> connections_opened{0};
+
+        [[nodiscard]] transport::protocol_stats load() const {
+            return {transfers.load(std::memory_order_relaxed),
+                    connections_opened.load(std::memory_order_relaxed)};
+        }
     };
 
     asio::io_context& io_;
@@ -540,7 +545,7 @@ struct engine {
 struct transport::impl {
     explicit impl(asio::io_context& caller) : caller(caller), work(asio::make_work_guard(loop)) {
         thread = std::thread([this] {
-            (void)::pthread_setname_np(::pthread_self(), "curl");
+            core::name_this_thread("curl");
             curl = std::make_unique<engine>(loop);
             started.set_value();
             loop.run();
@@ -602,15 +607,8 @@ std::size_t transport::in_flight() const {
 }
 
 transport::stats transport::counters() const {
-    stats out;
-    const engine* e = impl_->curl.get();
-    out.http_transfers = e->http_counts_.transfers.load(std::memory_order_relaxed);
-    out.http_connections_opened =
-        e->http_counts_.connections_opened.load(std::memory_order_relaxed);
-    out.smtp_transfers = e->smtp_counts_.transfers.load(std::memory_order_relaxed);
-    out.smtp_connections_opened =
-        e->smtp_counts_.connections_opened.load(std::memory_order_relaxed);
-    return out;
+    const engine& e = *impl_->curl;
+    return {e.http_counts_.load(), e.smtp_counts_.load()};
 }
 
 void transport::cancel_all() {

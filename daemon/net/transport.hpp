@@ -29,11 +29,13 @@ public:
     // Completed transfers and the connections they had to open (curl's
     // CURLINFO_NUM_CONNECTS: 0 when a cached keep-alive connection was reused), per
     // protocol. Read from any thread (the metrics render).
+    struct protocol_stats {
+        std::uint64_t transfers{0};
+        std::uint64_t connections_opened{0};
+    };
     struct stats {
-        std::uint64_t http_transfers{0};
-        std::uint64_t http_connections_opened{0};
-        std::uint64_t smtp_transfers{0};
-        std::uint64_t smtp_connections_opened{0};
+        protocol_stats http;
+        protocol_stats smtp;
     };
     [[nodiscard]] stats counters() const;
 

@@ -482,9 +482,9 @@ TEST_CASE("keep-alive: transfers to one host reuse cached connections, and the c
     MESSAGE("connections accepted: " << server.accepted);
     CHECK(server.accepted <= 17);
     const auto c = net.counters();
-    CHECK(c.http_transfers == 20 + 5 * (16 + 4));
-    CHECK(c.http_connections_opened == server.accepted);
-    CHECK(c.smtp_transfers == 0);
+    CHECK(c.http.transfers == 20 + 5 * (16 + 4));
+    CHECK(c.http.connections_opened == server.accepted);
+    CHECK(c.smtp.transfers == 0);
     server.stop();
 }
 

@@ -1,13 +1,12 @@
 #include "store/sqlite/writer.hpp"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string_view>
 
 #include "core/metrics.hpp"
+#include "core/thread_name.hpp"
 
 namespace hotline::store::sqlite {
 namespace {
@@ -64,7 +63,7 @@ writer::writer(connection db, std::size_t max_batch, core::metrics* metrics)
         sqlite3_wal_hook(db_.get(), &writer::after_wal_commit, this);
     }
     thread_ = std::thread([this] {
-        (void)::pthread_setname_np(::pthread_self(), "store-writer");  // top, ps -L, perf
+        core::name_this_thread("store-writer");
         run();
     });
 }
